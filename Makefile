@@ -1,0 +1,61 @@
+# VCRcovery. `make demo` and `make test` are all a new user needs; both install
+# their Debian packages first (as root, idempotent).
+GO        ?= go
+BIN       := bin
+GOFLAGS   ?=
+# Integration tests share one libvirtd (/run/libvirt is global), so test
+# packages run one at a time.
+TESTFLAGS ?= -p 1 -count=1 -timeout 25m
+
+DEB_PACKAGES := libvirt-daemon-system libvirt-clients qemu-system-x86 lxd lxd-client \
+	bind9 bind9-dnsutils prometheus prometheus-alertmanager snmp snmpd busybox-static \
+	cpio protobuf-compiler curl iproute2 procps
+
+BINARIES := vcr-exporter vcr-receiver vcrctl vcr-strategy-warm vcr-strategy-cold \
+	vcr-strategy-scaleup vcr-strategy-example
+
+.PHONY: all build test unit bench bench-e2e demo demo-down deps lint proto rules-test clean
+
+all: build
+
+deps:
+	@scripts/deps.sh $(DEB_PACKAGES)
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build $(GOFLAGS) -o $(BIN)/ ./cmd/... ./plugins/example/cmd/...
+
+lint:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+rules-test:
+	promtool check rules rules/*.yml
+	promtool test rules rules/tests/*.yml
+
+test: deps lint build rules-test
+	$(GO) test $(TESTFLAGS) ./...
+
+unit:
+	$(GO) test -short -count=1 ./...
+
+bench: deps build
+	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./... | tee $(BIN)/bench.txt
+
+bench-e2e: deps build
+	$(GO) run ./test/bench-e2e
+
+demo: deps build
+	$(GO) run ./test/demo
+
+demo-down:
+	$(GO) run ./test/demo --down
+
+proto:
+	protoc --go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative \
+		plugins/sdk/proto/strategy.proto
+
+clean:
+	rm -rf $(BIN)
