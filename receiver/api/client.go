@@ -1,0 +1,118 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Client talks to a vcr-receiver. The zero HTTPClient uses a 30 s timeout;
+// set HTTPClient for TLS or mTLS.
+type Client struct {
+	BaseURL    string
+	Token      string // bearer token; empty for none
+	Username   string // basic auth, used when Token is empty
+	Password   string
+	HTTPClient *http.Client
+}
+
+// New returns a client for the receiver at baseURL (for example
+// "http://127.0.0.1:9478") that sends token as a bearer token if not empty.
+func New(baseURL, token string) *Client {
+	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Token: token}
+}
+
+// StatusError is a non-2xx answer from the receiver.
+type StatusError struct {
+	Code    int
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("receiver answered %d: %s", e.Code, e.Message)
+}
+
+// Incidents lists all incidents, newest first.
+func (c *Client) Incidents(ctx context.Context) ([]Incident, error) {
+	var out []Incident
+	return out, c.do(ctx, http.MethodGet, "/api/v1/incidents", &out)
+}
+
+// Incident returns one incident.
+func (c *Client) Incident(ctx context.Context, id string) (Incident, error) {
+	var out Incident
+	return out, c.do(ctx, http.MethodGet, "/api/v1/incidents/"+url.PathEscape(id), &out)
+}
+
+// Services lists the configured services and where they run.
+func (c *Client) Services(ctx context.Context) ([]ServiceStatus, error) {
+	var out []ServiceStatus
+	return out, c.do(ctx, http.MethodGet, "/api/v1/services", &out)
+}
+
+// Failover starts a failover drill of service and returns the new incident.
+func (c *Client) Failover(ctx context.Context, service string) (Incident, error) {
+	var out Incident
+	return out, c.do(ctx, http.MethodPost, "/api/v1/services/"+url.PathEscape(service)+"/failover", &out)
+}
+
+// Failback switches service back to its primary and returns the new incident.
+func (c *Client) Failback(ctx context.Context, service string) (Incident, error) {
+	var out Incident
+	return out, c.do(ctx, http.MethodPost, "/api/v1/services/"+url.PathEscape(service)+"/failback", &out)
+}
+
+// Acknowledge marks an incident as seen by an operator, which frees its
+// service for the next incident.
+func (c *Client) Acknowledge(ctx context.Context, id string) (Incident, error) {
+	var out Incident
+	return out, c.do(ctx, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/acknowledge", &out)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(nil))
+	if err != nil {
+		return fmt.Errorf("build request %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	switch {
+	case c.Token != "":
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	case c.Username != "":
+		req.SetBasicAuth(c.Username, c.Password)
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w (is vcr-receiver running at %s?)", method, path, err, c.BaseURL)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e Error
+		msg := strings.TrimSpace(string(body))
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			msg = e.Error
+		}
+		return &StatusError{Code: resp.StatusCode, Message: msg}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
