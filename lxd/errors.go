@@ -1,0 +1,90 @@
+package lxd
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Sentinel errors for errors.Is. An *Error matches them by HTTP status and,
+// because a failed background operation carries no HTTP status of its own, by
+// LXD's message as well.
+var (
+	// ErrNotFound: the instance, backup, operation or image does not exist.
+	ErrNotFound = errors.New("lxd: not found")
+	// ErrAlreadyExists: an instance (or backup) of that name already exists.
+	ErrAlreadyExists = errors.New("lxd: already exists")
+	// ErrLiveMigration marks a failed stateful (CRIU) migration, so callers
+	// can fall back to a stateless move.
+	ErrLiveMigration = errors.New("lxd: live migration failed")
+	// ErrOperationTimeout: an operation was still running when the wait's
+	// timeout passed. The operation itself goes on in the daemon.
+	ErrOperationTimeout = errors.New("lxd: operation still running after the wait timeout")
+)
+
+// Error is a failure reported by LXD: either an error response to a request,
+// or a background operation that ended in failure or was cancelled.
+type Error struct {
+	// StatusCode is the HTTP status of the error response. For a failed
+	// operation it is LXD's operation status code (400 failure, 401 cancelled).
+	StatusCode int
+	// Message is LXD's own error text, unchanged.
+	Message string
+	// Method and Path name the request (for a failed operation, the
+	// operation's path) so the error says where it happened.
+	Method string
+	Path   string
+	// Operation is the ID of the failed background operation, if any.
+	Operation string
+}
+
+func (e *Error) Error() string {
+	where := strings.TrimSpace(e.Method + " " + e.Path)
+	if e.Operation != "" {
+		where = "operation " + e.Operation
+		if e.Method != "" {
+			where = e.Method + " " + e.Path + ": " + where
+		}
+	}
+	hint := e.hint()
+	if hint != "" {
+		hint = " (" + hint + ")"
+	}
+	return fmt.Sprintf("lxd: %s: %d: %s%s", where, e.StatusCode, e.Message, hint)
+}
+
+// hint says what to do next for the statuses people hit most.
+func (e *Error) hint() string {
+	switch {
+	case e.StatusCode == http.StatusForbidden:
+		return "trust this client's certificate on the daemon: lxc config trust add <client.crt>"
+	case e.Is(ErrNotFound):
+		return "check the name, and that the client talks to the intended daemon and project"
+	case e.Is(ErrAlreadyExists):
+		return "delete or rename the existing one first, or pick another name"
+	}
+	return ""
+}
+
+// Is lets errors.Is match ErrNotFound and ErrAlreadyExists.
+func (e *Error) Is(target error) bool {
+	msg := strings.ToLower(e.Message)
+	switch target {
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound ||
+			(e.Operation != "" && strings.Contains(msg, "not found"))
+	case ErrAlreadyExists:
+		return e.StatusCode == http.StatusConflict || strings.Contains(msg, "already exists")
+	}
+	return false
+}
+
+// liveMigrationError wraps a failed stateful migration so that errors.Is
+// finds both ErrLiveMigration and the LXD *Error underneath.
+type liveMigrationError struct{ err error }
+
+func (l *liveMigrationError) Error() string {
+	return l.err.Error() + " (live migration needs CRIU working on both daemons; retry as a stateless copy with Live=false)"
+}
+func (l *liveMigrationError) Unwrap() []error { return []error{ErrLiveMigration, l.err} }
