@@ -1,0 +1,88 @@
+package sdk
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/go-plugin"
+)
+
+// ProtocolVersion is the strategy wire protocol this SDK speaks. It changes
+// only when strategy.proto changes incompatibly; a host keeps serving the
+// versions listed in SupportedVersions so older plugins keep working.
+const ProtocolVersion = 1
+
+// PluginName is the key of the strategy plugin in every plugin set.
+const PluginName = "strategy"
+
+// MagicCookieKey and MagicCookieValue tell a plugin binary that vcr-receiver
+// started it. They are not a security measure (SecureConfig is); they stop a
+// user who runs a plugin by hand from staring at a handshake line.
+const (
+	MagicCookieKey   = "VCR_STRATEGY_PLUGIN"
+	MagicCookieValue = "6f1f5c0e-vcr-strategy-3b9d2a47"
+)
+
+// BinaryPrefix is how strategy plugin executables are named:
+// vcr-strategy-<name>.
+const BinaryPrefix = "vcr-strategy-"
+
+// Handshake is the go-plugin handshake shared by the host and every plugin.
+// ProtocolVersion is left zero on purpose: versions are negotiated through
+// VersionedPlugins.
+var Handshake = plugin.HandshakeConfig{
+	MagicCookieKey:   MagicCookieKey,
+	MagicCookieValue: MagicCookieValue,
+}
+
+// SupportedVersions lists the protocol versions this SDK can serve and
+// consume, oldest first.
+func SupportedVersions() []int { return []int{ProtocolVersion} }
+
+// VersionedPlugins is the go-plugin plugin set per protocol version. A plugin
+// passes its implementation; a host passes nil.
+func VersionedPlugins(impl Strategy) map[int]plugin.PluginSet {
+	return map[int]plugin.PluginSet{
+		ProtocolVersion: {PluginName: &GRPCPlugin{Impl: impl}},
+	}
+}
+
+// ErrIncompatibleVersion marks a plugin built against a protocol version this
+// host does not speak.
+var ErrIncompatibleVersion = errors.New("incompatible strategy protocol version")
+
+// ExplainStartError turns go-plugin's terse handshake failures into an error
+// that says which versions the host supports and what to do. Other errors are
+// returned unchanged.
+func ExplainStartError(binary string, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "incompatible API version") {
+		return err
+	}
+	versions := make([]string, 0, len(SupportedVersions()))
+	for _, v := range slices.Sorted(slices.Values(SupportedVersions())) {
+		versions = append(versions, fmt.Sprint(v))
+	}
+	return fmt.Errorf("%w: plugin %s %s; this host supports strategy protocol version(s) %s: rebuild the plugin against a matching plugins/sdk or upgrade vcr-receiver",
+		ErrIncompatibleVersion, binary, pluginVersionPhrase(msg), strings.Join(versions, ", "))
+}
+
+// pluginVersionPhrase extracts "speaks version N" from go-plugin's message
+// ("... Plugin version: N, Client versions: [...]").
+func pluginVersionPhrase(msg string) string {
+	const marker = "Plugin version: "
+	i := strings.Index(msg, marker)
+	if i < 0 {
+		return "speaks an unknown protocol version"
+	}
+	rest := msg[i+len(marker):]
+	if j := strings.IndexByte(rest, ','); j >= 0 {
+		rest = rest[:j]
+	}
+	return "speaks protocol version " + strings.TrimSpace(rest)
+}
