@@ -1,0 +1,276 @@
+// Package config loads and validates vcr-receiver's YAML configuration. It
+// decodes strictly (unknown keys are errors) and reports every problem with
+// the path of the offending field, like `services[2].dns.zone: must end with
+// a dot`, so a typo fails `--check-config` rather than a recovery.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
+)
+
+// Config is the whole receiver configuration.
+type Config struct {
+	Web        Web                  `yaml:"web"`
+	Journal    Journal              `yaml:"journal"`
+	Plugins    Plugins              `yaml:"plugins"`
+	Pipeline   Pipeline             `yaml:"pipeline"`
+	DNSServers []DNSServer          `yaml:"dns_servers"`
+	LXDRemotes map[string]LXDRemote `yaml:"lxd_remotes"`
+	BackupDir  string               `yaml:"backup_dir"`
+	Services   []Service            `yaml:"services"`
+
+	// Filled by Load from the secret files, never from YAML.
+	BearerToken   string `yaml:"-"`
+	BasicPassword string `yaml:"-"`
+}
+
+// Web configures who may call the API. TLS is configured separately through
+// --web.config.file (exporter-toolkit).
+type Web struct {
+	Auth Auth `yaml:"auth"`
+}
+
+// Auth accepts a bearer token, basic auth, or both; with neither set the API
+// is open (acceptable only on a loopback or mTLS-protected listener).
+type Auth struct {
+	BearerTokenFile string     `yaml:"bearer_token_file"`
+	BasicAuth       *BasicAuth `yaml:"basic_auth"`
+}
+
+// BasicAuth is a username and a file holding the password.
+type BasicAuth struct {
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// Journal selects the durable store.
+type Journal struct {
+	Backend string `yaml:"backend"` // "bbolt" (default); "etcd" is planned
+	Path    string `yaml:"path"`
+}
+
+// Plugins says where strategy plugins live and how long a call may take.
+type Plugins struct {
+	Dir string `yaml:"dir"`
+	// Checksums pins plugin binaries by strategy name to a SHA-256 (hex).
+	Checksums map[string]string `yaml:"checksums"`
+	Timeout   time.Duration     `yaml:"timeout"`
+}
+
+// Pipeline bounds retries and phase deadlines.
+type Pipeline struct {
+	MaxAttempts   int           `yaml:"max_attempts"`
+	Backoff       time.Duration `yaml:"backoff"`
+	MaxBackoff    time.Duration `yaml:"max_backoff"`
+	FenceTimeout  time.Duration `yaml:"fence_timeout"`
+	VerifyTimeout time.Duration `yaml:"verify_timeout"`
+	SwitchTimeout time.Duration `yaml:"switch_timeout"`
+}
+
+// DNSServer is an authoritative server that accepts TSIG-signed updates.
+type DNSServer struct {
+	Name       string        `yaml:"name"`
+	Address    string        `yaml:"address"` // host:port
+	KeyName    string        `yaml:"key_name"`
+	Algorithm  string        `yaml:"algorithm"` // hmac-sha256 (default) or hmac-sha512
+	SecretFile string        `yaml:"secret_file"`
+	Timeout    time.Duration `yaml:"timeout"`
+}
+
+// LXDRemote says how strategies reach one LXD daemon.
+type LXDRemote struct {
+	Socket     string `yaml:"socket"`
+	URL        string `yaml:"url"`
+	ClientCert string `yaml:"client_cert"`
+	ClientKey  string `yaml:"client_key"`
+	ServerCert string `yaml:"server_cert"`
+	Address    string `yaml:"address"`
+}
+
+// Service is one protected service.
+type Service struct {
+	Name     string    `yaml:"name"`
+	Primary  Primary   `yaml:"primary"`
+	Strategy Strategy  `yaml:"strategy"`
+	ScaleUp  *Strategy `yaml:"scaleup"`
+	DNS      DNS       `yaml:"dns"`
+	Check    Check     `yaml:"check"`
+	Fencing  Fencing   `yaml:"fencing"`
+	Flap     Flap      `yaml:"flap"`
+}
+
+// Primary is where the service normally runs.
+type Primary struct {
+	Domain  string `yaml:"domain"`
+	UUID    string `yaml:"uuid"`
+	Host    Host   `yaml:"host"`
+	Address string `yaml:"address"`
+	Port    int    `yaml:"port"`
+}
+
+// Host is the libvirt daemon that runs the primary domain.
+type Host struct {
+	// Name matches the `host` label of VCRHostHeartbeatLost alerts.
+	Name string `yaml:"name"`
+	// Socket is a unix socket path or tcp://host:port; empty means the
+	// primary is not fenced through libvirt (the grace period applies).
+	Socket  string        `yaml:"socket"`
+	URI     string        `yaml:"uri"`
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Strategy names a plugin and its settings.
+type Strategy struct {
+	Name string `yaml:"name"`
+	// Settings is free-form YAML handed to the plugin as JSON.
+	Settings map[string]any `yaml:"settings"`
+	// SettingsJSON is Settings encoded once at load time.
+	SettingsJSON json.RawMessage `yaml:"-"`
+}
+
+// DNS is the record the receiver switches.
+type DNS struct {
+	Name   string `yaml:"name"`
+	Zone   string `yaml:"zone"`
+	TTL    uint32 `yaml:"ttl"`
+	Server string `yaml:"server"` // a dns_servers[].name
+}
+
+// Check says when the recovered endpoint counts as ready.
+type Check struct {
+	Port         int           `yaml:"port"` // 0: the port the strategy returned
+	HTTPPath     string        `yaml:"http_path"`
+	ExpectStatus int           `yaml:"expect_status"`
+	Timeout      time.Duration `yaml:"timeout"`
+}
+
+// Fencing is the split-brain policy.
+type Fencing struct {
+	GracePeriod                    time.Duration `yaml:"grace_period"`
+	AllowSwitchWhilePrimaryAnswers bool          `yaml:"allow_switch_while_primary_answers"`
+}
+
+// Flap stops a service from bouncing: an automatic failover within
+// MinInterval of the previous recovery's end needs an operator instead.
+type Flap struct {
+	MinInterval time.Duration `yaml:"min_interval"`
+}
+
+// Load reads, decodes, defaults and validates the file at path, and reads
+// the secret files it names.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w; check --config.file", err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := cfg.readSecrets(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes and validates a config without touching the file system.
+func Parse(data []byte) (*Config, error) {
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("config is empty: at least one service is needed")
+		}
+		return nil, fmt.Errorf("decode YAML: %w", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("config holds more than one YAML document: keep one")
+	}
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func (c *Config) readSecrets() error {
+	var errs Errors
+	if f := c.Web.Auth.BearerTokenFile; f != "" {
+		tok, err := readSecret(f)
+		if err != nil {
+			errs.add("web.auth.bearer_token_file", "%v", err)
+		}
+		c.BearerToken = tok
+	}
+	if b := c.Web.Auth.BasicAuth; b != nil {
+		pw, err := readSecret(b.PasswordFile)
+		if err != nil {
+			errs.add("web.auth.basic_auth.password_file", "%v", err)
+		}
+		c.BasicPassword = pw
+	}
+	for i, s := range c.DNSServers {
+		if _, err := readSecret(s.SecretFile); err != nil {
+			errs.add(fmt.Sprintf("dns_servers[%d].secret_file", i), "%v", err)
+		}
+	}
+	return errs.err()
+}
+
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	s := string(bytes.TrimSpace(b))
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return s, nil
+}
+
+// Service returns the named service, or nil.
+func (c *Config) Service(name string) *Service {
+	for i := range c.Services {
+		if c.Services[i].Name == name {
+			return &c.Services[i]
+		}
+	}
+	return nil
+}
+
+// DNSServer returns the named DNS server, or nil.
+func (c *Config) DNSServer(name string) *DNSServer {
+	for i := range c.DNSServers {
+		if c.DNSServers[i].Name == name {
+			return &c.DNSServers[i]
+		}
+	}
+	return nil
+}
+
+// Shared is the receiver-wide context handed to strategies as
+// sdk.PrepareRequest.Shared.
+func (c *Config) Shared() json.RawMessage {
+	s := sdk.SharedSettings{BackupDir: c.BackupDir}
+	if len(c.LXDRemotes) > 0 {
+		s.LXDRemotes = make(map[string]sdk.LXDRemote, len(c.LXDRemotes))
+		for name, r := range c.LXDRemotes {
+			s.LXDRemotes[name] = sdk.LXDRemote(r)
+		}
+	}
+	b, _ := json.Marshal(s) // plain strings: cannot fail
+	return b
+}
