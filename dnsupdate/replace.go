@@ -54,6 +54,7 @@ func (c *Client) ReplaceTimed(ctx context.Context, zone, name string, ttl uint32
 	build := func() *dns.Msg {
 		m := new(dns.Msg)
 		m.SetUpdate(zone)
+		m.Compress = true // name compression lets about twice as many records fit in UDP
 		m.RemoveRRset([]dns.RR{
 			&dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET}},
 			&dns.AAAA{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET}},
