@@ -12,21 +12,23 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
 // Integration tests against a real BIND named. They need root (named -u
 // root) and are skipped with -short.
 
-func startNamed(t testing.TB, alg string) *namedServer {
+func startNamed(t testing.TB, alg string) *testenv.Named {
 	t.Helper()
-	return startNamedStopgap(t, namedOptions{
+	return testenv.StartNamed(t, testenv.NamedOptions{
 		Zone:      "vcr.test.",
 		Algorithm: alg,
 		Records:   map[string]string{"web.vcr.test.": "127.0.0.5"},
 	})
 }
 
-func namedClient(t testing.TB, n *namedServer, mod func(*Config)) *Client {
+func namedClient(t testing.TB, n *testenv.Named, mod func(*Config)) *Client {
 	t.Helper()
 	cfg := Config{Server: n.Addr, KeyName: n.KeyName, Algorithm: n.Algorithm, SecretFile: n.KeyFile}
 	if mod != nil {
@@ -41,7 +43,7 @@ func namedClient(t testing.TB, n *namedServer, mod func(*Config)) *Client {
 
 // dig asks named with the real command-line tool, so the check does not
 // depend on our own Lookup.
-func dig(t *testing.T, n *namedServer, name, qtype string) []string {
+func dig(t *testing.T, n *testenv.Named, name, qtype string) []string {
 	t.Helper()
 	host, port, _ := strings.Cut(n.Addr, ":")
 	out, err := exec.Command("dig", "@"+host, "-p", port, "+short", "+norecurse", name, qtype).CombinedOutput()
@@ -79,6 +81,9 @@ func TestNamedSwitch(t *testing.T) {
 			}
 			if got := dig(t, n, "web.vcr.test.", "A"); !slices.Equal(got, []string{"127.0.0.2"}) {
 				t.Fatalf("dig A after switch = %v, want [127.0.0.2]", got)
+			}
+			if got := n.Lookup(t, "web"); !slices.Equal(got, []string{"127.0.0.2"}) {
+				t.Fatalf("testenv Lookup after switch = %v, want [127.0.0.2]", got)
 			}
 
 			// Switch to a dual-stack set and back: the old family must go.
@@ -129,6 +134,9 @@ func TestNamedWrongKeyChangesNothing(t *testing.T) {
 			t.Logf("error as the operator sees it: %v", err)
 			if got := dig(t, n, "web.vcr.test.", "A"); !slices.Equal(got, []string{"127.0.0.5"}) {
 				t.Fatalf("record changed by a rejected update: %v", got)
+			}
+			if got := n.Lookup(t, "web"); !slices.Equal(got, []string{"127.0.0.5"}) {
+				t.Fatalf("testenv Lookup after a rejected update = %v", got)
 			}
 		})
 	}
