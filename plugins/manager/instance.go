@@ -1,6 +1,9 @@
 package manager
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -114,4 +117,30 @@ func (t *tailBuffer) lastLines(n int) string {
 	}
 	slices.Reverse(keep)
 	return strings.Join(keep, " | ")
+}
+
+// lineLogger logs what a plugin prints, one record per line.
+type lineLogger struct {
+	log    *slog.Logger
+	level  slog.Level
+	stream string
+	mu     sync.Mutex
+	buf    []byte
+}
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if line := strings.TrimSpace(string(l.buf[:i])); line != "" {
+			l.log.Log(context.Background(), l.level, line, "stream", l.stream)
+		}
+		l.buf = l.buf[i+1:]
+	}
+	return len(p), nil
 }

@@ -363,7 +363,7 @@ func (m *Manager) kill(inst *instance) {
 func (m *Manager) start(name, path string) (*instance, error) {
 	bin := sdk.BinaryPrefix + name
 	inst := &instance{name: name, exited: make(chan struct{}), stderr: &tailBuffer{max: 4096}}
-	log := m.log.With("plugin", bin)
+	log := m.log.With("strategy", name)
 	cfg := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.VersionedPlugins(nil),
@@ -374,6 +374,10 @@ func (m *Manager) start(name, path string) (*instance, error) {
 		StartTimeout:     m.cfg.CallTimeout,
 		Logger:           newHCLogAdapter(log, inst.setExit),
 		Stderr:           inst.stderr,
+		// After Serve, a plugin's os.Stdout and os.Stderr travel over
+		// go-plugin's stdio stream rather than the process's pipes.
+		SyncStdout: &lineLogger{log: log, level: slog.LevelInfo, stream: "stdout"},
+		SyncStderr: io.MultiWriter(inst.stderr, &lineLogger{log: log, level: slog.LevelWarn, stream: "stderr"}),
 	}
 	if sum, ok := m.checksums[name]; ok {
 		cfg.SecureConfig = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}

@@ -1,0 +1,92 @@
+// Command testplugin is a strategy plugin whose misbehaviour is chosen per
+// call, for the manager's tests: settings {"mode": "ok"|"crash"|"panic"|
+// "hang"|"wait"|"fail"}.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
+)
+
+type testStrategy struct{}
+
+type settings struct {
+	Mode string `json:"mode"`
+}
+
+func (testStrategy) Info(context.Context) (sdk.Info, error) {
+	return sdk.Info{Name: "testplug", Version: "0.0.1", Description: "misbehaves on request"}, nil
+}
+
+func parse(raw json.RawMessage) (settings, error) {
+	var s settings
+	if len(raw) == 0 {
+		return settings{Mode: "ok"}, nil
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return s, fmt.Errorf("settings: %w", err)
+	}
+	switch s.Mode {
+	case "", "ok", "crash", "panic", "hang", "wait", "fail":
+	default:
+		return s, fmt.Errorf("settings.mode: unknown mode %q", s.Mode)
+	}
+	return s, nil
+}
+
+func (testStrategy) ValidateConfig(_ context.Context, raw json.RawMessage) error {
+	_, err := parse(raw)
+	return err
+}
+
+func (testStrategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error) {
+	s, err := parse(req.Settings)
+	if err != nil {
+		return sdk.Endpoint{}, err
+	}
+	progress(sdk.Progress{Message: "mode " + s.Mode})
+	pid := map[string]string{"pid": strconv.Itoa(os.Getpid())}
+	switch s.Mode {
+	case "crash":
+		fmt.Fprintln(os.Stderr, "testplugin: giving up on purpose")
+		time.Sleep(50 * time.Millisecond) // let the progress and stderr leave
+		os.Exit(3)
+	case "panic":
+		time.Sleep(50 * time.Millisecond)
+		panic("testplugin: boom")
+	case "hang":
+		time.Sleep(time.Hour) // ignores ctx on purpose
+	case "wait":
+		<-ctx.Done()
+		return sdk.Endpoint{}, ctx.Err()
+	case "fail":
+		return sdk.Endpoint{}, errors.New("standby unreachable: connection refused; check lxd_remotes.standby")
+	}
+	return sdk.Endpoint{Address: "127.0.0.1", Port: 8080, Details: pid}, nil
+}
+
+func (testStrategy) Finalize(context.Context, sdk.FinalizeRequest) error { return nil }
+
+func main() {
+	// TESTPLUGIN_PROTOCOL makes the plugin speak another protocol version,
+	// to exercise the host's refusal.
+	if v := os.Getenv("TESTPLUGIN_PROTOCOL"); v != "" {
+		n, _ := strconv.Atoi(v)
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig:  sdk.Handshake,
+			VersionedPlugins: map[int]plugin.PluginSet{n: {sdk.PluginName: &sdk.GRPCPlugin{Impl: testStrategy{}}}},
+			GRPCServer:       plugin.DefaultGRPCServer,
+		})
+		return
+	}
+	sdk.Serve(testStrategy{})
+}
