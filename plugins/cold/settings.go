@@ -1,0 +1,88 @@
+package cold
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/vcrcovery/vcrcovery/plugins/backupstore"
+	"github.com/vcrcovery/vcrcovery/plugins/warm"
+)
+
+// DefaultKeep is how many backups per service Prune keeps when the settings
+// do not say.
+const DefaultKeep = 7
+
+// Settings is a service's `strategy.settings` block for the cold strategy.
+type Settings struct {
+	// Remote names the standby LXD daemon (in lxd_remotes) to restore into.
+	Remote string `json:"remote"`
+	// Instance is the container's name on the standby; empty means the
+	// service's name.
+	Instance string `json:"instance,omitempty"`
+	// ProxyDevice is the proxy device that exposes the service; empty means
+	// "service". Its listen address is rewritten to the standby's address.
+	ProxyDevice string `json:"proxy_device,omitempty"`
+	// Backup names the service's folder in the backup store; empty means the
+	// service's name.
+	Backup string `json:"backup,omitempty"`
+	// SourceRemote and SourceInstance say where `vcrctl backup create` (and
+	// CreateBackup) export from: the primary's LXD and container. Empty
+	// means Remote and Instance.
+	SourceRemote   string `json:"source_remote,omitempty"`
+	SourceInstance string `json:"source_instance,omitempty"`
+	// Keep is the retention: how many backups CreateBackup leaves after
+	// pruning. Zero means DefaultKeep.
+	Keep int `json:"keep,omitempty"`
+}
+
+// ParseSettings decodes and checks settings, refusing unknown keys.
+func ParseSettings(raw json.RawMessage) (Settings, error) {
+	var s Settings
+	if err := warm.DecodeStrict(raw, &s); err != nil {
+		return s, fmt.Errorf("cold settings: %w", err)
+	}
+	if s.Remote == "" {
+		return s, errors.New("cold settings: remote is required: name the standby LXD daemon (from lxd_remotes) to restore into")
+	}
+	if s.ProxyDevice == "" {
+		s.ProxyDevice = warm.DefaultProxyDevice
+	}
+	if s.Keep < 0 {
+		return s, fmt.Errorf("cold settings: keep=%d: give a positive number of backups to keep", s.Keep)
+	}
+	if s.Keep == 0 {
+		s.Keep = DefaultKeep
+	}
+	if s.Backup != "" {
+		if err := backupstore.ValidService(s.Backup); err != nil {
+			return s, fmt.Errorf("cold settings: backup: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func (s Settings) instance(service string) string {
+	if s.Instance != "" {
+		return s.Instance
+	}
+	return service
+}
+
+func (s Settings) backupName(service string) string {
+	if s.Backup != "" {
+		return s.Backup
+	}
+	return service
+}
+
+func (s Settings) source(service string) (remote, instance string) {
+	remote, instance = s.SourceRemote, s.SourceInstance
+	if remote == "" {
+		remote = s.Remote
+	}
+	if instance == "" {
+		instance = s.instance(service)
+	}
+	return remote, instance
+}

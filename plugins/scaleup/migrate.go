@@ -1,0 +1,263 @@
+package scaleup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/vcrcovery/vcrcovery/lxd"
+	"github.com/vcrcovery/vcrcovery/plugins/cold"
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
+	"github.com/vcrcovery/vcrcovery/plugins/warm"
+)
+
+// Migration methods recorded in Endpoint.Details["migration"].
+const (
+	MethodLive              = "live"
+	MethodStatelessFallback = "stateless-fallback"
+	MethodStateless         = "stateless"
+	MethodAlreadyMoved      = "already-moved"
+)
+
+// rollbackTimeout bounds the repair after a failed move; it runs even when
+// the caller's context has ended, because a stopped source must come back.
+const rollbackTimeout = 30 * time.Second
+
+// mover moves instances from one LXD daemon to another.
+type mover struct {
+	src, dst         *lxd.Client
+	srcName, dstName string // remote names, for messages
+	dstAddr          string // the target "VM"'s address, for proxy listens
+	device           string
+	live             string
+	progress         sdk.ProgressFunc
+	// afterPreCopy runs between the pre-copy and stopping the source; tests
+	// use it to break the target mid-migration.
+	afterPreCopy func()
+}
+
+// moveResult says how one instance moved.
+type moveResult struct {
+	Instance string
+	Method   string
+	// LiveError is why live migration was not used (empty after a live move).
+	LiveError string
+	Endpoint  sdk.Endpoint
+	// Downtime is the stretch between stopping the source and the target's
+	// start returning, as seen by the plugin (the service's port needs a
+	// little longer to answer).
+	Downtime time.Duration
+}
+
+func (m *mover) report(format string, args ...any) { warm.Report(m.progress, format, args...) }
+
+// move migrates one instance. On failure the source is left (or put back)
+// running and the half-made target copy is deleted where possible; the error
+// says which.
+func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
+	res := moveResult{Instance: name}
+	inst, _, err := m.src.GetInstance(ctx, name)
+	if err != nil {
+		if errors.Is(err, lxd.ErrNotFound) {
+			return res, fmt.Errorf("instance %q not found on source %q: check `instance`/`candidates` in the scaleup settings", name, m.srcName)
+		}
+		return res, fmt.Errorf("source %q: %w", m.srcName, err)
+	}
+	srcEP, err := warm.ProxyEndpoint(inst, m.device, "")
+	if err != nil {
+		return res, err
+	}
+	proxy, err := m.targetProxy(inst)
+	if err != nil {
+		return res, err
+	}
+	override := map[string]map[string]string{m.device: proxy}
+
+	done, err := m.clearTarget(ctx, name, inst.StatusCode == lxd.StatusRunning)
+	if err != nil {
+		return res, err
+	}
+	if done {
+		res.Method = MethodAlreadyMoved
+		res.Endpoint, err = m.targetEndpoint(ctx, name)
+		return res, err
+	}
+
+	if m.live != LiveOff && inst.StatusCode == lxd.StatusRunning {
+		m.report("migrating %s live (CRIU) from %s to %s", name, m.srcName, m.dstName)
+		start := time.Now()
+		err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{Live: true, Devices: override})
+		if err == nil {
+			if err = ensureRunning(ctx, m.dst, name); err == nil {
+				res.Method = MethodLive
+				res.Downtime = time.Since(start) // upper bound: CRIU freezes for part of it
+				res.Endpoint, err = m.targetEndpoint(ctx, name)
+				return res, err
+			}
+		}
+		res.LiveError = liveReason(err)
+		if m.live == LiveOnly {
+			return res, m.rollback(ctx, name, srcEP, fmt.Errorf("live migration of %s failed (live=only, so no fallback): %w", name, err))
+		}
+		m.report("live migration of %s failed (%s); falling back to a stateless move", name, res.LiveError)
+		// A failed checkpoint may have stopped the source; bring it back and
+		// drop whatever reached the target before the stateless move.
+		srcErr, dstErr := m.repair(ctx, name)
+		if srcErr != nil {
+			return res, fmt.Errorf("live migration of %s failed (%s) and %s could not be restarted on %s: %w: start it by hand", name, res.LiveError, name, m.srcName, srcErr)
+		}
+		if dstErr != nil {
+			return res, fmt.Errorf("live migration of %s failed (%s); %s still serves on %s; %w", name, res.LiveError, name, m.srcName, dstErr)
+		}
+		res.Method = MethodStatelessFallback
+	} else {
+		res.Method = MethodStateless
+		if m.live != LiveOff {
+			res.LiveError = "instance not running, nothing to checkpoint"
+		}
+	}
+
+	m.report("pre-copying %s to %s while it keeps serving", name, m.dstName)
+	if err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{Devices: override}); err != nil {
+		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("pre-copy of %s to %s: %w", name, m.dstName, err))
+	}
+	if m.afterPreCopy != nil {
+		m.afterPreCopy()
+	}
+	m.report("stopping %s on %s", name, m.srcName)
+	stopped := time.Now()
+	if err := m.src.StopInstance(ctx, name, 0); err != nil {
+		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("stop %s on source: %w", name, err))
+	}
+	m.report("refreshing %s on %s with what changed since the pre-copy", name, m.dstName)
+	if err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{Refresh: true, Devices: override}); err != nil {
+		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("refresh of %s on %s: %w", name, m.dstName, err))
+	}
+	m.report("starting %s on %s", name, m.dstName)
+	if err := m.dst.StartInstance(ctx, name); err != nil {
+		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("start %s on %s: %w", name, m.dstName, err))
+	}
+	res.Downtime = time.Since(stopped)
+	res.Endpoint, err = m.targetEndpoint(ctx, name)
+	if err != nil {
+		return res, m.rollback(ctx, name, srcEP, err)
+	}
+	return res, nil
+}
+
+// targetProxy is the source's proxy device with its listen address moved to
+// the target's address.
+func (m *mover) targetProxy(inst *lxd.Instance) (map[string]string, error) {
+	dev, ok := inst.Devices[m.device]
+	if !ok {
+		dev, ok = inst.ExpandedDevices[m.device]
+	}
+	if !ok || dev["type"] != "proxy" {
+		return nil, fmt.Errorf("instance %q has no proxy device %q: set proxy_device in the scaleup settings", inst.Name, m.device)
+	}
+	if m.dstAddr == "" {
+		return nil, fmt.Errorf("target remote %q has no address in lxd_remotes: set it so the moved service listens on the target VM's address", m.dstName)
+	}
+	listen, err := cold.RewriteListen(dev["listen"], m.dstAddr)
+	if err != nil {
+		return nil, err
+	}
+	out := maps.Clone(dev)
+	out["listen"] = listen
+	return out, nil
+}
+
+// clearTarget removes a leftover copy of name from the target. If the target
+// already runs the instance while the source does not, an earlier attempt
+// completed the move, and clearTarget reports done.
+func (m *mover) clearTarget(ctx context.Context, name string, srcRunning bool) (done bool, err error) {
+	st, err := m.dst.GetInstanceState(ctx, name)
+	if errors.Is(err, lxd.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("target %q: %w: check the bigger VM's LXD is up", m.dstName, err)
+	}
+	if st.Running() && !srcRunning {
+		m.report("%s already runs on %s and is stopped on %s: an earlier attempt moved it", name, m.dstName, m.srcName)
+		return true, nil
+	}
+	m.report("removing a leftover copy of %s from %s", name, m.dstName)
+	if err := deleteInstance(ctx, m.dst, name); err != nil {
+		return false, fmt.Errorf("target %q has a stale %s that cannot be removed: %w", m.dstName, name, err)
+	}
+	return false, nil
+}
+
+func (m *mover) targetEndpoint(ctx context.Context, name string) (sdk.Endpoint, error) {
+	inst, _, err := m.dst.GetInstance(ctx, name)
+	if err != nil {
+		return sdk.Endpoint{}, fmt.Errorf("target %q: %w", m.dstName, err)
+	}
+	return warm.ProxyEndpoint(inst, m.device, m.dstAddr)
+}
+
+// repair puts things back after a failed attempt: the source runs
+// (srcErr says if not) and the target has no copy (dstErr says if it may).
+func (m *mover) repair(ctx context.Context, name string) (srcErr, dstErr error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	if st, err := m.src.GetInstanceState(rctx, name); err != nil {
+		srcErr = err
+	} else if !st.Running() {
+		m.report("%s is %s on %s after the failed attempt; starting it again", name, st.Status, m.srcName)
+		if _, err := warm.EnsureRunning(rctx, m.src, name, nil); err != nil {
+			srcErr = err
+		}
+	}
+	if err := deleteInstance(rctx, m.dst, name); err != nil {
+		dstErr = fmt.Errorf("could not remove the half copy from %s (%v): delete it by hand once %s is back: lxc delete --force %s", m.dstName, err, m.dstName, name)
+	}
+	return srcErr, dstErr
+}
+
+// rollback repairs after a failed move and returns cause with what the
+// repair achieved, so the incident says whether the service still runs.
+func (m *mover) rollback(ctx context.Context, name string, srcEP sdk.Endpoint, cause error) error {
+	srcErr, dstErr := m.repair(ctx, name)
+	if srcErr != nil {
+		return fmt.Errorf("scale-up of %s failed: %w; and %s could not be restarted on %s: %v: start it by hand (lxc start %s)", name, cause, name, m.srcName, srcErr, name)
+	}
+	m.report("scale-up of %s failed; %s serves it at %s:%d", name, m.srcName, srcEP.Address, srcEP.Port)
+	cleanup := "the target copy was removed"
+	if dstErr != nil {
+		cleanup = dstErr.Error()
+	}
+	return fmt.Errorf("scale-up of %s failed: %w; %s keeps serving on %s at %s:%d; %s; fix %s and retry",
+		name, cause, name, m.srcName, srcEP.Address, srcEP.Port, cleanup, m.dstName)
+}
+
+// deleteInstance force-stops and deletes name; a missing instance is fine.
+func deleteInstance(ctx context.Context, c *lxd.Client, name string) error {
+	if err := c.StopInstance(ctx, name, 0); err != nil && !errors.Is(err, lxd.ErrNotFound) {
+		return err
+	}
+	if err := c.DeleteInstance(ctx, name); err != nil && !errors.Is(err, lxd.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// liveReason is the short reason a live migration failed, for the incident.
+func liveReason(err error) string {
+	if err == nil {
+		return "the live copy did not come up running on the target"
+	}
+	var le *lxd.Error
+	if errors.As(err, &le) {
+		return le.Message
+	}
+	return err.Error()
+}
+
+func ensureRunning(ctx context.Context, c *lxd.Client, name string) error {
+	_, err := warm.EnsureRunning(ctx, c, name, nil)
+	return err
+}

@@ -1,0 +1,182 @@
+package scaleup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vcrcovery/vcrcovery/lxd"
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
+	"github.com/vcrcovery/vcrcovery/plugins/warm"
+)
+
+// Version is the strategy's version, shown by Info.
+const Version = "0.1.0"
+
+// Strategy is the scale-up strategy. The zero value is ready to use.
+type Strategy struct {
+	// afterPreCopy is a test hook, see mover.
+	afterPreCopy func()
+}
+
+var _ sdk.Strategy = (*Strategy)(nil)
+
+// Info implements sdk.Strategy.
+func (*Strategy) Info(context.Context) (sdk.Info, error) {
+	return sdk.Info{Name: "scaleup", Version: Version,
+		Description: "scale-up: move the busiest containers from an overloaded standby to a bigger VM (live, else stateless with pre-copy)"}, nil
+}
+
+// ValidateConfig implements sdk.Strategy.
+func (*Strategy) ValidateConfig(_ context.Context, settings json.RawMessage) error {
+	_, err := ParseSettings(settings)
+	return err
+}
+
+// Prepare implements sdk.Strategy: measure, choose, move. It returns the
+// service's own endpoint: on the target if its container moved, else where it
+// already was.
+func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error) {
+	s, err := ParseSettings(req.Settings)
+	if err != nil {
+		return sdk.Endpoint{}, err
+	}
+	shared, err := warm.ParseShared(req.Shared)
+	if err != nil {
+		return sdk.Endpoint{}, err
+	}
+	src, _, err := warm.ConnectRemote(ctx, shared, s.Source)
+	if err != nil {
+		return sdk.Endpoint{}, fmt.Errorf("scaleup %s: source: %w", req.Service, err)
+	}
+	dst, dstRemote, err := warm.ConnectRemote(ctx, shared, s.Target)
+	if err != nil {
+		return sdk.Endpoint{}, fmt.Errorf("scaleup %s: target: %w; nothing was moved", req.Service, err)
+	}
+
+	warm.Report(progress, "sampling CPU of the instances on %s over %s", s.Source, time.Duration(s.SampleInterval))
+	usages, err := Sample(ctx, src, time.Duration(s.SampleInterval))
+	if err != nil {
+		return sdk.Endpoint{}, fmt.Errorf("scaleup %s: %w", req.Service, err)
+	}
+	choice, err := Choose(usages, s.candidates(req.Service), s.MaxMoves, s.TargetLoad)
+	if err != nil {
+		return sdk.Endpoint{}, fmt.Errorf("scaleup %s: %w", req.Service, err)
+	}
+	warm.Report(progress, "choice: %s", choice.Explanation)
+
+	details := map[string]string{
+		"source": s.Source, "target": s.Target,
+		"choice": choice.Explanation,
+	}
+	for _, u := range usages {
+		details["cpu."+u.Instance] = strconv.FormatFloat(u.CPU, 'f', 3, 64)
+	}
+	m := &mover{
+		src: src, dst: dst, srcName: s.Source, dstName: s.Target,
+		dstAddr: dstRemote.Address, device: s.ProxyDevice, live: s.Live,
+		progress: progress, afterPreCopy: st.afterPreCopy,
+	}
+	own := s.instance(req.Service)
+	// The service's own container moves last: if an earlier one fails, the
+	// service has not been touched and DNS needs no switch.
+	order := slices.Clone(choice.Move)
+	if i := slices.Index(order, own); i >= 0 {
+		order = append(append(order[:i:i], order[i+1:]...), own)
+	}
+	var moved []string
+	var ownResult *moveResult
+	for _, name := range order {
+		res, err := m.move(ctx, name)
+		if err != nil {
+			if len(moved) == 0 || name == own {
+				if len(moved) > 0 {
+					err = fmt.Errorf("%w (already moved: %s; finalize will remove their source copies)", err, strings.Join(moved, ", "))
+				}
+				return sdk.Endpoint{}, fmt.Errorf("scaleup %s: %w", req.Service, err)
+			}
+			details["failed."+name] = err.Error()
+			warm.Report(progress, "moving %s failed, continuing: %v", name, err)
+			continue
+		}
+		moved = append(moved, name)
+		details["migration."+name] = res.Method
+		details["downtime_ms."+name] = strconv.FormatInt(res.Downtime.Milliseconds(), 10)
+		if res.LiveError != "" {
+			details["live_error."+name] = res.LiveError
+		}
+		warm.Report(progress, "%s now runs on %s at %s:%d (%s)", name, s.Target, res.Endpoint.Address, res.Endpoint.Port, res.Method)
+		if name == own {
+			ownResult = &res
+		}
+	}
+	details["moved"] = strings.Join(moved, ",")
+
+	var ep sdk.Endpoint
+	if ownResult != nil {
+		ep = ownResult.Endpoint
+		details["migration"] = ownResult.Method
+		if ownResult.LiveError != "" {
+			details["reason"] = ownResult.LiveError
+		}
+	} else {
+		// The service itself stays; its endpoint is unchanged.
+		inst, _, err := src.GetInstance(ctx, own)
+		if err != nil {
+			return sdk.Endpoint{}, fmt.Errorf("scaleup %s: moved %v but cannot read the service's own instance %q: %w", req.Service, moved, own, err)
+		}
+		if ep, err = warm.ProxyEndpoint(inst, s.ProxyDevice, ""); err != nil {
+			return sdk.Endpoint{}, fmt.Errorf("scaleup %s: %w", req.Service, err)
+		}
+		details["migration"] = "none"
+		details["reason"] = own + " was not chosen; it stays on " + s.Source
+	}
+	ep.Details = details
+	return ep, nil
+}
+
+// Finalize implements sdk.Strategy: once DNS points at the target, the
+// source copies of the moved instances are deleted, each only if its target
+// copy runs.
+func (st *Strategy) Finalize(ctx context.Context, req sdk.FinalizeRequest) error {
+	s, err := ParseSettings(req.Settings)
+	if err != nil {
+		return err
+	}
+	shared, err := warm.ParseShared(req.Shared)
+	if err != nil {
+		return err
+	}
+	movedList := req.Endpoint.Details["moved"]
+	if movedList == "" {
+		return nil
+	}
+	src, _, err := warm.ConnectRemote(ctx, shared, s.Source)
+	if err != nil {
+		return fmt.Errorf("scaleup %s finalize: %w; the source copies of %s remain: delete them by hand once it is back", req.Service, err, movedList)
+	}
+	dst, _, err := warm.ConnectRemote(ctx, shared, s.Target)
+	if err != nil {
+		return fmt.Errorf("scaleup %s finalize: %w; source copies kept because the target cannot be checked", req.Service, err)
+	}
+	var errs []error
+	for name := range strings.SplitSeq(movedList, ",") {
+		stt, err := dst.GetInstanceState(ctx, name)
+		if err != nil || !stt.Running() {
+			errs = append(errs, fmt.Errorf("%s does not run on %s (%v); its source copy on %s is kept", name, s.Target, err, s.Source))
+			continue
+		}
+		if err := deleteInstance(ctx, src, name); err != nil && !errors.Is(err, lxd.ErrNotFound) {
+			errs = append(errs, fmt.Errorf("delete the source copy of %s on %s: %w", name, s.Source, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("scaleup %s finalize: %w", req.Service, err)
+	}
+	return nil
+}

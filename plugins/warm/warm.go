@@ -1,0 +1,67 @@
+package warm
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
+)
+
+// Version is the strategy's version, shown by Info.
+const Version = "0.1.0"
+
+// Strategy is the warm-standby strategy. The zero value is ready to use.
+type Strategy struct{}
+
+var _ sdk.Strategy = Strategy{}
+
+// Info implements sdk.Strategy.
+func (Strategy) Info(context.Context) (sdk.Info, error) {
+	return sdk.Info{Name: "warm", Version: Version,
+		Description: "warm standby: make sure the service's container runs on the standby LXD and return its proxy address"}, nil
+}
+
+// ValidateConfig implements sdk.Strategy.
+func (Strategy) ValidateConfig(_ context.Context, settings json.RawMessage) error {
+	_, err := ParseSettings(settings)
+	return err
+}
+
+// Prepare implements sdk.Strategy: it starts the container if it does not run
+// and returns the proxy device's listen address.
+func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error) {
+	s, err := ParseSettings(req.Settings)
+	if err != nil {
+		return sdk.Endpoint{}, err
+	}
+	shared, err := ParseShared(req.Shared)
+	if err != nil {
+		return sdk.Endpoint{}, err
+	}
+	name := s.InstanceFor(req.Service)
+	c, remote, err := ConnectRemote(ctx, shared, s.Remote)
+	if err != nil {
+		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
+	}
+	inst, _, err := c.GetInstance(ctx, name)
+	if err != nil {
+		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, notFoundHint(err, name, s.Remote))
+	}
+	// Read the endpoint before starting, so a misconfigured proxy fails the
+	// recovery without side effects.
+	ep, err := ProxyEndpoint(inst, s.ProxyDevice, remote.Address)
+	if err != nil {
+		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
+	}
+	was, err := EnsureRunning(ctx, c, name, progress)
+	if err != nil {
+		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
+	}
+	ep.Details = map[string]string{"remote": s.Remote, "instance": name, "status_before": was}
+	Report(progress, "instance %s on %s serves at %s:%d", name, s.Remote, ep.Address, ep.Port)
+	return ep, nil
+}
+
+// Finalize implements sdk.Strategy; a warm standby has nothing to clean up.
+func (Strategy) Finalize(context.Context, sdk.FinalizeRequest) error { return nil }
