@@ -59,3 +59,29 @@ func postJSON(t TB, url string, v any) {
 		t.Fatalf("testenv: POST %s: %s: %s", url, resp.Status, b)
 	}
 }
+
+// WaitHTTP polls GET url until it answers 200 or timeout passes; on timeout it
+// fails t with the last error and, if diag is not nil, what diag returns.
+func WaitHTTP(t TB, url string, timeout time.Duration, diag func() string) {
+	t.Helper()
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		resp, err := c.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			err = fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		last = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	msg := ""
+	if diag != nil {
+		msg = "\n" + diag()
+	}
+	t.Fatalf("testenv: %s did not answer 200 within %s: %v%s", url, timeout, last, msg)
+}
