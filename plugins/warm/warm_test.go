@@ -1,0 +1,91 @@
+package warm
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/vcrcovery/vcrcovery/lxd"
+	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
+)
+
+func TestParseSettings(t *testing.T) {
+	cases := []struct {
+		raw     string
+		want    Settings
+		wantErr string
+	}{
+		{raw: `{"remote":"standby"}`, want: Settings{Remote: "standby", ProxyDevice: "service"}},
+		{raw: `{"remote":"s","instance":"web1","proxy_device":"http"}`, want: Settings{Remote: "s", Instance: "web1", ProxyDevice: "http"}},
+		{raw: ``, wantErr: "remote is required"},
+		{raw: `{}`, wantErr: "remote is required"},
+		{raw: `{"remote":"s","instnace":"x"}`, wantErr: `unknown field "instnace"`},
+		{raw: `{"remote":1}`, wantErr: "cannot unmarshal"},
+		{raw: `{"remote":"s"} {}`, wantErr: "trailing data"},
+	}
+	for _, tc := range cases {
+		got, err := ParseSettings(json.RawMessage(tc.raw))
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParseSettings(%s) err = %v, want %q", tc.raw, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseSettings(%s) = %+v, %v; want %+v", tc.raw, got, err, tc.want)
+		}
+	}
+	if s, _ := ParseSettings(json.RawMessage(`{"remote":"s"}`)); s.InstanceFor("web") != "web" {
+		t.Error("instance does not default to the service name")
+	}
+}
+
+func TestProxyEndpoint(t *testing.T) {
+	inst := func(listen string) *lxd.Instance {
+		return &lxd.Instance{Name: "web", ExpandedDevices: map[string]map[string]string{
+			"service": {"type": "proxy", "listen": listen, "connect": "tcp:127.0.0.1:8080"},
+			"root":    {"type": "disk", "path": "/"},
+		}}
+	}
+	cases := []struct {
+		listen, fallback string
+		addr             string
+		port             int
+		wantErr          string
+	}{
+		{listen: "tcp:127.0.0.2:8081", addr: "127.0.0.2", port: 8081},
+		{listen: "tcp:[::1]:80", addr: "::1", port: 80},
+		{listen: "tcp:0.0.0.0:8081", fallback: "127.0.0.3", addr: "127.0.0.3", port: 8081},
+		{listen: "tcp:0.0.0.0:8081", wantErr: "not one address"},
+		{listen: "tcp:127.0.0.2:8000-8010", wantErr: "no single port"},
+		{listen: "udp:127.0.0.2:53", wantErr: "TCP endpoint"},
+		{listen: "unix:/run/x.sock", wantErr: "TCP endpoint"},
+	}
+	for _, tc := range cases {
+		ep, err := ProxyEndpoint(inst(tc.listen), "service", tc.fallback)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: err = %v, want %q", tc.listen, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || ep.Address != tc.addr || ep.Port != tc.port {
+			t.Errorf("%s: %+v, %v", tc.listen, ep, err)
+		}
+	}
+	if _, err := ProxyEndpoint(inst("tcp:127.0.0.2:1"), "web", ""); err == nil {
+		t.Error("missing device accepted")
+	}
+}
+
+func TestConformance(t *testing.T) {
+	sdktest.Conformance(t, Strategy{}, sdktest.Options{ValidSettings: json.RawMessage(`{"remote":"standby"}`)})
+}
+
+func TestInfo(t *testing.T) {
+	info, err := Strategy{}.Info(context.Background())
+	if err != nil || info.Name != "warm" {
+		t.Fatalf("%+v %v", info, err)
+	}
+}
