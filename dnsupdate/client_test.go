@@ -305,3 +305,15 @@ func TestLookupRequiresAuthority(t *testing.T) {
 		t.Fatalf("got %v, want ErrNotAuth", err)
 	}
 }
+
+func TestReplaceCancelled(t *testing.T) {
+	f := startFake(t, testZone, testKey, testSecret)
+	f.hang = true
+	c := newClient(t, f.addr, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	err := c.Replace(ctx, testZone, "web.vcr.test.", 60, addrs("127.0.0.7"))
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "look the name up before retrying") {
+		t.Fatalf("got %v, want context.Canceled with advice", err)
+	}
+}

@@ -1,6 +1,7 @@
 package dnsupdate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -89,6 +90,8 @@ func (e *UpdateError) hint() string {
 		return "the reply could not be trusted; check the TSIG secret and that " + e.Server + " is the real server"
 	case ErrInvalid:
 		return "fix the request"
+	case context.Canceled:
+		return "the caller cancelled the request; the update may or may not have been applied, so look the name up before retrying"
 	}
 	return "read the DNS server's log"
 }

@@ -66,15 +66,15 @@ func (c *Client) exchangeOnce(ctx context.Context, m *dns.Msg, transport string,
 	if sign {
 		cl.TsigSecret = map[string]string{c.keyName: c.secret}
 	}
-	r, _, err := cl.ExchangeContext(ctx, m, c.server)
+	r, err := exchangeConn(ctx, cl, m, c.server)
 	if err == nil || (r != nil && isTSIGVerifyError(err)) {
 		return exchanged{reply: r, transport: transport, verifyErr: err}, nil
 	}
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), isTimeout(err):
-		ue.Kind = ErrTimeout
-	case errors.Is(err, context.Canceled):
+	case errors.Is(ctx.Err(), context.Canceled):
 		ue.Kind = context.Canceled
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), isTimeout(err), ctx.Err() != nil:
+		ue.Kind = ErrTimeout
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		ue.Kind = ErrUnreachable
 	default:
@@ -82,6 +82,21 @@ func (c *Client) exchangeOnce(ctx context.Context, m *dns.Msg, transport string,
 	}
 	ue.Err = err
 	return exchanged{}, ue
+}
+
+// exchangeConn is dns.Client.ExchangeContext that also stops waiting when
+// ctx is cancelled: miekg/dns only applies ctx's deadline to the socket, so
+// without closing the connection a cancelled switch would sit out its timeout.
+func exchangeConn(ctx context.Context, cl *dns.Client, m *dns.Msg, server string) (*dns.Msg, error) {
+	co, err := cl.DialContext(ctx, server)
+	if err != nil {
+		return nil, err
+	}
+	defer co.Close()
+	stop := context.AfterFunc(ctx, func() { co.Close() })
+	defer stop()
+	r, _, err := cl.ExchangeWithConnContext(ctx, m, co)
+	return r, err
 }
 
 func isTimeout(err error) bool {
