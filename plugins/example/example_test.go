@@ -1,0 +1,234 @@
+package example_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vcrcovery/vcrcovery/plugins/example"
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
+	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
+)
+
+func settings(script string, timeout string) json.RawMessage {
+	b, _ := json.Marshal(map[string]any{"command": []string{"sh", "-c", script}, "timeout": timeout})
+	return b
+}
+
+func TestParseEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		line, addr string
+		port       int
+		err        string
+	}{
+		{"127.0.0.2 8080", "127.0.0.2", 8080, ""},
+		{"  127.0.0.2   8080 ", "127.0.0.2", 8080, ""},
+		{"127.0.0.3:80", "127.0.0.3", 80, ""},
+		{"[::1]:443", "::1", 443, ""},
+		{"::1 443", "::1", 443, ""},
+		{"web.example 80", "", 0, "not an IP address"},
+		{"127.0.0.1 0", "", 0, "not in 1-65535"},
+		{"127.0.0.1 65536", "", 0, "not in 1-65535"},
+		{"127.0.0.1", "", 0, "not an endpoint"},
+		{"ready at 127.0.0.1 80", "", 0, "not an endpoint"},
+		{"", "", 0, "not an endpoint"},
+	} {
+		ep, err := example.ParseEndpoint(tc.line)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseEndpoint(%q) error = %v, want %q", tc.line, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || ep.Address != tc.addr || ep.Port != tc.port {
+			t.Errorf("ParseEndpoint(%q) = %+v, %v", tc.line, ep, err)
+		}
+	}
+}
+
+func TestValidateConfig(t *testing.T) {
+	for _, tc := range []struct {
+		raw, err string
+	}{
+		{`{"command":["true"]}`, ""},
+		{`{"command":["sh","-c","echo 1.2.3.4 80"],"timeout":"10s","finalize_command":["true"]}`, ""},
+		{``, "settings: missing"},
+		{`{`, "settings:"},
+		{`{"command":[]}`, "settings.command: required"},
+		{`{"command":["true"],"timeout":"soon"}`, "settings.timeout"},
+		{`{"command":["true"],"timeout":"-1s"}`, "settings.timeout"},
+		{`{"command":["true"],"comand":1}`, "unknown field"},
+		{`{"command":["true"],"finalize_command":[""]}`, "settings.finalize_command"},
+	} {
+		err := example.Strategy{}.ValidateConfig(context.Background(), json.RawMessage(tc.raw))
+		if tc.err == "" && err != nil {
+			t.Errorf("ValidateConfig(%s) = %v", tc.raw, err)
+		}
+		if tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("ValidateConfig(%s) = %v, want %q", tc.raw, err, tc.err)
+		}
+	}
+}
+
+func TestPrepare(t *testing.T) {
+	var progress []string
+	ep, err := example.Strategy{}.Prepare(context.Background(), sdk.PrepareRequest{
+		IncidentID: "inc-7", Service: "web", Reason: "VCRDomainCrashed",
+		Settings: settings(`echo "starting $VCR_SERVICE for $VCR_INCIDENT_ID ($VCR_REASON)"; echo warming >&2; echo 127.0.0.2 8080`, "5s"),
+	}, func(p sdk.Progress) { progress = append(progress, p.Message) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep.Address != "127.0.0.2" || ep.Port != 8080 || ep.Details["output_lines"] != "2" {
+		t.Errorf("endpoint = %+v", ep)
+	}
+	joined := strings.Join(progress, "|")
+	for _, want := range []string{"starting web for inc-7 (VCRDomainCrashed)", "stderr: warming", "127.0.0.2 8080"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("progress %q lacks %q", joined, want)
+		}
+	}
+}
+
+func TestPrepareFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name, script, timeout string
+		want                  []string
+	}{
+		{"exit status", `echo "no such container" >&2; exit 4`, "5s", []string{"exit status 4", "stderr: no such container", "fix the command"}},
+		{"no output", `true`, "5s", []string{"printed nothing on stdout"}},
+		{"bad last line", `echo 127.0.0.1 80; echo done`, "5s", []string{`last stdout line "done"`, "not an endpoint"}},
+		{"timeout", `sleep 30`, "200ms", []string{"did not finish within 200ms", "settings.timeout"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := example.Strategy{}.Prepare(context.Background(), sdk.PrepareRequest{Settings: settings(tc.script, tc.timeout)}, nil)
+			if err == nil {
+				t.Fatal("Prepare succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Errorf("took %s", time.Since(start))
+			}
+		})
+	}
+	_, err := example.Strategy{}.Prepare(context.Background(), sdk.PrepareRequest{Settings: json.RawMessage(`{"command":["/nonexistent/cmd"]}`)}, nil)
+	if err == nil || !strings.Contains(err.Error(), "check settings.command") {
+		t.Errorf("missing program error = %v", err)
+	}
+}
+
+// TestCancelKillsProcessGroup checks that a shell's background children die
+// with it: otherwise every cancelled recovery would leak processes.
+func TestCancelKillsProcessGroup(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := example.Strategy{}.Prepare(ctx, sdk.PrepareRequest{
+			Settings: settings(fmt.Sprintf(`sleep 60 & echo $! > %s; echo started; wait`, pidFile), "60s"),
+		}, func(p sdk.Progress) {
+			if p.Message == "started" {
+				cancel()
+			}
+		})
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Prepare = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Prepare did not return after cancel")
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	deadline := time.Now().Add(5 * time.Second)
+	for processAlive(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("background child %d survived the cancellation", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
+}
+
+func TestFinalize(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "final")
+	raw, _ := json.Marshal(map[string]any{
+		"command":          []string{"true"},
+		"finalize_command": []string{"sh", "-c", `echo "$VCR_SERVICE $VCR_ENDPOINT_ADDRESS $VCR_ENDPOINT_PORT" > ` + out},
+	})
+	err := example.Strategy{}.Finalize(context.Background(), sdk.FinalizeRequest{
+		Service: "web", Settings: raw, Endpoint: sdk.Endpoint{Address: "127.0.0.2", Port: 8080},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(out); strings.TrimSpace(string(b)) != "web 127.0.0.2 8080" {
+		t.Errorf("finalize command saw %q", b)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	sdktest.Conformance(t, example.Strategy{}, sdktest.Options{
+		ValidSettings:   settings("echo 127.0.0.1 80", "10s"),
+		BlockingPrepare: &sdk.PrepareRequest{Service: "web", Settings: settings("sleep 30", "60s")},
+	})
+}
+
+// TestPluginBinary runs the real plugin binary through the receiver's plugin
+// manager, as vcr-receiver would.
+func TestPluginBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the plugin binary")
+	}
+	s := sdktest.Binary(t, sdktest.Build(t, "./cmd/vcr-strategy-example", "example"))
+	ctx := context.Background()
+	info, err := s.Info(ctx)
+	if err != nil || info.Name != "example" || info.Version != example.Version {
+		t.Fatalf("Info = %+v, %v", info, err)
+	}
+	if err := s.ValidateConfig(ctx, json.RawMessage(`{"command":[]}`)); err == nil || !strings.Contains(err.Error(), "settings.command: required") {
+		t.Errorf("ValidateConfig error = %v", err)
+	}
+	var progress []string
+	ep, err := s.Prepare(ctx, sdk.PrepareRequest{Service: "web", Settings: settings("echo one; echo two; echo 127.0.0.9:9090", "10s")},
+		func(p sdk.Progress) { progress = append(progress, p.Message) })
+	if err != nil || ep.Address != "127.0.0.9" || ep.Port != 9090 {
+		t.Fatalf("Prepare = %+v, %v", ep, err)
+	}
+	if strings.Join(progress, ",") != "one,two,127.0.0.9:9090" {
+		t.Errorf("progress = %q", progress)
+	}
+	_, err = s.Prepare(ctx, sdk.PrepareRequest{Settings: settings("exit 9", "10s")}, nil)
+	if err == nil || !strings.Contains(err.Error(), "exit status 9") {
+		t.Errorf("failing command error = %v", err)
+	}
+}
