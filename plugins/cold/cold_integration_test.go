@@ -1,0 +1,189 @@
+package cold_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vcrcovery/vcrcovery/plugins/backupstore"
+	"github.com/vcrcovery/vcrcovery/plugins/cold"
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
+	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
+	"github.com/vcrcovery/vcrcovery/test/testenv"
+)
+
+func remoteOf(x *testenv.LXD) sdk.LXDRemote {
+	return sdk.LXDRemote{URL: x.URL, ClientCert: x.ClientCert, ClientKey: x.ClientKey, ServerCert: x.ServerCert, Address: x.Address}
+}
+
+func sharedJSON(t testing.TB, remotes map[string]sdk.LXDRemote, dir string) json.RawMessage {
+	b, err := json.Marshal(sdk.SharedSettings{LXDRemotes: remotes, BackupDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func get(addr string, port int) (string, error) {
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(fmt.Sprintf("http://%s:%d/", addr, port))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+func waitPage(t testing.TB, addr string, port int, want string, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var last error
+	for time.Since(start) < within {
+		page, err := get(addr, port)
+		if err == nil && page == want {
+			return time.Since(start)
+		}
+		last = fmt.Errorf("page %q, err %v", page, err)
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s:%d did not serve %q within %s: %v", addr, port, want, within, last)
+	return 0
+}
+
+// setPage changes the page the busybox service serves.
+func setPage(t testing.TB, x *testenv.LXD, name, page string) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "index.html")
+	if err := os.WriteFile(f, []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	x.Lxc(t, "file", "push", f, name+"/var/www/index.html")
+}
+
+func TestColdIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs a real LXD daemon")
+	}
+	x := testenv.StartLXD(t, testenv.LXDOptions{Name: "standby", Address: "127.0.0.2"})
+	port := testenv.FreePort(t)
+	x.LaunchService(t, "web", port)
+	// The primary listened on its own address; backups carry that, and the
+	// restore must move the listener to the standby's address.
+	x.Lxc(t, "config", "device", "set", "web", "web", fmt.Sprintf("listen=tcp:127.0.0.9:%d", port))
+	waitPage(t, "127.0.0.9", port, "web\n", 10*time.Second)
+
+	dir := t.TempDir()
+	shared := sharedJSON(t, map[string]sdk.LXDRemote{"standby": remoteOf(x)}, dir)
+	settings := json.RawMessage(`{"remote":"standby","proxy_device":"web","keep":2}`)
+	ctx := context.Background()
+
+	// vcrctl's path: export from LXD into the store, with retention.
+	b1, _, err := cold.CreateBackup(ctx, "web", settings, shared)
+	if err != nil {
+		t.Fatalf("CreateBackup: %v", err)
+	}
+	setPage(t, x, "web", "v2\n")
+	b2, _, err := cold.CreateBackup(ctx, "web", settings, shared)
+	if err != nil {
+		t.Fatalf("CreateBackup: %v", err)
+	}
+	setPage(t, x, "web", "v3\n")
+	b3, pruned, err := cold.CreateBackup(ctx, "web", settings, shared)
+	if err != nil {
+		t.Fatalf("CreateBackup: %v", err)
+	}
+	if len(pruned) != 1 || pruned[0].Path != b1.Path {
+		t.Fatalf("keep=2 pruned %v, want the oldest %s", pruned, b1.Name())
+	}
+	store, _ := backupstore.Open(dir)
+	if bs, _ := store.List("web"); len(bs) != 2 || bs[0].Path != b3.Path || bs[1].Path != b2.Path {
+		t.Fatalf("store holds %v", bs)
+	}
+	// The standby's copy goes stale.
+	setPage(t, x, "web", "stale\n")
+
+	s := sdktest.GRPC(t, cold.Strategy{})
+	req := sdk.PrepareRequest{IncidentID: "i1", Service: "web", Reason: "VCRDomainShutoff", Settings: settings, Shared: shared}
+
+	t.Run("restore newest", func(t *testing.T) {
+		ep, err := s.Prepare(ctx, req, nil)
+		if err != nil {
+			t.Fatalf("Prepare: %v", err)
+		}
+		if ep.Address != "127.0.0.2" || ep.Port != port || ep.Details["backup"] != b3.Name() || ep.Details["replaced"] != "true" {
+			t.Fatalf("endpoint = %+v", ep)
+		}
+		waitPage(t, ep.Address, ep.Port, "v3\n", 15*time.Second)
+	})
+
+	t.Run("corrupt newest falls back", func(t *testing.T) {
+		raw, _ := os.ReadFile(b3.Path)
+		raw[len(raw)/2] ^= 0xff
+		os.WriteFile(b3.Path, raw, 0o640)
+		var progress []string
+		ep, err := s.Prepare(ctx, req, func(p sdk.Progress) { progress = append(progress, p.Message) })
+		if err != nil {
+			t.Fatalf("Prepare: %v", err)
+		}
+		if ep.Details["backup"] != b2.Name() {
+			t.Fatalf("restored %s, want %s", ep.Details["backup"], b2.Name())
+		}
+		all := strings.Join(progress, "\n")
+		for _, want := range []string{"backup " + b3.Name() + " unusable", "sha256", "trying the next-newest, " + b2.Name(), "restored " + b2.Name()} {
+			if !strings.Contains(all, want) {
+				t.Errorf("progress lacks %q:\n%s", want, all)
+			}
+		}
+		waitPage(t, ep.Address, ep.Port, "v2\n", 15*time.Second)
+	})
+
+	t.Run("not an LXD backup falls back", func(t *testing.T) {
+		// A well-checksummed tarball LXD refuses: the importer's error is
+		// reported and the next one tried.
+		junk, err := store.Create(ctx, "web", func(_ context.Context, w io.Writer) error {
+			_, err := io.WriteString(w, "this is no tarball")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(junk.Path)
+		var progress []string
+		ep, err := s.Prepare(ctx, req, func(p sdk.Progress) { progress = append(progress, p.Message) })
+		if err != nil {
+			t.Fatalf("Prepare: %v", err)
+		}
+		if ep.Details["backup"] != b2.Name() || !strings.Contains(strings.Join(progress, "\n"), junk.Name()+" unusable") {
+			t.Fatalf("backup %s, progress %q", ep.Details["backup"], progress)
+		}
+		waitPage(t, ep.Address, ep.Port, "v2\n", 15*time.Second)
+	})
+
+	t.Run("no backup", func(t *testing.T) {
+		r := req
+		r.Service = "ghost"
+		_, err := s.Prepare(ctx, r, nil)
+		if err == nil || !strings.Contains(err.Error(), "no backup for service ghost") || !strings.Contains(err.Error(), "vcrctl backup create ghost") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+
+	t.Run("LXD down", func(t *testing.T) {
+		down := remoteOf(x)
+		down.URL = fmt.Sprintf("https://127.0.0.1:%d", testenv.FreePort(t))
+		r := req
+		r.Shared = sharedJSON(t, map[string]sdk.LXDRemote{"standby": down}, dir)
+		_, err := s.Prepare(ctx, r, nil)
+		if err == nil || !strings.Contains(err.Error(), `LXD remote "standby" unreachable`) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
