@@ -176,7 +176,7 @@ func TestReplaceLargeRRsetUsesTCP(t *testing.T) {
 
 func TestReplaceTruncatedReplyRetriesOverTCP(t *testing.T) {
 	f := startFake(t, testZone, testKey, testSecret)
-	f.truncate = true
+	f.configure(func(f *fakeServer) { f.truncate = true })
 	c := newClient(t, f.addr, nil)
 	tm, err := c.ReplaceTimed(context.Background(), testZone, "web.vcr.test.", 60, addrs("127.0.0.3"))
 	if err != nil {
@@ -219,7 +219,7 @@ func TestReplaceErrors(t *testing.T) {
 			f := startFake(t, testZone, testKey, testSecret)
 			f.set(&dns.A{Hdr: dns.RR_Header{Name: "web.vcr.test.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.ParseIP("127.0.0.5")})
 			if tt.server != nil {
-				tt.server(f)
+				f.configure(tt.server)
 			}
 			c := newClient(t, f.addr, tt.cfg)
 			if tt.clock != nil {
@@ -308,7 +308,7 @@ func TestLookupRequiresAuthority(t *testing.T) {
 
 func TestReplaceCancelled(t *testing.T) {
 	f := startFake(t, testZone, testKey, testSecret)
-	f.hang = true
+	f.configure(func(f *fakeServer) { f.hang = true })
 	c := newClient(t, f.addr, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)

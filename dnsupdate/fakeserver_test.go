@@ -71,6 +71,13 @@ func startFake(t *testing.T, zone, keyName, secret string) *fakeServer {
 	return f
 }
 
+// configure changes the server's behaviour flags under its lock.
+func (f *fakeServer) configure(fn func(*fakeServer)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
 func (f *fakeServer) set(rr ...dns.RR) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
