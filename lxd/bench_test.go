@@ -26,7 +26,7 @@ func benchInstance(b *testing.B, c *lxd.Client, name string) {
 // BenchmarkExportInstance: create a backup, stream it out, delete it.
 func BenchmarkExportInstance(b *testing.B) {
 	a, _ := testPair(b)
-	c := a.socketClient(b)
+	c := socketClient(b, a)
 	benchInstance(b, c, "bench-exp")
 	ctx := context.Background()
 	var size int64
@@ -44,7 +44,7 @@ func BenchmarkExportInstance(b *testing.B) {
 // BenchmarkImportBackup: create an instance from an exported tarball.
 func BenchmarkImportBackup(b *testing.B) {
 	a, _ := testPair(b)
-	c := a.socketClient(b)
+	c := socketClient(b, a)
 	benchInstance(b, c, "bench-imp-src")
 	ctx := context.Background()
 	var tarball bytes.Buffer
@@ -68,7 +68,7 @@ func BenchmarkImportBackup(b *testing.B) {
 // BenchmarkCopyStopped: copy a stopped container to the other daemon.
 func BenchmarkCopyStopped(b *testing.B) {
 	a, bb := testPair(b)
-	src, dst := a.httpsClient(b), bb.httpsClient(b)
+	src, dst := httpsClient(b, a), httpsClient(b, bb)
 	benchInstance(b, src, "bench-cp")
 	ctx := context.Background()
 	b.ResetTimer()
@@ -89,7 +89,7 @@ func BenchmarkCopyStopped(b *testing.B) {
 // that already holds a pre-copy (the part of scale-up downtime LXD owns).
 func BenchmarkRefreshCopy(b *testing.B) {
 	a, bb := testPair(b)
-	src, dst := a.httpsClient(b), bb.httpsClient(b)
+	src, dst := httpsClient(b, a), httpsClient(b, bb)
 	benchInstance(b, src, "bench-rf")
 	ctx := context.Background()
 	remove(dst, "bench-rf")

@@ -11,30 +11,22 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/lxd"
+	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
-var portSeq atomic.Int32
-
-// servicePort hands out a listen port per test instance, so tests sharing a
-// daemon never collide on a proxy's listen address.
+// servicePort hands out a fresh listen address on ip for a proxy device,
+// so tests sharing a daemon never collide.
 func servicePort(tb testing.TB, ip string) string {
 	tb.Helper()
-	for range 50 {
-		p, err := freePort()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		// freePort probes 127.0.0.1; the same port on ip is almost surely
-		// free too, and the proxy device creation fails loudly if not.
-		addr := net.JoinHostPort(ip, fmt.Sprint(p))
+	for range 20 {
+		// FreePort probes 127.0.0.1; check the port is free on ip too.
+		addr := net.JoinHostPort(ip, fmt.Sprint(testenv.FreePort(tb)))
 		if l, err := net.Listen("tcp", addr); err == nil {
 			l.Close()
-			portSeq.Add(1)
 			return addr
 		}
 	}
@@ -97,7 +89,7 @@ func remove(c *lxd.Client, name string) {
 func TestIntegrationConnect(t *testing.T) {
 	a, b := testPair(t)
 	ctx := ctxT(t, 30*time.Second)
-	for _, c := range []*lxd.Client{a.socketClient(t), a.httpsClient(t)} {
+	for _, c := range []*lxd.Client{socketClient(t, a), httpsClient(t, a)} {
 		srv := c.Server()
 		if srv.Auth != "trusted" || !strings.HasPrefix(srv.Environment.ServerVersion, "5.") {
 			t.Errorf("%s: auth %q version %q, want trusted 5.x", c.Target(), srv.Auth, srv.Environment.ServerVersion)
@@ -131,12 +123,12 @@ func TestIntegrationConnect(t *testing.T) {
 
 func TestIntegrationLifecycle(t *testing.T) {
 	a, _ := testPair(t)
-	c := a.httpsClient(t)
+	c := httpsClient(t, a)
 	ctx := ctxT(t, 2*time.Minute)
 	listen := servicePort(t, a.Address)
 	launch(t, c, "life", listen)
 
-	if body, err := fetch(listen, 10*time.Second); err != nil || !strings.Contains(body, "hello from busybox") {
+	if body, err := fetch(listen, 10*time.Second); err != nil || !strings.Contains(body, "busybox httpd") {
 		t.Fatalf("service through proxy: %q, %v", body, err)
 	}
 	st, err := c.GetInstanceState(ctx, "life")
@@ -243,7 +235,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 
 func TestIntegrationBackupRoundTrip(t *testing.T) {
 	a, _ := testPair(t)
-	c := a.socketClient(t)
+	c := socketClient(t, a)
 	ctx := ctxT(t, 2*time.Minute)
 	listen := servicePort(t, a.Address)
 	launch(t, c, "bak", listen)
@@ -289,7 +281,7 @@ func TestIntegrationBackupRoundTrip(t *testing.T) {
 	if err := c.StartInstance(ctx, "bak2"); err != nil {
 		t.Fatal(err)
 	}
-	if body, err := fetch(listen, 10*time.Second); err != nil || !strings.Contains(body, "hello") {
+	if body, err := fetch(listen, 10*time.Second); err != nil || !strings.Contains(body, "busybox httpd") {
 		t.Fatalf("service after import: %q, %v", body, err)
 	}
 	if err := c.ImportBackupFile(ctx, file, lxd.ImportOptions{Name: "bak2"}); !errors.Is(err, lxd.ErrAlreadyExists) {
@@ -311,7 +303,7 @@ func TestIntegrationBackupRoundTrip(t *testing.T) {
 
 func TestIntegrationCopyStopped(t *testing.T) {
 	a, b := testPair(t)
-	src, dst := a.httpsClient(t), b.httpsClient(t)
+	src, dst := httpsClient(t, a), httpsClient(t, b)
 	ctx := ctxT(t, 2*time.Minute)
 	listen := servicePort(t, a.Address)
 	launch(t, src, "cp", listen)
@@ -357,7 +349,7 @@ func TestIntegrationCopyStopped(t *testing.T) {
 func TestIntegrationStatelessMove(t *testing.T) {
 	a, b := testPair(t)
 	// The source by socket: CopyInstance finds its HTTPS address itself.
-	src, dst := a.socketClient(t), b.httpsClient(t)
+	src, dst := socketClient(t, a), httpsClient(t, b)
 	ctx := ctxT(t, 2*time.Minute)
 	listen := servicePort(t, a.Address)
 	launch(t, src, "mv", listen)
@@ -375,7 +367,7 @@ func TestIntegrationStatelessMove(t *testing.T) {
 	}
 
 	// The service changes after the pre-copy; the refresh must carry it.
-	page := filepath.Join(a.rootfs("mv"), "var/www/index.html")
+	page := filepath.Join(rootfs(a, "mv"), "var/www/index.html")
 	if err := os.WriteFile(page, []byte("changed after pre-copy\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +390,7 @@ func TestIntegrationStatelessMove(t *testing.T) {
 
 func TestIntegrationLiveMigrationFails(t *testing.T) {
 	a, b := testPair(t)
-	src, dst := a.httpsClient(t), b.httpsClient(t)
+	src, dst := httpsClient(t, a), httpsClient(t, b)
 	ctx := ctxT(t, 2*time.Minute)
 	listen := servicePort(t, a.Address)
 	launch(t, src, "live", listen)
@@ -425,7 +417,7 @@ func TestIntegrationLiveMigrationFails(t *testing.T) {
 
 func TestIntegrationCancel(t *testing.T) {
 	a, _ := testPair(t)
-	c := a.socketClient(t)
+	c := socketClient(t, a)
 	ctx := ctxT(t, time.Minute)
 	listen := servicePort(t, a.Address)
 	launch(t, c, "cancel", listen)
