@@ -122,6 +122,8 @@ type Primary struct {
 type Host struct {
 	// Name matches the `host` label of VCRHostHeartbeatLost alerts.
 	Name string `yaml:"name"`
+	// Cloud matches the `cloud` label of VCRCloudDown alerts.
+	Cloud string `yaml:"cloud"`
 	// Socket is a unix socket path or tcp://host:port; empty means the
 	// primary is not fenced through libvirt (the grace period applies).
 	Socket  string        `yaml:"socket"`

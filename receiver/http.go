@@ -1,0 +1,228 @@
+package receiver
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/journal"
+)
+
+// MaxBodyBytes bounds a webhook body; Alertmanager's payloads for one group
+// are far smaller.
+const MaxBodyBytes = 1 << 20
+
+// Handler returns the receiver's HTTP API. gatherer serves /metrics (nil
+// means the default registry).
+func (r *Receiver) Handler(gatherer prometheus.Gatherer) http.Handler {
+	if gatherer == nil {
+		gatherer = prometheus.DefaultGatherer
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/v1/alerts", r.auth(http.HandlerFunc(r.handleAlerts)))
+	mux.Handle("GET /api/v1/incidents", r.auth(http.HandlerFunc(r.handleIncidents)))
+	mux.Handle("GET /api/v1/incidents/{id}", r.auth(http.HandlerFunc(r.handleIncident)))
+	mux.Handle("POST /api/v1/incidents/{id}/acknowledge", r.auth(http.HandlerFunc(r.handleAcknowledge)))
+	mux.Handle("GET /api/v1/services", r.auth(http.HandlerFunc(r.handleServices)))
+	mux.Handle("POST /api/v1/services/{name}/failover", r.auth(http.HandlerFunc(r.handleManual(api.KindDrill))))
+	mux.Handle("POST /api/v1/services/{name}/failback", r.auth(http.HandlerFunc(r.handleManual(api.KindFailback))))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("Healthy.\n"))
+	})
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !r.ready.Load() {
+			http.Error(w, "Not ready: loading the journal or shutting down.", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("Ready.\n"))
+	})
+	return mux
+}
+
+// auth accepts the configured bearer token or basic auth. With neither
+// configured the API is open.
+func (r *Receiver) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		cfg := r.Config()
+		token, basic := cfg.BearerToken, cfg.Web.Auth.BasicAuth
+		if token == "" && basic == nil {
+			next.ServeHTTP(w, req)
+			return
+		}
+		ok := false
+		if h := req.Header.Get("Authorization"); token != "" && strings.HasPrefix(h, "Bearer ") {
+			ok = subtle.ConstantTimeCompare([]byte(strings.TrimPrefix(h, "Bearer ")), []byte(token)) == 1
+		}
+		if u, p, has := req.BasicAuth(); !ok && has && basic != nil {
+			ok = subtle.ConstantTimeCompare([]byte(u), []byte(basic.Username)) == 1 &&
+				subtle.ConstantTimeCompare([]byte(p), []byte(cfg.BasicPassword)) == 1
+		}
+		if !ok {
+			if req.URL.Path == "/api/v1/alerts" {
+				r.m.webhookRequests.WithLabelValues("401").Inc()
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vcr-receiver"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong credentials: send the bearer token from web.auth.bearer_token_file or the basic auth user")
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, api.Error{Error: msg})
+}
+
+// DecodeWebhook parses and checks an Alertmanager webhook body. Its error
+// names the problem for a 400 answer.
+func DecodeWebhook(body []byte) (*Message, error) {
+	var msg Message
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&msg); err != nil {
+		return nil, fmt.Errorf("malformed JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, errors.New("malformed JSON: trailing data after the payload")
+	}
+	if msg.Data == nil {
+		return nil, errors.New("payload holds no alert data")
+	}
+	if msg.Version != "4" {
+		return nil, fmt.Errorf("unsupported webhook version %q: this receiver speaks Alertmanager's version \"4\"", msg.Version)
+	}
+	if len(msg.Alerts) == 0 {
+		return nil, errors.New("payload holds no alerts")
+	}
+	for i, a := range msg.Alerts {
+		if a.Status != "firing" && a.Status != "resolved" {
+			return nil, fmt.Errorf("alerts[%d].status is %q: want firing or resolved", i, a.Status)
+		}
+		if a.Labels["alertname"] == "" {
+			return nil, fmt.Errorf("alerts[%d] has no alertname label", i)
+		}
+	}
+	return &msg, nil
+}
+
+func (r *Receiver) handleAlerts(w http.ResponseWriter, req *http.Request) {
+	code := http.StatusOK
+	defer func() { r.m.webhookRequests.WithLabelValues(strconv.Itoa(code)).Inc() }()
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			code = http.StatusRequestEntityTooLarge
+			writeError(w, code, fmt.Sprintf("body larger than %d bytes: lower max_alerts in the Alertmanager webhook config", MaxBodyBytes))
+			return
+		}
+		code = http.StatusBadRequest
+		writeError(w, code, "could not read the body: "+err.Error())
+		return
+	}
+	msg, err := DecodeWebhook(body)
+	if err != nil {
+		code = http.StatusBadRequest
+		writeError(w, code, err.Error())
+		return
+	}
+	if msg.TruncatedAlerts > 0 {
+		r.log.Warn("Alertmanager truncated a notification; raise max_alerts so no failure goes unseen", "truncated", msg.TruncatedAlerts, "group", msg.GroupKey)
+	}
+	ids, err := r.Ingest(req.Context(), msg)
+	if err != nil {
+		// Only a journal failure lands here, and a retry may succeed.
+		code = http.StatusServiceUnavailable
+		r.log.Error("alerts not journaled; answering 503 so Alertmanager retries", "err", err)
+		writeError(w, code, "alerts could not be journaled: "+err.Error())
+		return
+	}
+	writeJSON(w, code, api.AlertsResponse{Accepted: len(msg.Alerts), Incidents: ids})
+}
+
+func (r *Receiver) handleIncidents(w http.ResponseWriter, req *http.Request) {
+	incs, err := r.opts.Journal.Incidents(req.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if incs == nil {
+		incs = []api.Incident{}
+	}
+	writeJSON(w, http.StatusOK, incs)
+}
+
+func (r *Receiver) handleIncident(w http.ResponseWriter, req *http.Request) {
+	id := req.PathValue("id")
+	inc, err := r.opts.Journal.Incident(req.Context(), id)
+	if errors.Is(err, journal.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no incident "+id+": list them with GET /api/v1/incidents")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+// Services reports every configured service and where it runs.
+func (r *Receiver) Services() []api.ServiceStatus {
+	cfg := r.Config()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]api.ServiceStatus, 0, len(cfg.Services))
+	for _, s := range cfg.Services {
+		st := r.stateLocked(s.Name)
+		ss := api.ServiceStatus{Name: s.Name, Strategy: s.Strategy.Name, DNSName: s.DNS.Name, Location: st.location, CurrentAddress: st.address, OpenIncident: r.open[s.Name]}
+		if ss.CurrentAddress == "" || st.location == api.LocationPrimary {
+			ss.CurrentAddress = s.Primary.Address
+		}
+		out = append(out, ss)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (r *Receiver) handleServices(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, r.Services())
+}
+
+func (r *Receiver) handleManual(kind api.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		inc, code, err := r.Manual(req.Context(), req.PathValue("name"), kind)
+		if err != nil {
+			writeError(w, code, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusAccepted, inc)
+	}
+}
+
+func (r *Receiver) handleAcknowledge(w http.ResponseWriter, req *http.Request) {
+	inc, code, err := r.Acknowledge(req.Context(), req.PathValue("id"))
+	if err != nil {
+		writeError(w, code, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}

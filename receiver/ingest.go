@@ -1,0 +1,262 @@
+package receiver
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+
+	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/config"
+	"github.com/vcrcovery/vcrcovery/receiver/journal"
+)
+
+// Alert names (DESIGN.md, "Interfaces") and what they make the receiver do.
+// VCRDomainCPUPinned is only recorded: a busy guest is not a failed one.
+var failoverAlerts = map[string]bool{
+	"VCRDomainShutoff":     true,
+	"VCRDomainCrashed":     true,
+	"VCRDomainCPUZero":     true,
+	"VCRHostHeartbeatLost": true,
+	"VCRCloudDown":         true,
+}
+
+const scaleUpAlert = "VCRStandbyOverloaded"
+
+// Message is Alertmanager's webhook payload (notify/webhook.Message).
+type Message struct {
+	*template.Data
+	Version         string `json:"version"`
+	GroupKey        string `json:"groupKey"`
+	TruncatedAlerts uint64 `json:"truncatedAlerts"`
+}
+
+// alertSource says which path delivered an alert: its `source` label when
+// the sender set one, else the host of its generator URL (Prometheus for the
+// rule path, the exporter for the fast path), else "unknown".
+func alertSource(a template.Alert) string {
+	if s := a.Labels["source"]; s != "" {
+		return s
+	}
+	if a.GeneratorURL != "" {
+		if u, err := url.Parse(a.GeneratorURL); err == nil && u.Host != "" {
+			return u.Host
+		}
+	}
+	return "unknown"
+}
+
+// matchServices returns the services an alert is about. The `service` label
+// wins; otherwise the domain UUID, then the domain name (also requiring the
+// host to match when both sides name one); host- and cloud-wide alerts match
+// every service on that host or cloud. VCRStandbyOverloaded is about the
+// standby VM, so it matches every service that runs there.
+func (r *Receiver) matchServicesLocked(cfg *config.Config, a template.Alert) []*config.Service {
+	l := a.Labels
+	if name := l["service"]; name != "" {
+		if s := cfg.Service(name); s != nil {
+			return []*config.Service{s}
+		}
+		return nil
+	}
+	var out []*config.Service
+	alertname := l["alertname"]
+	for i := range cfg.Services {
+		s := &cfg.Services[i]
+		switch {
+		case alertname == scaleUpAlert:
+			if st := r.services[s.Name]; st != nil && st.location == api.LocationStandby {
+				out = append(out, s)
+			}
+		case l["uuid"] != "" && s.Primary.UUID != "":
+			if sameUUID(l["uuid"], s.Primary.UUID) {
+				out = append(out, s)
+			}
+		case l["domain"] != "" && s.Primary.Domain != "":
+			if l["domain"] == s.Primary.Domain && (l["host"] == "" || s.Primary.Host.Name == "" || l["host"] == s.Primary.Host.Name) {
+				out = append(out, s)
+			}
+		case alertname == "VCRHostHeartbeatLost" && l["host"] != "":
+			if l["host"] == s.Primary.Host.Name {
+				out = append(out, s)
+			}
+		case alertname == "VCRCloudDown" && l["cloud"] != "":
+			if l["cloud"] == s.Primary.Host.Cloud {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func sameUUID(a, b string) bool {
+	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "-", "")) }
+	return norm(a) == norm(b)
+}
+
+// ingestResult is what one webhook delivery did.
+type ingestResult struct {
+	batch     journal.Batch
+	incidents []string // opened or joined, for the answer
+}
+
+// ingest maps a delivery's alerts to services and opens or joins incidents,
+// all under mu, and returns the journal batch to write. Nothing here blocks
+// on I/O, so the lock is held for microseconds.
+func (r *Receiver) ingest(msg *Message, now time.Time) ingestResult {
+	cfg := r.Config()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	touched := map[string]bool{}
+	var res ingestResult
+	for _, a := range msg.Alerts {
+		rec := journal.AlertRecord{
+			ReceivedAt:  now,
+			Receiver:    msg.Receiver,
+			GroupKey:    msg.GroupKey,
+			Status:      a.Status,
+			Fingerprint: a.Fingerprint,
+			Source:      alertSource(a),
+			Labels:      a.Labels,
+			StartsAt:    a.StartsAt,
+			EndsAt:      a.EndsAt,
+		}
+		services := r.matchServicesLocked(cfg, a)
+		if len(services) == 0 {
+			rec.Note = "matches no configured service"
+			res.batch.Alerts = append(res.batch.Alerts, rec)
+			continue
+		}
+		for _, svc := range services {
+			rec := rec
+			rec.Service = svc.Name
+			id, note := r.routeLocked(cfg, svc, a, rec.Source, now)
+			rec.IncidentID, rec.Note = id, note
+			if id != "" && !touched[id] {
+				touched[id] = true
+				res.incidents = append(res.incidents, id)
+			}
+			res.batch.Alerts = append(res.batch.Alerts, rec)
+		}
+	}
+	for _, id := range res.incidents {
+		mi := r.incidents[id]
+		mi.inc.Revision++
+		res.batch.Incidents = append(res.batch.Incidents, clone(mi.inc))
+	}
+	r.m.incidentsOpen.Set(float64(len(r.open)))
+	return res
+}
+
+// routeLocked joins the alert to the service's held incident or opens one,
+// returning the incident ID (empty if none) and a note for the journal.
+func (r *Receiver) routeLocked(cfg *config.Config, svc *config.Service, a template.Alert, source string, now time.Time) (string, string) {
+	alertname := a.Labels["alertname"]
+	firing := a.Status != "resolved"
+	if id, ok := r.open[svc.Name]; ok {
+		joinAlert(&r.incidents[id].inc, a, source, now)
+		if !firing {
+			return id, "resolved: recorded; a started recovery is never cancelled"
+		}
+		return id, "joined the open incident"
+	}
+	if !firing {
+		return "", "resolved and no incident is open"
+	}
+	st := r.stateLocked(svc.Name)
+	kind := api.KindFailover
+	strategy := svc.Strategy.Name
+	switch {
+	case alertname == scaleUpAlert:
+		if svc.ScaleUp == nil {
+			return "", "no scaleup strategy configured for this service"
+		}
+		kind, strategy = api.KindScaleUp, svc.ScaleUp.Name
+	case !failoverAlerts[alertname]:
+		return "", "alert " + alertname + " does not trigger a recovery"
+	case st.location != api.LocationPrimary:
+		return "", "service already runs on the " + st.location + "; fail back before it can fail over again"
+	}
+	inc := api.Incident{
+		ID:       newIncidentID(now, svc.Name),
+		Service:  svc.Name,
+		Strategy: strategy,
+		State:    api.StateOpen,
+		Reason:   alertname,
+		Kind:     kind,
+		OpenedAt: now,
+		Labels:   a.Labels,
+	}
+	joinAlert(&inc, a, source, now)
+	// Detection ends when the receiver hears of the failure; it started when
+	// the alert says the failure started.
+	detect := api.Phase{Name: api.PhaseDetect, StartedAt: a.StartsAt, Outcome: api.OutcomeOK, Attempts: 1}
+	if detect.StartedAt.IsZero() || detect.StartedAt.After(now) {
+		detect.StartedAt = now
+	}
+	end := now
+	detect.EndedAt = &end
+	detect.DurationSeconds = now.Sub(detect.StartedAt).Seconds()
+	detect.Messages = []string{"alert " + alertname + " from " + source}
+	inc.Phases = append(inc.Phases, detect)
+	if mi := svc.Flap.MinInterval; mi > 0 && !st.lastClosed.IsZero() && now.Sub(st.lastClosed) < mi {
+		inc.State = api.StateNeedsAttention
+		inc.Error = "the previous recovery of " + svc.Name + " ended " + now.Sub(st.lastClosed).Round(time.Second).String() +
+			" ago, within flap.min_interval " + mi.String() + ": not failing over automatically. Check the service, then acknowledge this incident or run a manual failover"
+		closed := now
+		inc.ClosedAt = &closed
+	}
+	r.incidents[inc.ID] = &memIncident{inc: inc}
+	r.open[svc.Name] = inc.ID
+	return inc.ID, "opened incident"
+}
+
+func joinAlert(inc *api.Incident, a template.Alert, source string, now time.Time) {
+	s := &inc.Alerts
+	if a.Status == "resolved" {
+		s.Resolved++
+	} else {
+		s.Count++
+	}
+	if s.FirstAt.IsZero() {
+		s.FirstAt, s.FirstFingerprint, s.FirstSource = now, a.Fingerprint, source
+	}
+	s.LastAt, s.LastFingerprint, s.LastSource = now, a.Fingerprint, source
+	if s.BySource == nil {
+		s.BySource = map[string]int{}
+	}
+	s.BySource[source]++
+}
+
+// afterCommit marks the batch's incidents as journaled and starts their
+// pipelines; only a journaled incident may act.
+func (r *Receiver) afterCommit(ids []string) {
+	r.mu.Lock()
+	for _, id := range ids {
+		if mi := r.incidents[id]; mi != nil {
+			mi.persisted = true
+		}
+	}
+	r.mu.Unlock()
+	for _, id := range ids {
+		r.startRunner(id)
+	}
+}
+
+// Ingest journals a webhook delivery and opens or joins incidents. It
+// returns the incidents touched; an error means nothing may be assumed
+// journaled and the sender should retry.
+func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
+	res := r.ingest(msg, r.clock.Now())
+	if err := r.commit(ctx, res.batch); err != nil {
+		return nil, err
+	}
+	for _, a := range res.batch.Alerts {
+		r.m.alertsReceived.WithLabelValues(a.Source, a.Status).Inc()
+	}
+	r.afterCommit(res.incidents)
+	return res.incidents, nil
+}

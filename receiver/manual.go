@@ -1,0 +1,100 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/journal"
+)
+
+// Manual opens a failover drill or a failback of a service and starts its
+// pipeline. It answers the HTTP status to use with an error.
+func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (api.Incident, int, error) {
+	cfg := r.Config()
+	svc := cfg.Service(service)
+	if svc == nil {
+		return api.Incident{}, http.StatusNotFound, fmt.Errorf("no service %q in the configuration: list them with GET /api/v1/services", service)
+	}
+	now := r.clock.Now()
+	r.mu.Lock()
+	if id, ok := r.open[service]; ok {
+		r.mu.Unlock()
+		return api.Incident{}, http.StatusConflict, fmt.Errorf("service %s already has incident %s: wait for it or acknowledge it first", service, id)
+	}
+	loc := r.stateLocked(service).location
+	if kind == api.KindDrill && loc != api.LocationPrimary {
+		r.mu.Unlock()
+		return api.Incident{}, http.StatusConflict, fmt.Errorf("service %s already runs on the %s: fail back first", service, loc)
+	}
+	reason := "drill"
+	if kind == api.KindFailback {
+		reason = "failback"
+	}
+	inc := api.Incident{
+		ID: newIncidentID(now, service), Service: service, Strategy: svc.Strategy.Name,
+		State: api.StateOpen, Reason: reason, Kind: kind, OpenedAt: now, Revision: 1,
+		Phases: []api.Phase{{Name: api.PhaseDetect, StartedAt: now, EndedAt: &now, Outcome: api.OutcomeOK, Attempts: 1, Messages: []string{"requested through the API"}}},
+	}
+	r.incidents[inc.ID] = &memIncident{inc: inc}
+	r.open[service] = inc.ID
+	r.m.incidentsOpen.Set(float64(len(r.open)))
+	r.mu.Unlock()
+	ev := journal.Event{Time: now, Kind: reason, IncidentID: inc.ID, Service: service, Message: "requested through the API"}
+	if err := r.commit(ctx, journal.Batch{Events: []journal.Event{ev}, Incidents: []api.Incident{clone(inc)}}); err != nil {
+		r.mu.Lock()
+		delete(r.incidents, inc.ID)
+		delete(r.open, service)
+		r.m.incidentsOpen.Set(float64(len(r.open)))
+		r.mu.Unlock()
+		return api.Incident{}, http.StatusServiceUnavailable, fmt.Errorf("journal the %s: %w", reason, err)
+	}
+	r.afterCommit([]string{inc.ID})
+	return inc, http.StatusAccepted, nil
+}
+
+// Acknowledge records that an operator has seen an incident. A failed or
+// needs-attention incident becomes acknowledged, which frees its service
+// for the next incident; a running one cannot be acknowledged.
+func (r *Receiver) Acknowledge(ctx context.Context, id string) (api.Incident, int, error) {
+	now := r.clock.Now()
+	r.mu.Lock()
+	mi := r.incidents[id]
+	r.mu.Unlock()
+	if mi == nil {
+		inc, err := r.opts.Journal.Incident(ctx, id)
+		if errors.Is(err, journal.ErrNotFound) {
+			return inc, http.StatusNotFound, fmt.Errorf("no incident %s", id)
+		}
+		if err != nil {
+			return inc, http.StatusInternalServerError, err
+		}
+		// Closed already (resolved): just note the acknowledgement.
+		if inc.AcknowledgedAt == nil {
+			inc.AcknowledgedAt = &now
+			inc.Revision++
+			if err := r.commit(ctx, journal.Batch{Incidents: []api.Incident{inc}}); err != nil {
+				return inc, http.StatusServiceUnavailable, err
+			}
+		}
+		return inc, http.StatusOK, nil
+	}
+	snap, ok := r.snapshot(id)
+	if ok && snap.State.Running() {
+		return snap, http.StatusConflict, fmt.Errorf("incident %s is still %s: wait for it to end", id, snap.State)
+	}
+	ev := journal.Event{Time: now, Kind: "acknowledge", IncidentID: id, Service: snap.Service}
+	inc, err := r.update(ctx, id, []journal.Event{ev}, func(inc *api.Incident) {
+		inc.State = api.StateAcknowledged
+		inc.AcknowledgedAt = &now
+		if inc.ClosedAt == nil {
+			inc.ClosedAt = &now
+		}
+	})
+	if err != nil {
+		return inc, http.StatusServiceUnavailable, err
+	}
+	return inc, http.StatusOK, nil
+}

@@ -1,0 +1,213 @@
+package receiver
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/config"
+)
+
+func TestWebhookCodes(t *testing.T) {
+	h := newHarness(t, testConfig)
+	unmatched := map[string]string{"alertname": "VCRDomainShutoff", "domain": "nobody"}
+	cases := []struct {
+		name, body string
+		want       int
+		wantMsg    string
+	}{
+		{"accepted", payload("firing", unmatched), 200, `"accepted": 1`},
+		{"malformed", `{"version": "4", "alerts": [`, 400, "malformed JSON"},
+		{"not an object", `[1,2]`, 400, "malformed JSON"},
+		{"trailing", payload("firing", unmatched) + "{}", 400, "trailing data"},
+		{"wrong version", strings.Replace(payload("firing", unmatched), `"version":"4"`, `"version":"3"`, 1), 400, "unsupported webhook version"},
+		{"no alerts", `{"version":"4","status":"firing","alerts":[]}`, 400, "no alerts"},
+		{"bad status", strings.Replace(payload("firing", unmatched), `"status":"firing","labels"`, `"status":"maybe","labels"`, 1), 400, "alerts[0].status is"},
+		{"no alertname", payload("firing", map[string]string{"domain": "x"}), 400, "no alertname"},
+		{"too big", `{"version":"4","receiver":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, 413, "body larger than"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := h.post(tc.body)
+			if code != tc.want || !strings.Contains(body, tc.wantMsg) {
+				t.Fatalf("got %d %s, want %d containing %q", code, body, tc.want, tc.wantMsg)
+			}
+		})
+	}
+	// The unmatched alert was journaled with a note, though no incident opened.
+	alerts, _ := h.j.Alerts(context.Background(), 0)
+	if len(alerts) != 1 || alerts[0].Note != "matches no configured service" {
+		t.Fatalf("journaled alerts = %+v", alerts)
+	}
+	if n := len(h.incidents()); n != 0 {
+		t.Fatalf("%d incidents opened by an unmatched alert", n)
+	}
+
+	// A journal that cannot write gives 503 so Alertmanager retries.
+	h.j.fail.Store(true)
+	code, body := h.post(payload("firing", unmatched))
+	if code != 503 || !strings.Contains(body, "disk full") {
+		t.Fatalf("journal failure: got %d %s, want 503", code, body)
+	}
+	h.j.fail.Store(false)
+	if got := testutil.ToFloat64(h.r.m.webhookRequests.WithLabelValues("400")); got != 7 {
+		t.Errorf("webhook 400 count = %v, want 7", got)
+	}
+}
+
+func TestWebhookAuth(t *testing.T) {
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "tok")
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(tok, []byte("sesame\n"), 0o600)
+	os.WriteFile(pw, []byte("hunter2"), 0o600)
+	cfgPath := filepath.Join(dir, "c.yml")
+	sec := filepath.Join(dir, "tsig")
+	os.WriteFile(sec, []byte("c2VjcmV0"), 0o600)
+	text := strings.Replace(testConfig, "/dev/null", sec, 1) + "web: {auth: {bearer_token_file: " + tok + ", basic_auth: {username: am, password_file: " + pw + "}}}\n"
+	os.WriteFile(cfgPath, []byte(text), 0o600)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, testConfig)
+	h.r.SetConfig(cfg)
+	body := payload("firing", map[string]string{"alertname": "Other"})
+	for _, tc := range []struct {
+		name string
+		hdr  []string
+		want int
+	}{
+		{"none", nil, 401},
+		{"wrong token", []string{"Authorization", "Bearer nope"}, 401},
+		{"token", []string{"Authorization", "Bearer sesame"}, 200},
+		{"basic", []string{"Authorization", "Basic YW06aHVudGVyMg=="}, 200}, // am:hunter2
+		{"wrong basic", []string{"Authorization", "Basic YW06eA=="}, 401},
+	} {
+		if code, b := h.post(body, tc.hdr...); code != tc.want {
+			t.Errorf("%s: got %d %s, want %d", tc.name, code, b, tc.want)
+		}
+	}
+}
+
+func TestMapping(t *testing.T) {
+	cases := []struct {
+		name   string
+		labels map[string]string
+		want   []string
+	}{
+		{"uuid", map[string]string{"alertname": "VCRDomainCrashed", "uuid": "6695EB01F6A4830479AA97F2502E193F"}, []string{"web"}},
+		{"domain", map[string]string{"alertname": "VCRDomainShutoff", "domain": "db01"}, []string{"db"}},
+		{"domain on another host", map[string]string{"alertname": "VCRDomainShutoff", "domain": "db01", "host": "hv9"}, nil},
+		{"service label", map[string]string{"alertname": "VCRDomainShutoff", "service": "db"}, []string{"db"}},
+		{"host heartbeat", map[string]string{"alertname": "VCRHostHeartbeatLost", "host": "hv1"}, []string{"web", "db"}},
+		{"unknown", map[string]string{"alertname": "VCRDomainShutoff", "domain": "zzz"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, testConfig)
+			h.strat.block = make(chan struct{}) // keep incidents open
+			defer close(h.strat.block)
+			msg, err := DecodeWebhook([]byte(payload("firing", tc.labels)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.r.mu.Lock()
+			got := h.r.matchServicesLocked(h.cfg, msg.Alerts[0])
+			h.r.mu.Unlock()
+			var names []string
+			for _, s := range got {
+				names = append(names, s.Name)
+			}
+			if strings.Join(names, ",") != strings.Join(tc.want, ",") {
+				t.Fatalf("matched %v, want %v", names, tc.want)
+			}
+		})
+	}
+}
+
+func TestNonTriggeringAlertsAreRecordedOnly(t *testing.T) {
+	h := newHarness(t, testConfig)
+	code, body := h.post(payload("firing", map[string]string{"alertname": "VCRDomainCPUPinned", "domain": "web01"}))
+	if code != 200 {
+		t.Fatal(code, body)
+	}
+	code, _ = h.post(payload("resolved", shutoffWeb))
+	if code != 200 || len(h.incidents()) != 0 {
+		t.Fatalf("got %d and %d incidents, want 200 and none", code, len(h.incidents()))
+	}
+	alerts, _ := h.j.Alerts(context.Background(), 0)
+	if len(alerts) != 2 || !strings.Contains(alerts[0].Note, "does not trigger") || !strings.Contains(alerts[1].Note, "no incident is open") {
+		t.Fatalf("alerts = %+v", alerts)
+	}
+}
+
+func TestScaleUpOnlyWhenOnStandby(t *testing.T) {
+	h := newHarness(t, testConfig)
+	overloaded := map[string]string{"alertname": "VCRStandbyOverloaded", "domain": "standby-vm", "role": "standby"}
+	if code, _ := h.post(payload("firing", overloaded)); code != 200 || len(h.incidents()) != 0 {
+		t.Fatalf("scale-up opened while the service is on its primary")
+	}
+	code, body := h.post(payload("firing", shutoffWeb))
+	var ar api.AlertsResponse
+	json.Unmarshal([]byte(body), &ar)
+	if code != 200 || len(ar.Incidents) != 1 {
+		t.Fatal(code, body)
+	}
+	h.waitState(ar.Incidents[0], api.StateResolved)
+	h.r.Wait()
+	if loc := h.r.Services()[1]; loc.Name != "web" || loc.Location != api.LocationStandby || loc.CurrentAddress != "127.0.0.2" {
+		t.Fatalf("after failover web = %+v", loc)
+	}
+	// Another shutoff alert of the old primary must not fail over again.
+	h.post(payload("firing", shutoffWeb))
+	if n := len(h.incidents()); n != 1 {
+		t.Fatalf("%d incidents after a repeat alert, want 1", n)
+	}
+	h.strat.endpoint.Address, h.strat.endpoint.Port = "127.0.0.3", 8080
+	code, body = h.post(payload("firing", overloaded))
+	json.Unmarshal([]byte(body), &ar)
+	if code != 200 || len(ar.Incidents) != 1 {
+		t.Fatal(code, body)
+	}
+	inc := h.waitState(ar.Incidents[0], api.StateResolved)
+	if inc.Kind != api.KindScaleUp || inc.Strategy != "scaleup" || inc.Phase(api.PhaseFence).Outcome != api.OutcomeSkipped {
+		t.Fatalf("scale-up incident = %+v", inc)
+	}
+	h.r.Wait()
+	if loc := h.r.Services()[1]; loc.Location != api.LocationBiggerVM || loc.CurrentAddress != "127.0.0.3" {
+		t.Fatalf("after scale-up web = %+v", loc)
+	}
+}
+
+func FuzzWebhookDecode(f *testing.F) {
+	f.Add([]byte(payload("firing", shutoffWeb)))
+	f.Add([]byte(payload("resolved", shutoffWeb, map[string]string{"alertname": "X"})))
+	f.Add([]byte(`{"version":"4","alerts":null}`))
+	f.Add([]byte(`{"version":"4","alerts":[{"labels":null}]}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		msg, err := DecodeWebhook(data)
+		if err != nil {
+			if msg != nil {
+				t.Fatal("message returned with an error")
+			}
+			return
+		}
+		if msg.Version != "4" || len(msg.Alerts) == 0 {
+			t.Fatalf("accepted an invalid payload: %+v", msg)
+		}
+		// Mapping must not panic on whatever labels got through.
+		h := &Receiver{services: map[string]*serviceState{}}
+		cfg, _ := config.Parse([]byte(testConfig))
+		for _, a := range msg.Alerts {
+			h.matchServicesLocked(cfg, a)
+		}
+	})
+}
