@@ -14,28 +14,29 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	"github.com/vcrcovery/vcrcovery/plugins/manager"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 )
 
-// GRPC serves s in-process over a real go-plugin gRPC connection and returns
-// the host-side client, so every call crosses the same shims and wire format
-// as in production. The connection closes when the test ends.
+// GRPC serves s in-process over a real gRPC connection (go-plugin's
+// TestGRPCConn, on loopback TCP) and returns the host-side client, so every
+// call crosses the same shims and wire format as in production. The
+// connection closes when the test ends.
 func GRPC(t testing.TB, s sdk.Strategy) sdk.Strategy {
 	t.Helper()
-	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{
-		sdk.PluginName: &sdk.GRPCPlugin{Impl: s},
-	})
+	p := &sdk.GRPCPlugin{Impl: s}
+	var regErr error
+	conn, server := plugin.TestGRPCConn(t, func(srv *grpc.Server) { regErr = p.GRPCServer(nil, srv) })
 	t.Cleanup(func() {
-		_ = client.Close()
+		_ = conn.Close()
 		server.Stop()
 	})
-	raw, err := client.Dispense(sdk.PluginName)
-	if err != nil {
-		t.Fatalf("dispense strategy over gRPC: %v", err)
+	if regErr != nil {
+		t.Fatalf("register strategy: %v", regErr)
 	}
-	return raw.(sdk.Strategy)
+	return sdk.NewGRPCClient(conn)
 }
 
 // Build compiles the main package pkg (an import path or a ./relative path,

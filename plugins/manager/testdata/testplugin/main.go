@@ -1,5 +1,5 @@
 // Command testplugin is a strategy plugin whose misbehaviour is chosen per
-// call, for the manager's tests: settings {"mode": "ok"|"crash"|"panic"|
+// call, for the manager's tests: settings {"mode": "ok"|"noop"|"crash"|"panic"|
 // "hang"|"wait"|"fail"}.
 package main
 
@@ -36,7 +36,7 @@ func parse(raw json.RawMessage) (settings, error) {
 		return s, fmt.Errorf("settings: %w", err)
 	}
 	switch s.Mode {
-	case "", "ok", "crash", "panic", "hang", "wait", "fail":
+	case "", "ok", "noop", "crash", "panic", "hang", "wait", "fail":
 	default:
 		return s, fmt.Errorf("settings.mode: unknown mode %q", s.Mode)
 	}
@@ -52,6 +52,9 @@ func (testStrategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 	s, err := parse(req.Settings)
 	if err != nil {
 		return sdk.Endpoint{}, err
+	}
+	if s.Mode == "noop" {
+		return sdk.Endpoint{Address: "127.0.0.1", Port: 8080}, nil
 	}
 	progress(sdk.Progress{Message: "mode " + s.Mode})
 	pid := map[string]string{"pid": strconv.Itoa(os.Getpid())}
