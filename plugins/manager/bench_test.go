@@ -2,6 +2,8 @@ package manager_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -46,4 +48,42 @@ func BenchmarkPrepareRoundTrip(b *testing.B) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(len(samples)), "samples")
+}
+
+// BenchmarkPluginStart measures a cold start: discovering the plugin,
+// starting its process, the go-plugin handshake with AutoMTLS, and a first
+// Info call. A restart after a crash or hang costs the same.
+func BenchmarkPluginStart(b *testing.B) {
+	dir := testPlugins(b)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	const minStarts = 20
+	var samples []time.Duration
+	start := func(timed bool) {
+		m, err := manager.New(manager.Config{Dir: dir, Logger: quiet})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if _, err := m.Info(context.Background(), "testplug"); err != nil {
+			b.Fatal(err)
+		}
+		samples = append(samples, time.Since(t0))
+		if timed {
+			b.StopTimer() // Close is not part of a start
+		}
+		m.Close()
+		if timed {
+			b.StartTimer()
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		start(true)
+	}
+	b.StopTimer()
+	for len(samples) < minStarts {
+		start(false)
+	}
+	slices.Sort(samples)
+	b.ReportMetric(float64(samples[len(samples)/2].Microseconds())/1000, "median-ms")
 }
