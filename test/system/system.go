@@ -257,7 +257,7 @@ func (s *System) receiverConfig() map[string]any {
 		if svc.Unfenceable {
 			socket = filepath.Join(s.Dir, "unreachable-libvirt-sock")
 		}
-		settings := map[string]any{"remote": "standby", "instance": name}
+		settings := map[string]any{"remote": "standby", "instance": name, "proxy_device": "web"}
 		service := map[string]any{
 			"name": name,
 			"primary": map[string]any{
@@ -275,7 +275,7 @@ func (s *System) receiverConfig() map[string]any {
 		}
 		if s.Bigger != nil && svc.Strategy == "warm" {
 			service["scaleup"] = map[string]any{"name": "scaleup", "settings": map[string]any{
-				"source": "standby", "target": "bigger", "instance": name}}
+				"source": "standby", "target": "bigger", "instance": name, "proxy_device": "web"}}
 		}
 		services = append(services, service)
 	}
