@@ -1,0 +1,354 @@
+package receiver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/journal"
+)
+
+func openIncident(t *testing.T, h *harness, labels map[string]string) string {
+	t.Helper()
+	code, body := h.post(payload("firing", labels))
+	var ar api.AlertsResponse
+	if err := json.Unmarshal([]byte(body), &ar); err != nil || code != 200 || len(ar.Incidents) != 1 {
+		t.Fatalf("post: %d %s", code, body)
+	}
+	return ar.Incidents[0]
+}
+
+func TestFailoverHappyPath(t *testing.T) {
+	h := newHarness(t, testConfig)
+	id := openIncident(t, h, shutoffWeb)
+	inc := h.waitState(id, api.StateResolved)
+	var names []string
+	for _, p := range inc.Phases {
+		names = append(names, p.Name+"="+p.Outcome)
+	}
+	if got := strings.Join(names, " "); got != "detect=ok fence=ok prepare=ok verify=ok switch=ok finalize=ok" {
+		t.Fatalf("phases: %s", got)
+	}
+	if inc.DNS == nil || inc.DNS.SwitchedAt == nil || inc.DNS.After[0] != "127.0.0.2" || inc.Endpoint.Port != 8080 || inc.ClosedAt == nil {
+		t.Fatalf("incident = %+v", inc)
+	}
+	if p, f := h.strat.counts(); p != 1 || f != 1 || h.dns.count() != 1 || h.fencer.calls != 1 {
+		t.Fatalf("prepare %d finalize %d replace %d fence %d, want 1 each", p, f, h.dns.count(), h.fencer.calls)
+	}
+	var shared map[string]any
+	if json.Unmarshal(h.strat.lastReq.Shared, &shared) != nil || string(h.strat.lastReq.Settings) != `{"container":"web"}` || h.strat.lastReq.Reason != "VCRDomainShutoff" {
+		t.Fatalf("prepare request = %+v", h.strat.lastReq)
+	}
+	if !strings.Contains(strings.Join(inc.Phase(api.PhasePrepare).Messages, "|"), "container started") {
+		t.Errorf("progress not recorded: %v", inc.Phase(api.PhasePrepare).Messages)
+	}
+	h.r.Wait()
+	if got := testutil.ToFloat64(h.r.m.recoveries.WithLabelValues("web", "warm", "resolved")); got != 1 {
+		t.Errorf("vcr_recoveries_total = %v", got)
+	}
+	if got := testutil.ToFloat64(h.r.m.incidentsOpen); got != 0 {
+		t.Errorf("vcr_incidents_open = %v", got)
+	}
+}
+
+func TestDuplicateStormOneRecovery(t *testing.T) {
+	h := newHarness(t, testConfig)
+	h.strat.block = make(chan struct{})
+	fast := map[string]string{"alertname": "VCRDomainShutoff", "domain": "web01", "uuid": "6695eb01-f6a4-8304-79aa-97f2502e193f", "host": "hv1", "source": "fast-path", "_fp": "fast1"}
+	rule := map[string]string{"alertname": "VCRDomainShutoff", "domain": "web01", "uuid": "6695eb01-f6a4-8304-79aa-97f2502e193f", "host": "hv1", "_fp": "rule1", "_gen": "http://prometheus:9090/graph?g0.expr=x"}
+	bodies := []string{payload("firing", fast), payload("firing", rule)}
+	const n = 1000
+	var wg sync.WaitGroup
+	ids := make([]string, n)
+	sem := make(chan struct{}, 64) // many in flight, without exhausting ports
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			code, body := h.post(bodies[i%2])
+			var ar api.AlertsResponse
+			if code != 200 || json.Unmarshal([]byte(body), &ar) != nil || len(ar.Incidents) != 1 {
+				t.Errorf("post %d: %d %s", i, code, body)
+				return
+			}
+			ids[i] = ar.Incidents[0]
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("two incidents: %s and %s", ids[0], id)
+		}
+	}
+	close(h.strat.block)
+	inc := h.waitState(ids[0], api.StateResolved)
+	if len(h.incidents()) != 1 {
+		t.Fatalf("%d incidents, want 1", len(h.incidents()))
+	}
+	if p, _ := h.strat.counts(); p != 1 || h.dns.count() != 1 {
+		t.Fatalf("prepare called %d times, DNS switched %d times; want once each", p, h.dns.count())
+	}
+	if inc.Alerts.Count != n || inc.Alerts.BySource["fast-path"] != n/2 || inc.Alerts.BySource["prometheus:9090"] != n/2 {
+		t.Fatalf("alert summary = %+v", inc.Alerts)
+	}
+	alerts, _ := h.j.Alerts(context.Background(), 0)
+	if len(alerts) != n {
+		t.Fatalf("journaled %d alerts, want %d", len(alerts), n)
+	}
+}
+
+func TestResolvedNeverCancels(t *testing.T) {
+	h := newHarness(t, testConfig)
+	h.strat.block = make(chan struct{})
+	h.strat.started = make(chan struct{})
+	started := h.strat.started
+	id := openIncident(t, h, shutoffWeb)
+	<-started
+	code, body := h.post(payload("resolved", shutoffWeb))
+	if code != 200 || !strings.Contains(body, id) {
+		t.Fatalf("resolved post: %d %s", code, body)
+	}
+	close(h.strat.block)
+	inc := h.waitState(id, api.StateResolved)
+	if inc.Alerts.Resolved != 1 || h.dns.count() != 1 {
+		t.Fatalf("resolved alerts %d, switches %d; want 1, 1", inc.Alerts.Resolved, h.dns.count())
+	}
+}
+
+func TestPhaseRetriesThenFails(t *testing.T) {
+	h := newHarness(t, testConfig)
+	h.strat.err = errors.New("container web does not exist on standby")
+	id := openIncident(t, h, shutoffWeb)
+	inc := h.waitState(id, api.StateFailed)
+	ph := inc.Phase(api.PhasePrepare)
+	if ph.Attempts != 3 || ph.Outcome != api.OutcomeFailed || !strings.Contains(inc.Error, "prepare failed: strategy warm: container web does not exist") {
+		t.Fatalf("prepare phase = %+v, error %q", ph, inc.Error)
+	}
+	if h.dns.count() != 0 {
+		t.Fatal("DNS switched after a failed prepare")
+	}
+	h.clock.mu.Lock()
+	slept := fmt.Sprint(h.clock.slept)
+	h.clock.mu.Unlock()
+	if slept != "[10ms 20ms]" {
+		t.Errorf("backoff pauses = %s, want [10ms 20ms]", slept)
+	}
+	// A failed incident keeps the service: new alerts join it...
+	if again := openIncident(t, h, shutoffWeb); again != id {
+		t.Fatalf("new alert opened %s instead of joining failed %s", again, id)
+	}
+	// ...until an operator acknowledges it.
+	h.r.Wait()
+	if _, code, err := h.r.Acknowledge(context.Background(), id); err != nil {
+		t.Fatal(code, err)
+	}
+	h.strat.mu.Lock()
+	h.strat.err = nil
+	h.strat.mu.Unlock()
+	next := openIncident(t, h, shutoffWeb)
+	if next == id {
+		t.Fatal("acknowledged incident still holds the service")
+	}
+	h.waitState(next, api.StateResolved)
+}
+
+func TestSplitBrainGuard(t *testing.T) {
+	h := newHarness(t, testConfig)
+	h.fencer.err = fmt.Errorf("dial: %w", ErrHostUnreachable)
+	h.prober.primaryAnswers.Store(true)
+	id := openIncident(t, h, shutoffWeb)
+	inc := h.waitState(id, api.StateNeedsAttention)
+	if p, _ := h.strat.counts(); p != 0 || h.dns.count() != 0 {
+		t.Fatalf("prepare %d, switch %d after the guard tripped; want none", p, h.dns.count())
+	}
+	if !strings.Contains(inc.Error, "still answers on 127.0.0.10:8080") {
+		t.Fatalf("error = %q", inc.Error)
+	}
+	h.clock.mu.Lock()
+	waited := h.clock.slept
+	h.clock.mu.Unlock()
+	if len(waited) != 1 || waited[0] != time.Second {
+		t.Errorf("grace period waits = %v, want [1s]", waited)
+	}
+
+	// Opting out switches anyway.
+	h2 := newHarness(t, strings.Replace(testConfig, "fencing: {grace_period: 1s}", "fencing: {grace_period: 1s, allow_switch_while_primary_answers: true}", 1))
+	h2.fencer.err = h.fencer.err
+	h2.prober.primaryAnswers.Store(true)
+	h2.waitState(openIncident(t, h2, shutoffWeb), api.StateResolved)
+	if h2.dns.count() != 1 {
+		t.Fatalf("opt-out: %d switches, want 1", h2.dns.count())
+	}
+
+	// Unreachable host, silent primary: safe to switch after the grace period.
+	h3 := newHarness(t, testConfig)
+	h3.fencer.err = h.fencer.err
+	h3.waitState(openIncident(t, h3, shutoffWeb), api.StateResolved)
+}
+
+// TestResumeAfterRestart journals incidents as a killed receiver would
+// leave them and checks that a new receiver finishes them without a second
+// switch.
+func TestResumeAfterRestart(t *testing.T) {
+	cases := []struct {
+		name         string
+		state        api.State
+		done         []string // phases completed before the "crash"
+		switchSent   bool     // SwitchStartedAt journaled
+		dnsHasTarget bool     // the UPDATE had reached the server
+		wantPrepare  int
+		wantReplace  int
+		wantFinalize int
+	}{
+		{"during prepare", api.StatePreparing, []string{"fence"}, false, false, 1, 1, 1},
+		{"during verify", api.StateVerifying, []string{"fence", "prepare"}, false, false, 0, 1, 1},
+		{"switch sent and applied", api.StateSwitching, []string{"fence", "prepare", "verify"}, true, true, 0, 0, 1},
+		{"switch sent, lost", api.StateSwitching, []string{"fence", "prepare", "verify"}, true, false, 0, 1, 1},
+		{"during finalize", api.StateFinalizing, []string{"fence", "prepare", "verify", "switch"}, true, true, 0, 0, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, testConfig)
+			h.stop()
+			now := time.Now()
+			inc := api.Incident{ID: "crashed-1", Service: "web", Strategy: "warm", State: tc.state, Reason: "VCRDomainShutoff",
+				Kind: api.KindFailover, OpenedAt: now, Revision: 7,
+				Phases:   []api.Phase{{Name: "detect", Outcome: api.OutcomeOK}},
+				Endpoint: &api.Endpoint{Address: "127.0.0.2", Port: 8080}}
+			for _, p := range tc.done {
+				inc.Phases = append(inc.Phases, api.Phase{Name: p, Outcome: api.OutcomeOK, StartedAt: now, EndedAt: &now})
+			}
+			running := map[api.State]string{api.StatePreparing: "prepare", api.StateVerifying: "verify", api.StateSwitching: "switch", api.StateFinalizing: "finalize"}[tc.state]
+			inc.Phases = append(inc.Phases, api.Phase{Name: running, Outcome: api.OutcomeRunning, StartedAt: now, Attempts: 1})
+			if tc.switchSent {
+				inc.DNS = &api.DNSChange{Name: "web.example.test.", SwitchStartedAt: &now}
+				if tc.state == api.StateFinalizing {
+					inc.DNS.SwitchedAt = &now
+				}
+			}
+			if tc.dnsHasTarget {
+				h.dns.records = map[string][]netip.Addr{"web.example.test.": {netip.MustParseAddr("127.0.0.2")}}
+			}
+			j, err := journal.OpenBolt(h.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := j.Commit(context.Background(), journal.Batch{Incidents: []api.Incident{inc}}); err != nil {
+				t.Fatal(err)
+			}
+			j.Close()
+
+			h.start()
+			got := h.waitState("crashed-1", api.StateResolved)
+			h.r.Wait()
+			p, f := h.strat.counts()
+			if p != tc.wantPrepare || h.dns.count() != tc.wantReplace || f != tc.wantFinalize || h.fencer.calls != 0 {
+				t.Fatalf("prepare %d replace %d finalize %d fence %d; want %d %d %d 0",
+					p, h.dns.count(), f, h.fencer.calls, tc.wantPrepare, tc.wantReplace, tc.wantFinalize)
+			}
+			if ph := got.Phase(running); ph.Outcome != api.OutcomeOK || ph.Attempts != 2 {
+				t.Errorf("resumed phase %s = %+v; want ok after 2 attempts", running, ph)
+			}
+			if got.DNS == nil || got.DNS.SwitchedAt == nil {
+				t.Fatalf("switch not marked done: %+v", got.DNS)
+			}
+		})
+	}
+}
+
+func TestManualDrillAndFailback(t *testing.T) {
+	h := newHarness(t, testConfig)
+	inc, code, err := h.r.Manual(context.Background(), "web", api.KindDrill)
+	if err != nil {
+		t.Fatal(code, err)
+	}
+	if _, code, _ := h.r.Manual(context.Background(), "web", api.KindFailback); code != 409 {
+		t.Fatalf("second manual run while one is open: %d, want 409", code)
+	}
+	got := h.waitState(inc.ID, api.StateResolved)
+	if got.Phase(api.PhaseFence).Outcome != api.OutcomeSkipped || h.fencer.calls != 0 {
+		t.Fatal("a drill fenced the healthy primary")
+	}
+	h.r.Wait()
+	if _, code, _ := h.r.Manual(context.Background(), "web", api.KindDrill); code != 409 {
+		t.Fatalf("drill while on standby: %d, want 409", code)
+	}
+	back, _, err := h.r.Manual(context.Background(), "web", api.KindFailback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = h.waitState(back.ID, api.StateResolved)
+	if got.DNS.After[0] != "127.0.0.10" || got.Phase(api.PhaseFinalize).Outcome != api.OutcomeSkipped {
+		t.Fatalf("failback = %+v", got)
+	}
+	h.r.Wait()
+	if p, _ := h.strat.counts(); p != 1 {
+		t.Fatalf("failback called prepare: %d prepares, want 1", p)
+	}
+	if s := h.r.Services()[1]; s.Location != api.LocationPrimary || s.CurrentAddress != "127.0.0.10" {
+		t.Fatalf("after failback: %+v", s)
+	}
+	if _, code, _ := h.r.Manual(context.Background(), "nope", api.KindDrill); code != 404 {
+		t.Fatalf("unknown service: %d", code)
+	}
+}
+
+func TestAPIOverHTTP(t *testing.T) {
+	h := newHarness(t, testConfig)
+	c := api.New(h.srv.URL, "")
+	ctx := context.Background()
+	inc, err := c.Failover(ctx, "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(inc.ID, api.StateResolved)
+	h.r.Wait()
+	got, err := c.Incident(ctx, inc.ID)
+	if err != nil || got.Kind != api.KindDrill || got.State != api.StateResolved {
+		t.Fatalf("Incident = %+v, %v", got, err)
+	}
+	list, err := c.Incidents(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("Incidents = %v, %v", list, err)
+	}
+	svcs, err := c.Services(ctx)
+	if err != nil || len(svcs) != 2 || svcs[0].Name != "db" || svcs[0].Location != api.LocationStandby {
+		t.Fatalf("Services = %+v, %v", svcs, err)
+	}
+	if _, err := c.Acknowledge(ctx, inc.ID); err != nil {
+		t.Fatal(err)
+	}
+	var se *api.StatusError
+	if _, err := c.Incident(ctx, "nope"); !errors.As(err, &se) || se.Code != 404 {
+		t.Fatalf("missing incident: %v", err)
+	}
+}
+
+func TestFlapPolicy(t *testing.T) {
+	h := newHarness(t, strings.Replace(testConfig, "fencing: {grace_period: 1s}", "fencing: {grace_period: 1s}\n    flap: {min_interval: 1h}", 1))
+	id := openIncident(t, h, shutoffWeb)
+	h.waitState(id, api.StateResolved)
+	h.r.Wait()
+	back, _, _ := h.r.Manual(context.Background(), "web", api.KindFailback)
+	h.waitState(back.ID, api.StateResolved)
+	h.r.Wait()
+	again := openIncident(t, h, shutoffWeb)
+	inc := h.waitState(again, api.StateNeedsAttention)
+	if !strings.Contains(inc.Error, "flap.min_interval") {
+		t.Fatalf("error = %q", inc.Error)
+	}
+	if p, _ := h.strat.counts(); p != 1 {
+		t.Fatalf("%d prepares; the flapping failure must not run a second one", p)
+	}
+}
