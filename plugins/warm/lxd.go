@@ -90,7 +90,7 @@ func EnsureRunning(ctx context.Context, c *lxd.Client, name string, progress sdk
 		return st.Status, nil
 	case lxd.StatusFrozen:
 		Report(progress, "instance %s frozen; unfreezing", name)
-		return st.Status, setState(ctx, c, name, "unfreeze")
+		return st.Status, SetState(ctx, c, name, "unfreeze")
 	}
 	Report(progress, "instance %s is %s; starting it", name, st.Status)
 	if err := c.StartInstance(ctx, name); err != nil {
@@ -104,8 +104,9 @@ func EnsureRunning(ctx context.Context, c *lxd.Client, name string, progress sdk
 	return st.Status, nil
 }
 
-// setState runs a state action the lxd package does not wrap (unfreeze).
-func setState(ctx context.Context, c *lxd.Client, name, action string) error {
+// SetState runs a state action the lxd package does not wrap (freeze,
+// unfreeze) and waits for it.
+func SetState(ctx context.Context, c *lxd.Client, name, action string) error {
 	env, _, err := c.Raw(ctx, http.MethodPut, "/1.0/instances/"+url.PathEscape(name)+"/state", map[string]any{"action": action, "timeout": -1})
 	if err != nil {
 		return fmt.Errorf("%s instance %q: %w", action, name, err)

@@ -1,0 +1,197 @@
+package scaleup
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
+	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
+	"github.com/vcrcovery/vcrcovery/test/testenv"
+)
+
+func remoteOf(x *testenv.LXD) sdk.LXDRemote {
+	return sdk.LXDRemote{URL: x.URL, ClientCert: x.ClientCert, ClientKey: x.ClientKey, ServerCert: x.ServerCert, Address: x.Address}
+}
+
+func sharedJSON(t testing.TB, remotes map[string]sdk.LXDRemote) json.RawMessage {
+	b, err := json.Marshal(sdk.SharedSettings{LXDRemotes: remotes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func get(addr string, port int) (string, error) {
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(fmt.Sprintf("http://%s:%d/", addr, port))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+func waitPage(t testing.TB, addr string, port int, want string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var last error
+	for time.Now().Before(deadline) {
+		page, err := get(addr, port)
+		if err == nil && page == want {
+			return
+		}
+		last = fmt.Errorf("page %q, err %v", page, err)
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s:%d did not serve %q within %s: %v", addr, port, want, within, last)
+}
+
+// pair is a standby and a bigger VM, each an LXD daemon with its own address.
+type pair struct {
+	standby, bigvm *testenv.LXD
+	shared         json.RawMessage
+}
+
+func startPair(t *testing.T) pair {
+	standby := testenv.StartLXD(t, testenv.LXDOptions{Name: "standby", Address: "127.0.0.2"})
+	bigvm := testenv.StartLXD(t, testenv.LXDOptions{Name: "bigvm", Address: "127.0.0.3"})
+	return pair{standby, bigvm, sharedJSON(t, map[string]sdk.LXDRemote{"standby": remoteOf(standby), "bigvm": remoteOf(bigvm)})}
+}
+
+// burnCPU keeps one busy loop running inside the instance for the rest of
+// the test (or until the instance stops).
+func burnCPU(t *testing.T, x *testenv.LXD, name string) {
+	cmd := exec.Command("lxc", "exec", name, "--", "sh", "-c", "while :; do :; done")
+	cmd.Env = append(os.Environ(), "LXD_DIR="+x.Dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start CPU burner: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	time.Sleep(time.Second) // lxc exec takes a moment to get the loop going
+}
+
+func status(t testing.TB, x *testenv.LXD, name string) string {
+	out, err := x.LxcErr(t, "list", "^"+name+"$", "--format", "csv", "-c", "s")
+	if err != nil {
+		t.Fatalf("lxc list: %v: %s", err, out)
+	}
+	return strings.TrimSpace(out)
+}
+
+func TestScaleupIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs two real LXD daemons")
+	}
+	p := startPair(t)
+	ctx := context.Background()
+	port := testenv.FreePort(t)
+	p.standby.LaunchService(t, "web", port)
+	idlePort := testenv.FreePort(t)
+	p.standby.LaunchService(t, "idle", idlePort)
+	// web burns CPU so the choice has something to see.
+	burnCPU(t, p.standby, "web")
+
+	settings := json.RawMessage(`{"source":"standby","target":"bigvm","candidates":["idle","web"],"proxy_device":"web","sample_interval":"300ms"}`)
+	req := sdk.PrepareRequest{IncidentID: "i1", Service: "web", Reason: "VCRStandbyOverloaded", Settings: settings, Shared: p.shared}
+
+	t.Run("target full", func(t *testing.T) {
+		p.bigvm.Lxc(t, "project", "set", "default", "limits.instances", "0")
+		defer p.bigvm.Lxc(t, "project", "unset", "default", "limits.instances")
+		_, err := (&Strategy{}).Prepare(ctx, req, nil)
+		if err == nil || !strings.Contains(err.Error(), "web keeps serving on standby at 127.0.0.2:"+strconv.Itoa(port)) {
+			t.Fatalf("err = %v", err)
+		}
+		t.Logf("error: %v", err)
+		waitPage(t, "127.0.0.2", port, "web\n", 5*time.Second)
+		if out := p.bigvm.Lxc(t, "list", "--format", "csv", "-c", "n"); strings.TrimSpace(out) != "" {
+			t.Errorf("target holds %q after the failed move", out)
+		}
+	})
+
+	s := sdktest.GRPC(t, &Strategy{})
+	var progress []string
+	start := time.Now()
+	ep, err := s.Prepare(ctx, req, func(p sdk.Progress) { progress = append(progress, p.Message) })
+	if err != nil {
+		t.Fatalf("Prepare: %v\nprogress:\n%s", err, strings.Join(progress, "\n"))
+	}
+	t.Logf("moved in %s; details %v\nprogress:\n%s", time.Since(start).Round(time.Millisecond), ep.Details, strings.Join(progress, "\n"))
+	if ep.Address != "127.0.0.3" || ep.Port != port {
+		t.Fatalf("endpoint %s:%d, want 127.0.0.3:%d", ep.Address, ep.Port, port)
+	}
+	d := ep.Details
+	if d["moved"] != "web" || d["migration"] != MethodStatelessFallback || d["reason"] == "" {
+		t.Fatalf("details = %v", d)
+	}
+	cpuWeb, _ := strconv.ParseFloat(d["cpu.web"], 64)
+	cpuIdle, _ := strconv.ParseFloat(d["cpu.idle"], 64)
+	if cpuWeb < 0.1 || cpuWeb <= cpuIdle || !strings.Contains(d["choice"], "moving web") {
+		t.Errorf("choice did not see web's load: web %v idle %v: %s", cpuWeb, cpuIdle, d["choice"])
+	}
+	waitPage(t, ep.Address, ep.Port, "web\n", 10*time.Second)
+	if _, err := get("127.0.0.2", port); err == nil {
+		t.Error("the old address still answers after the move")
+	}
+	if st := status(t, p.standby, "web"); st != "FROZEN" {
+		t.Errorf("source copy is %q before Finalize, want FROZEN (kept until the switch)", st)
+	}
+	if st := status(t, p.standby, "idle"); st != "RUNNING" {
+		t.Errorf("idle was disturbed: %q", st)
+	}
+
+	if err := s.Finalize(ctx, sdk.FinalizeRequest{IncidentID: "i1", Service: "web", Settings: settings, Shared: p.shared, Endpoint: ep}); err != nil {
+		t.Fatalf("Finalize: %v", err)
+	}
+	if st := status(t, p.standby, "web"); st != "" {
+		t.Errorf("source copy still there after Finalize: %q", st)
+	}
+	waitPage(t, ep.Address, ep.Port, "web\n", 5*time.Second)
+
+	t.Run("instance missing", func(t *testing.T) {
+		r := req
+		r.Settings = json.RawMessage(`{"source":"standby","target":"bigvm","candidates":["ghost"]}`)
+		_, err := s.Prepare(ctx, r, nil)
+		if err == nil || !strings.Contains(err.Error(), "no running candidate") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+
+	t.Run("target unreachable mid-migration", func(t *testing.T) {
+		// Kill the bigger VM's daemon between the pre-copy and the stop:
+		// the refresh then fails, and the source must be serving again.
+		st := &Strategy{afterPreCopy: func() {
+			syscall.Kill(-p.bigvm.Proc.PID, syscall.SIGKILL)
+			for !p.bigvm.Proc.Exited() {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}}
+		r := req
+		r.Service = "idle"
+		r.Settings = json.RawMessage(`{"source":"standby","target":"bigvm","live":"off","proxy_device":"web","sample_interval":"50ms"}`)
+		_, err := st.Prepare(ctx, r, nil)
+		if err == nil {
+			t.Fatal("Prepare succeeded with the target dead")
+		}
+		t.Logf("error: %v", err)
+		for _, want := range []string{"idle keeps serving on standby at 127.0.0.2:" + strconv.Itoa(idlePort), "delete it by hand"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error lacks %q", want)
+			}
+		}
+		waitPage(t, "127.0.0.2", idlePort, "idle\n", 10*time.Second)
+	})
+}

@@ -1,0 +1,54 @@
+package scaleup
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
+)
+
+func TestParseSettings(t *testing.T) {
+	cases := []struct {
+		raw     string
+		check   func(Settings) bool
+		wantErr string
+	}{
+		{raw: `{"source":"standby","target":"bigvm"}`, check: func(s Settings) bool {
+			return s.Live == LiveAuto && s.MaxMoves == 1 && time.Duration(s.SampleInterval) == 500*time.Millisecond &&
+				s.ProxyDevice == "service" && reflect.DeepEqual(s.candidates("web"), []string{"web"})
+		}},
+		{raw: `{"source":"a","target":"b","instance":"web1","candidates":["web1","cache"],"max_moves":2,"target_load":1.5,"sample_interval":"1s","live":"off","proxy_device":"http"}`,
+			check: func(s Settings) bool {
+				return s.instance("web") == "web1" && len(s.candidates("web")) == 2 && s.MaxMoves == 2 && s.TargetLoad == 1.5 &&
+					time.Duration(s.SampleInterval) == time.Second && s.Live == LiveOff && s.ProxyDevice == "http"
+			}},
+		{raw: `{"source":"a"}`, wantErr: "source and target are required"},
+		{raw: `{"source":"a","target":"a"}`, wantErr: "must be another LXD daemon"},
+		{raw: `{"source":"a","target":"b","live":"yes"}`, wantErr: `live="yes"`},
+		{raw: `{"source":"a","target":"b","max_moves":-1}`, wantErr: "max_moves=-1"},
+		{raw: `{"source":"a","target":"b","target_load":-1}`, wantErr: "target_load"},
+		{raw: `{"source":"a","target":"b","sample_interval":"1ms"}`, wantErr: "at least 10ms"},
+		{raw: `{"source":"a","target":"b","sample_interval":"2m"}`, wantErr: "10ms..1m"},
+		{raw: `{"source":"a","target":"b","sample_interval":500}`, wantErr: "duration"},
+		{raw: `{"source":"a","target":"b","sample":"1s"}`, wantErr: `unknown field "sample"`},
+	}
+	for _, tc := range cases {
+		s, err := ParseSettings(json.RawMessage(tc.raw))
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: err = %v, want %q", tc.raw, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || !tc.check(s) {
+			t.Errorf("%s: %+v, %v", tc.raw, s, err)
+		}
+	}
+}
+
+func TestConformance(t *testing.T) {
+	sdktest.Conformance(t, &Strategy{}, sdktest.Options{ValidSettings: json.RawMessage(`{"source":"standby","target":"bigvm","live":"auto"}`)})
+}
