@@ -457,3 +457,49 @@ func TestIntegrationCancel(t *testing.T) {
 		t.Errorf("get missing operation: %v, want ErrNotFound", err)
 	}
 }
+
+// TestIntegrationFrozenRefreshMove is the shorter-downtime variant of the
+// stateless move: freeze the source instead of stopping it, refresh from the
+// frozen (consistent) filesystem, start the target; the source can resume.
+func TestIntegrationFrozenRefreshMove(t *testing.T) {
+	a, b := testPair(t)
+	src, dst := httpsClient(t, a), httpsClient(t, b)
+	ctx := ctxT(t, 2*time.Minute)
+	listen := servicePort(t, a.Address)
+	launch(t, src, "frz", listen)
+	listenB := servicePort(t, b.Address)
+	dev := map[string]map[string]string{"http": lxd.ProxyDevice(listenB, "tcp:127.0.0.1:8080")}
+	if err := src.CopyInstance(ctx, dst, "frz", lxd.CopyOptions{Devices: dev}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { remove(dst, "frz") })
+	if err := os.WriteFile(filepath.Join(rootfs(a, "frz"), "var/www/index.html"), []byte("frozen delta\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := src.FreezeInstance(ctx, "frz"); err != nil {
+		t.Fatal(err)
+	}
+	froze := time.Since(start)
+	if st, _ := src.GetInstanceState(ctx, "frz"); st == nil || st.StatusCode != lxd.StatusFrozen {
+		t.Fatalf("after freeze: %+v", st)
+	}
+	if err := src.CopyInstance(ctx, dst, "frz", lxd.CopyOptions{Refresh: true, Devices: dev}); err != nil {
+		t.Fatalf("refresh from a frozen source: %v", err)
+	}
+	if err := dst.StartInstance(ctx, "frz"); err != nil {
+		t.Fatal(err)
+	}
+	body, err := fetch(listenB, 10*time.Second)
+	t.Logf("freeze %s; freeze + refresh + start until the port answered: %s", froze.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	if err != nil || !strings.Contains(body, "frozen delta") {
+		t.Fatalf("target serves %q, %v; want the delta", body, err)
+	}
+	// The source resumes where it was (what a failed move rolls back to).
+	if err := src.UnfreezeInstance(ctx, "frz"); err != nil {
+		t.Fatal(err)
+	}
+	if body, err := fetch(listen, 5*time.Second); err != nil || !strings.Contains(body, "frozen delta") {
+		t.Errorf("source after unfreeze: %q, %v", body, err)
+	}
+}
