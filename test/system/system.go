@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -58,6 +59,9 @@ type Options struct {
 	// RulePath starts Prometheus with rules/vcr.rules.yml (1 s scrape and
 	// evaluation) sending alerts to Alertmanager.
 	RulePath bool
+	// RuleFor, when set, replaces every `for:` in the rules, so rule-path
+	// tests don't wait minutes. The shipped values are what production uses.
+	RuleFor time.Duration
 	// ScaleUp starts the bigger VM and gives every warm service a scale-up plan.
 	ScaleUp bool
 	// GracePeriod is the fencing grace when a host cannot be reached.
@@ -419,8 +423,19 @@ scrape_configs:
         labels: {cloud: %s}
     metric_relabel_configs: []
 `, strings.TrimPrefix(s.AM.URL, "http://"), strings.Join(targets, ", "), s.Opts.Cloud)
-	s.Prom = testenv.StartPrometheus(t, testenv.PrometheusOptions{ConfigYAML: cfg,
-		RuleFiles: []string{filepath.Join(testenv.ModuleRoot(t), "rules", "vcr.rules.yml")}})
+	rules := filepath.Join(testenv.ModuleRoot(t), "rules", "vcr.rules.yml")
+	if s.Opts.RuleFor > 0 {
+		b, err := os.ReadFile(rules)
+		if err != nil {
+			t.Fatalf("system: %v", err)
+		}
+		short := forRe.ReplaceAll(b, []byte("${1}for: "+s.Opts.RuleFor.String()))
+		rules = filepath.Join(s.Dir, "vcr.rules.yml")
+		if err := os.WriteFile(rules, short, 0o644); err != nil {
+			t.Fatalf("system: %v", err)
+		}
+	}
+	s.Prom = testenv.StartPrometheus(t, testenv.PrometheusOptions{ConfigYAML: cfg, RuleFiles: []string{rules}})
 }
 
 // FailPrimary kills a service's primary the way a crash would: the domain is
@@ -560,5 +575,7 @@ func httpGet(url string) (string, error) {
 	}
 	return b.String(), nil
 }
+
+var forRe = regexp.MustCompile(`(?m)^(\s+)for: \S+`)
 
 var _ testenv.TB = (*testing.T)(nil)

@@ -1,0 +1,261 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/test/system"
+	"github.com/vcrcovery/vcrcovery/test/testenv"
+)
+
+// The fast-path scenarios share one system: each uses its own service, so they
+// run in sequence without interfering, and the stack starts once.
+func TestRecoveryScenarios(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e: starts libvirtd, LXD, named, Alertmanager, exporter and receiver")
+	}
+	sys := system.Start(t, system.Options{
+		FastPath: true,
+		ScaleUp:  true,
+		Services: []system.ServiceSpec{
+			{Name: "web", Strategy: "warm"},
+			{Name: "shop", Strategy: "cold"},
+			{Name: "flappy", Strategy: "warm", FlapMinInterval: 10 * time.Minute},
+			{Name: "guarded", Strategy: "warm", Unfenceable: true},
+			{Name: "crashy", Strategy: "warm"},
+			{Name: "homing", Strategy: "warm"},
+		},
+	})
+
+	t.Run("warm failover", func(t *testing.T) {
+		failover(t, sys, "web", system.StandbyAddress, "web\n")
+	})
+	t.Run("cold failover", func(t *testing.T) {
+		failover(t, sys, "shop", system.StandbyAddress, "shop\n")
+	})
+	t.Run("scale-up", func(t *testing.T) {
+		// The standby here is an LXD daemon on this host, not a libvirt domain,
+		// so the rule's input series (the standby VM's domain CPU) don't exist:
+		// post the alert the rule fires, as Prometheus would.
+		sys.AM.PostAlert(t, map[string]string{"alertname": "VCRStandbyOverloaded", "role": "standby",
+			"domain": "standby-vm", "host": "hv-standby", "cloud": "lab", "severity": "warning"},
+			map[string]string{"summary": "standby overloaded (e2e)"}, time.Now(), time.Time{})
+		inc := sys.WaitIncident(t, "web", time.Minute, func(i api.Incident) bool {
+			return i.Kind == api.KindScaleUp && system.Ended(i)
+		})
+		if inc.State != api.StateResolved {
+			t.Fatalf("scale-up incident %s ended %s: %s", inc.ID, inc.State, inc.Error)
+		}
+		assertResolvesTo(t, sys, "web", system.BiggerAddress, "web\n")
+		if inc.Endpoint == nil || inc.Endpoint.Details["migration"] == "" {
+			t.Errorf("scale-up incident does not record how it migrated: %+v", inc.Endpoint)
+		}
+		t.Logf("scale-up: %s", phaseLine(inc))
+		// The source copy goes only after the switch.
+		if out, err := sys.Standby.LxcErr(t, "info", "web"); err == nil {
+			t.Errorf("source container still on the standby after a finished scale-up:\n%s", out)
+		}
+	})
+	t.Run("flapping VM", func(t *testing.T) {
+		// Policy: the first failure fails over once; the VM coming back and
+		// dying again within flap.min_interval does not fail over again.
+		failover(t, sys, "flappy", system.StandbyAddress, "flappy\n")
+		sys.RestorePrimary(t, "flappy")
+		sys.FailPrimary(t, "flappy")
+		inc := sys.WaitIncident(t, "flappy", 30*time.Second, func(i api.Incident) bool {
+			return i.State == api.StateNeedsAttention
+		})
+		if !strings.Contains(inc.Error, "flap") {
+			t.Errorf("flap incident error %q does not name the flap policy", inc.Error)
+		}
+		if p := inc.Phase(api.PhasePrepare); p != nil && p.Outcome != api.OutcomeSkipped {
+			t.Errorf("the second failure ran prepare (%s); the flap policy must stop it", p.Outcome)
+		}
+		assertResolvesTo(t, sys, "flappy", system.StandbyAddress, "flappy\n")
+	})
+	t.Run("primary still answers and cannot be fenced", func(t *testing.T) {
+		svc := sys.Service(t, "guarded")
+		// The domain dies in libvirt's view, but the service still answers
+		// (a partition, not a crash) and its host cannot be reached to fence it.
+		sys.Driver.Destroy(t, svc.Domain)
+		inc := sys.WaitIncident(t, "guarded", time.Minute, system.Ended)
+		if inc.State != api.StateNeedsAttention {
+			t.Fatalf("incident %s is %s, want needs-attention (split-brain guard): %s", inc.ID, inc.State, inc.Error)
+		}
+		if p := inc.Phase(api.PhaseSwitch); p != nil && p.Outcome == api.OutcomeOK {
+			t.Fatalf("the guard let the switch run")
+		}
+		assertResolvesTo(t, sys, "guarded", svc.PrimaryAddr, "primary guarded\n")
+		t.Logf("guard: %s", inc.Error)
+	})
+	t.Run("receiver killed mid-recovery", func(t *testing.T) {
+		sys.FailPrimary(t, "crashy")
+		// Kill the receiver as soon as the incident exists, before it can finish.
+		inc := sys.WaitIncident(t, "crashy", 30*time.Second, func(api.Incident) bool { return true })
+		sys.ReceiverProc.Kill()
+		t.Logf("killed the receiver with incident %s in state %s", inc.ID, inc.State)
+		sys.StartReceiverProcess(t)
+		done := sys.WaitIncident(t, "crashy", time.Minute, system.Ended)
+		if done.ID != inc.ID {
+			t.Fatalf("restart opened incident %s instead of resuming %s", done.ID, inc.ID)
+		}
+		if done.State != api.StateResolved {
+			t.Fatalf("resumed incident ended %s: %s", done.State, done.Error)
+		}
+		assertOnce(t, sys, "crashy", done)
+		assertResolvesTo(t, sys, "crashy", system.StandbyAddress, "crashy\n")
+	})
+	t.Run("failback", func(t *testing.T) {
+		failover(t, sys, "homing", system.StandbyAddress, "homing\n")
+		sys.RestorePrimary(t, "homing")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		started, err := sys.Client.Failback(ctx, "homing")
+		if err != nil {
+			t.Fatalf("failback: %v", err)
+		}
+		inc := sys.WaitIncident(t, "homing", time.Minute, func(i api.Incident) bool { return i.ID == started.ID && system.Ended(i) })
+		if inc.State != api.StateResolved || inc.Kind != api.KindFailback {
+			t.Fatalf("failback incident: %s %s %s", inc.Kind, inc.State, inc.Error)
+		}
+		svc := sys.Service(t, "homing")
+		assertResolvesTo(t, sys, "homing", svc.PrimaryAddr, "primary homing\n")
+	})
+}
+
+// failover kills a service's primary and checks the whole recovery: one
+// resolved incident with every phase ok, the name pointing at the standby, the
+// service answering through it.
+func failover(t *testing.T, sys *system.System, name, wantAddr, wantBody string) api.Incident {
+	t.Helper()
+	before := len(sys.Incidents(t, name))
+	destroyed := sys.FailPrimary(t, name)
+	inc := sys.WaitIncident(t, name, 90*time.Second, func(i api.Incident) bool {
+		return i.Kind == api.KindFailover && system.Ended(i) && i.OpenedAt.After(destroyed.Add(-time.Second))
+	})
+	if inc.State != api.StateResolved {
+		t.Fatalf("incident %s for %s ended %s: %s", inc.ID, name, inc.State, inc.Error)
+	}
+	for _, ph := range []string{api.PhaseFence, api.PhasePrepare, api.PhaseVerify, api.PhaseSwitch} {
+		p := inc.Phase(ph)
+		if p == nil || p.Outcome != api.OutcomeOK {
+			t.Errorf("phase %s of %s: %+v", ph, inc.ID, p)
+		}
+	}
+	assertResolvesTo(t, sys, name, wantAddr, wantBody)
+	if n := len(sys.Incidents(t, name)); n != before+1 {
+		t.Errorf("%d new incidents for %s, want exactly 1", n-before, name)
+	}
+	assertOnce(t, sys, name, inc)
+	t.Logf("%s: %s (destroy to closed %s)", name, phaseLine(inc), inc.ClosedAt.Sub(destroyed).Round(time.Millisecond))
+	return inc
+}
+
+// assertOnce checks that nothing ran twice: the switch succeeded on its first
+// attempt and the strategy prepared once.
+func assertOnce(t *testing.T, sys *system.System, name string, inc api.Incident) {
+	t.Helper()
+	if p := inc.Phase(api.PhaseSwitch); p == nil || p.Attempts != 1 {
+		t.Errorf("%s: switch phase %+v, want exactly one attempt", name, p)
+	}
+	open := 0
+	for _, i := range sys.Incidents(t, name) {
+		if i.State.Running() {
+			open++
+		}
+	}
+	if open != 0 {
+		t.Errorf("%s: %d incidents still running after %s ended", name, open, inc.ID)
+	}
+}
+
+func assertResolvesTo(t *testing.T, sys *system.System, name, addr, body string) {
+	t.Helper()
+	got := sys.Resolve(t, name)
+	if len(got) != 1 || got[0] != addr {
+		t.Fatalf("%s resolves to %v, want [%s]", name, got, addr)
+	}
+	page, err := sys.Get(t, name)
+	if err != nil || page != body {
+		t.Fatalf("GET through %s: %q, %v; want %q", name, page, err, body)
+	}
+}
+
+func phaseLine(inc api.Incident) string {
+	var parts []string
+	for _, p := range inc.Phases {
+		parts = append(parts, p.Name+"="+time.Duration(p.DurationSeconds*float64(time.Second)).Round(time.Millisecond).String())
+	}
+	return strings.Join(parts, " ")
+}
+
+// The rule-path scenarios: no fast path, Prometheus evaluates the project's
+// rules every second (with `for:` shortened), and whole hosts go away.
+func TestHostAndCloudLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e: starts the whole stack with Prometheus")
+	}
+	sys := system.Start(t, system.Options{
+		RulePath:    true,
+		RuleFor:     2 * time.Second,
+		GracePeriod: 3 * time.Second,
+		Services: []system.ServiceSpec{
+			{Name: "alpha", Strategy: "warm", Unfenceable: true},
+			{Name: "beta", Strategy: "warm", Unfenceable: true},
+		},
+	})
+	// Wait for Prometheus to see the exporter before taking it away.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(sys.Prom.Query(t, `up{job="vcr-exporter"} == 1`)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus never scraped the exporter")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The whole host (and with it this one-host cloud) dies: its exporter
+	// stops answering, its services stop, and libvirt on it can't be reached.
+	lost := time.Now()
+	for _, name := range []string{"alpha", "beta"} {
+		sys.Service(t, name).StopListener()
+	}
+	for _, p := range sys.Exporters {
+		p.Kill()
+	}
+	for _, name := range []string{"alpha", "beta"} {
+		inc := sys.WaitIncident(t, name, 2*time.Minute, system.Ended)
+		if inc.State != api.StateResolved {
+			t.Fatalf("%s: incident %s ended %s: %s", name, inc.ID, inc.State, inc.Error)
+		}
+		if inc.Reason != "VCRCloudDown" && inc.Reason != "VCRHostHeartbeatLost" {
+			t.Errorf("%s: incident opened by %s, want the host or cloud alert", name, inc.Reason)
+		}
+		fence := inc.Phase(api.PhaseFence)
+		if fence == nil || fence.DurationSeconds < sys.Opts.GracePeriod.Seconds() {
+			t.Errorf("%s: fence phase %+v did not wait out the %s grace", name, fence, sys.Opts.GracePeriod)
+		}
+		if n := len(sys.Incidents(t, name)); n != 1 {
+			t.Errorf("%s: %d incidents, want exactly one (no alert storm)", name, n)
+		}
+		assertResolvesTo(t, sys, name, system.StandbyAddress, name+"\n")
+		t.Logf("%s: %s, %s after the host was lost", name, inc.Reason, inc.ClosedAt.Sub(lost).Round(time.Millisecond))
+	}
+	// Inhibition: with the cloud down, Alertmanager holds the host's own alert back.
+	alerts := sys.AM.Alerts(t)
+	for _, a := range alerts {
+		if a.Labels["alertname"] == "VCRHostHeartbeatLost" && a.Status.State != "suppressed" && hasAlert(alerts, "VCRCloudDown") {
+			t.Errorf("VCRHostHeartbeatLost is not inhibited by VCRCloudDown: %+v", a)
+		}
+	}
+}
+
+func hasAlert(alerts []testenv.AlertSummary, name string) bool {
+	for _, a := range alerts {
+		if a.Labels["alertname"] == name {
+			return true
+		}
+	}
+	return false
+}
