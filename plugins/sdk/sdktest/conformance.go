@@ -49,32 +49,18 @@ func Conformance(t *testing.T, s sdk.Strategy, opts Options) {
 	})
 }
 
+// tb is the part of testing.TB the checks use, so the harness's own tests can
+// show that each check fails a misbehaving strategy.
+type tb interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+}
+
 func checkAll(t *testing.T, s sdk.Strategy, wrap func(sdk.Strategy) sdk.Strategy, opts Options) {
-	ctx := context.Background()
-	t.Run("Info", func(t *testing.T) {
-		info, err := wrap(s).Info(ctx)
-		if err != nil {
-			t.Fatalf("Info: %v", err)
-		}
-		if info.Name == "" || info.Version == "" {
-			t.Errorf("Info = %+v; Name and Version must be set, the receiver logs them with every recovery", info)
-		}
-	})
-	t.Run("ValidateConfig", func(t *testing.T) {
-		c := wrap(s)
-		for _, g := range garbage {
-			if err := c.ValidateConfig(ctx, g); err == nil {
-				t.Errorf("ValidateConfig(%q) = nil; malformed settings must be rejected at config load", g)
-			} else if err.Error() == "" {
-				t.Errorf("ValidateConfig(%q) returned an error with no message", g)
-			}
-		}
-		if opts.ValidSettings != nil {
-			if err := c.ValidateConfig(ctx, opts.ValidSettings); err != nil {
-				t.Errorf("ValidateConfig(valid settings %s) = %v", opts.ValidSettings, err)
-			}
-		}
-	})
+	t.Run("Info", func(t *testing.T) { checkInfo(t, wrap(s)) })
+	t.Run("ValidateConfig", func(t *testing.T) { checkValidate(t, wrap(s), opts.ValidSettings) })
 	t.Run("PrepareCancel", func(t *testing.T) {
 		if opts.BlockingPrepare == nil {
 			t.Skip("no Options.BlockingPrepare given")
@@ -83,10 +69,39 @@ func checkAll(t *testing.T, s sdk.Strategy, wrap func(sdk.Strategy) sdk.Strategy
 	})
 }
 
+func checkInfo(t tb, s sdk.Strategy) {
+	t.Helper()
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatalf("Info: %v", err)
+	}
+	if info.Name == "" || info.Version == "" {
+		t.Errorf("Info = %+v; Name and Version must be set, the receiver logs them with every recovery", info)
+	}
+}
+
+func checkValidate(t tb, s sdk.Strategy, valid json.RawMessage) {
+	t.Helper()
+	ctx := context.Background()
+	for _, g := range garbage {
+		if err := s.ValidateConfig(ctx, g); err == nil {
+			t.Errorf("ValidateConfig(%q) = nil; malformed settings must be rejected at config load", g)
+		} else if err.Error() == "" {
+			t.Errorf("ValidateConfig(%q) returned an error with no message", g)
+		}
+	}
+	if valid != nil {
+		if err := s.ValidateConfig(ctx, valid); err != nil {
+			t.Errorf("ValidateConfig(valid settings %s) = %v", valid, err)
+		}
+	}
+}
+
 // checkCancel watches the implementation itself, not just the host side: a
 // gRPC client returns as soon as its context ends even if the plugin keeps
 // working, which is exactly the leak this check exists to catch.
-func checkCancel(t *testing.T, s sdk.Strategy, wrap func(sdk.Strategy) sdk.Strategy, req sdk.PrepareRequest, within time.Duration) {
+func checkCancel(t tb, s sdk.Strategy, wrap func(sdk.Strategy) sdk.Strategy, req sdk.PrepareRequest, within time.Duration) {
+	t.Helper()
 	rec := &returnRecorder{Strategy: s, returned: make(chan error, 1)}
 	c := wrap(rec)
 	ctx, cancel := context.WithCancel(context.Background())

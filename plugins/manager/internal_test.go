@@ -1,0 +1,56 @@
+package manager
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+func TestHCLogAdapter(t *testing.T) {
+	var buf bytes.Buffer
+	var cause string
+	a := newHCLogAdapter(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})), func(c string) { cause = c })
+
+	a.Debug("hidden")
+	a.Named("stdio").With("k", "v").Warn("shown", "n", 1, "dangling")
+	a.Error("plugin process exited", "plugin", "/p/vcr-strategy-x", "id", 7, "error", "exit status 3")
+
+	out := buf.String()
+	if strings.Contains(out, "hidden") {
+		t.Errorf("debug line passed an info-level logger:\n%s", out)
+	}
+	for _, want := range []string{"level=WARN msg=shown", "k=v", "n=1", "extra=dangling", "logger=stdio"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log %q lacks %q", out, want)
+		}
+	}
+	if cause != "exit status 3" {
+		t.Errorf("exit cause = %q", cause)
+	}
+	if a.IsDebug() || !a.IsInfo() || a.GetLevel() != hclog.Info {
+		t.Errorf("levels: debug=%v info=%v level=%v", a.IsDebug(), a.IsInfo(), a.GetLevel())
+	}
+	a.Info("plugin process exited", "plugin", "x")
+	if cause != "exit status 0" {
+		t.Errorf("clean exit cause = %q", cause)
+	}
+}
+
+func TestTailBuffer(t *testing.T) {
+	tb := &tailBuffer{max: 64}
+	_, _ = tb.Write([]byte(`{"@level":"info","@message":"json log"}` + "\nfirst\nsecond\n\nthird\n"))
+	if got := tb.lastLines(2); got != "second | third" {
+		t.Errorf("lastLines = %q", got)
+	}
+	if len(tb.buf) > 64 {
+		t.Errorf("buffer grew to %d bytes", len(tb.buf))
+	}
+	p := &tailBuffer{max: 4096}
+	_, _ = p.Write([]byte("panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/x/main.go:3 +0x1\n"))
+	if got := p.lastLines(3); got != "panic: boom" {
+		t.Errorf("panic lastLines = %q", got)
+	}
+}
