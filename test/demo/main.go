@@ -264,4 +264,3 @@ func stopRunning() error {
 	}
 	return fmt.Errorf("demo (pid %d) did not stop within 60s", pid)
 }
-
