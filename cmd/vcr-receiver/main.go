@@ -1,0 +1,269 @@
+// Command vcr-receiver is VCRcovery's Alertmanager webhook receiver: it
+// journals alerts, opens at most one incident per failed service and runs its
+// recovery (fence, prepare, verify, switch DNS, finalize), resuming after a
+// restart. See receiver/README.md for the configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/vcrcovery/vcrcovery/plugins/manager"
+	"github.com/vcrcovery/vcrcovery/receiver"
+	"github.com/vcrcovery/vcrcovery/receiver/config"
+	"github.com/vcrcovery/vcrcovery/receiver/journal"
+	"github.com/vcrcovery/vcrcovery/receiver/live"
+)
+
+var _ receiver.Strategies = (*manager.Manager)(nil)
+
+const usage = `vcr-receiver: VCRcovery's Alertmanager webhook receiver and recovery pipeline.
+
+It accepts Alertmanager notifications at POST /api/v1/alerts, journals every
+alert durably before answering, keeps at most one open incident per service,
+and recovers the service: fence the failed primary through libvirt, let the
+service's strategy plugin bring it up elsewhere, verify the endpoint, switch
+DNS with one TSIG-signed UPDATE, and finalize. A restarted receiver resumes
+open incidents without repeating a DNS switch.
+
+API: GET /api/v1/incidents[/{id}], GET /api/v1/services,
+POST /api/v1/services/{name}/failover (drill), POST /api/v1/services/{name}/failback,
+POST /api/v1/incidents/{id}/acknowledge, /metrics, /-/healthy, /-/ready.
+
+Signals: SIGHUP reloads the config (an invalid one is logged and ignored);
+SIGTERM and SIGINT shut down gracefully.
+
+Usage:
+  vcr-receiver --config.file receiver.yml [flags]
+  vcr-receiver --config.file receiver.yml --check-config
+
+Flags:
+`
+
+type flags struct {
+	configFile    string
+	listenAddress string
+	webConfigFile string
+	logLevel      string
+	logFormat     string
+	checkConfig   bool
+}
+
+func parseFlags(args []string) (flags, error) {
+	var f flags
+	fs := flag.NewFlagSet("vcr-receiver", flag.ContinueOnError)
+	fs.StringVar(&f.configFile, "config.file", "/etc/vcr/receiver.yml", "receiver configuration `file` (YAML)")
+	fs.StringVar(&f.listenAddress, "web.listen-address", ":9478", "`address` to serve the webhook, API and metrics on")
+	fs.StringVar(&f.webConfigFile, "web.config.file", "", "exporter-toolkit web config `file` for TLS and mTLS (empty: plain HTTP)")
+	fs.StringVar(&f.logLevel, "log.level", "info", "log `level`: debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log.format", "logfmt", "log `format`: logfmt or json")
+	fs.BoolVar(&f.checkConfig, "check-config", false, "validate the config (and each service's plugin settings when the plugin is installed), then exit")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, fmt.Errorf("unexpected arguments %q: vcr-receiver takes flags only (see --help)", fs.Args())
+	}
+	return f, nil
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log.level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "logfmt", "":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log.format %q: use logfmt or json", format)
+}
+
+func main() {
+	f, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vcr-receiver:", err)
+		os.Exit(2)
+	}
+	log, err := newLogger(f.logLevel, f.logFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vcr-receiver:", err)
+		os.Exit(2)
+	}
+	if f.checkConfig {
+		os.Exit(checkConfig(f.configFile, log))
+	}
+	if err := run(f, log); err != nil {
+		log.Error("vcr-receiver stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+// checkConfig validates the file and, for each service whose plugin is
+// installed, asks the plugin to validate its settings.
+func checkConfig(path string, log *slog.Logger) int {
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "config invalid:\n%v\n", indent(err.Error()))
+		return 1
+	}
+	m, err := manager.New(manager.Config{Dir: cfg.Plugins.Dir, Checksums: cfg.Plugins.Checksums, CallTimeout: cfg.Plugins.Timeout, Logger: log})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "config valid, but plugin settings not checked: %v\n", err)
+		return 0
+	}
+	defer m.Close()
+	installed := map[string]bool{}
+	for _, n := range m.Names() {
+		installed[n] = true
+	}
+	bad := 0
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i, s := range cfg.Services {
+		strategies := []struct {
+			path string
+			st   *config.Strategy
+		}{{fmt.Sprintf("services[%d].strategy", i), &s.Strategy}}
+		if s.ScaleUp != nil {
+			strategies = append(strategies, struct {
+				path string
+				st   *config.Strategy
+			}{fmt.Sprintf("services[%d].scaleup", i), s.ScaleUp})
+		}
+		for _, x := range strategies {
+			if !installed[x.st.Name] {
+				fmt.Fprintf(os.Stderr, "%s.name: plugin vcr-strategy-%s is not installed in %s; settings not checked\n", x.path, x.st.Name, cfg.Plugins.Dir)
+				continue
+			}
+			if err := m.ValidateConfig(ctx, x.st.Name, x.st.SettingsJSON); err != nil {
+				fmt.Fprintf(os.Stderr, "%s.settings: %v\n", x.path, err)
+				bad++
+			}
+		}
+	}
+	if bad > 0 {
+		return 1
+	}
+	fmt.Printf("%s: config valid (%d services)\n", path, len(cfg.Services))
+	return 0
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}
+
+func run(f flags, log *slog.Logger) error {
+	cfg, err := config.Load(f.configFile)
+	if err != nil {
+		return fmt.Errorf("load config:\n%v", indent(err.Error()))
+	}
+	j, err := journal.OpenBolt(cfg.Journal.Path)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	plugins, err := manager.New(manager.Config{Dir: cfg.Plugins.Dir, Checksums: cfg.Plugins.Checksums, CallTimeout: cfg.Plugins.Timeout, Logger: log.With("component", "plugins")})
+	if err != nil {
+		return fmt.Errorf("plugins: %w", err)
+	}
+	defer plugins.Close()
+	log.Info("strategy plugins found", "dir", cfg.Plugins.Dir, "strategies", plugins.Names())
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r, err := receiver.New(receiver.Options{
+		Config: cfg, Journal: j, Fencer: live.Fencer{}, Strategies: plugins, Prober: live.Prober{}, DNS: live.DNS{},
+		Logger: log, Registry: reg,
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.Start(context.Background()); err != nil {
+		return err
+	}
+
+	srv := &http.Server{Handler: r.Handler(reg), ReadHeaderTimeout: 10 * time.Second}
+	listen := []string{f.listenAddress}
+	systemd := false
+	serveErr := make(chan error, 1)
+	go func() {
+		serveErr <- web.ListenAndServe(srv, &web.FlagConfig{WebListenAddresses: &listen, WebSystemdSocket: &systemd, WebConfigFile: &f.webConfigFile}, log)
+	}()
+	log.Info("vcr-receiver started", "listen", f.listenAddress, "services", len(cfg.Services), "journal", cfg.Journal.Path)
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	for {
+		select {
+		case err := <-serveErr:
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			shutdown(r, srv, log)
+			return fmt.Errorf("serve on %s: %w", f.listenAddress, err)
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reload(r, f.configFile, log)
+				continue
+			}
+			log.Info("shutting down", "signal", sig.String())
+			shutdown(r, srv, log)
+			return nil
+		}
+	}
+}
+
+// shutdown stops accepting requests, lets in-flight webhook requests finish
+// their journal writes, then stops the pipelines at a journaled point.
+func shutdown(r *receiver.Receiver, srv *http.Server, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("HTTP shutdown", "err", err)
+	}
+	if err := r.Shutdown(ctx); err != nil {
+		log.Warn("pipelines did not stop in time; they resume at the next start", "err", err)
+	}
+}
+
+// reload swaps in a new config if it is valid. Settings read only at start
+// (journal, plugin dir and checksums) need a restart; reload says so.
+func reload(r *receiver.Receiver, path string, log *slog.Logger) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		r.ReloadResult(false)
+		log.Error("config reload failed; keeping the old config", "err", err)
+		return
+	}
+	old := r.Config()
+	if cfg.Journal != old.Journal || cfg.Plugins.Dir != old.Plugins.Dir || fmt.Sprint(cfg.Plugins.Checksums) != fmt.Sprint(old.Plugins.Checksums) || cfg.Plugins.Timeout != old.Plugins.Timeout {
+		log.Warn("journal and plugins settings changed: they take effect at the next restart")
+	}
+	r.SetConfig(cfg)
+	r.ReloadResult(true)
+	log.Info("config reloaded", "services", len(cfg.Services))
+}
