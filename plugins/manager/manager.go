@@ -99,11 +99,11 @@ func New(cfg Config) (*Manager, error) {
 		slots:     map[string]*slot{},
 	}
 	if cfg.Dir == "" {
-		return nil, errors.New("plugin dir is empty: set strategies.plugin_dir to the directory holding the vcr-strategy-* binaries")
+		return nil, errors.New("plugin dir is empty: set plugins.dir to the directory holding the vcr-strategy-* binaries")
 	}
 	entries, err := os.ReadDir(cfg.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("read plugin dir: %w; create it or fix strategies.plugin_dir", err)
+		return nil, fmt.Errorf("read plugin dir: %w; create it or fix plugins.dir", err)
 	}
 	for _, e := range entries {
 		name, ok := strings.CutPrefix(e.Name(), sdk.BinaryPrefix)
@@ -236,7 +236,7 @@ func (m *Manager) classify(parent, callCtx context.Context, inst *instance, op s
 	case errors.Is(callCtx.Err(), context.DeadlineExceeded):
 		// The process may be wedged (it ignored its context), so replace it;
 		// a healthy one costs a few milliseconds to restart.
-		return fmt.Errorf("%w: plugin %s did not answer within %s during %s; raise strategies.timeout or fix the plugin: %w",
+		return fmt.Errorf("%w: plugin %s did not answer within %s during %s; raise plugins.timeout or fix the plugin: %w",
 			ErrPluginTimeout, bin, timeout, op, context.DeadlineExceeded), true
 	case parent.Err() != nil:
 		return fmt.Errorf("%s via plugin %s: %w", op, bin, parent.Err()), false

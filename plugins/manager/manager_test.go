@@ -182,7 +182,7 @@ func TestConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"no dir", manager.Config{}, "plugin dir is empty"},
-		{"missing dir", manager.Config{Dir: filepath.Join(dir, "nope")}, "create it or fix strategies.plugin_dir"},
+		{"missing dir", manager.Config{Dir: filepath.Join(dir, "nope")}, "create it or fix plugins.dir"},
 		{"bad checksum", manager.Config{Dir: dir, Checksums: map[string]string{"warm": "abc"}}, "not a hex SHA-256"},
 		{"checksum without plugin", manager.Config{Dir: dir, Checksums: map[string]string{"cold": strings.Repeat("0", 64)}}, "no vcr-strategy-cold"},
 	} {
@@ -280,7 +280,7 @@ func TestHangTimesOutAndRestarts(t *testing.T) {
 	if !errors.Is(err, manager.ErrPluginTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Prepare(hang) = %v, want ErrPluginTimeout", err)
 	}
-	for _, want := range []string{"plugin vcr-strategy-testplug did not answer within 500ms during Prepare", "raise strategies.timeout or fix the plugin"} {
+	for _, want := range []string{"plugin vcr-strategy-testplug did not answer within 500ms during Prepare", "raise plugins.timeout or fix the plugin"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
