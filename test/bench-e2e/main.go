@@ -238,7 +238,7 @@ func report(all []series, vm []time.Duration) {
 		fmt.Printf("| %s | %d | %s | %s | %s | %s | %s | %s |\n", s.name, len(s.samples), ms(pct(dns, .5)), ms(pct(dns, .9)), ms(pct(dns, .99)),
 			ms(pct(web, .5)), ms(pct(web, .9)), ms(pct(web, .99)))
 	}
-	fmt.Println("\nPer-phase medians:\n")
+	fmt.Print("\nPer-phase medians:\n\n")
 	fmt.Println("| strategy, detection | detect | fence | prepare | verify | switch |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, s := range all {
