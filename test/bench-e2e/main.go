@@ -73,7 +73,7 @@ func bench(r *testenv.Runner, n, vmRuns int, rulePath bool) {
 		}
 		progress("starting the stack (%s)…", path)
 		sys := system.Start(r, system.Options{
-			FastPath: fast, RulePath: !fast, RuleFor: time.Nanosecond,
+			FastPath: fast, RulePath: !fast, RuleFor: -1,
 			Services: []system.ServiceSpec{{Name: "web", Strategy: "warm"}, {Name: "shop", Strategy: "cold"}},
 			Logf:     func(f string, a ...any) { r.Logf(f, a...) },
 		})

@@ -59,8 +59,9 @@ type Options struct {
 	// RulePath starts Prometheus with rules/vcr.rules.yml (1 s scrape and
 	// evaluation) sending alerts to Alertmanager.
 	RulePath bool
-	// RuleFor, when set, replaces every `for:` in the rules, so rule-path
-	// tests don't wait minutes. The shipped values are what production uses.
+	// RuleFor, when non-zero, replaces every `for:` in the rules, so
+	// rule-path tests don't wait minutes (negative: `for: 0s`, fire at the
+	// first evaluation). The shipped values are what production uses.
 	RuleFor time.Duration
 	// ScaleUp starts the bigger VM and gives every warm service a scale-up plan.
 	ScaleUp bool
@@ -424,12 +425,13 @@ scrape_configs:
     metric_relabel_configs: []
 `, strings.TrimPrefix(s.AM.URL, "http://"), strings.Join(targets, ", "), s.Opts.Cloud)
 	rules := filepath.Join(testenv.ModuleRoot(t), "rules", "vcr.rules.yml")
-	if s.Opts.RuleFor > 0 {
+	if s.Opts.RuleFor != 0 {
 		b, err := os.ReadFile(rules)
 		if err != nil {
 			t.Fatalf("system: %v", err)
 		}
-		short := forRe.ReplaceAll(b, []byte("${1}for: "+s.Opts.RuleFor.String()))
+		d := max(s.Opts.RuleFor, 0)
+		short := forRe.ReplaceAll(b, []byte("${1}for: "+d.String()))
 		rules = filepath.Join(s.Dir, "vcr.rules.yml")
 		if err := os.WriteFile(rules, short, 0o644); err != nil {
 			t.Fatalf("system: %v", err)
