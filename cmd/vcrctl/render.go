@@ -1,0 +1,214 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vcrcovery/vcrcovery/receiver/api"
+)
+
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// dur prints a duration short and readable: 12ms, 1.24s, 1m05s, 2h03m.
+func dur(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-"
+	case d == 0:
+		return "0s"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
+}
+
+func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// ago prints how long ago t was, like kubectl's AGE column.
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000 MST") }
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// recoveryTime is detect→switch for incidents that switched, else the
+// running time so far or the time to closing.
+func recoveryTime(now time.Time, inc *api.Incident) string {
+	if sw := inc.Phase(api.PhaseSwitch); sw != nil && sw.Outcome == api.OutcomeOK && sw.EndedAt != nil {
+		start := inc.OpenedAt
+		if det := inc.Phase(api.PhaseDetect); det != nil && !det.StartedAt.IsZero() {
+			start = det.StartedAt
+		}
+		return dur(sw.EndedAt.Sub(start))
+	}
+	return "-"
+}
+
+func phaseDuration(now time.Time, p *api.Phase) time.Duration {
+	if p.EndedAt != nil {
+		return p.EndedAt.Sub(p.StartedAt)
+	}
+	if p.Outcome == api.OutcomeRunning {
+		return now.Sub(p.StartedAt)
+	}
+	return secs(p.DurationSeconds)
+}
+
+// writeServices prints the status table.
+func writeServices(w io.Writer, svcs []api.ServiceStatus) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "SERVICE\tLOCATION\tSTRATEGY\tDNS NAME\tADDRESS\tINCIDENT")
+	for _, s := range svcs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, orDash(s.Location), orDash(s.Strategy), orDash(s.DNSName), orDash(s.CurrentAddress), orDash(s.OpenIncident))
+	}
+	return tw.Flush()
+}
+
+// writeIncidents prints the incident list.
+func writeIncidents(w io.Writer, now time.Time, incs []api.Incident) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ID\tSERVICE\tKIND\tSTATE\tREASON\tAGE\tRECOVERY\tALERTS")
+	for i := range incs {
+		inc := &incs[i]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", inc.ID, inc.Service, orDash(string(inc.Kind)), inc.State,
+			orDash(inc.Reason), ago(now, inc.OpenedAt), recoveryTime(now, inc), inc.Alerts.Count)
+	}
+	return tw.Flush()
+}
+
+// writeIncident prints one incident in detail, like kubectl describe.
+func writeIncident(w io.Writer, now time.Time, inc *api.Incident) error {
+	tw := newTable(w)
+	fmt.Fprintf(tw, "ID:\t%s\n", inc.ID)
+	fmt.Fprintf(tw, "Service:\t%s (strategy %s)\n", inc.Service, orDash(inc.Strategy))
+	fmt.Fprintf(tw, "Kind:\t%s (%s)\n", orDash(string(inc.Kind)), orDash(inc.Reason))
+	fmt.Fprintf(tw, "State:\t%s\n", inc.State)
+	fmt.Fprintf(tw, "Opened:\t%s (%s ago)\n", stamp(inc.OpenedAt), ago(now, inc.OpenedAt))
+	if inc.ClosedAt != nil {
+		fmt.Fprintf(tw, "Closed:\t%s (after %s)\n", stamp(*inc.ClosedAt), dur(inc.ClosedAt.Sub(inc.OpenedAt)))
+	}
+	if r := recoveryTime(now, inc); r != "-" {
+		fmt.Fprintf(tw, "Recovery:\t%s detect to switch\n", r)
+	}
+	if inc.AcknowledgedAt != nil {
+		fmt.Fprintf(tw, "Acknowledged:\t%s\n", stamp(*inc.AcknowledgedAt))
+	}
+	fmt.Fprintf(tw, "Alerts:\t%s\n", alertSummary(&inc.Alerts))
+	if e := inc.Endpoint; e != nil {
+		fmt.Fprintf(tw, "Endpoint:\t%s:%d\n", e.Address, e.Port)
+	}
+	if d := inc.DNS; d != nil {
+		fmt.Fprintf(tw, "DNS:\t%s %s -> %s\n", d.Name, list(d.Before), list(d.After))
+	}
+	if inc.Error != "" {
+		fmt.Fprintf(tw, "Error:\t%s\n", inc.Error)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = newTable(w)
+	fmt.Fprintln(tw, "PHASE\tOUTCOME\tSTART\tDURATION\tATTEMPTS\tERROR")
+	var start time.Time
+	if len(inc.Phases) > 0 {
+		start = inc.Phases[0].StartedAt
+	}
+	for i := range inc.Phases {
+		p := &inc.Phases[i]
+		fmt.Fprintf(tw, "%s\t%s\t+%s\t%s\t%d\t%s\n", p.Name, p.Outcome, dur(p.StartedAt.Sub(start)), dur(phaseDuration(now, p)), p.Attempts, orDash(p.Error))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var msgs []string
+	for _, p := range inc.Phases {
+		for _, m := range p.Messages {
+			msgs = append(msgs, fmt.Sprintf("  %-8s %s", p.Name, m))
+		}
+	}
+	if len(msgs) > 0 {
+		fmt.Fprintf(w, "\nMessages:\n%s\n", strings.Join(msgs, "\n"))
+	}
+	return nil
+}
+
+func list(ss []string) string {
+	if len(ss) == 0 {
+		return "(none)"
+	}
+	return strings.Join(ss, ",")
+}
+
+func alertSummary(a *api.AlertSummary) string {
+	s := fmt.Sprintf("%d", a.Count)
+	if a.Resolved > 0 {
+		s += fmt.Sprintf(" (%d resolved)", a.Resolved)
+	}
+	if len(a.BySource) > 0 {
+		var parts []string
+		for _, k := range sortedKeys(a.BySource) {
+			parts = append(parts, fmt.Sprintf("%s %d", k, a.BySource[k]))
+		}
+		s += ", by source: " + strings.Join(parts, ", ")
+	}
+	if a.FirstSource != "" {
+		s += ", first from " + a.FirstSource
+	}
+	return s
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vcrcovery/vcrcovery/receiver/api"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var fixedNow = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+const testToken = "s3cret-token"
+
+// fakeReceiver serves the fixture incidents and services the way
+// vcr-receiver's API does, and records the actions it was asked for.
+type fakeReceiver struct {
+	mu        sync.Mutex
+	incidents []api.Incident
+	services  []api.ServiceStatus
+	actions   []string
+}
+
+func newFakeReceiver(t *testing.T) (*fakeReceiver, *httptest.Server) {
+	t.Helper()
+	f := &fakeReceiver{}
+	readJSON(t, "testdata/incidents.json", &f.incidents)
+	readJSON(t, "testdata/services.json", &f.services)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/services", func(w http.ResponseWriter, _ *http.Request) { reply(w, 200, f.services) })
+	mux.HandleFunc("GET /api/v1/incidents", func(w http.ResponseWriter, _ *http.Request) { reply(w, 200, f.incidents) })
+	mux.HandleFunc("GET /api/v1/incidents/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if inc := f.incident(r.PathValue("id")); inc != nil {
+			reply(w, 200, inc)
+			return
+		}
+		reply(w, 404, api.Error{Error: "no incident " + r.PathValue("id") + ": list them with GET /api/v1/incidents"})
+	})
+	manual := func(kind api.Kind) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			name := r.PathValue("name")
+			f.mu.Lock()
+			f.actions = append(f.actions, string(kind)+" "+name)
+			f.mu.Unlock()
+			for _, s := range f.services {
+				if s.Name == name && s.OpenIncident != "" {
+					reply(w, 409, api.Error{Error: "service " + name + " already has incident " + s.OpenIncident + ": wait for it or acknowledge it first"})
+					return
+				}
+			}
+			reply(w, 202, api.Incident{ID: "20261125T100000Z-" + name, Service: name, Strategy: "cold", State: api.StateOpen, Kind: kind, Reason: string(kind), OpenedAt: fixedNow})
+		}
+	}
+	mux.HandleFunc("POST /api/v1/services/{name}/failover", manual(api.KindDrill))
+	mux.HandleFunc("POST /api/v1/services/{name}/failback", manual(api.KindFailback))
+	mux.HandleFunc("POST /api/v1/incidents/{id}/acknowledge", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.actions = append(f.actions, "ack "+r.PathValue("id"))
+		f.mu.Unlock()
+		inc := f.incident(r.PathValue("id"))
+		if inc == nil {
+			reply(w, 404, api.Error{Error: "no incident " + r.PathValue("id")})
+			return
+		}
+		ack := *inc
+		ack.State = api.StateAcknowledged
+		reply(w, 200, ack)
+	})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+testToken {
+			reply(w, 401, api.Error{Error: "missing or wrong credentials"})
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return f, srv
+}
+
+func (f *fakeReceiver) incident(id string) *api.Incident {
+	for i := range f.incidents {
+		if f.incidents[i].ID == id {
+			return &f.incidents[i]
+		}
+	}
+	return nil
+}
+
+func reply(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func readJSON(t *testing.T, file string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+}
+
+// vcrctl runs the CLI in-process with the fixed clock.
+func vcrctl(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := &app{stdout: &out, stderr: &errb, now: func() time.Time { return fixedNow }}
+	code = a.execute(args)
+	return out.String(), errb.String(), code
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	file := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (go test -update rewrites it)\n--- got ---\n%s\n--- want ---\n%s", file, got, want)
+	}
+}
+
+func TestGoldenOutput(t *testing.T) {
+	_, srv := newFakeReceiver(t)
+	t.Setenv("VCR_TOKEN", testToken)
+	tests := []struct {
+		golden string
+		args   []string
+	}{
+		{"status", []string{"status"}},
+		{"status-json", []string{"status", "-o", "json"}},
+		{"incidents", []string{"incidents"}},
+		{"incidents-open", []string{"incidents", "--open"}},
+		{"incidents-web", []string{"incidents", "--service", "web", "--limit", "1"}},
+		{"show-resolved", []string{"show", "20261125T094500Z-db"}},
+		{"show-running", []string{"show", "20261125T095958Z-web"}},
+		{"show-needs-attention", []string{"show", "20261125T080000Z-api"}},
+		{"cost", []string{"cost", "--cost.file", "../../cost/testdata/paper.yml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			out, errOut, code := vcrctl(t, append([]string{"--receiver.url", srv.URL}, tt.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			golden(t, tt.golden, out)
+		})
+	}
+}
+
+func TestShowJSONRoundTrips(t *testing.T) {
+	f, srv := newFakeReceiver(t)
+	t.Setenv("VCR_TOKEN", testToken)
+	out, errOut, code := vcrctl(t, "--receiver.url", srv.URL, "show", "-o", "json", "20261125T094500Z-db")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var inc api.Incident
+	if err := json.Unmarshal([]byte(out), &inc); err != nil {
+		t.Fatalf("-o json is not an incident: %v\n%s", err, out)
+	}
+	if inc.ID != f.incidents[1].ID || len(inc.Phases) != 6 || inc.DNS == nil || inc.DNS.After[0] != "127.0.0.2" {
+		t.Errorf("round trip lost data: %+v", inc)
+	}
+}
+
+func TestActions(t *testing.T) {
+	f, srv := newFakeReceiver(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VCR_TOKEN", "")
+	base := []string{"--receiver.url", srv.URL, "--token-file", tokenFile}
+	tests := []struct {
+		args     []string
+		code     int
+		out, err string
+	}{
+		{[]string{"failover", "db"}, 0, "db: incident 20261125T100000Z-db is open (follow with: vcrctl show 20261125T100000Z-db)", ""},
+		{[]string{"failback", "db"}, 0, "db: incident 20261125T100000Z-db is open", ""},
+		{[]string{"failover", "web"}, 1, "", "refused: service web already has incident 20261125T095958Z-web"},
+		{[]string{"ack", "20261125T080000Z-api"}, 0, "api: incident 20261125T080000Z-api is acknowledged", ""},
+		{[]string{"ack", "nope"}, 1, "", "receiver answered 404: no incident nope"},
+		{[]string{"show", "nope"}, 1, "", "receiver answered 404"},
+		{[]string{"show"}, 2, "", "want 1 argument(s), got 0"},
+		{[]string{"status", "-o", "yaml"}, 2, "", `-o "yaml": use table or json`},
+	}
+	for _, tt := range tests {
+		out, errOut, code := vcrctl(t, append(base, tt.args...)...)
+		if code != tt.code || !strings.Contains(out, tt.out) || !strings.Contains(errOut, tt.err) {
+			t.Errorf("vcrctl %v: exit %d, stdout %q, stderr %q; want exit %d, stdout with %q, stderr with %q",
+				tt.args, code, out, errOut, tt.code, tt.out, tt.err)
+		}
+	}
+	want := []string{"drill db", "failback db", "drill web", "ack 20261125T080000Z-api", "ack nope"}
+	if strings.Join(f.actions, "|") != strings.Join(want, "|") {
+		t.Errorf("receiver saw actions %q, want %q", f.actions, want)
+	}
+}
+
+func TestAuthFailureIsClear(t *testing.T) {
+	_, srv := newFakeReceiver(t)
+	t.Setenv("VCR_TOKEN", "wrong")
+	_, errOut, code := vcrctl(t, "--receiver.url", srv.URL, "status")
+	if code != 1 || !strings.Contains(errOut, "401") {
+		t.Errorf("exit %d, stderr %q; want exit 1 naming the 401", code, errOut)
+	}
+	_, errOut, code = vcrctl(t, "--receiver.url", "http://127.0.0.1:1", "status")
+	if code != 1 || !strings.Contains(errOut, "is vcr-receiver running at http://127.0.0.1:1?") {
+		t.Errorf("unreachable receiver: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestCostWithoutReceiverStillPrints(t *testing.T) {
+	out, errOut, code := vcrctl(t, "--receiver.url", "http://127.0.0.1:1", "cost", "--cost.file", "../../cost/testdata/paper.yml")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "$15,189.84 saved") || !strings.Contains(errOut, "recovery times not shown") {
+		t.Errorf("stdout %q\nstderr %q", out, errOut)
+	}
+	out, _, code = vcrctl(t, "cost", "--no-measure", "-o", "json", "--cost.file", "../../cost/testdata/paper.yml")
+	var r struct {
+		Models []struct {
+			Name       string  `json:"name"`
+			SavingsUSD float64 `json:"savings_usd"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil || len(r.Models) != 4 || r.Models[1].SavingsUSD < 15189.83 {
+		t.Errorf("cost -o json: exit %d, err %v, %s", code, err, out)
+	}
+}
