@@ -109,17 +109,23 @@ func (a *app) showCmd() *cobra.Command {
 
 func (a *app) failoverCmd() *cobra.Command {
 	return a.actionCmd("failover SERVICE", "Run a failover drill: move SERVICE to its standby through the full pipeline",
-		func(ctx context.Context, c *api.Client, arg string) (api.Incident, error) { return c.Failover(ctx, arg) })
+		func(ctx context.Context, c *api.Client, arg string) (api.Incident, error) {
+			return c.Failover(ctx, arg)
+		})
 }
 
 func (a *app) failbackCmd() *cobra.Command {
 	return a.actionCmd("failback SERVICE", "Switch SERVICE back to its primary once the primary is healthy",
-		func(ctx context.Context, c *api.Client, arg string) (api.Incident, error) { return c.Failback(ctx, arg) })
+		func(ctx context.Context, c *api.Client, arg string) (api.Incident, error) {
+			return c.Failback(ctx, arg)
+		})
 }
 
 func (a *app) ackCmd() *cobra.Command {
 	cmd := a.actionCmd("ack ID", "Acknowledge a failed or needs-attention incident, freeing its service",
-		func(ctx context.Context, c *api.Client, arg string) (api.Incident, error) { return c.Acknowledge(ctx, arg) })
+		func(ctx context.Context, c *api.Client, arg string) (api.Incident, error) {
+			return c.Acknowledge(ctx, arg)
+		})
 	cmd.Aliases = []string{"acknowledge"}
 	return cmd
 }
