@@ -95,7 +95,7 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
 	}
-	if _, err := warm.EnsureRunning(ctx, c, name, progress); err != nil {
+	if _, err := warm.EnsureRunning(ctx, c, name, &ep, progress); err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
 	}
 	ep.Details = map[string]string{
@@ -119,10 +119,7 @@ func removeInstance(ctx context.Context, c *lxd.Client, name string) (bool, erro
 		}
 		return false, err
 	}
-	if err := c.StopInstance(ctx, name, 0); err != nil && !errors.Is(err, lxd.ErrNotFound) {
-		return false, fmt.Errorf("replace stale instance: %w", err)
-	}
-	if err := c.DeleteInstance(ctx, name); err != nil && !errors.Is(err, lxd.ErrNotFound) {
+	if err := warm.RemoveInstance(ctx, c, name); err != nil {
 		return false, fmt.Errorf("replace stale instance: %w", err)
 	}
 	return true, nil

@@ -46,9 +46,8 @@ type moveResult struct {
 	LiveError string
 	Endpoint  sdk.Endpoint
 	// Downtime is the stretch between freezing the source and the target's
-	// start returning, as seen by the plugin. It overstates the service's
-	// outage: LXD returns from a start about a second after the proxy
-	// device already listens (it polls the proxy's log once a second).
+	// proxy listening, as the plugin sees it (the service behind the proxy
+	// may need a little longer).
 	Downtime time.Duration
 }
 
@@ -75,6 +74,10 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 		return res, err
 	}
 	override := map[string]map[string]string{m.device: proxy}
+	dstEP, err := warm.ProxyEndpoint(&lxd.Instance{Name: name, Devices: override}, m.device, m.dstAddr)
+	if err != nil {
+		return res, err
+	}
 
 	done, err := m.clearTarget(ctx, name, inst.StatusCode == lxd.StatusRunning)
 	if err != nil {
@@ -133,7 +136,7 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 	// source is stopped and deleted in Finalize.
 	m.report("freezing %s on %s (the service pauses here)", name, m.srcName)
 	stopped := time.Now()
-	if err := warm.SetState(ctx, m.src, name, "freeze"); err != nil {
+	if err := m.src.FreezeInstance(ctx, name); err != nil {
 		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("freeze %s on source: %w", name, err))
 	}
 	m.report("refreshing %s on %s with what changed since the pre-copy", name, m.dstName)
@@ -141,7 +144,7 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("refresh of %s on %s: %w", name, m.dstName, err))
 	}
 	m.report("starting %s on %s", name, m.dstName)
-	if err := m.dst.StartInstance(ctx, name); err != nil {
+	if err := warm.StartListening(ctx, m.dst, name, dstEP); err != nil {
 		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("start %s on %s: %w", name, m.dstName, err))
 	}
 	res.Downtime = time.Since(stopped)
@@ -213,7 +216,7 @@ func (m *mover) repair(ctx context.Context, name string) (srcErr, dstErr error) 
 		srcErr = err
 	} else if !st.Running() {
 		m.report("%s is %s on %s after the failed attempt; starting it again", name, st.Status, m.srcName)
-		if _, err := warm.EnsureRunning(rctx, m.src, name, nil); err != nil {
+		if _, err := warm.EnsureRunning(rctx, m.src, name, nil, nil); err != nil {
 			srcErr = err
 		}
 	}
@@ -241,13 +244,7 @@ func (m *mover) rollback(ctx context.Context, name string, srcEP sdk.Endpoint, c
 
 // deleteInstance force-stops and deletes name; a missing instance is fine.
 func deleteInstance(ctx context.Context, c *lxd.Client, name string) error {
-	if err := c.StopInstance(ctx, name, 0); err != nil && !errors.Is(err, lxd.ErrNotFound) {
-		return err
-	}
-	if err := c.DeleteInstance(ctx, name); err != nil && !errors.Is(err, lxd.ErrNotFound) {
-		return err
-	}
-	return nil
+	return warm.RemoveInstance(ctx, c, name)
 }
 
 // liveReason is the short reason a live migration failed, for the incident.
@@ -263,6 +260,6 @@ func liveReason(err error) string {
 }
 
 func ensureRunning(ctx context.Context, c *lxd.Client, name string) error {
-	_, err := warm.EnsureRunning(ctx, c, name, nil)
+	_, err := warm.EnsureRunning(ctx, c, name, nil, nil)
 	return err
 }

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"net/url"
-	"path"
 	"strconv"
 	"time"
 
@@ -75,8 +72,9 @@ func ProxyEndpoint(inst *lxd.Instance, device, fallback string) (sdk.Endpoint, e
 }
 
 // EnsureRunning starts (or unfreezes) the instance unless it already runs. It
-// returns the status it found.
-func EnsureRunning(ctx context.Context, c *lxd.Client, name string, progress sdk.ProgressFunc) (string, error) {
+// returns the status it found. With ep set, a start returns as soon as ep
+// accepts connections (see StartListening).
+func EnsureRunning(ctx context.Context, c *lxd.Client, name string, ep *sdk.Endpoint, progress sdk.ProgressFunc) (string, error) {
 	st, err := c.GetInstanceState(ctx, name)
 	if err != nil {
 		if errors.Is(err, lxd.ErrNotFound) {
@@ -90,10 +88,14 @@ func EnsureRunning(ctx context.Context, c *lxd.Client, name string, progress sdk
 		return st.Status, nil
 	case lxd.StatusFrozen:
 		Report(progress, "instance %s frozen; unfreezing", name)
-		return st.Status, SetState(ctx, c, name, "unfreeze")
+		return st.Status, c.UnfreezeInstance(ctx, name)
 	}
 	Report(progress, "instance %s is %s; starting it", name, st.Status)
-	if err := c.StartInstance(ctx, name); err != nil {
+	start := func() error { return c.StartInstance(ctx, name) }
+	if ep != nil {
+		start = func() error { return StartListening(ctx, c, name, *ep) }
+	}
+	if err := start(); err != nil {
 		// Someone (a second recovery, an operator) may have started it
 		// meanwhile; that is success, not failure.
 		if st2, err2 := c.GetInstanceState(ctx, name); err2 == nil && st2.Running() {
@@ -102,21 +104,6 @@ func EnsureRunning(ctx context.Context, c *lxd.Client, name string, progress sdk
 		return st.Status, fmt.Errorf("%w: see `lxc info --show-log %s` on the standby", err, name)
 	}
 	return st.Status, nil
-}
-
-// SetState runs a state action the lxd package does not wrap (freeze,
-// unfreeze) and waits for it.
-func SetState(ctx context.Context, c *lxd.Client, name, action string) error {
-	env, _, err := c.Raw(ctx, http.MethodPut, "/1.0/instances/"+url.PathEscape(name)+"/state", map[string]any{"action": action, "timeout": -1})
-	if err != nil {
-		return fmt.Errorf("%s instance %q: %w", action, name, err)
-	}
-	if env.Operation != "" {
-		if _, err := c.WaitOperation(ctx, path.Base(env.Operation), time.Minute); err != nil {
-			return fmt.Errorf("%s instance %q: %w", action, name, err)
-		}
-	}
-	return nil
 }
 
 // Report sends a formatted progress message if progress is set.

@@ -54,7 +54,7 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
 	}
-	was, err := EnsureRunning(ctx, c, name, progress)
+	was, err := EnsureRunning(ctx, c, name, &ep, progress)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
 	}
