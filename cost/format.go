@@ -31,6 +31,15 @@ func USD(v float64) string {
 	return b.String()
 }
 
+// USDRate formats an hourly price with a tenth of a cent: $2.312, $0.008.
+func USDRate(v float64) string {
+	s := strconv.FormatFloat(math.Abs(v), 'f', 3, 64)
+	if v < 0 && s != "0.000" {
+		return "-$" + s
+	}
+	return "$" + s
+}
+
 // Seconds formats a recovery time for a table: 1.84s, 12.3s, 2m05s.
 func Seconds(s float64) string {
 	switch {
@@ -70,7 +79,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "MODEL\tSTANDBY VMS\tPER HOUR\tPER YEAR\tVS CONVENTIONAL\tRECOVERY (MEDIAN)\n")
 	for i := range r.Models {
 		m := &r.Models[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, vms(m.StandbyVMs), USD(m.HourlyUSD), USD(m.AnnualUSD), m.SavingsText(), m.RecoveryText())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, vms(m.StandbyVMs), USDRate(m.HourlyUSD), USD(m.AnnualUSD), m.SavingsText(), m.RecoveryText())
 	}
 	if err := tw.Flush(); err != nil {
 		return err
