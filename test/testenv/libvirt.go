@@ -150,7 +150,7 @@ func killAndWait(pid int, grace time.Duration) {
 // ensureLibvirtdLocked starts virtlogd and libvirtd unless they answer (lv.mu held).
 func ensureLibvirtdLocked(t TB) {
 	t.Helper()
-	if libvirtAnswers() == nil {
+	if libvirtAnswers() == nil && unixAnswers(virtlogdSocket) {
 		return
 	}
 	// Serialise starts between processes; libvirtd's own pidfile lock would make
@@ -164,9 +164,6 @@ func ensureLibvirtdLocked(t TB) {
 		t.Fatalf("testenv: lock libvirt start lock: %v", err)
 	}
 	defer syscall.Flock(int(sl.Fd()), syscall.LOCK_UN)
-	if libvirtAnswers() == nil {
-		return
-	}
 	// A fixed, appended-to log dir: the daemons may outlive this process.
 	logDir := filepath.Join(os.TempDir(), "vcrcovery-testenv-libvirt")
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
@@ -186,6 +183,9 @@ func ensureLibvirtdLocked(t TB) {
 		})
 		lv.virtlogd = p
 		recordPID("virtlogd", p.PID)
+	}
+	if libvirtAnswers() == nil {
+		return
 	}
 	p := startProc(t, procSpec{name: "libvirtd", bin: "libvirtd", pkg: "libvirt-daemon-system",
 		log: filepath.Join(logDir, "libvirtd.log"), detached: true})

@@ -1,0 +1,149 @@
+package testenv
+
+import (
+	"encoding/base64"
+	"encoding/xml"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/digitalocean/go-libvirt"
+)
+
+// VMOptions configures StartVM.
+type VMOptions struct {
+	Name        string        // domain name; default: unique, from the test name
+	ListenAddr  string        // host side of the port forward to the guest's :80, e.g. "127.0.0.5:8081"; default 127.0.0.5:<free port>
+	Body        string        // the page served; default "vm <Name>\n"
+	MemoryMiB   int           // default 256
+	BootTimeout time.Duration // until HTTP answers; default 120 s (TCG boots in 8-30 s)
+}
+
+// VM is a running QEMU (TCG) domain defined in qemu:///system.
+type VM struct {
+	Name, UUID, ListenAddr string
+	Console                string // file receiving the guest's serial console
+	Body                   string
+}
+
+// StartVM defines and starts a real QEMU domain (<domain type='qemu'>, TCG:
+// nested KVM hangs here) that boots VMImage's kernel and initramfs, with QEMU
+// user-mode networking forwarding ListenAddr to the guest's port 80 (no libvirt
+// network). It waits until the page answers over HTTP, and destroys and
+// undefines the domain at cleanup.
+func (l *LibvirtEnv) StartVM(t TB, opts VMOptions) *VM {
+	t.Helper()
+	lookBin(t, "qemu-system-x86_64", "qemu-system-x86")
+	kernel, initrd := VMImage(t)
+	vm := &VM{Name: opts.Name, ListenAddr: opts.ListenAddr, Body: opts.Body}
+	if vm.Name == "" {
+		vm.Name = UniqueName(t, "vcrvm-")
+	}
+	if vm.ListenAddr == "" {
+		vm.ListenAddr = fmt.Sprintf("127.0.0.5:%d", FreePort(t))
+	}
+	host, port, err := net.SplitHostPort(vm.ListenAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		t.Fatalf("testenv: StartVM: ListenAddr %q must be 127.0.0.X:PORT", vm.ListenAddr)
+	}
+	if vm.Body == "" {
+		vm.Body = "vm " + vm.Name + "\n"
+	}
+	mem := opts.MemoryMiB
+	if mem == 0 {
+		mem = 256
+	}
+	boot := opts.BootTimeout
+	if boot == 0 {
+		boot = 120 * time.Second
+	}
+	dir := t.TempDir()
+	_ = os.Chmod(dir, 0o755)
+	vm.Console = filepath.Join(dir, "console.log")
+	cmdline := "console=ttyS0 panic=-1 vcrbody=" + base64.StdEncoding.EncodeToString([]byte(vm.Body))
+	if len(cmdline) > 1900 {
+		t.Fatalf("testenv: StartVM: Body too long for the kernel command line (%d bytes base64): keep it under ~1.3 kB", len(cmdline))
+	}
+	domXML := fmt.Sprintf(`<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>%s</name>
+  <memory unit='MiB'>%d</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>%s</kernel>
+    <initrd>%s</initrd>
+    <cmdline>%s</cmdline>
+  </os>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <serial type='file'><source path='%s'/><target port='0'/></serial>
+    <memballoon model='none'/>
+  </devices>
+  <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>
+  <qemu:commandline>
+    <qemu:arg value='-netdev'/>
+    <qemu:arg value='user,id=vcrnet0,hostfwd=tcp:%s:%s-:80'/>
+    <qemu:arg value='-device'/>
+    <qemu:arg value='e1000,netdev=vcrnet0'/>
+  </qemu:commandline>
+</domain>`, xmlEscape(vm.Name), mem, xmlEscape(kernel), xmlEscape(initrd), xmlEscape(cmdline), xmlEscape(vm.Console), host, port)
+
+	conn := l.Connect(t, "qemu:///system")
+	dom, err := conn.DomainDefineXML(domXML)
+	if err != nil {
+		t.Fatalf("testenv: define QEMU domain %s: %v", vm.Name, err)
+	}
+	vm.UUID = formatUUID(dom.UUID)
+	t.Cleanup(func() {
+		if d, err := conn.DomainLookupByName(vm.Name); err == nil {
+			_ = conn.DomainDestroy(d)
+			_ = conn.DomainUndefine(d)
+		}
+	})
+	diag := func() string {
+		return fmt.Sprintf("guest console %s:\n%s\nQEMU log /var/log/libvirt/qemu/%s.log:\n%s",
+			vm.Console, tailFile(vm.Console, 15), vm.Name, tailFile("/var/log/libvirt/qemu/"+vm.Name+".log", 10))
+	}
+	start := time.Now()
+	if err := conn.DomainCreate(dom); err != nil {
+		t.Fatalf("testenv: start QEMU domain %s: %v\n%s", vm.Name, err, diag())
+	}
+	WaitHTTP(t, "http://"+vm.ListenAddr+"/", boot, diag)
+	t.Logf("testenv: VM %s (%s) answers on %s after %s", vm.Name, vm.UUID, vm.ListenAddr, time.Since(start).Round(10*time.Millisecond))
+	return vm
+}
+
+// Destroy powers the VM off hard (lifecycle event Stopped/Destroyed).
+func (vm *VM) Destroy(t TB, l *LibvirtEnv) {
+	t.Helper()
+	conn := l.Connect(t, "qemu:///system")
+	d, err := conn.DomainLookupByName(vm.Name)
+	if err != nil {
+		t.Fatalf("testenv: look up VM %s: %v", vm.Name, err)
+	}
+	if err := conn.DomainDestroy(d); err != nil {
+		t.Fatalf("testenv: destroy VM %s: %v", vm.Name, err)
+	}
+}
+
+// Domain returns the go-libvirt handle of the VM on conn (qemu:///system).
+func (vm *VM) Domain(t TB, conn *libvirt.Libvirt) libvirt.Domain {
+	t.Helper()
+	d, err := conn.DomainLookupByName(vm.Name)
+	if err != nil {
+		t.Fatalf("testenv: look up VM %s: %v", vm.Name, err)
+	}
+	return d
+}
+
+func xmlEscape(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}

@@ -1,0 +1,226 @@
+package testenv
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// vmImageVersion changes whenever the initramfs layout below changes.
+const vmImageVersion = "1"
+
+// vmInit is the initramfs's /init. The kernel passes unknown command-line
+// parameters without a dot to init as environment variables: vcrbody is the
+// page (base64), vcrip the static guest address.
+const vmInit = `#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys /dev /tmp /www /usr/bin /usr/sbin /sbin
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+insmod /lib/e1000.ko
+ip link set lo up
+ip link set eth0 up
+ip addr add ${vcrip:-10.0.2.15}/24 dev eth0
+ip route add default via 10.0.2.2
+if [ -n "$vcrbody" ]; then echo "$vcrbody" | base64 -d > /www/index.html; else echo "vcrcovery test VM" > /www/index.html; fi
+echo "VCR-VM-READY: httpd on :80"
+while true; do httpd -f -p 80 -h /www; echo "httpd exited, restarting"; sleep 1; done
+`
+
+var kernelDebRE = regexp.MustCompile(`linux-image-6\.1\.0-[0-9]+-amd64`)
+
+// VMImage returns a Debian 6.1 amd64 kernel and a gzip'd busybox initramfs
+// whose init loads e1000, configures lo and eth0 (QEMU user networking:
+// 10.0.2.15/24, gateway 10.0.2.2) and runs `httpd -f -p 80`. Both are cached in
+// CacheDir: the kernel package is fetched once with `apt-get download` and
+// unpacked with `dpkg -x`.
+func VMImage(t TB) (kernel, initrd string) {
+	t.Helper()
+	kdir := debianKernel(t)
+	kernel = filepath.Join(kdir, "vmlinuz")
+	bb := lookBin(t, "busybox", "busybox-static")
+	bin, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatalf("testenv: read %s: %v", bb, err)
+	}
+	e1000, err := os.ReadFile(filepath.Join(kdir, "e1000.ko"))
+	if err != nil {
+		t.Fatalf("testenv: read cached e1000.ko: %v (remove %s to refetch)", err, kdir)
+	}
+	h := sha256.New()
+	h.Write(bin)
+	h.Write(e1000)
+	io.WriteString(h, vmInit+vmImageVersion)
+	initrd = filepath.Join(CacheDir(t), "vm-initrd-"+hex.EncodeToString(h.Sum(nil)[:6])+".cpio.gz")
+	withCacheLock(t, "vm-initrd", func() {
+		if _, err := os.Stat(initrd); err == nil {
+			return
+		}
+		data, err := buildInitramfs(bin, e1000)
+		if err != nil {
+			t.Fatalf("testenv: build initramfs: %v", err)
+		}
+		if err := writeFileAtomic(initrd, data, 0o644); err != nil {
+			t.Fatalf("testenv: write %s: %v", initrd, err)
+		}
+	})
+	return kernel, initrd
+}
+
+// debianKernel returns a cache dir holding vmlinuz and e1000.ko of a Debian
+// linux-image-6.1.0-*-amd64 package, downloading it only if none is cached.
+func debianKernel(t TB) string {
+	t.Helper()
+	base := filepath.Join(CacheDir(t), "kernel")
+	var dir string
+	withCacheLock(t, "kernel", func() {
+		if ents, _ := filepath.Glob(filepath.Join(base, "*", "vmlinuz")); len(ents) > 0 {
+			sort.Strings(ents)
+			dir = filepath.Dir(ents[len(ents)-1])
+			return
+		}
+		pkg := kernelPackage(t)
+		work := filepath.Join(base, "download")
+		_ = os.RemoveAll(work)
+		if err := os.MkdirAll(work, 0o755); err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+		defer os.RemoveAll(work)
+		cmd := exec.Command("apt-get", "download", pkg)
+		cmd.Dir = work
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("testenv: apt-get download %s: %v\n%s\n(the VM kernel comes from the Debian mirror: check /etc/apt/sources.list and run apt-get update)", pkg, err, out)
+		}
+		debs, _ := filepath.Glob(filepath.Join(work, pkg+"_*.deb"))
+		if len(debs) != 1 {
+			t.Fatalf("testenv: apt-get download %s left %v in %s, want one .deb", pkg, debs, work)
+		}
+		x := filepath.Join(work, "x")
+		if out, err := exec.Command("dpkg", "-x", debs[0], x).CombinedOutput(); err != nil {
+			t.Fatalf("testenv: dpkg -x %s: %v\n%s", debs[0], err, out)
+		}
+		vmlinuz, _ := filepath.Glob(filepath.Join(x, "boot", "vmlinuz-*"))
+		e1000, _ := filepath.Glob(filepath.Join(x, "lib", "modules", "*", "kernel", "drivers", "net", "ethernet", "intel", "e1000", "e1000.ko*"))
+		if len(vmlinuz) != 1 || len(e1000) != 1 || filepath.Ext(e1000[0]) != ".ko" {
+			t.Fatalf("testenv: %s: want one boot/vmlinuz-* and an uncompressed e1000.ko, found %v and %v", debs[0], vmlinuz, e1000)
+		}
+		ver := strings.TrimPrefix(filepath.Base(vmlinuz[0]), "vmlinuz-")
+		dst := filepath.Join(base, ver)
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+		// vmlinuz last: the Glob above trusts a dir once vmlinuz exists.
+		for _, f := range [][2]string{{e1000[0], "e1000.ko"}, {vmlinuz[0], "vmlinuz"}} {
+			b, err := os.ReadFile(f[0])
+			if err != nil {
+				t.Fatalf("testenv: %v", err)
+			}
+			if err := writeFileAtomic(filepath.Join(dst, f[1]), b, 0o644); err != nil {
+				t.Fatalf("testenv: %v", err)
+			}
+		}
+		t.Logf("testenv: cached kernel %s in %s", ver, dst)
+		dir = dst
+	})
+	return dir
+}
+
+// kernelPackage names the linux-image-6.1.0-N-amd64 package that
+// linux-image-amd64 currently depends on, or the newest one apt knows.
+func kernelPackage(t TB) string {
+	t.Helper()
+	if out, err := exec.Command("apt-cache", "depends", "linux-image-amd64").Output(); err == nil {
+		if m := kernelDebRE.FindString(string(out)); m != "" {
+			return m
+		}
+	}
+	out, err := exec.Command("apt-cache", "search", "--names-only", `^linux-image-6\.1\.0-[0-9]+-amd64$`).Output()
+	if err != nil {
+		t.Fatalf("testenv: apt-cache search for a kernel: %v (run apt-get update)", err)
+	}
+	ms := kernelDebRE.FindAllString(string(out), -1)
+	if len(ms) == 0 {
+		t.Fatalf("testenv: apt knows no linux-image-6.1.0-*-amd64 package: run apt-get update (Debian 12 sources needed)")
+	}
+	sort.Slice(ms, func(i, j int) bool { return kernelABI(ms[i]) < kernelABI(ms[j]) })
+	return ms[len(ms)-1]
+}
+
+func kernelABI(pkg string) int {
+	var n int
+	fmt.Sscanf(strings.TrimPrefix(pkg, "linux-image-6.1.0-"), "%d", &n)
+	return n
+}
+
+// buildInitramfs writes a gzip'd newc cpio archive: busybox, e1000.ko and /init.
+func buildInitramfs(busybox, e1000 []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	w := &cpioWriter{w: gz, ino: 1}
+	for _, d := range []string{"bin", "dev", "lib", "proc", "sys", "tmp", "www"} {
+		w.entry(d, 0o040755, nil)
+	}
+	w.entry("dev/console", 0o020600, nil) // char device 5:1, for early console output
+	w.entry("bin/busybox", 0o100755, busybox)
+	w.entry("lib/e1000.ko", 0o100644, e1000)
+	w.entry("init", 0o100755, []byte(vmInit))
+	w.entry("TRAILER!!!", 0, nil)
+	if w.err != nil {
+		return nil, w.err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+type cpioWriter struct {
+	w   io.Writer
+	ino int
+	n   int64
+	err error
+}
+
+func (c *cpioWriter) write(b []byte) {
+	if c.err != nil {
+		return
+	}
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	c.err = err
+}
+
+func (c *cpioWriter) pad() {
+	if r := c.n % 4; r != 0 {
+		c.write(make([]byte, 4-r))
+	}
+}
+
+func (c *cpioWriter) entry(name string, mode int, data []byte) {
+	var rmaj, rmin int
+	if name == "dev/console" {
+		rmaj, rmin = 5, 1
+	}
+	nlink := 1
+	if mode&0o040000 != 0 {
+		nlink = 2
+	}
+	hdr := fmt.Sprintf("070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
+		c.ino, mode, 0, 0, nlink, 0, len(data), 0, 0, rmaj, rmin, len(name)+1, 0)
+	c.ino++
+	c.write([]byte(hdr))
+	c.write(append([]byte(name), 0))
+	c.pad()
+	c.write(data)
+	c.pad()
+}
