@@ -167,3 +167,32 @@ func BenchmarkStartToPort(b *testing.B) {
 	b.ReportMetric(float64(stops[len(stops)/2].Microseconds())/1000, "force-stop-median-ms")
 	b.ReportMetric(float64(starts[len(starts)/2].Microseconds())/1000, "start-op-median-ms")
 }
+
+// BenchmarkStartReadyToPort: the same, with StartInstanceReady, which
+// returns when the service answers instead of when LXD's operation ends.
+func BenchmarkStartReadyToPort(b *testing.B) {
+	a, _ := testPair(b)
+	c := socketClient(b, a)
+	ctx := context.Background()
+	listen := servicePort(b, a.Address)
+	remove(c, "bench-ready")
+	err := c.CreateInstance(ctx, lxd.CreateInstanceRequest{Name: "bench-ready", Image: "busybox",
+		Devices: map[string]map[string]string{"http": lxd.ProxyDevice(listen, "tcp:127.0.0.1:8080")}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { remove(c, "bench-ready") })
+	probe := lxd.HTTPProbe("http://" + listen + "/")
+	sample(b, func(int) time.Duration {
+		start := time.Now()
+		if err := c.StartInstanceReady(ctx, "bench-ready", probe, 0); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(start)
+		// The stop queues behind LXD's still-running start operation.
+		if err := c.StopInstance(ctx, "bench-ready", 0); err != nil {
+			b.Fatal(err)
+		}
+		return d
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -444,5 +445,101 @@ func TestProxyHelpers(t *testing.T) {
 	}
 	if _, err := inst.ProxyListen("root"); err == nil {
 		t.Error("ProxyListen of a disk device succeeded")
+	}
+}
+
+func TestStartInstanceReady(t *testing.T) {
+	f := newFake(t)
+	f.route("PUT /1.0/instances/web/state", func(w http.ResponseWriter, r *http.Request) {
+		async202(w, opJSON("st", 103, "", nil, nil))
+	})
+	// LXD's start operation lingers (the proxy poll); the service is up before.
+	f.route("GET /1.0/operations/st/wait", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+			sync200(w, opJSON("st", 200, "", nil, nil))
+		}
+	})
+	f.asyncOp("PUT /1.0/instances/broken/state", "bad", 400, "Failed to run: forkstart: exit status 1", nil)
+	c := f.startUnix()
+	ctx := context.Background()
+
+	probes := 0
+	start := time.Now()
+	err := c.StartInstanceReady(ctx, "web", func(context.Context) error {
+		if probes++; probes < 3 {
+			return errors.New("connection refused")
+		}
+		return nil
+	}, 5*time.Millisecond)
+	if err != nil || probes != 3 {
+		t.Fatalf("StartInstanceReady = %v after %d probes", err, probes)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("StartInstanceReady waited %s for the start operation instead of the probe", d)
+	}
+	if body := decode(t, f.requests("PUT", "/1.0/instances/web/state")[0].Body); body["action"] != "start" {
+		t.Errorf("start body = %v", body)
+	}
+
+	err = c.StartInstanceReady(ctx, "broken", func(context.Context) error { return errors.New("refused") }, 0)
+	if err == nil || !strings.Contains(err.Error(), "forkstart") {
+		t.Errorf("failed start: %v, want LXD's message", err)
+	}
+	if err := c.StartInstanceReady(ctx, "web", nil, 0); err == nil {
+		t.Error("nil probe accepted")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	err = c.StartInstanceReady(cctx, "web", func(context.Context) error { return errors.New("refused") }, 0)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("never ready: %v, want the deadline and the last probe error", err)
+	}
+}
+
+func TestProbes(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(503)
+		}
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	if err := lxd.TCPProbe("tcp:" + host)(ctx); err != nil {
+		t.Errorf("TCPProbe(tcp:%s) = %v", host, err)
+	}
+	if err := lxd.TCPProbe(host)(ctx); err != nil {
+		t.Errorf("TCPProbe(%s) = %v", host, err)
+	}
+	if err := lxd.HTTPProbe(srv.URL + "/")(ctx); err != nil {
+		t.Errorf("HTTPProbe = %v", err)
+	}
+	if err := lxd.HTTPProbe(srv.URL + "/fail")(ctx); err == nil {
+		t.Error("HTTPProbe accepted a 503")
+	}
+	srv.Close()
+	if err := lxd.TCPProbe(host)(ctx); err == nil {
+		t.Error("TCPProbe succeeded on a closed port")
+	}
+}
+
+func TestStateChangeRetriesWhileBusy(t *testing.T) {
+	f := newFake(t)
+	n := 0
+	f.route("PUT /1.0/instances/web/state", func(w http.ResponseWriter, r *http.Request) {
+		n++
+		async202(w, opJSON(fmt.Sprintf("op%d", n), 103, "", nil, nil))
+	})
+	f.route("GET /1.0/operations/op1/wait", func(w http.ResponseWriter, r *http.Request) {
+		sync200(w, opJSON("op1", 400, `Create stop operation: Instance is busy running a "start" operation`, nil, nil))
+	})
+	f.route("GET /1.0/operations/op2/wait", func(w http.ResponseWriter, r *http.Request) {
+		sync200(w, opJSON("op2", 200, "", nil, nil))
+	})
+	c := f.startUnix()
+	if err := c.StopInstance(context.Background(), "web", 0); err != nil || n != 2 {
+		t.Errorf("StopInstance = %v after %d attempts, want success on the second", err, n)
 	}
 }

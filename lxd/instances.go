@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -172,9 +173,31 @@ func (c *Client) CreateInstance(ctx context.Context, req CreateInstanceRequest) 
 	return nil
 }
 
+// busyRetry bounds how long a state change waits for another one to finish.
+const busyRetry = 15 * time.Second
+
+// changeState runs a state change. LXD refuses one while another is still
+// running on the instance ("Instance is busy running a "start" operation"),
+// which happens right after StartInstanceReady returns, so it retries for a
+// while instead of failing.
 func (c *Client) changeState(ctx context.Context, name string, st statePut) error {
-	_, err := c.run(ctx, request{method: http.MethodPut, path: instancePath(name) + "/state", body: st})
-	return err
+	deadline := time.Now().Add(busyRetry)
+	for {
+		_, err := c.run(ctx, request{method: http.MethodPut, path: instancePath(name) + "/state", body: st})
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func isBusy(err error) bool {
+	var le *Error
+	return errors.As(err, &le) && strings.Contains(le.Message, "is busy running")
 }
 
 // StartInstance starts an instance and waits until LXD reports it started.

@@ -196,8 +196,15 @@ func TestIntegrationLifecycle(t *testing.T) {
 	if err := c.StopInstance(ctx, "life", 0); err != nil {
 		t.Errorf("stopping a stopped instance: %v", err)
 	}
-	if err := c.StartInstance(ctx, "life"); err != nil {
+	// Ready as soon as the service answers, not when LXD's start operation
+	// (with its one-second proxy poll) ends.
+	start = time.Now()
+	if err := c.StartInstanceReady(ctx, "life", lxd.HTTPProbe("http://"+listen2+"/"), 0); err != nil {
 		t.Fatal(err)
+	}
+	t.Logf("StartInstanceReady: service answered after %s", time.Since(start).Round(time.Millisecond))
+	if body, err := fetch(listen2, 0); err != nil || !strings.Contains(body, "busybox httpd") {
+		t.Errorf("right after StartInstanceReady: %q, %v", body, err)
 	}
 	if err := c.RestartInstance(ctx, "life", 0); err != nil {
 		t.Fatal(err)
