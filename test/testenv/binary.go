@@ -135,6 +135,19 @@ func newBinDir(t TB) string {
 	return d
 }
 
+// pidAlive reports whether pid exists and is not a zombie. Orphans here are
+// reaped by a slow PID 1, so a killed daemon can stay a zombie for a second or two.
 func pidAlive(pid int) bool {
-	return syscall.Kill(pid, 0) == nil
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the ")" that closes the command name.
+	if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) {
+		return b[i+2] != 'Z'
+	}
+	return true
 }

@@ -114,10 +114,12 @@ func (p *Proc) stop(t TB, grace time.Duration) {
 // the timeout passes; on failure it fails t quoting the last lines of the log.
 func (p *Proc) waitReady(t TB, timeout time.Duration, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	deadline := start.Add(timeout)
 	var last error
 	for {
 		if last = check(); last == nil {
+			t.Logf("testenv: %s ready after %s", p.Name, time.Since(start).Round(time.Millisecond))
 			return
 		}
 		if p.Exited() {

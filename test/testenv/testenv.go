@@ -39,7 +39,6 @@ type Runner struct {
 	mu       sync.Mutex
 	cleanups []func()
 	tmpSeq   int
-	closed   bool
 }
 
 // NewRunner returns a Runner whose temporary directories live under dir (created if
@@ -105,7 +104,6 @@ func (r *Runner) Close() {
 	for {
 		r.mu.Lock()
 		if len(r.cleanups) == 0 {
-			r.closed = true
 			r.mu.Unlock()
 			return
 		}
