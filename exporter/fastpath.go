@@ -1,0 +1,407 @@
+package exporter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vcrcovery/vcrcovery/internal/virt"
+)
+
+// FastPathOptions configures the Alertmanager pusher.
+type FastPathOptions struct {
+	URLs []string // Alertmanager base URLs; /api/v2/alerts is appended
+	// QueueSize bounds the alerts waiting per Alertmanager; beyond it new
+	// ones are dropped and counted, so a dead Alertmanager costs memory
+	// only up to this bound.
+	QueueSize int
+	// Attempts is the number of tries per batch (first one included) on
+	// transport errors and 5xx/429 answers.
+	Attempts int
+	// BackoffMin and BackoffMax bound the exponential wait between tries.
+	BackoffMin, BackoffMax time.Duration
+	// ResendInterval is how often a firing alert is pushed again while the
+	// domain stays down. Each push says endsAt = now + 4 intervals (as
+	// Prometheus does), so Alertmanager resolves it by itself if the
+	// exporter disappears, and never sooner.
+	ResendInterval time.Duration
+	Timeout        time.Duration // per HTTP request
+	Client         *http.Client  // default: a client with Timeout
+	GeneratorURL   string
+}
+
+func (o *FastPathOptions) defaults() {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 1024
+	}
+	if o.Attempts <= 0 {
+		o.Attempts = 5
+	}
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = 100 * time.Millisecond
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 3 * time.Second
+	}
+	if o.ResendInterval <= 0 {
+		o.ResendInterval = time.Minute
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{Timeout: o.Timeout}
+	}
+}
+
+// PostableAlert is one element of the JSON array Alertmanager's
+// POST /api/v2/alerts accepts.
+type PostableAlert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	StartsAt     time.Time         `json:"startsAt,omitempty"`
+	EndsAt       time.Time         `json:"endsAt,omitempty"`
+	GeneratorURL string            `json:"generatorURL,omitempty"`
+}
+
+// queued is an alert plus the moment its triggering event arrived, for the
+// event-to-push latency histogram.
+type queued struct {
+	alert   PostableAlert
+	eventAt time.Time
+}
+
+// FastPath pushes VCRDomainShutoff/VCRDomainCrashed to every Alertmanager
+// the moment an event says a domain failed, and resolves them when it runs
+// again. Fire and Resolve never block: each Alertmanager has its own
+// bounded queue and worker.
+type FastPath struct {
+	opts    FastPathOptions
+	logger  *slog.Logger
+	now     func() time.Time
+	targets []*amTarget
+
+	mu     sync.Mutex
+	firing map[firingKey]*firingAlert
+
+	pushes   *prometheus.CounterVec
+	dropped  *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	e2e      prometheus.Histogram
+	queueLen *prometheus.GaugeVec
+	firingG  prometheus.GaugeFunc
+}
+
+type firingKey struct{ host, uuid, alertname string }
+
+type firingAlert struct {
+	alert PostableAlert
+}
+
+type amTarget struct {
+	name  string // host:port, the alertmanager label
+	url   string // full /api/v2/alerts URL
+	queue chan queued
+}
+
+// NewFastPath validates the URLs and builds the pusher; Run starts it.
+func NewFastPath(opts FastPathOptions, logger *slog.Logger) (*FastPath, error) {
+	opts.defaults()
+	f := &FastPath{opts: opts, logger: logger, now: time.Now, firing: make(map[firingKey]*firingAlert)}
+	for _, raw := range opts.URLs {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--alertmanager.url %q: want http(s)://host:port[/prefix]", raw)
+		}
+		full := strings.TrimSuffix(u.String(), "/") + "/api/v2/alerts"
+		f.targets = append(f.targets, &amTarget{name: u.Host, url: full, queue: make(chan queued, opts.QueueSize)})
+	}
+	f.pushes = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "alertmanager", Name: "pushes_total",
+		Help: "Fast-path pushes to Alertmanager, by result: success, retry (an attempt failed and will be retried), failure (gave up)."},
+		[]string{"alertmanager", "result"})
+	f.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "alertmanager", Name: "dropped_alerts_total",
+		Help: "Alerts dropped because the queue for an Alertmanager was full."}, []string{"alertmanager"})
+	f.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "alertmanager", Name: "push_duration_seconds",
+		Help:    "Duration of one POST /api/v2/alerts attempt.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"alertmanager"})
+	f.e2e = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "fastpath", Name: "event_to_push_seconds",
+		Help:    "From receiving a failure/recovery event to Alertmanager accepting the alert, retries included.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}})
+	f.queueLen = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "alertmanager", Name: "queue_length",
+		Help: "Alerts waiting to be pushed to an Alertmanager."}, []string{"alertmanager"})
+	f.firingG = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "fastpath", Name: "firing_alerts",
+		Help: "Fast-path alerts currently firing (pushed and re-sent until the domain runs again)."},
+		func() float64 { f.mu.Lock(); defer f.mu.Unlock(); return float64(len(f.firing)) })
+	for _, t := range f.targets {
+		for _, r := range []string{"success", "retry", "failure"} {
+			f.pushes.WithLabelValues(t.name, r)
+		}
+		f.dropped.WithLabelValues(t.name)
+	}
+	return f, nil
+}
+
+// Describe and Collect make the pusher's metrics registrable as one unit.
+func (f *FastPath) Describe(ch chan<- *prometheus.Desc) {
+	f.pushes.Describe(ch)
+	f.dropped.Describe(ch)
+	f.latency.Describe(ch)
+	f.e2e.Describe(ch)
+	f.queueLen.Describe(ch)
+	f.firingG.Describe(ch)
+}
+
+func (f *FastPath) Collect(ch chan<- prometheus.Metric) {
+	for _, t := range f.targets {
+		f.queueLen.WithLabelValues(t.name).Set(float64(len(t.queue)))
+	}
+	f.pushes.Collect(ch)
+	f.dropped.Collect(ch)
+	f.latency.Collect(ch)
+	f.e2e.Collect(ch)
+	f.queueLen.Collect(ch)
+	f.firingG.Collect(ch)
+}
+
+// BuildAlert is the fast path's alert for a failed domain. Its label set is
+// exactly the rule path's ({alertname, severity, domain, uuid, host,
+// cloud}), so Alertmanager merges the two into one alert; where it came
+// from is an annotation.
+func BuildAlert(ev DomainEvent, alertname, generatorURL string) PostableAlert {
+	what := "shut off"
+	if alertname == AlertCrashed {
+		what = "crashed"
+	}
+	state := ""
+	if ev.State >= 0 {
+		state = virt.StateName(ev.State)
+	}
+	return PostableAlert{
+		Labels: map[string]string{
+			"alertname": alertname, "severity": "critical",
+			"domain": ev.Domain, "uuid": ev.UUID, "host": ev.Host, "cloud": ev.Cloud,
+		},
+		Annotations: map[string]string{
+			"summary": fmt.Sprintf("Domain %s on %s (%s) %s", ev.Domain, ev.Host, ev.Cloud, what),
+			"description": fmt.Sprintf("%s reported %s/%s for domain %s (uuid %s) at %s; pushed by vcr-exporter's fast path.",
+				sourceName(ev.Source), ev.Event, ev.Detail, ev.Domain, ev.UUID, ev.At.UTC().Format(time.RFC3339Nano)),
+			"source": "fastpath",
+			"origin": ev.Source,
+			"event":  ev.Event + "/" + ev.Detail,
+			"state":  state,
+		},
+		StartsAt:     ev.At,
+		GeneratorURL: generatorURL,
+	}
+}
+
+func sourceName(s string) string {
+	switch s {
+	case "snmp":
+		return "A libvirt-snmp trap"
+	case "reconcile":
+		return "Reconciliation after reconnecting to libvirt"
+	}
+	return "libvirt"
+}
+
+// Fire records the domain as failed and queues the alert for every
+// Alertmanager. A second Fire for the same domain and alert keeps the
+// original startsAt.
+func (f *FastPath) Fire(ev DomainEvent, alertname string) {
+	a := BuildAlert(ev, alertname, f.opts.GeneratorURL)
+	a.EndsAt = ev.At.Add(4 * f.opts.ResendInterval)
+	key := firingKey{ev.Host, ev.UUID, alertname}
+	f.mu.Lock()
+	if old, ok := f.firing[key]; ok {
+		a.StartsAt = old.alert.StartsAt
+	}
+	f.firing[key] = &firingAlert{alert: a}
+	f.mu.Unlock()
+	f.enqueue(queued{alert: a, eventAt: ev.At})
+}
+
+// Resolve sends endsAt=now for every alert the fast path has firing for the
+// domain, and forgets them. A domain with nothing firing costs nothing.
+func (f *FastPath) Resolve(ev DomainEvent) {
+	var out []PostableAlert
+	f.mu.Lock()
+	for key, fa := range f.firing {
+		if key.host == ev.Host && key.uuid == ev.UUID {
+			a := fa.alert
+			a.EndsAt = ev.At
+			a.Annotations = cloneMap(a.Annotations)
+			a.Annotations["resolved_by"] = ev.Event + "/" + ev.Detail
+			out = append(out, a)
+			delete(f.firing, key)
+		}
+	}
+	f.mu.Unlock()
+	for _, a := range out {
+		f.enqueue(queued{alert: a, eventAt: ev.At})
+	}
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (f *FastPath) enqueue(q queued) {
+	for _, t := range f.targets {
+		select {
+		case t.queue <- q:
+		default:
+			f.dropped.WithLabelValues(t.name).Inc()
+			f.logger.Error("alertmanager queue full; alert dropped (the rule path still catches it)",
+				"alertmanager", t.name, "alertname", q.alert.Labels["alertname"], "domain", q.alert.Labels["domain"])
+		}
+	}
+}
+
+// Run starts one worker per Alertmanager plus the re-sender, and blocks
+// until ctx ends.
+func (f *FastPath) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, t := range f.targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.work(ctx, t)
+		}()
+	}
+	tick := time.NewTicker(f.opts.ResendInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-tick.C:
+			f.resend()
+		}
+	}
+}
+
+func (f *FastPath) resend() {
+	now := f.now()
+	var out []PostableAlert
+	f.mu.Lock()
+	for _, fa := range f.firing {
+		fa.alert.EndsAt = now.Add(4 * f.opts.ResendInterval)
+		out = append(out, fa.alert)
+	}
+	f.mu.Unlock()
+	for _, a := range out {
+		f.enqueue(queued{alert: a})
+	}
+}
+
+// maxBatch bounds how many queued alerts one POST carries.
+const maxBatch = 64
+
+func (f *FastPath) work(ctx context.Context, t *amTarget) {
+	batch := make([]queued, 0, maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return
+		case q := <-t.queue:
+			batch = append(batch, q)
+		}
+		// Take whatever else is already waiting: a storm of failures goes
+		// out in a few requests instead of one per domain.
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case q := <-t.queue:
+				batch = append(batch, q)
+			default:
+				break drain
+			}
+		}
+		f.push(ctx, t, batch)
+	}
+}
+
+// push posts one batch with bounded retries and exponential backoff.
+func (f *FastPath) push(ctx context.Context, t *amTarget, batch []queued) {
+	alerts := make([]PostableAlert, len(batch))
+	for i, q := range batch {
+		alerts[i] = q.alert
+	}
+	body, err := json.Marshal(alerts)
+	if err != nil {
+		f.pushes.WithLabelValues(t.name, "failure").Inc()
+		f.logger.Error("encode alerts", "err", err)
+		return
+	}
+	delay := f.opts.BackoffMin
+	for attempt := 1; ; attempt++ {
+		retryable, err := f.post(ctx, t, body)
+		if err == nil {
+			f.pushes.WithLabelValues(t.name, "success").Inc()
+			done := f.now()
+			for _, q := range batch {
+				if !q.eventAt.IsZero() {
+					f.e2e.Observe(done.Sub(q.eventAt).Seconds())
+				}
+			}
+			f.logger.Debug("pushed alerts", "alertmanager", t.name, "alerts", len(batch), "attempt", attempt)
+			return
+		}
+		if !retryable || attempt >= f.opts.Attempts || ctx.Err() != nil {
+			f.pushes.WithLabelValues(t.name, "failure").Inc()
+			f.logger.Error("push to alertmanager failed; giving up on this batch (firing alerts are re-sent every resend interval, and the rule path still applies)",
+				"alertmanager", t.name, "alerts", len(batch), "attempts", attempt, "err", err)
+			return
+		}
+		f.pushes.WithLabelValues(t.name, "retry").Inc()
+		f.logger.Warn("push to alertmanager failed; retrying", "alertmanager", t.name, "attempt", attempt, "retry_in", delay, "err", err)
+		if !sleepCtx(ctx, delay) {
+			f.pushes.WithLabelValues(t.name, "failure").Inc()
+			return
+		}
+		delay = min(2*delay, f.opts.BackoffMax)
+	}
+}
+
+// post sends one request; retryable follows Alertmanager's own notifier:
+// transport errors, 5xx and 429 are worth another try, other 4xx are not.
+func (f *FastPath) post(ctx context.Context, t *amTarget, body []byte) (retryable bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, f.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "vcr-exporter")
+	start := time.Now()
+	resp, err := f.opts.Client.Do(req)
+	f.latency.WithLabelValues(t.name).Observe(time.Since(start).Seconds())
+	if err != nil {
+		return true, fmt.Errorf("POST %s: %w", t.url, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 == 2 {
+		return false, nil
+	}
+	err = fmt.Errorf("POST %s: %s: %s", t.url, resp.Status, strings.TrimSpace(string(msg)))
+	return resp.StatusCode/100 == 5 || resp.StatusCode == http.StatusTooManyRequests, err
+}

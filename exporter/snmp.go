@@ -1,0 +1,361 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gosnmp/gosnmp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vcrcovery/vcrcovery/internal/virt"
+)
+
+// LIBVIRT-MIB (libvirt-snmp, src/LIBVIRT-MIB.txt). The MIB moved from the
+// placeholder enterprise 12345 to libvirt's registered 36957 in 2018; agents
+// of both generations are in the field, so both are accepted.
+var libvirtEnterprises = []string{".1.3.6.1.4.1.36957", ".1.3.6.1.4.1.12345"}
+
+const (
+	snmpTrapOID = ".1.3.6.1.6.3.1.1.4.1.0" // snmpTrapOID.0
+	// Below an enterprise prefix:
+	guestNotifSuffix  = ".0.1"    // libvirtNotifications.libvirtGuestNotif
+	guestEntrySuffix  = ".1.1.1." // libvirtObjects.libvirtGuestTable.libvirtGuestEntry
+	guestUUIDColumn   = "1"       // libvirtGuestUUID
+	guestNameColumn   = "2"       // libvirtGuestName
+	guestStateColumn  = "3"       // libvirtGuestState
+	guestRowStatusCol = "9"       // libvirtGuestRowStatus
+	maxSNMPGuests     = 10000     // bound on remembered remote guests
+	maxTrapSize       = 64 * 1024 // larger datagrams are not libvirt-snmp traps
+)
+
+// Trap results, the values of vcr_snmp_traps_total{result}.
+const (
+	trapOK        = "ok"
+	trapMalformed = "malformed" // undecodable, or a libvirtGuestNotif missing or mistyping a field
+	trapIgnored   = "ignored"   // a valid trap, but not a libvirt guest notification
+	trapRejected  = "rejected"  // wrong community or SNMP version
+)
+
+// GuestTrap is a decoded libvirtGuestNotif.
+type GuestTrap struct {
+	Name      string
+	UUID      string
+	State     int32
+	RowStatus int // 0 when absent
+}
+
+var errNotGuestNotif = errors.New("not a libvirtGuestNotif")
+
+// DecodeGuestTrap extracts the libvirtGuestNotif fields from an SNMP v2c
+// trap or inform. It returns errNotGuestNotif for other notifications and a
+// descriptive error for a guest notification it cannot trust.
+func DecodeGuestTrap(p *gosnmp.SnmpPacket) (GuestTrap, error) {
+	var g GuestTrap
+	if p.PDUType != gosnmp.SNMPv2Trap && p.PDUType != gosnmp.InformRequest {
+		return g, fmt.Errorf("PDU type %v: want an SNMPv2 trap or inform", p.PDUType)
+	}
+	prefix := ""
+	for _, v := range p.Variables {
+		if v.Name != snmpTrapOID {
+			continue
+		}
+		oid, ok := v.Value.(string)
+		if !ok {
+			return g, fmt.Errorf("snmpTrapOID.0 has type %v, want an OID", v.Type)
+		}
+		oid = "." + strings.TrimPrefix(oid, ".")
+		for _, e := range libvirtEnterprises {
+			if oid == e+guestNotifSuffix {
+				prefix = e + guestEntrySuffix
+			}
+		}
+		if prefix == "" {
+			return g, errNotGuestNotif
+		}
+	}
+	if prefix == "" {
+		return g, fmt.Errorf("no snmpTrapOID.0 varbind")
+	}
+	var haveName, haveUUID, haveState bool
+	for _, v := range p.Variables {
+		name := "." + strings.TrimPrefix(v.Name, ".")
+		if !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		// The column, followed by the row index (".0" from libvirt-snmp).
+		col, _, _ := strings.Cut(name[len(prefix):], ".")
+		switch col {
+		case guestNameColumn:
+			b, ok := v.Value.([]byte)
+			if !ok || len(b) == 0 {
+				return g, fmt.Errorf("libvirtGuestName: want a non-empty OCTET STRING, got %v", v.Type)
+			}
+			g.Name, haveName = string(b), true
+		case guestUUIDColumn:
+			b, ok := v.Value.([]byte)
+			if !ok {
+				return g, fmt.Errorf("libvirtGuestUUID: want an OCTET STRING, got %v", v.Type)
+			}
+			u, err := trapUUID(b)
+			if err != nil {
+				return g, err
+			}
+			g.UUID, haveUUID = u, true
+		case guestStateColumn:
+			n, ok := v.Value.(int)
+			if !ok || v.Type != gosnmp.Integer {
+				return g, fmt.Errorf("libvirtGuestState: want an INTEGER, got %v", v.Type)
+			}
+			if n < 0 || n > int(virt.StatePMSuspended) {
+				return g, fmt.Errorf("libvirtGuestState %d: out of range 0..7", n)
+			}
+			g.State, haveState = int32(n), true
+		case guestRowStatusCol:
+			n, ok := v.Value.(int)
+			if !ok || n < 1 || n > 6 {
+				return g, fmt.Errorf("libvirtGuestRowStatus: want RowStatus 1..6, got %v %v", v.Type, v.Value)
+			}
+			g.RowStatus = n
+		}
+	}
+	switch {
+	case !haveName:
+		return g, fmt.Errorf("libvirtGuestNotif without libvirtGuestName")
+	case !haveUUID:
+		return g, fmt.Errorf("libvirtGuestNotif without libvirtGuestUUID")
+	case !haveState:
+		return g, fmt.Errorf("libvirtGuestNotif without libvirtGuestState")
+	}
+	return g, nil
+}
+
+// trapUUID accepts the MIB's 16 raw octets, and the 36- or 32-character
+// text form that hand-made traps (snmptrap ... s <uuid>) carry.
+func trapUUID(b []byte) (string, error) {
+	if len(b) == 16 {
+		return virt.FormatUUIDBytes(b), nil
+	}
+	u, err := virt.ParseUUID(string(b))
+	if err != nil {
+		return "", fmt.Errorf("libvirtGuestUUID: want 16 octets or a UUID string: %w", err)
+	}
+	return virt.FormatUUID(u), nil
+}
+
+// trapEvent names the lifecycle event a reported state implies: the trap
+// carries the state after the change, not libvirt's event.
+func trapEvent(state int32) string {
+	switch state {
+	case virt.StateRunning, virt.StateBlocked:
+		return "started"
+	case virt.StatePaused:
+		return "suspended"
+	case virt.StateShutdown:
+		return "shutdown"
+	case virt.StateShutoff:
+		return "stopped"
+	case virt.StateCrashed:
+		return "crashed"
+	case virt.StatePMSuspended:
+		return "pmsuspended"
+	}
+	return "unknown"
+}
+
+// SNMPOptions configures the trap receiver.
+type SNMPOptions struct {
+	Address   string            // UDP listen address, e.g. ":162"
+	Community string            // empty accepts any community
+	Hosts     map[string]string // trap source IP -> host label; default the IP
+	Cloud     string
+}
+
+type snmpGuestKey struct{ host, uuid string }
+
+type snmpGuest struct {
+	name  string
+	state int32
+}
+
+// SNMPReceiver listens for libvirt-snmp traps and treats each as a
+// lifecycle event of the sending host: counted, exported, and given to the
+// fast path.
+type SNMPReceiver struct {
+	opts   SNMPOptions
+	sink   alertSink
+	logger *slog.Logger
+	params *gosnmp.GoSNMP
+	now    func() time.Time
+
+	mu       sync.Mutex
+	conn     net.PacketConn
+	results  map[string]float64
+	events   map[[2]string]float64 // host, event
+	guests   map[snmpGuestKey]snmpGuest
+	lastTrap map[string]time.Time
+	ready    chan struct{}
+
+	trapsDesc, eventsDesc, stateDesc, lastDesc *prometheus.Desc
+}
+
+// NewSNMPReceiver builds a receiver; Run listens.
+func NewSNMPReceiver(opts SNMPOptions, sink alertSink, logger *slog.Logger) *SNMPReceiver {
+	r := &SNMPReceiver{opts: opts, sink: sink, logger: logger, now: time.Now,
+		params:  &gosnmp.GoSNMP{Version: gosnmp.Version2c},
+		results: map[string]float64{trapOK: 0, trapMalformed: 0, trapIgnored: 0, trapRejected: 0},
+		events:  make(map[[2]string]float64), guests: make(map[snmpGuestKey]snmpGuest),
+		lastTrap: make(map[string]time.Time), ready: make(chan struct{}),
+	}
+	cl := prometheus.Labels{"cloud": opts.Cloud}
+	r.trapsDesc = prometheus.NewDesc("vcr_snmp_traps_total", "SNMP traps received, by result: ok, malformed, ignored (not a libvirt guest notification), rejected (community or version).", []string{"result"}, nil)
+	r.eventsDesc = prometheus.NewDesc("vcr_snmp_guest_events_total", "libvirt-snmp guest notifications, by sending host and the lifecycle event the reported state implies.", []string{"host", "event"}, cl)
+	r.stateDesc = prometheus.NewDesc("vcr_snmp_domain_state", "Last libvirt domain state a libvirt-snmp trap reported (same codes as vcr_domain_state).", []string{"host", "domain", "uuid"}, cl)
+	r.lastDesc = prometheus.NewDesc("vcr_snmp_last_trap_timestamp_seconds", "Unix time of the last valid trap from a host.", []string{"host"}, cl)
+	return r
+}
+
+// Listen binds the UDP socket; call it before Run so a bad address fails
+// start-up.
+func (r *SNMPReceiver) Listen() error {
+	conn, err := net.ListenPacket("udp", r.opts.Address)
+	if err != nil {
+		return fmt.Errorf("--snmp.trap-address %s: %w; pick a free UDP port (162 needs root)", r.opts.Address, err)
+	}
+	r.mu.Lock()
+	r.conn = conn
+	r.mu.Unlock()
+	close(r.ready)
+	return nil
+}
+
+// Addr is the bound address (after Listen).
+func (r *SNMPReceiver) Addr() net.Addr {
+	<-r.ready
+	return r.conn.LocalAddr()
+}
+
+// Run reads traps until ctx ends.
+func (r *SNMPReceiver) Run(ctx context.Context) {
+	<-r.ready
+	go func() {
+		<-ctx.Done()
+		_ = r.conn.Close()
+	}()
+	buf := make([]byte, maxTrapSize)
+	for {
+		n, from, err := r.conn.ReadFrom(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.logger.Warn("snmp read", "err", err)
+			continue
+		}
+		r.HandlePacket(buf[:n], from)
+	}
+}
+
+// HandlePacket decodes and processes one datagram.
+func (r *SNMPReceiver) HandlePacket(b []byte, from net.Addr) {
+	pkt, err := r.params.UnmarshalTrap(append([]byte(nil), b...), false)
+	if err != nil {
+		r.count(trapMalformed)
+		r.logger.Warn("malformed SNMP packet ignored", "from", from, "err", err)
+		return
+	}
+	if pkt.Version != gosnmp.Version2c {
+		r.count(trapRejected)
+		r.logger.Warn("SNMP trap ignored: only v2c is accepted", "from", from, "version", pkt.Version)
+		return
+	}
+	if r.opts.Community != "" && pkt.Community != r.opts.Community {
+		r.count(trapRejected)
+		r.logger.Warn("SNMP trap ignored: wrong community", "from", from)
+		return
+	}
+	g, err := DecodeGuestTrap(pkt)
+	if errors.Is(err, errNotGuestNotif) {
+		r.count(trapIgnored)
+		r.logger.Debug("SNMP trap ignored: not a libvirt guest notification", "from", from)
+		return
+	}
+	if err != nil {
+		r.count(trapMalformed)
+		r.logger.Warn("malformed libvirt guest notification ignored", "from", from, "err", err)
+		return
+	}
+	r.count(trapOK)
+	r.apply(g, r.hostFor(from))
+}
+
+func (r *SNMPReceiver) hostFor(from net.Addr) string {
+	ip := from.String()
+	if ua, ok := from.(*net.UDPAddr); ok {
+		ip = ua.IP.String()
+	} else if h, _, err := net.SplitHostPort(ip); err == nil {
+		ip = h
+	}
+	if h, ok := r.opts.Hosts[ip]; ok {
+		return h
+	}
+	return ip
+}
+
+func (r *SNMPReceiver) apply(g GuestTrap, host string) {
+	now := r.now()
+	event := trapEvent(g.State)
+	r.mu.Lock()
+	r.events[[2]string{host, event}]++
+	key := snmpGuestKey{host, g.UUID}
+	if _, ok := r.guests[key]; ok || len(r.guests) < maxSNMPGuests {
+		r.guests[key] = snmpGuest{name: g.Name, state: g.State}
+	}
+	r.lastTrap[host] = now
+	r.mu.Unlock()
+
+	verdict, alertname := ClassifyState(g.State)
+	r.logger.Info("libvirt-snmp guest notification", "host", host, "domain", g.Name, "uuid", g.UUID,
+		"state", virt.StateName(g.State), "fastpath", verdict.String())
+	if r.sink == nil {
+		return
+	}
+	ev := DomainEvent{Host: host, Cloud: r.opts.Cloud, Domain: g.Name, UUID: g.UUID, Event: event,
+		Detail: "snmp_trap", State: g.State, Source: "snmp", At: now}
+	switch verdict {
+	case Fire:
+		r.sink.Fire(ev, alertname)
+	case Resolve:
+		r.sink.Resolve(ev)
+	}
+}
+
+func (r *SNMPReceiver) count(result string) {
+	r.mu.Lock()
+	r.results[result]++
+	r.mu.Unlock()
+}
+
+// Update implements Collector.
+func (r *SNMPReceiver) Update(_ context.Context, ch chan<- prometheus.Metric) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for res, n := range r.results {
+		ch <- prometheus.MustNewConstMetric(r.trapsDesc, prometheus.CounterValue, n, res)
+	}
+	for k, n := range r.events {
+		ch <- prometheus.MustNewConstMetric(r.eventsDesc, prometheus.CounterValue, n, k[0], k[1])
+	}
+	for k, g := range r.guests {
+		ch <- prometheus.MustNewConstMetric(r.stateDesc, prometheus.GaugeValue, float64(g.state), k.host, g.name, k.uuid)
+	}
+	for h, t := range r.lastTrap {
+		ch <- prometheus.MustNewConstMetric(r.lastDesc, prometheus.GaugeValue, float64(t.UnixNano())/1e9, h)
+	}
+	return nil
+}

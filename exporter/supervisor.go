@@ -1,0 +1,142 @@
+package exporter
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	libvirt "github.com/digitalocean/go-libvirt"
+)
+
+// Backoff bounds for reconnecting to libvirtd.
+const (
+	reconnectMin = 100 * time.Millisecond
+	reconnectMax = 5 * time.Second
+)
+
+// supervisor keeps one connection to libvirtd open: it dials, subscribes to
+// lifecycle events, hands every event to onEvent, and after a loss dials
+// again with exponential backoff until ctx ends. Scrapes borrow the current
+// connection; while there is none they report vcr_libvirt_up 0.
+type supervisor struct {
+	dial    Dialer
+	logger  *slog.Logger
+	onEvent func(libvirt.DomainEventLifecycleMsg)
+	// onConnect runs after each successful subscription, before events are
+	// read; the event source uses it to reconcile what it missed.
+	onConnect func(ctx context.Context, c Client)
+
+	mu     sync.RWMutex
+	client Client
+
+	connects   atomic.Uint64 // successful connections, the first included
+	subscribed atomic.Bool
+	connected  chan struct{} // closed at the first successful connection
+	once       sync.Once
+}
+
+func newSupervisor(dial Dialer, logger *slog.Logger) *supervisor {
+	return &supervisor{dial: dial, logger: logger, connected: make(chan struct{})}
+}
+
+func (s *supervisor) current() Client {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.client
+}
+
+func (s *supervisor) set(c Client) {
+	s.mu.Lock()
+	s.client = c
+	s.mu.Unlock()
+}
+
+// run blocks until ctx ends, then disconnects.
+func (s *supervisor) run(ctx context.Context) {
+	delay := reconnectMin
+	failures := 0
+	for ctx.Err() == nil {
+		c, err := s.dial(ctx)
+		if err != nil {
+			failures++
+			// Log the first failure loudly and the rest quietly: libvirtd
+			// may be down for minutes and the log should not drown.
+			if failures == 1 {
+				s.logger.Warn("libvirt unreachable; retrying with backoff", "err", err)
+			} else {
+				s.logger.Debug("libvirt still unreachable", "attempt", failures, "retry_in", delay, "err", err)
+			}
+			if !sleepCtx(ctx, delay) {
+				return
+			}
+			delay = min(2*delay, reconnectMax)
+			continue
+		}
+		if failures > 0 || s.connects.Load() > 0 {
+			s.logger.Info("reconnected to libvirt", "after_failures", failures)
+		}
+		failures = 0
+		if s.serve(ctx, c) {
+			delay = reconnectMin
+		} else if !sleepCtx(ctx, delay) {
+			return
+		} else {
+			delay = min(2*delay, reconnectMax)
+		}
+	}
+}
+
+// serve subscribes to lifecycle events on c and forwards them until the
+// connection or ctx ends. It reports whether the subscription worked.
+func (s *supervisor) serve(ctx context.Context, c Client) bool {
+	subCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events, err := c.LifecycleEvents(subCtx)
+	if err != nil {
+		s.logger.Warn("subscribe to libvirt lifecycle events failed; reconnecting", "err", err)
+		_ = c.Disconnect()
+		return false
+	}
+	s.set(c)
+	s.subscribed.Store(true)
+	s.connects.Add(1)
+	s.once.Do(func() { close(s.connected) })
+	if s.onConnect != nil {
+		s.onConnect(ctx, c)
+	}
+	defer func() {
+		s.subscribed.Store(false)
+		s.set(nil)
+	}()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				s.logger.Warn("libvirt event stream closed; reconnecting")
+				_ = c.Disconnect()
+				return true
+			}
+			s.onEvent(ev)
+		case <-c.Disconnected():
+			s.logger.Warn("lost connection to libvirt; reconnecting")
+			return true
+		case <-ctx.Done():
+			cancel()
+			_ = c.Disconnect()
+			return true
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
