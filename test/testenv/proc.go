@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -50,6 +51,9 @@ func lookBin(t TB, bin, pkg string) string {
 func startProc(t TB, s procSpec) *Proc {
 	t.Helper()
 	path := lookBin(t, s.bin, s.pkg)
+	if s.log == "" {
+		s.log = filepath.Join(t.TempDir(), safeName(s.name, 40)+".log")
+	}
 	logf, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatalf("testenv: open log for %s: %v", s.name, err)

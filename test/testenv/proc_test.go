@@ -62,3 +62,29 @@ func TestReadinessDeadlineAndStopByPID(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestStartDaemonStopAndKill(t *testing.T) {
+	r := NewRunner(t.TempDir(), t.Logf)
+	defer r.Close()
+	err := r.Run(func() {
+		p := StartDaemon(r, DaemonSpec{Name: "echoer", Path: "sh", Args: []string{"-c", "echo up; exec sleep 60"}})
+		p.WaitReady(r, 5*time.Second, func() error {
+			if p.LogContains("up") {
+				return nil
+			}
+			return errors.New("no output yet")
+		})
+		p.Stop(r, time.Second)
+		if !p.Exited() {
+			r.Fatalf("still running after Stop")
+		}
+		q := StartDaemon(r, DaemonSpec{Name: "crashme", Path: "sleep", Args: []string{"60"}})
+		q.Kill()
+		if !q.Wait(0) {
+			r.Fatalf("still running after Kill")
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
