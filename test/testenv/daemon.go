@@ -68,6 +68,10 @@ func (p *Proc) Stop(t TB, grace time.Duration) { p.stop(t, grace) }
 
 // Wait blocks until the process exits or timeout passes, reporting whether it exited.
 func (p *Proc) Wait(timeout time.Duration) bool {
+	// Checked first: with both channels ready, select would pick at random.
+	if p.Exited() {
+		return true
+	}
 	select {
 	case <-p.done:
 		return true
