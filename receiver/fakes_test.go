@@ -170,8 +170,8 @@ func (d *fakeDNS) count() int {
 
 // fastClock makes backoff and grace periods instant but remembers them.
 type fastClock struct {
-	mu     sync.Mutex
-	slept  []time.Duration
+	mu    sync.Mutex
+	slept []time.Duration
 }
 
 func (c *fastClock) Now() time.Time { return time.Now() }

@@ -225,8 +225,8 @@ func (r *Receiver) fence(id string) phaseFunc {
 		fenced := false
 		switch {
 		case pr.Host.Socket == "":
-			note("no libvirt host configured for the primary; waiting the grace period " + svc.Fencing.GracePeriod.String())
-			if err := r.clock.Sleep(ctx, svc.Fencing.GracePeriod); err != nil {
+			note("no libvirt host configured for the primary; waiting the grace period " + svc.Fencing.Grace().String())
+			if err := r.clock.Sleep(ctx, svc.Fencing.Grace()); err != nil {
 				return err
 			}
 		case r.opts.Fencer == nil:
@@ -240,8 +240,8 @@ func (r *Receiver) fence(id string) phaseFunc {
 				fenced = true
 				note("primary " + domainLabel(pr) + ": " + what)
 			case errors.Is(err, ErrHostUnreachable):
-				note(fmt.Sprintf("host unreachable (%v); waiting the grace period %s", err, svc.Fencing.GracePeriod))
-				if err := r.clock.Sleep(ctx, svc.Fencing.GracePeriod); err != nil {
+				note(fmt.Sprintf("host unreachable (%v); waiting the grace period %s", err, svc.Fencing.Grace()))
+				if err := r.clock.Sleep(ctx, svc.Fencing.Grace()); err != nil {
 					return err
 				}
 			default:

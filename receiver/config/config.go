@@ -158,8 +158,18 @@ type Check struct {
 
 // Fencing is the split-brain policy.
 type Fencing struct {
-	GracePeriod                    time.Duration `yaml:"grace_period"`
-	AllowSwitchWhilePrimaryAnswers bool          `yaml:"allow_switch_while_primary_answers"`
+	// GracePeriod is a pointer so that an explicit 0s (do not wait) differs
+	// from leaving it out (DefaultGracePeriod). Use Grace.
+	GracePeriod                    *time.Duration `yaml:"grace_period"`
+	AllowSwitchWhilePrimaryAnswers bool           `yaml:"allow_switch_while_primary_answers"`
+}
+
+// Grace is how long to wait when the primary's host cannot be reached.
+func (f Fencing) Grace() time.Duration {
+	if f.GracePeriod == nil {
+		return DefaultGracePeriod
+	}
+	return *f.GracePeriod
 }
 
 // Flap stops a service from bouncing: an automatic failover within

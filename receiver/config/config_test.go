@@ -27,7 +27,7 @@ func TestParseMinimalAppliesDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := cfg.Services[0]
-	if s.DNS.Server != "main" || s.DNS.TTL != DefaultTTL || s.Fencing.GracePeriod != DefaultGracePeriod {
+	if s.DNS.Server != "main" || s.DNS.TTL != DefaultTTL || s.Fencing.Grace() != DefaultGracePeriod {
 		t.Errorf("defaults not applied: %+v", s)
 	}
 	if cfg.Journal.Backend != "bbolt" || cfg.Pipeline.MaxAttempts != DefaultMaxAttempts {
@@ -145,4 +145,14 @@ func FuzzConfigLoad(f *testing.F) {
 			t.Fatal("a config without services was accepted")
 		}
 	})
+}
+
+func TestExplicitZeroGracePeriod(t *testing.T) {
+	cfg, err := Parse([]byte(strings.Replace(minimal, "zone: example.test.}", "zone: example.test.}\n    fencing: {grace_period: 0s}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := cfg.Services[0].Fencing.Grace(); g != 0 {
+		t.Fatalf("grace = %v, want 0 (explicit)", g)
+	}
 }

@@ -68,9 +68,6 @@ func (c *Config) applyDefaults() {
 		if s.DNS.Server == "" && len(c.DNSServers) == 1 {
 			s.DNS.Server = c.DNSServers[0].Name
 		}
-		if s.Fencing.GracePeriod == 0 {
-			s.Fencing.GracePeriod = DefaultGracePeriod
-		}
 		if s.Primary.Host.Timeout == 0 {
 			s.Primary.Host.Timeout = DefaultHostTimeout
 		}

@@ -205,7 +205,7 @@ func (c *Config) validateService(errs *Errors, path string, s *Service, names, s
 	if ch.Timeout < 0 {
 		errs.add(path+".check.timeout", "must not be negative")
 	}
-	if s.Fencing.GracePeriod < 0 {
+	if s.Fencing.Grace() < 0 {
 		errs.add(path+".fencing.grace_period", "must not be negative")
 	}
 	if s.Flap.MinInterval < 0 {

@@ -1,0 +1,105 @@
+package ui
+
+import (
+	"context"
+	"errors"
+
+	"github.com/vcrcovery/vcrcovery/cost"
+	"github.com/vcrcovery/vcrcovery/receiver/api"
+)
+
+// ErrUnsupported is what a Source answers for data it cannot provide, for
+// example standby load when it has no LXD access. The page then leaves the
+// section out instead of showing an error.
+var ErrUnsupported = errors.New("not available from this source")
+
+// Source is where the page gets its data. Every call gets the request's
+// context; an error shows as a notice in that section, the rest of the page
+// still renders.
+type Source interface {
+	Services(ctx context.Context) ([]api.ServiceStatus, error)
+	// Incidents returns all incidents, newest first.
+	Incidents(ctx context.Context) ([]api.Incident, error)
+	// Standby returns the standby VMs and their containers.
+	Standby(ctx context.Context) ([]StandbyVM, error)
+	// Cost returns the cost model, or nil when none is configured. incidents
+	// are the ones the page already fetched, for measured recovery times.
+	Cost(ctx context.Context, incidents []api.Incident) (*cost.Report, error)
+}
+
+// StandbyVM is one LXD daemon standing in for a standby (or bigger) VM.
+type StandbyVM struct {
+	// Name is the lxd_remotes key, for example "standby" or "bigger".
+	Name string `json:"name"`
+	// Address is the loopback or VM address the remote's services use.
+	Address    string      `json:"address,omitempty"`
+	Containers []Container `json:"containers"`
+	// Error says why the VM could not be read, in plain words.
+	Error string `json:"error,omitempty"`
+}
+
+// Container is one instance on a standby VM and its load.
+type Container struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	// CPUPercent is the CPU used since the previous sample, in percent of
+	// one CPU; negative when there is no previous sample yet.
+	CPUPercent  float64 `json:"cpu_percent"`
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	MemoryBytes int64   `json:"memory_bytes"`
+	Processes   int64   `json:"processes"`
+}
+
+// Funcs builds a Source from functions, which is how the receiver wires its
+// own methods in. A nil function means the data is unsupported.
+type Funcs struct {
+	ServicesFunc  func(ctx context.Context) ([]api.ServiceStatus, error)
+	IncidentsFunc func(ctx context.Context) ([]api.Incident, error)
+	StandbyFunc   func(ctx context.Context) ([]StandbyVM, error)
+	// CostConfig returns the current cost config, nil when none.
+	CostConfig func() *cost.Config
+}
+
+// Services implements Source.
+func (f Funcs) Services(ctx context.Context) ([]api.ServiceStatus, error) {
+	if f.ServicesFunc == nil {
+		return nil, ErrUnsupported
+	}
+	return f.ServicesFunc(ctx)
+}
+
+// Incidents implements Source.
+func (f Funcs) Incidents(ctx context.Context) ([]api.Incident, error) {
+	if f.IncidentsFunc == nil {
+		return nil, ErrUnsupported
+	}
+	return f.IncidentsFunc(ctx)
+}
+
+// Standby implements Source.
+func (f Funcs) Standby(ctx context.Context) ([]StandbyVM, error) {
+	if f.StandbyFunc == nil {
+		return nil, ErrUnsupported
+	}
+	return f.StandbyFunc(ctx)
+}
+
+// Cost implements Source: the configured model with the recovery times
+// measured from incidents.
+func (f Funcs) Cost(_ context.Context, incidents []api.Incident) (*cost.Report, error) {
+	if f.CostConfig == nil {
+		return nil, nil
+	}
+	cfg := f.CostConfig()
+	if cfg == nil {
+		return nil, nil
+	}
+	return cost.Compute(cfg, cost.RecoveryTimes(incidents)), nil
+}
+
+// FromClient reads services and incidents from a receiver's API, for
+// serving the page outside the receiver (vcrctl ui, tests). Set StandbyFunc
+// and CostConfig on the result to show those sections too.
+func FromClient(c *api.Client) Funcs {
+	return Funcs{ServicesFunc: c.Services, IncidentsFunc: c.Incidents}
+}

@@ -1,0 +1,368 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vcrcovery/vcrcovery/cost"
+	"github.com/vcrcovery/vcrcovery/receiver/api"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Options tune the page. The zero value is fine.
+type Options struct {
+	// Title heads the page; empty means "VCRcovery".
+	Title string
+	// APIBase is prefixed to the API paths the action forms post to; empty
+	// means the same origin (the receiver serving the page).
+	APIBase string
+	// RecentIncidents bounds the closed incidents shown; 0 means 10.
+	RecentIncidents int
+	// Refresh is how often the script reloads the data; 0 means 5 s,
+	// negative turns it off.
+	Refresh time.Duration
+	// ReadOnly hides the action forms.
+	ReadOnly bool
+	// Timeout bounds gathering the data for one page; 0 means 10 s.
+	Timeout time.Duration
+	Logger  *slog.Logger
+	// Now is the clock, for tests; nil means time.Now.
+	Now func() time.Time
+}
+
+type handler struct {
+	src  Source
+	opts Options
+	tmpl *template.Template
+}
+
+// New returns the status page handler. Mount it at "/": it serves "/",
+// "/incidents/{id}", "/confirm" and "/static/", and 404 elsewhere.
+func New(src Source, opts Options) http.Handler {
+	if opts.Title == "" {
+		opts.Title = "VCRcovery"
+	}
+	if opts.RecentIncidents == 0 {
+		opts.RecentIncidents = 10
+	}
+	if opts.Refresh == 0 {
+		opts.Refresh = 5 * time.Second
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	opts.APIBase = strings.TrimRight(opts.APIBase, "/")
+	h := &handler{src: src, opts: opts, tmpl: parseTemplates()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", h.index)
+	mux.HandleFunc("GET /incidents/{id}", h.incident)
+	mux.HandleFunc("GET /confirm", h.confirm)
+	static, _ := fs.Sub(staticFS, "static") // embedded: cannot fail
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
+	return mux
+}
+
+func parseTemplates() *template.Template {
+	funcs := template.FuncMap{
+		"usd":     cost.USD,
+		"usdRate": cost.USDRate,
+		"bytes":   fmtBytes,
+		"pct": func(v float64) string {
+			if v < 0 {
+				return "—"
+			}
+			return fmtFloat(v) + "%"
+		},
+		"pathesc": url.PathEscape,
+		"cpusecs": func(v float64) string { return fmtDur(time.Duration(v * float64(time.Second))) },
+		"join":    strings.Join,
+		"incArgs": func(inc any, p page) (incArgs, error) {
+			switch v := inc.(type) {
+			case incidentView:
+				return incArgs{Inc: v, Page: p}, nil
+			case *incidentView:
+				return incArgs{Inc: *v, Page: p}, nil
+			}
+			return incArgs{}, errors.New("incArgs: not an incident")
+		},
+		"ackArgs": func(inc incidentView, p page) ackArgs {
+			return ackArgs{ID: inc.ID, Service: inc.Service, APIBase: p.APIBase}
+		},
+	}
+	return template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))
+}
+
+// page is what every template gets.
+type page struct {
+	Title     string
+	Heading   string
+	Now       string
+	Refresh   int // seconds; 0 off
+	ReadOnly  bool
+	APIBase   string
+	Services  []serviceView
+	SvcErr    string
+	Open      []incidentView
+	Recent    []incidentView
+	IncErr    string
+	Standby   []standbyView
+	StdErr    string
+	HasStdby  bool
+	Cost      *costView
+	CostErr   string
+	Incident  *incidentView // detail page
+	Confirm   *confirmView
+	NotFound  string
+	AllClosed int
+}
+
+type incArgs struct {
+	Inc  incidentView
+	Page page
+}
+
+type ackArgs struct{ ID, Service, APIBase string }
+
+type serviceView struct {
+	api.ServiceStatus
+	CanFailover bool
+	CanFailback bool
+	OpenState   string
+}
+
+type standbyView struct {
+	StandbyVM
+	Running int
+}
+
+type costView struct {
+	*cost.Report
+	Bars []costBar
+}
+
+type costBar struct {
+	Name, Annual, Width string
+	VCR                 bool
+}
+
+type confirmView struct {
+	Action, Target, Question, Explain, Button, PostURL string
+}
+
+func (h *handler) base(title string) page {
+	p := page{Title: h.opts.Title, Heading: title, Now: h.opts.Now().UTC().Format("2006-01-02 15:04:05 MST"),
+		ReadOnly: h.opts.ReadOnly, APIBase: h.opts.APIBase}
+	if h.opts.Refresh > 0 {
+		p.Refresh = int(h.opts.Refresh / time.Second)
+		if p.Refresh == 0 {
+			p.Refresh = 1
+		}
+	}
+	return p
+}
+
+func (h *handler) index(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
+	defer cancel()
+	now := h.opts.Now()
+	p := h.base("Status")
+
+	// The three sources are independent; fetch them together so one slow
+	// LXD daemon does not add to the receiver's own answers.
+	var (
+		wg      sync.WaitGroup
+		svcs    []api.ServiceStatus
+		incs    []api.Incident
+		standby []StandbyVM
+		svcErr  error
+		incErr  error
+		stdErr  error
+	)
+	wg.Add(3)
+	go func() { defer wg.Done(); svcs, svcErr = h.src.Services(ctx) }()
+	go func() { defer wg.Done(); incs, incErr = h.src.Incidents(ctx) }()
+	go func() { defer wg.Done(); standby, stdErr = h.src.Standby(ctx) }()
+	wg.Wait()
+
+	if svcErr != nil {
+		p.SvcErr = h.problem("services", svcErr)
+	}
+	if incErr != nil {
+		p.IncErr = h.problem("incidents", incErr)
+	}
+	openBy := map[string]api.State{}
+	for i := range incs {
+		v := newIncidentView(&incs[i], now)
+		if v.Open {
+			p.Open = append(p.Open, v)
+			openBy[incs[i].Service] = incs[i].State
+		} else if len(p.Recent) < h.opts.RecentIncidents {
+			p.Recent = append(p.Recent, v)
+		} else {
+			p.AllClosed++
+		}
+	}
+	for _, s := range svcs {
+		sv := serviceView{ServiceStatus: s, OpenState: string(openBy[s.Name])}
+		free := s.OpenIncident == ""
+		sv.CanFailover = free && s.Location == api.LocationPrimary
+		sv.CanFailback = free && s.Location != "" && s.Location != api.LocationPrimary
+		p.Services = append(p.Services, sv)
+	}
+	switch {
+	case errors.Is(stdErr, ErrUnsupported):
+	case stdErr != nil:
+		p.HasStdby, p.StdErr = true, h.problem("standby VMs", stdErr)
+	default:
+		p.HasStdby = true
+		for _, vm := range standby {
+			sv := standbyView{StandbyVM: vm}
+			for _, c := range vm.Containers {
+				if strings.EqualFold(c.Status, "running") {
+					sv.Running++
+				}
+			}
+			p.Standby = append(p.Standby, sv)
+		}
+	}
+	rep, err := h.src.Cost(ctx, incs)
+	if err != nil {
+		p.CostErr = h.problem("cost model", err)
+	} else if rep != nil {
+		p.Cost = newCostView(rep)
+	}
+	h.render(w, http.StatusOK, "index.html", p)
+}
+
+func newCostView(r *cost.Report) *costView {
+	v := &costView{Report: r}
+	var top float64
+	for _, m := range r.Models {
+		top = max(top, m.AnnualUSD)
+	}
+	for _, m := range r.Models {
+		w := 0.0
+		if top > 0 {
+			w = max(m.AnnualUSD/top*100, 0.5)
+		}
+		v.Bars = append(v.Bars, costBar{Name: m.Name, Annual: cost.USD(m.AnnualUSD), Width: fmtFloat(w), VCR: m.Baseline != ""})
+	}
+	return v
+}
+
+func (h *handler) incident(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
+	defer cancel()
+	id := r.PathValue("id")
+	p := h.base("Incident " + id)
+	incs, err := h.src.Incidents(ctx)
+	if err != nil {
+		p.IncErr = h.problem("incidents", err)
+		h.render(w, http.StatusBadGateway, "incident.html", p)
+		return
+	}
+	for i := range incs {
+		if incs[i].ID == id {
+			v := newIncidentView(&incs[i], h.opts.Now())
+			p.Incident = &v
+			h.render(w, http.StatusOK, "incident.html", p)
+			return
+		}
+	}
+	p.NotFound = id
+	h.render(w, http.StatusNotFound, "incident.html", p)
+}
+
+// confirm is the no-JavaScript path for actions: the page's forms GET here
+// first, and this page's form POSTs to the API.
+func (h *handler) confirm(w http.ResponseWriter, r *http.Request) {
+	if h.opts.ReadOnly {
+		http.Error(w, "This status page is read-only.", http.StatusForbidden)
+		return
+	}
+	action, target := r.URL.Query().Get("action"), r.URL.Query().Get("target")
+	cv, ok := h.confirmation(action, target)
+	if !ok {
+		http.Error(w, "Unknown action or missing target: use the buttons on the status page.", http.StatusBadRequest)
+		return
+	}
+	p := h.base("Confirm")
+	p.Confirm = &cv
+	h.render(w, http.StatusOK, "confirm.html", p)
+}
+
+func (h *handler) confirmation(action, target string) (confirmView, bool) {
+	if target == "" {
+		return confirmView{}, false
+	}
+	esc := url.PathEscape(target)
+	cv := confirmView{Action: action, Target: target}
+	switch action {
+	case "failover":
+		cv.Question = "Run a failover drill of " + target + "?"
+		cv.Explain = "The primary of " + target + " is fenced (shut off), the service is started on its standby, checked, and its DNS record is switched to the standby, exactly as after a real failure. Clients follow within the record's TTL."
+		cv.Button = "Run the drill"
+		cv.PostURL = h.opts.APIBase + "/api/v1/services/" + esc + "/failover"
+	case "failback":
+		cv.Question = "Fail " + target + " back to its primary?"
+		cv.Explain = "The DNS record of " + target + " is switched back to the primary, once the primary answers its check."
+		cv.Button = "Fail back"
+		cv.PostURL = h.opts.APIBase + "/api/v1/services/" + esc + "/failback"
+	case "ack":
+		cv.Question = "Acknowledge incident " + target + "?"
+		cv.Explain = "Acknowledging records that an operator has seen this incident and frees its service, so the next failure starts a new recovery."
+		cv.Button = "Acknowledge"
+		cv.PostURL = h.opts.APIBase + "/api/v1/incidents/" + esc + "/acknowledge"
+	default:
+		return confirmView{}, false
+	}
+	return cv, true
+}
+
+func (h *handler) problem(what string, err error) string {
+	h.opts.Logger.Warn("status page: cannot read "+what, "err", err)
+	return "Cannot read the " + what + ": " + err.Error()
+}
+
+func (h *handler) render(w http.ResponseWriter, code int, name string, p page) {
+	var buf bytes.Buffer
+	if err := h.tmpl.ExecuteTemplate(&buf, name, p); err != nil {
+		h.opts.Logger.Error("status page template failed", "template", name, "err", err)
+		http.Error(w, "The status page could not be rendered; the API at /api/v1/ still works. See the receiver's log.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// fmtFloat prints one decimal at most: 12.5, 3, 0.
+func fmtFloat(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 1, 64)
+	return strings.TrimSuffix(s, ".0")
+}
