@@ -128,10 +128,15 @@ func text(n *html.Node) string {
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
 			walk(c)
 		}
+		if n.Type == html.ElementNode && blocks[n.Data] {
+			b.WriteByte(' ') // cells and paragraphs read as separate words
+		}
 	}
 	walk(n)
 	return strings.Join(strings.Fields(b.String()), " ")
 }
+
+var blocks = map[string]bool{"td": true, "th": true, "tr": true, "li": true, "p": true, "div": true, "h2": true, "h3": true, "dt": true, "dd": true}
 
 func render(n *html.Node) string {
 	var b strings.Builder
@@ -158,3 +163,8 @@ func golden(t *testing.T, name, got string) {
 }
 
 var errBoom = errors.New("GET /api/v1/services: connection refused (is vcr-receiver running at http://127.0.0.1:9478?)")
+
+func writeTestJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
