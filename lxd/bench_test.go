@@ -196,3 +196,48 @@ func BenchmarkStartReadyToPort(b *testing.B) {
 		return d
 	})
 }
+
+// BenchmarkFrozenMoveDowntime: the service outage of a stateless move done
+// with this client's fastest calls: freeze the source, refresh the
+// pre-copied target, start it until its port answers HTTP. Between samples
+// the target is stopped and the source thawed, so each sample refreshes.
+func BenchmarkFrozenMoveDowntime(b *testing.B) {
+	a, bb := testPair(b)
+	src, dst := httpsClient(b, a), httpsClient(b, bb)
+	ctx := context.Background()
+	listen, listenB := servicePort(b, a.Address), servicePort(b, bb.Address)
+	remove(src, "bench-mv")
+	remove(dst, "bench-mv")
+	err := src.CreateInstance(ctx, lxd.CreateInstanceRequest{Name: "bench-mv", Image: "busybox", Start: true,
+		Devices: map[string]map[string]string{"http": lxd.ProxyDevice(listen, "tcp:127.0.0.1:8080")}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { remove(src, "bench-mv") })
+	dev := map[string]map[string]string{"http": lxd.ProxyDevice(listenB, "tcp:127.0.0.1:8080")}
+	if err := src.CopyInstance(ctx, dst, "bench-mv", lxd.CopyOptions{Devices: dev}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { remove(dst, "bench-mv") })
+	probe := lxd.HTTPProbe("http://" + listenB + "/")
+	sample(b, func(int) time.Duration {
+		start := time.Now()
+		if err := src.FreezeInstance(ctx, "bench-mv"); err != nil {
+			b.Fatal(err)
+		}
+		if err := src.CopyInstance(ctx, dst, "bench-mv", lxd.CopyOptions{Refresh: true, Devices: dev}); err != nil {
+			b.Fatal(err)
+		}
+		if err := dst.StartInstanceReady(ctx, "bench-mv", probe, 0); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(start)
+		if err := dst.StopInstance(ctx, "bench-mv", 0); err != nil {
+			b.Fatal(err)
+		}
+		if err := src.UnfreezeInstance(ctx, "bench-mv"); err != nil {
+			b.Fatal(err)
+		}
+		return d
+	})
+}

@@ -494,11 +494,11 @@ func TestIntegrationFrozenRefreshMove(t *testing.T) {
 	if err := src.CopyInstance(ctx, dst, "frz", lxd.CopyOptions{Refresh: true, Devices: dev}); err != nil {
 		t.Fatalf("refresh from a frozen source: %v", err)
 	}
-	if err := dst.StartInstance(ctx, "frz"); err != nil {
+	if err := dst.StartInstanceReady(ctx, "frz", lxd.HTTPProbe("http://"+listenB+"/"), 0); err != nil {
 		t.Fatal(err)
 	}
-	body, err := fetch(listenB, 10*time.Second)
-	t.Logf("freeze %s; freeze + refresh + start until the port answered: %s", froze.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	t.Logf("freeze %s; freeze + refresh + ready start until the port answered: %s", froze.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	body, err := fetch(listenB, 0)
 	if err != nil || !strings.Contains(body, "frozen delta") {
 		t.Fatalf("target serves %q, %v; want the delta", body, err)
 	}
