@@ -543,3 +543,29 @@ func TestStateChangeRetriesWhileBusy(t *testing.T) {
 		t.Errorf("StopInstance = %v after %d attempts, want success on the second", err, n)
 	}
 }
+
+func TestProjectQuery(t *testing.T) {
+	f := newFake(t)
+	f.startUnix()
+	c, err := lxd.Connect(context.Background(), lxd.Config{Socket: f.socket, Project: "blue"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.route("GET /1.0/instances", func(w http.ResponseWriter, r *http.Request) { sync200(w, []any{}) })
+	f.route("GET /1.0/operations/x", func(w http.ResponseWriter, r *http.Request) { sync200(w, opJSON("x", 200, "", nil, nil)) })
+	if _, err := c.ListInstances(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetOperation(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	if q := f.requests("GET", "/1.0/instances")[0].Query; q != "project=blue&recursion=1" {
+		t.Errorf("instances query = %q, want the project", q)
+	}
+	if q := f.requests("GET", "/1.0")[1].Query; q != "" {
+		t.Errorf("server query = %q, want none", q)
+	}
+	if q := f.requests("GET", "/1.0/operations/x")[0].Query; q != "" {
+		t.Errorf("operation query = %q, want none (operations are global)", q)
+	}
+}

@@ -3,6 +3,7 @@ package lxd_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -509,4 +510,60 @@ func TestIntegrationFrozenRefreshMove(t *testing.T) {
 	if body, err := fetch(listen, 5*time.Second); err != nil || !strings.Contains(body, "frozen delta") {
 		t.Errorf("source after unfreeze: %q, %v", body, err)
 	}
+}
+
+// TestIntegrationCopyCancelled: a copy whose context ends midway returns the
+// context's error and leaves no migration running on either daemon.
+func TestIntegrationCopyCancelled(t *testing.T) {
+	a, b := testPair(t)
+	src, dst := httpsClient(t, a), httpsClient(t, b)
+	ctx := ctxT(t, time.Minute)
+	launch(t, src, "cc", servicePort(t, a.Address))
+	if err := src.StopInstance(ctx, "cc", 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { remove(dst, "cc") })
+	cctx, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
+	defer cancel()
+	err := src.CopyInstance(cctx, dst, "cc", lxd.CopyOptions{})
+	if err == nil {
+		t.Skip("the copy finished within 150 ms; nothing to cancel")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("cancelled copy: %v, want context.DeadlineExceeded", err)
+	}
+	running := func(c *lxd.Client) []string {
+		resp, _, err := c.Raw(ctx, "GET", "/1.0/operations?recursion=1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ops map[string][]lxd.Operation
+		if err := json.Unmarshal(resp.Metadata, &ops); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, op := range ops["running"] {
+			out = append(out, op.Description)
+		}
+		return out
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, d := running(src), running(dst)
+		if len(s) == 0 && len(d) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("operations still running after a cancelled copy: source %v, target %v", s, d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, _, err := dst.GetInstance(ctx, "cc"); !errors.Is(err, lxd.ErrNotFound) {
+		t.Errorf("target after the cancelled copy: %v, want no partial instance (ErrNotFound)", err)
+	}
+	// The source is intact and can still be copied.
+	if err := src.CopyInstance(ctx, dst, "cc", lxd.CopyOptions{TargetName: "cc2"}); err != nil {
+		t.Fatalf("copy after a cancelled one: %v", err)
+	}
+	remove(dst, "cc2")
 }
