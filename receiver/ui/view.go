@@ -133,7 +133,7 @@ func newIncidentView(inc *api.Incident, now time.Time) incidentView {
 		v.Recovery = fmtDur(sw.EndedAt.Sub(inc.Phases[0].StartedAt))
 	}
 	v.StateWord = stateClass(inc.State)
-	v.Summary = summary(inc, v.Recovery)
+	v.Summary = summary(inc)
 	return v
 }
 
@@ -150,7 +150,7 @@ func stateClass(s api.State) string {
 	}
 }
 
-func summary(inc *api.Incident, recovery string) string {
+func summary(inc *api.Incident) string {
 	what := map[api.Kind]string{
 		api.KindFailover: "Failover of " + inc.Service + " after " + inc.Reason,
 		api.KindDrill:    "Failover drill of " + inc.Service,
@@ -161,8 +161,6 @@ func summary(inc *api.Incident, recovery string) string {
 		what = "Recovery of " + inc.Service
 	}
 	switch {
-	case inc.State == api.StateResolved && recovery != "":
-		return what + ": done, switched in " + recovery + "."
 	case inc.State == api.StateResolved:
 		return what + ": done."
 	case inc.State.Running():
