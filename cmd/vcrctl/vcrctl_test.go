@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -249,5 +250,57 @@ func TestCostWithoutReceiverStillPrints(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil || len(r.Models) != 4 || r.Models[1].SavingsUSD < 15189.83 {
 		t.Errorf("cost -o json: exit %d, err %v, %s", code, err, out)
+	}
+}
+
+// TestUIForwardsActions serves the page as vcrctl ui does and follows the
+// no-JS action path: the POST reaches the receiver with the token added.
+func TestUIForwardsActions(t *testing.T) {
+	f, srv := newFakeReceiver(t)
+	t.Setenv("VCR_TOKEN", testToken)
+	var errb bytes.Buffer
+	a := &app{receiverURL: srv.URL, configFile: "/nonexistent", timeout: 5 * time.Second, stdout: io.Discard, stderr: &errb, now: func() time.Time { return fixedNow }}
+	h, err := a.uiHandler("../../cost/testdata/paper.yml", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := httptest.NewServer(h)
+	defer page.Close()
+
+	resp, err := http.Get(page.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`data-service="db"`, `data-incident="20261125T094500Z-db"`, "$15,189.84 saved"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	if !strings.Contains(errb.String(), "standby VMs not shown") {
+		t.Errorf("missing config should be reported, stderr %q", errb.String())
+	}
+	// The browser sends no token; the proxy adds it.
+	resp, err = http.Post(page.URL+"/api/v1/services/db/failback", "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Errorf("forwarded failback = %d, want 202", resp.StatusCode)
+	}
+	if len(f.actions) != 1 || f.actions[0] != "failback db" {
+		t.Errorf("receiver saw %v", f.actions)
+	}
+
+	ro, err := a.uiHandler("../../cost/testdata/paper.yml", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	ro.ServeHTTP(rec, httptest.NewRequest("POST", "/api/v1/services/db/failback", nil))
+	if rec.Code == http.StatusAccepted || len(f.actions) != 1 {
+		t.Errorf("read-only page forwarded an action: %d", rec.Code)
 	}
 }
