@@ -1,0 +1,284 @@
+package exporter
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+var testEvent = DomainEvent{Host: "hv1", Cloud: "tokyo", Domain: "web", UUID: "11111111-2222-3333-4444-555555555555",
+	Event: "stopped", Detail: "destroyed", State: 5, Source: "libvirt", At: time.Date(2026, 1, 2, 3, 4, 5, 600_000_000, time.UTC)}
+
+// The payload is what Alertmanager's POST /api/v2/alerts takes, with the
+// rule path's exact label set.
+func TestBuildAlertPayload(t *testing.T) {
+	a := BuildAlert(testEvent, AlertShutoff, "http://hv1:9477/")
+	a.EndsAt = testEvent.At.Add(4 * time.Minute)
+	b, err := json.MarshalIndent([]PostableAlert{a}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[
+  {
+    "labels": {
+      "alertname": "VCRDomainShutoff",
+      "cloud": "tokyo",
+      "domain": "web",
+      "host": "hv1",
+      "severity": "critical",
+      "uuid": "11111111-2222-3333-4444-555555555555"
+    },
+    "annotations": {
+      "description": "libvirt reported stopped/destroyed for domain web (uuid 11111111-2222-3333-4444-555555555555) at 2026-01-02T03:04:05.6Z; pushed by vcr-exporter's fast path.",
+      "event": "stopped/destroyed",
+      "origin": "libvirt",
+      "source": "fastpath",
+      "state": "shutoff",
+      "summary": "Domain web on hv1 (tokyo) shut off"
+    },
+    "startsAt": "2026-01-02T03:04:05.6Z",
+    "endsAt": "2026-01-02T03:08:05.6Z",
+    "generatorURL": "http://hv1:9477/"
+  }
+]`
+	if string(b) != want {
+		t.Fatalf("payload:\n%s\nwant:\n%s", b, want)
+	}
+	if c := BuildAlert(testEvent, AlertCrashed, ""); !strings.Contains(c.Annotations["summary"], "crashed") {
+		t.Errorf("crashed summary = %q", c.Annotations["summary"])
+	}
+}
+
+// amStub is an Alertmanager that answers with the scripted status codes in
+// turn (then 200) and records what it got.
+type amStub struct {
+	mu       sync.Mutex
+	codes    []int
+	requests [][]PostableAlert
+	got      chan struct{}
+	srv      *httptest.Server
+}
+
+func newAMStub(t *testing.T, codes ...int) *amStub {
+	s := &amStub{codes: codes, got: make(chan struct{}, 100)}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v2/alerts" || r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "bad request "+r.Method+" "+r.URL.Path, http.StatusNotFound)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		var alerts []PostableAlert
+		if err := json.Unmarshal(body, &alerts); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		s.requests = append(s.requests, alerts)
+		code := http.StatusOK
+		if len(s.codes) > 0 {
+			code, s.codes = s.codes[0], s.codes[1:]
+		}
+		s.mu.Unlock()
+		w.WriteHeader(code)
+		s.got <- struct{}{}
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *amStub) wait(t *testing.T, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		select {
+		case <-s.got:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Alertmanager got %d requests, want %d", i, n)
+		}
+	}
+}
+
+func (s *amStub) all() [][]PostableAlert {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]PostableAlert(nil), s.requests...)
+}
+
+func startFastPath(t *testing.T, opts FastPathOptions) *FastPath {
+	t.Helper()
+	f, err := NewFastPath(opts, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return f
+}
+
+func pushes(f *FastPath, am, result string) float64 {
+	return testutil.ToFloat64(f.pushes.WithLabelValues(am, result))
+}
+
+func TestFastPathRetriesThenSucceeds(t *testing.T) {
+	am := newAMStub(t, 503, 500)
+	f := startFastPath(t, FastPathOptions{URLs: []string{am.srv.URL}, BackoffMin: time.Millisecond, BackoffMax: 2 * time.Millisecond})
+	f.Fire(testEvent, AlertShutoff)
+	am.wait(t, 3)
+	host := strings.TrimPrefix(am.srv.URL, "http://")
+	waitFor(t, func() bool { return pushes(f, host, "success") == 1 })
+	if r := pushes(f, host, "retry"); r != 2 {
+		t.Errorf("retries = %v, want 2", r)
+	}
+	for _, req := range am.all() {
+		if len(req) != 1 || req[0].Labels["alertname"] != AlertShutoff || req[0].Labels["domain"] != "web" {
+			t.Errorf("request = %+v", req)
+		}
+	}
+	if n := testutil.CollectAndCount(f.e2e); n != 1 {
+		t.Errorf("event-to-push histogram series = %d", n)
+	}
+}
+
+// A 4xx will not get better by retrying; Alertmanager's own notifier
+// draws the same line.
+func TestFastPathGivesUpOnClientError(t *testing.T) {
+	am := newAMStub(t, 400)
+	f := startFastPath(t, FastPathOptions{URLs: []string{am.srv.URL}, BackoffMin: time.Millisecond})
+	f.Fire(testEvent, AlertShutoff)
+	am.wait(t, 1)
+	host := strings.TrimPrefix(am.srv.URL, "http://")
+	waitFor(t, func() bool { return pushes(f, host, "failure") == 1 })
+	time.Sleep(20 * time.Millisecond)
+	if n := len(am.all()); n != 1 {
+		t.Fatalf("requests = %d, want 1", n)
+	}
+}
+
+// A dead Alertmanager gets exactly Attempts tries with growing waits.
+func TestFastPathBoundedRetriesWhenDown(t *testing.T) {
+	am := newAMStub(t)
+	url := am.srv.URL
+	am.srv.Close()
+	f := startFastPath(t, FastPathOptions{URLs: []string{url}, Attempts: 4, BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond})
+	start := time.Now()
+	f.Fire(testEvent, AlertShutoff)
+	host := strings.TrimPrefix(url, "http://")
+	waitFor(t, func() bool { return pushes(f, host, "failure") == 1 })
+	if r := pushes(f, host, "retry"); r != 3 {
+		t.Errorf("retries = %v, want 3", r)
+	}
+	// Waits 5 + 10 + 20 ms: the backoff grows and is capped.
+	if d := time.Since(start); d < 35*time.Millisecond {
+		t.Errorf("gave up after %v, want >= 35ms of backoff", d)
+	}
+}
+
+// Fire and Resolve never block, even with the worker stuck: a full queue
+// drops and counts.
+func TestFastPathQueueBoundedAndNonBlocking(t *testing.T) {
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
+	defer srv.Close()
+	defer close(block)
+	f := startFastPath(t, FastPathOptions{URLs: []string{srv.URL}, QueueSize: 2, Timeout: 10 * time.Second})
+	start := time.Now()
+	for i := 0; i < 10; i++ {
+		ev := testEvent
+		ev.UUID = strings.Repeat(string(rune('a'+i)), 8) + ev.UUID[8:]
+		f.Fire(ev, AlertShutoff)
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Fatalf("10 Fire calls took %v with Alertmanager stuck", d)
+	}
+	host := strings.TrimPrefix(srv.URL, "http://")
+	// One batch in flight (1..2 alerts taken), 2 queued, the rest dropped.
+	d := testutil.ToFloat64(f.dropped.WithLabelValues(host))
+	if d < 6 || d > 8 {
+		t.Fatalf("dropped = %v, want 6..8", d)
+	}
+}
+
+func TestFastPathResolve(t *testing.T) {
+	am := newAMStub(t)
+	f := startFastPath(t, FastPathOptions{URLs: []string{am.srv.URL}})
+	f.Fire(testEvent, AlertShutoff)
+	am.wait(t, 1)
+	up := testEvent
+	up.Event, up.Detail, up.State, up.At = "started", "booted", 1, testEvent.At.Add(30*time.Second)
+	f.Resolve(up)
+	am.wait(t, 1)
+	reqs := am.all()
+	fired, resolved := reqs[0][0], reqs[1][0]
+	if !fired.EndsAt.After(testEvent.At.Add(time.Minute)) {
+		t.Errorf("firing endsAt %s should lie in the future", fired.EndsAt)
+	}
+	if !resolved.EndsAt.Equal(up.At) || !resolved.StartsAt.Equal(testEvent.At) {
+		t.Errorf("resolved startsAt %s endsAt %s, want %s and %s", resolved.StartsAt, resolved.EndsAt, testEvent.At, up.At)
+	}
+	for k, v := range fired.Labels {
+		if resolved.Labels[k] != v {
+			t.Errorf("resolve changed label %s: %q -> %q", k, v, resolved.Labels[k])
+		}
+	}
+	// Nothing firing: resolving again sends nothing.
+	f.Resolve(up)
+	time.Sleep(50 * time.Millisecond)
+	if n := len(am.all()); n != 2 {
+		t.Fatalf("requests = %d, want 2", n)
+	}
+}
+
+// Every Alertmanager gets every alert, and a dead one does not slow the
+// live one down.
+func TestFastPathFansOut(t *testing.T) {
+	live := newAMStub(t)
+	dead := newAMStub(t)
+	deadURL := dead.srv.URL
+	dead.srv.Close()
+	f := startFastPath(t, FastPathOptions{URLs: []string{deadURL, live.srv.URL}, BackoffMin: 50 * time.Millisecond})
+	start := time.Now()
+	f.Fire(testEvent, AlertCrashed)
+	live.wait(t, 1)
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("live Alertmanager got the alert after %v", d)
+	}
+}
+
+func TestFastPathResends(t *testing.T) {
+	am := newAMStub(t)
+	f := startFastPath(t, FastPathOptions{URLs: []string{am.srv.URL}, ResendInterval: 30 * time.Millisecond})
+	f.Fire(testEvent, AlertShutoff)
+	am.wait(t, 3) // first push plus two resends
+	reqs := am.all()
+	if !reqs[2][0].StartsAt.Equal(testEvent.At) {
+		t.Errorf("resend changed startsAt to %s", reqs[2][0].StartsAt)
+	}
+}
+
+func TestNewFastPathRejectsBadURL(t *testing.T) {
+	for _, u := range []string{"localhost:9093", "ftp://x", "http://"} {
+		if _, err := NewFastPath(FastPathOptions{URLs: []string{u}}, discardLogger()); err == nil {
+			t.Errorf("accepted %q", u)
+		}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

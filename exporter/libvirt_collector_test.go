@@ -1,0 +1,191 @@
+package exporter
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	libvirt "github.com/digitalocean/go-libvirt"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+// collectorAdapter exposes one Collector to client_golang's test helpers.
+type collectorAdapter struct {
+	c       Collector
+	timeout time.Duration
+	err     error
+}
+
+func (a *collectorAdapter) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(a, ch) }
+func (a *collectorAdapter) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	a.err = a.c.Update(ctx, ch)
+}
+
+// connectedSupervisor returns a supervisor whose current client is c.
+func connectedSupervisor(c Client) *supervisor {
+	s := newSupervisor(nil, discardLogger())
+	s.set(c)
+	return s
+}
+
+func compareGolden(t *testing.T, col prometheus.Collector, golden string) {
+	t.Helper()
+	path := filepath.Join("testdata", golden)
+	if *update {
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(col)
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, mf := range mfs {
+			if _, err := expfmtWrite(&b, mf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
+	}
+	defer f.Close()
+	if err := testutil.CollectAndCompare(col, f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLibvirtCollectorGolden(t *testing.T) {
+	fake := newFakeClient(sampleRecords()...)
+	cache := newStateCache(10 * time.Minute)
+	// A transient domain that stopped (and vanished from libvirt's list)
+	// a minute ago stays visible with its last state; a running one that
+	// vanished without an event is not invented.
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	cache.set("99999999-0000-0000-0000-000000000001", "transient", 5, now.Add(-time.Minute))
+	cache.set("99999999-0000-0000-0000-000000000002", "gone-running", 1, now.Add(-time.Minute))
+	cache.set("99999999-0000-0000-0000-000000000003", "too-old", 5, now.Add(-time.Hour))
+	c := newLibvirtCollector(connectedSupervisor(fake), cache, "hv1", "tokyo")
+	c.now = func() time.Time { return now }
+	a := &collectorAdapter{c: c, timeout: time.Second}
+	compareGolden(t, a, "libvirt.golden")
+	if a.err != nil {
+		t.Fatalf("Update: %v", a.err)
+	}
+}
+
+// One scrape, one round trip, whatever the number of domains.
+func TestLibvirtCollectorOneRoundTrip(t *testing.T) {
+	recs := make([]libvirt.DomainStatsRecord, 0, 300)
+	for i := 0; i < 100; i++ {
+		recs = append(recs, sampleRecords()...)
+		recs[len(recs)-1].Dom.UUID[0] = byte(i)
+		recs[len(recs)-2].Dom.UUID[0] = byte(i)
+	}
+	fake := newFakeClient(recs...)
+	c := newLibvirtCollector(connectedSupervisor(fake), newStateCache(time.Minute), "hv1", "")
+	ch := make(chan prometheus.Metric, 100000)
+	if err := c.Update(context.Background(), ch); err != nil {
+		t.Fatal(err)
+	}
+	if n := fake.statsCalls(); n != 1 {
+		t.Fatalf("stats calls per scrape = %d, want 1", n)
+	}
+}
+
+func TestLibvirtCollectorDown(t *testing.T) {
+	c := newLibvirtCollector(newSupervisor(nil, discardLogger()), newStateCache(time.Minute), "hv1", "tokyo")
+	a := &collectorAdapter{c: c, timeout: time.Second}
+	compareGolden(t, a, "libvirt_down.golden")
+	if a.err == nil {
+		t.Fatal("Update succeeded without a connection")
+	}
+}
+
+// A hung libvirtd costs each scrape its timeout, never more, and stuck
+// calls do not pile up.
+func TestLibvirtCollectorTimeout(t *testing.T) {
+	fake := newFakeClient(sampleRecords()...)
+	fake.block = make(chan struct{})
+	defer close(fake.block)
+	c := newLibvirtCollector(connectedSupervisor(fake), newStateCache(time.Minute), "hv1", "")
+	for i := 0; i < 3; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		start := time.Now()
+		ch := make(chan prometheus.Metric, 100)
+		err := c.Update(ctx, ch)
+		cancel()
+		if err == nil {
+			t.Fatal("Update succeeded against a hung libvirtd")
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("Update took %v with a 50ms timeout", d)
+		}
+		if m := <-ch; !strings.Contains(m.Desc().String(), "vcr_libvirt_up") {
+			t.Fatalf("first metric %s, want vcr_libvirt_up", m.Desc())
+		}
+	}
+	if n := fake.statsCalls(); n != 1 {
+		t.Fatalf("%d stats calls in flight, want 1", n)
+	}
+}
+
+// An event that arrives after the stats snapshot was taken wins over it.
+func TestLibvirtCollectorPrefersNewerEvent(t *testing.T) {
+	fake := newFakeClient(sampleRecords()...)
+	cache := newStateCache(time.Minute)
+	c := newLibvirtCollector(connectedSupervisor(fake), cache, "hv1", "")
+	t0 := time.Now()
+	c.now = func() time.Time { return t0 }
+	cache.set("11111111-2222-3333-4444-555555555555", "web", 5, t0.Add(time.Millisecond))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&collectorAdapter{c: c, timeout: time.Second})
+	want := `# HELP vcr_domain_state libvirt domain state: 0 nostate, 1 running, 2 blocked, 3 paused, 4 shutdown, 5 shutoff, 6 crashed, 7 pmsuspended.
+# TYPE vcr_domain_state gauge
+vcr_domain_state{cloud="",domain="db",host="hv1",uuid="aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"} 5
+vcr_domain_state{cloud="",domain="web",host="hv1",uuid="11111111-2222-3333-4444-555555555555"} 5
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "vcr_domain_state"); err != nil {
+		t.Fatal(err)
+	}
+	// An older event loses to the snapshot.
+	cache.set("11111111-2222-3333-4444-555555555555", "web", 5, t0.Add(-time.Millisecond))
+	want = strings.Replace(want, `uuid="11111111-2222-3333-4444-555555555555"} 5`, `uuid="11111111-2222-3333-4444-555555555555"} 1`, 1)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "vcr_domain_state"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// One failing collector costs its own success metric, not the scrape.
+func TestCollectorSetIsolatesFailures(t *testing.T) {
+	set := &collectorSet{collectors: map[string]Collector{
+		"libvirt": newLibvirtCollector(newSupervisor(nil, discardLogger()), newStateCache(time.Minute), "hv1", ""),
+		"events":  newEventsCollector(newEventSource("hv1", "", newStateCache(time.Minute), nil, discardLogger()), newSupervisor(nil, discardLogger())),
+	}, timeout: time.Second, logger: discardLogger()}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(set)
+	want := `# HELP vcr_scrape_collector_success vcr-exporter: whether a collector succeeded.
+# TYPE vcr_scrape_collector_success gauge
+vcr_scrape_collector_success{collector="events"} 1
+vcr_scrape_collector_success{collector="libvirt"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "vcr_scrape_collector_success"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := testutil.GatherAndCount(reg, "vcr_domain_lifecycle_events_total")
+	if err != nil || n != 9 {
+		t.Fatalf("lifecycle counters = %d (%v), want 9 (one per event type, from 0)", n, err)
+	}
+}
