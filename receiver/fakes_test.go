@@ -197,7 +197,7 @@ func (f *failingJournal) Commit(ctx context.Context, b journal.Batch) error {
 }
 
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	r        *Receiver
 	srv      *httptest.Server
 	j        *failingJournal
@@ -211,7 +211,7 @@ type harness struct {
 	registry *prometheus.Registry
 }
 
-func newHarness(t *testing.T, cfgText string) *harness {
+func newHarness(t testing.TB, cfgText string) *harness {
 	t.Helper()
 	h := &harness{t: t, path: filepath.Join(t.TempDir(), "journal.db"),
 		fencer: &fakeFencer{}, strat: &fakeStrategies{}, prober: &fakeProber{}, dns: &fakeDNS{}, clock: &fastClock{}}
