@@ -87,7 +87,9 @@ func (a *app) uiHandler(costFile string, readOnly bool) (http.Handler, error) {
 		if err != nil {
 			return nil, err
 		}
-		mux.Handle("POST /api/v1/", proxy)
+		// The proxy adds the operator's token, so another site must not be
+		// able to make the browser post through it.
+		mux.Handle("POST /api/v1/", http.NewCrossOriginProtection().Handler(proxy))
 	}
 	return mux, nil
 }

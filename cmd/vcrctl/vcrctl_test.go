@@ -294,6 +294,18 @@ func TestUIForwardsActions(t *testing.T) {
 		t.Errorf("receiver saw %v", f.actions)
 	}
 
+	// A form on another site cannot post through the proxy.
+	req, _ := http.NewRequest("POST", page.URL+"/api/v1/services/db/failback", nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || len(f.actions) != 1 {
+		t.Errorf("cross-site POST = %d, actions %v; want 403 and nothing forwarded", resp.StatusCode, f.actions)
+	}
+
 	ro, err := a.uiHandler("../../cost/testdata/paper.yml", true)
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,10 @@
-package ui
+package uitest
 
 import (
 	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -19,7 +18,7 @@ import (
 // scripts disabled --dump-dom prints nothing, because it reads the DOM
 // through the page's own JavaScript, while DOM.getOuterHTML does not.
 type cdp struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	in     io.WriteCloser
 	out    *bufio.Reader
@@ -38,7 +37,7 @@ type cdpMsg struct {
 	} `json:"error,omitempty"`
 }
 
-func startCDP(t *testing.T, bin string, ctx context.Context) *cdp {
+func startCDP(ctx context.Context, t testing.TB, bin string) *cdp {
 	t.Helper()
 	// Our end writes to cmdW (Chromium reads fd 3) and reads resR (Chromium
 	// writes fd 4).
@@ -125,13 +124,14 @@ func (c *cdp) read() cdpMsg {
 	return m
 }
 
-// loadWithoutScripts opens url in a new tab with script execution disabled
-// and returns the DOM and a PNG screenshot of a 1280×900 viewport.
-func loadWithoutScripts(t *testing.T, bin, url string) (dom string, png []byte) {
+// LoadWithoutScripts opens url in a new tab with script execution disabled
+// and returns the DOM and a PNG screenshot of a 1280×900 viewport: what a
+// reader without JavaScript sees.
+func LoadWithoutScripts(t testing.TB, bin, url string) (dom string, png []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c := startCDP(t, bin, ctx)
+	c := startCDP(ctx, t, bin)
 	var target struct {
 		TargetID string `json:"targetId"`
 	}
@@ -161,7 +161,7 @@ func loadWithoutScripts(t *testing.T, bin, url string) (dom string, png []byte) 
 	}
 	c.call(s, "Page.captureScreenshot", map[string]any{"format": "png"}, &shot)
 	if outer.OuterHTML == "" {
-		t.Fatal(fmt.Sprintf("empty DOM for %s", url))
+		t.Fatalf("empty DOM for %s", url)
 	}
 	return outer.OuterHTML, shot.Data
 }
