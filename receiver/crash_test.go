@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -27,6 +26,7 @@ type stack struct {
 	t        *testing.T
 	dir      string
 	args     []string
+	cfgPath  string
 	url      string
 	client   *api.Client
 	proc     *testenv.Proc
@@ -60,7 +60,8 @@ func startEndpoint(t *testing.T) *testEndpoint {
 }
 
 type stackOpts struct {
-	prepareSleep  string // seconds the plugin command sleeps
+	named         *testenv.Named // real named instead of the counting server
+	prepareSleep  string         // seconds the plugin command sleeps
 	finalizeSleep string
 	gracePeriod   string
 }
@@ -69,7 +70,13 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	t.Helper()
 	s := &stack{t: t, dir: t.TempDir()}
 	secret := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
-	s.dns = startUpdateCounter(t, "vcr.test.", "vcr-key.", secret)
+	dnsAddr, keyName, zone := "", "vcr-key.", "vcr.test."
+	if o.named != nil {
+		secret, dnsAddr, keyName, zone = o.named.KeySecret, o.named.Addr, o.named.KeyName, o.named.Zone
+	} else {
+		s.dns = startUpdateCounter(t, zone, keyName, secret)
+		dnsAddr = s.dns.Addr
+	}
 	s.endpoint = startEndpoint(t)
 	pluginDir := filepath.Join(s.dir, "plugins")
 	os.MkdirAll(pluginDir, 0o755)
@@ -79,7 +86,7 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	os.WriteFile(filepath.Join(s.dir, "tsig.secret"), []byte(secret+"\n"), 0o600)
 	os.WriteFile(filepath.Join(s.dir, "token"), []byte("tok\n"), 0o600)
 	settings := map[string]any{
-		"command": []string{"sh", "-c", fmt.Sprintf("echo starting; sleep %s; echo 127.0.0.1 %d", o.prepareSleep, s.endpoint.port)},
+		"command": []string{"sh", "-c", fmt.Sprintf("echo x >> %s; echo starting; sleep %s; echo 127.0.0.1 %d", filepath.Join(s.dir, "prepares"), o.prepareSleep, s.endpoint.port)},
 		"timeout": "30s",
 	}
 	if o.finalizeSleep != "" {
@@ -90,19 +97,20 @@ func newStack(t *testing.T, o stackOpts) *stack {
 		"journal":     map[string]any{"path": filepath.Join(s.dir, "journal.db")},
 		"plugins":     map[string]any{"dir": pluginDir, "timeout": "40s"},
 		"pipeline":    map[string]any{"max_attempts": 3, "backoff": "100ms", "max_backoff": "500ms", "switch_timeout": "10s"},
-		"dns_servers": []any{map[string]any{"name": "main", "address": s.dns.Addr, "key_name": "vcr-key.", "secret_file": filepath.Join(s.dir, "tsig.secret"), "timeout": "5s"}},
+		"dns_servers": []any{map[string]any{"name": "main", "address": dnsAddr, "key_name": keyName, "secret_file": filepath.Join(s.dir, "tsig.secret"), "timeout": "5s"}},
 		"services": []any{map[string]any{
 			"name": "web",
 			"primary": map[string]any{"domain": "web01", "address": "127.0.0.1", "port": freePort(t),
 				"host": map[string]any{"socket": filepath.Join(s.dir, "no-libvirt-here.sock"), "timeout": "1s"}},
 			"strategy": map[string]any{"name": "example", "settings": settings},
-			"dns":      map[string]any{"name": "web.vcr.test.", "zone": "vcr.test.", "ttl": 1},
+			"dns":      map[string]any{"name": "web." + zone, "zone": zone, "ttl": 1},
 			"check":    map[string]any{"http_path": "/", "timeout": "30s"},
 			"fencing":  map[string]any{"grace_period": o.gracePeriod},
 		}},
 	}
 	b, _ := yaml.Marshal(cfg)
 	cfgPath := filepath.Join(s.dir, "receiver.yml")
+	s.cfgPath = cfgPath
 	os.WriteFile(cfgPath, b, 0o600)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s.url = "http://" + addr
@@ -268,7 +276,6 @@ func TestCrashSafetyRealBinary(t *testing.T) {
 			if sent != 1 {
 				t.Errorf("journal records %d dns-update sends, want 1", sent)
 			}
-			_ = strconv.Itoa
 		})
 	}
 }

@@ -1,0 +1,198 @@
+package receiver_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/journal"
+	"github.com/vcrcovery/vcrcovery/test/testenv"
+)
+
+func (s *stack) post(body string) (int, string) {
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/api/v1/alerts", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// metric returns the value of one sample line of /metrics, or "" if absent.
+func (s *stack) metric(line string) string {
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, line+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestStormRealNamed posts the same failure 1,000 times concurrently,
+// half like the exporter's fast path and half like the rule path, to the
+// real binary switching a real named: one incident, one Prepare, one
+// UPDATE, and the name points at the recovered endpoint.
+func TestStormRealNamed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary and named")
+	}
+	named := testenv.StartNamed(t, testenv.NamedOptions{Zone: "vcr.test.", Records: map[string]string{"web": "127.0.0.9"}})
+	s := newStack(t, stackOpts{named: named, prepareSleep: "1", gracePeriod: "0s"})
+	s.endpoint.ready.Store(true)
+	mk := func(extra string) string {
+		return `{"version":"4","status":"firing","receiver":"vcr","groupKey":"g","alerts":[{"status":"firing",` +
+			`"labels":{"alertname":"VCRDomainShutoff","domain":"web01","host":"hv1"` + extra + `},"startsAt":"2026-01-01T00:00:00Z"` +
+			`,"generatorURL":"http://prometheus.example:9090/graph","fingerprint":"f"}]}`
+	}
+	bodies := []string{mk(`,"source":"fast-path"`), mk("")}
+	const n = 1000
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	var bad sync.Map
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if code, body := s.post(bodies[i%2]); code != 200 {
+				bad.Store(i, fmt.Sprintf("%d %s", code, body))
+			}
+		}()
+	}
+	wg.Wait()
+	bad.Range(func(k, v any) bool { t.Errorf("post %v: %v", k, v); return false })
+	incs, err := s.client.Incidents(context.Background())
+	if err != nil || len(incs) != 1 {
+		t.Fatalf("incidents = %d (%v), want 1", len(incs), err)
+	}
+	inc := s.waitFor(incs[0].ID, "resolved", func(i api.Incident) bool { return i.State == api.StateResolved })
+	if inc.Alerts.Count != n || inc.Alerts.BySource["fast-path"] != n/2 || inc.Alerts.BySource["prometheus.example:9090"] != n/2 {
+		t.Errorf("alert summary = %+v", inc.Alerts)
+	}
+	if got := named.Lookup(t, "web.vcr.test."); len(got) != 1 || got[0] != "127.0.0.1" {
+		t.Fatalf("named answers %v for web.vcr.test., want [127.0.0.1]", got)
+	}
+	if inc.DNS == nil || len(inc.DNS.Before) != 1 || inc.DNS.Before[0] != "127.0.0.9" {
+		t.Errorf("DNS change = %+v, want before [127.0.0.9]", inc.DNS)
+	}
+	if got := s.metric(`vcr_dns_updates_total{result="success",service="web"}`); got != "1" {
+		t.Errorf("vcr_dns_updates_total = %q, want 1", got)
+	}
+	prepares, _ := os.ReadFile(filepath.Join(s.dir, "prepares"))
+	if c := strings.Count(string(prepares), "x"); c != 1 {
+		t.Errorf("strategy Prepare ran %d times, want 1", c)
+	}
+	s.proc.Stop(t, 10*time.Second)
+	j, err := journal.OpenBolt(filepath.Join(s.dir, "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	alerts, _ := j.Alerts(context.Background(), 0)
+	if len(alerts) != n {
+		t.Errorf("journal holds %d alerts, want %d", len(alerts), n)
+	}
+}
+
+// TestReloadAndCheckConfig exercises SIGHUP (an invalid config is refused
+// and counted, a valid one applied) and --check-config on the real binary.
+func TestReloadAndCheckConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	s := newStack(t, stackOpts{prepareSleep: "0", gracePeriod: "0s"})
+	good, _ := os.ReadFile(s.cfgPath)
+	bin := testenv.Binary(t, "vcr-receiver")
+
+	check := func(wantCode int, want string) {
+		t.Helper()
+		out, err := exec.Command(bin, "--config.file", s.cfgPath, "--check-config").CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if code != wantCode || !strings.Contains(string(out), want) {
+			t.Fatalf("--check-config exit %d, output:\n%s\nwant exit %d containing %q", code, out, wantCode, want)
+		}
+	}
+	check(0, "config valid (1 services)")
+
+	// The plugin itself rejects an unknown settings key.
+	var m map[string]any
+	if err := yaml.Unmarshal(good, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["services"].([]any)[0].(map[string]any)["strategy"].(map[string]any)["settings"].(map[string]any)["bogus"] = 1
+	withBogus, _ := yaml.Marshal(m)
+	os.WriteFile(s.cfgPath, withBogus, 0o600)
+	check(1, "services[0].strategy.settings")
+
+	bad := strings.Replace(string(good), "zone: vcr.test.", "zone: vcr.test", 1)
+	os.WriteFile(s.cfgPath, []byte(bad), 0o600)
+	check(1, "services[0].dns.zone: must end with a dot")
+
+	s.proc.Signal(syscall.SIGHUP)
+	waitMetric(t, s, `vcr_config_reload_total{result="failure"}`, "1")
+	if got := s.metric("vcr_config_reload_success"); got != "0" {
+		t.Fatalf("vcr_config_reload_success = %q after a bad reload", got)
+	}
+	// The old config still works.
+	if code, body := s.post(`{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"X"}}]}`); code != 200 {
+		t.Fatalf("after a bad reload: %d %s", code, body)
+	}
+
+	os.WriteFile(s.cfgPath, []byte(strings.Replace(string(good), "ttl: 1", "ttl: 7", 1)), 0o600)
+	s.proc.Signal(syscall.SIGHUP)
+	waitMetric(t, s, `vcr_config_reload_total{result="success"}`, "1")
+	if got := s.metric("vcr_config_reload_success"); got != "1" {
+		t.Fatalf("vcr_config_reload_success = %q after a good reload", got)
+	}
+	s.endpoint.ready.Store(true)
+	inc, err := s.client.Failover(context.Background(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor(inc.ID, "resolved", func(i api.Incident) bool { return i.State == api.StateResolved })
+
+	// SIGTERM: a clean exit.
+	s.proc.Signal(syscall.SIGTERM)
+	if !s.proc.Wait(15 * time.Second) {
+		t.Fatal("receiver did not exit within 15 s of SIGTERM")
+	}
+	if !s.proc.LogContains("shutting down") {
+		t.Error("no shutdown log line")
+	}
+}
+
+func waitMetric(t *testing.T, s *stack, line, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.metric(line) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never became %s (is %q)", line, want, s.metric(line))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
