@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -212,6 +214,10 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 	if incErr != nil {
 		p.IncErr = h.problem("incidents", incErr)
 	}
+	// Newest first, whatever order the source keeps; sort a copy, since
+	// the source may hand out a slice it shares.
+	incs = slices.Clone(incs)
+	sort.SliceStable(incs, func(i, j int) bool { return incs[i].OpenedAt.After(incs[j].OpenedAt) })
 	openBy := map[string]api.State{}
 	for i := range incs {
 		v := newIncidentView(&incs[i], now)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -332,5 +333,30 @@ func TestFromClient(t *testing.T) {
 	}
 	if n := len(find(doc, func(n *html.Node) bool { return attr(n, "data-incident") != "" })); n != 4 {
 		t.Errorf("%d incidents from the API, want 4", n)
+	}
+}
+
+func TestIncidentsShownNewestFirst(t *testing.T) {
+	f := loadFixture(t)
+	rev := slices.Clone(f.incidents)
+	slices.Reverse(rev)
+	keep := slices.Clone(rev)
+	src := f.source()
+	src.IncidentsFunc = func(context.Context) ([]api.Incident, error) { return rev, nil }
+	_, doc, _ := get(t, newTestHandler(src, Options{RecentIncidents: 1}), "/")
+	var got []string
+	for _, n := range find(doc, func(n *html.Node) bool { return attr(n, "data-incident") != "" }) {
+		got = append(got, attr(n, "data-incident"))
+	}
+	// Open ones first (newest first), then the one most recent closed one.
+	want := "20261125T095958Z-web,20261125T080000Z-api,20261125T094500Z-db"
+	if strings.Join(got, ",") != want {
+		t.Errorf("incidents shown %v, want %s", got, want)
+	}
+	if !slices.EqualFunc(rev, keep, func(a, b api.Incident) bool { return a.ID == b.ID }) {
+		t.Error("the page reordered the source's slice")
+	}
+	if !strings.Contains(text(doc), "1 older incidents not shown") {
+		t.Error("the page should say how many closed incidents it left out")
 	}
 }
