@@ -196,3 +196,25 @@ func waitMetric(t *testing.T, s *stack, line, want string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestHangingPluginFailsTheIncident runs a strategy whose Prepare never
+// returns: each attempt ends at plugins.timeout, the incident fails with the
+// cause after the retries, nothing is switched, and the receiver stays up.
+func TestHangingPluginFailsTheIncident(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	s := newStack(t, stackOpts{prepareSleep: "600", gracePeriod: "0s", pluginTimeout: "1s"})
+	id := s.postShutoff()
+	inc := s.waitFor(id, "failed", func(i api.Incident) bool { return i.State == api.StateFailed })
+	ph := inc.Phase(api.PhasePrepare)
+	if ph == nil || ph.Attempts != 3 || !strings.Contains(inc.Error, "prepare failed: strategy example") {
+		t.Fatalf("prepare = %+v, error %q", ph, inc.Error)
+	}
+	if s.dns.count() != 0 {
+		t.Fatal("DNS switched after a hung prepare")
+	}
+	if resp, err := http.Get(s.url + "/-/healthy"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("receiver unhealthy after a hung plugin: %v", err)
+	}
+}

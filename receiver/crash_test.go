@@ -64,6 +64,7 @@ type stackOpts struct {
 	prepareSleep  string         // seconds the plugin command sleeps
 	finalizeSleep string
 	gracePeriod   string
+	pluginTimeout string // default 40s
 }
 
 func newStack(t *testing.T, o stackOpts) *stack {
@@ -95,7 +96,7 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	cfg := map[string]any{
 		"web":         map[string]any{"auth": map[string]any{"bearer_token_file": filepath.Join(s.dir, "token")}},
 		"journal":     map[string]any{"path": filepath.Join(s.dir, "journal.db")},
-		"plugins":     map[string]any{"dir": pluginDir, "timeout": "40s"},
+		"plugins":     map[string]any{"dir": pluginDir, "timeout": orDefault(o.pluginTimeout, "40s")},
 		"pipeline":    map[string]any{"max_attempts": 3, "backoff": "100ms", "max_backoff": "500ms", "switch_timeout": "10s"},
 		"dns_servers": []any{map[string]any{"name": "main", "address": dnsAddr, "key_name": keyName, "secret_file": filepath.Join(s.dir, "tsig.secret"), "timeout": "5s"}},
 		"services": []any{map[string]any{
@@ -278,4 +279,11 @@ func TestCrashSafetyRealBinary(t *testing.T) {
 			}
 		})
 	}
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
 }
