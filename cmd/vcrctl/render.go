@@ -124,7 +124,11 @@ func writeIncident(w io.Writer, now time.Time, inc *api.Incident) error {
 	tw := newTable(w)
 	fmt.Fprintf(tw, "ID:\t%s\n", inc.ID)
 	fmt.Fprintf(tw, "Service:\t%s (strategy %s)\n", inc.Service, orDash(inc.Strategy))
-	fmt.Fprintf(tw, "Kind:\t%s (%s)\n", orDash(string(inc.Kind)), orDash(inc.Reason))
+	if inc.Reason != "" && inc.Reason != string(inc.Kind) {
+		fmt.Fprintf(tw, "Kind:\t%s (%s)\n", orDash(string(inc.Kind)), inc.Reason)
+	} else {
+		fmt.Fprintf(tw, "Kind:\t%s\n", orDash(string(inc.Kind)))
+	}
 	fmt.Fprintf(tw, "State:\t%s\n", inc.State)
 	fmt.Fprintf(tw, "Opened:\t%s (%s ago)\n", stamp(inc.OpenedAt), ago(now, inc.OpenedAt))
 	if inc.ClosedAt != nil {
@@ -151,17 +155,27 @@ func writeIncident(w io.Writer, now time.Time, inc *api.Incident) error {
 	}
 	fmt.Fprintln(w)
 	tw = newTable(w)
-	fmt.Fprintln(tw, "PHASE\tOUTCOME\tSTART\tDURATION\tATTEMPTS\tERROR")
+	fmt.Fprintln(tw, "PHASE\tOUTCOME\tSTART\tDURATION\tATTEMPTS")
 	var start time.Time
 	if len(inc.Phases) > 0 {
 		start = inc.Phases[0].StartedAt
 	}
 	for i := range inc.Phases {
 		p := &inc.Phases[i]
-		fmt.Fprintf(tw, "%s\t%s\t+%s\t%s\t%d\t%s\n", p.Name, p.Outcome, dur(p.StartedAt.Sub(start)), dur(phaseDuration(now, p)), p.Attempts, orDash(p.Error))
+		fmt.Fprintf(tw, "%s\t%s\t+%s\t%s\t%d\n", p.Name, p.Outcome, dur(p.StartedAt.Sub(start)), dur(phaseDuration(now, p)), p.Attempts)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	// Errors are long sentences: they get their own lines, not a column.
+	var errs []string
+	for _, p := range inc.Phases {
+		if p.Error != "" {
+			errs = append(errs, fmt.Sprintf("  %-8s %s", p.Name, p.Error))
+		}
+	}
+	if len(errs) > 0 {
+		fmt.Fprintf(w, "\nErrors:\n%s\n", strings.Join(errs, "\n"))
 	}
 	var msgs []string
 	for _, p := range inc.Phases {

@@ -360,3 +360,28 @@ func TestIncidentsShownNewestFirst(t *testing.T) {
 		t.Error("the page should say how many closed incidents it left out")
 	}
 }
+
+func TestIncidentErrorShownOnce(t *testing.T) {
+	end := fixedNow.Add(-time.Minute)
+	mk := func(id, incErr, phaseErr string) api.Incident {
+		return api.Incident{ID: id, Service: "web", State: api.StateFailed, Kind: api.KindFailover, Reason: "VCRDomainCrashed",
+			OpenedAt: end.Add(-time.Second), Error: incErr,
+			Phases: []api.Phase{{Name: api.PhaseDetect, StartedAt: end.Add(-time.Second), EndedAt: &end, Outcome: api.OutcomeFailed, Error: phaseErr}}}
+	}
+	incs := []api.Incident{
+		mk("same", "detect failed: no such service", "no such service"),
+		mk("other", "flapping: the last recovery ended 2m ago; fail over by hand", ""),
+	}
+	src := Funcs{IncidentsFunc: func(context.Context) ([]api.Incident, error) { return incs, nil }}
+	_, doc, _ := get(t, newTestHandler(src, Options{}), "/")
+	notices := func(id string) int {
+		inc := find(doc, hasAttr("data-incident", id))[0]
+		return len(find(inc, func(n *html.Node) bool { return attr(n, "class") == "notice bad" }))
+	}
+	if n := notices("same"); n != 0 {
+		t.Errorf("an error the timeline already shows appears %d more times", n)
+	}
+	if n := notices("other"); n != 1 {
+		t.Errorf("an error no phase shows must appear once above the timeline, got %d", n)
+	}
+}

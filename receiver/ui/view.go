@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/receiver/api"
@@ -112,13 +113,15 @@ func plainError(phase, err string) string {
 // incidentView is one incident as the page shows it.
 type incidentView struct {
 	*api.Incident
-	Open      bool
-	Age       string
-	Opened    string
-	Recovery  string // detect→switch, empty if it never switched
-	Timeline  timeline
-	CanAck    bool
-	Summary   string // one line in plain words
+	Open     bool
+	Age      string
+	Opened   string
+	Recovery string // detect→switch, empty if it never switched
+	Timeline timeline
+	CanAck   bool
+	Summary  string // one line in plain words
+	// TopError is the incident's error when no phase row already says it.
+	TopError  string
 	StateWord string // css class
 }
 
@@ -133,6 +136,14 @@ func newIncidentView(inc *api.Incident, now time.Time) incidentView {
 		v.Recovery = fmtDur(sw.EndedAt.Sub(inc.Phases[0].StartedAt))
 	}
 	v.StateWord = stateClass(inc.State)
+	v.TopError = inc.Error
+	for _, p := range inc.Phases {
+		// The receiver words an incident's error as "<phase> failed: <the
+		// phase's error>"; the timeline shows that row's error already.
+		if p.Error != "" && strings.HasSuffix(inc.Error, p.Error) {
+			v.TopError = ""
+		}
+	}
 	v.Summary = summary(inc)
 	return v
 }
