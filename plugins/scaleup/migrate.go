@@ -29,6 +29,7 @@ const rollbackTimeout = 30 * time.Second
 type mover struct {
 	src, dst         *lxd.Client
 	srcName, dstName string // remote names, for messages
+	srcURL           string // the source's HTTPS address, which the target pulls from
 	dstAddr          string // the target "VM"'s address, for proxy listens
 	device           string
 	live             string
@@ -124,9 +125,11 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 	}
 
 	m.report("pre-copying %s to %s while it keeps serving", name, m.dstName)
-	if err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{Devices: override}); err != nil {
+	preAt := time.Now()
+	if err := precopy(ctx, m.src, m.dst, m.srcURL, name, override); err != nil {
 		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("pre-copy of %s to %s: %w", name, m.dstName, err))
 	}
+	m.report("pre-copy done in %s", since(preAt))
 	if m.afterPreCopy != nil {
 		m.afterPreCopy()
 	}
@@ -139,15 +142,18 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 	if err := m.src.FreezeInstance(ctx, name); err != nil {
 		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("freeze %s on source: %w", name, err))
 	}
-	m.report("refreshing %s on %s with what changed since the pre-copy", name, m.dstName)
+	m.report("froze %s in %s; refreshing it on %s with what changed since the pre-copy", name, since(stopped), m.dstName)
+	refreshAt := time.Now()
 	if err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{Refresh: true, Devices: override}); err != nil {
 		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("refresh of %s on %s: %w", name, m.dstName, err))
 	}
-	m.report("starting %s on %s", name, m.dstName)
+	m.report("refreshed in %s; starting %s on %s", since(refreshAt), name, m.dstName)
+	startAt := time.Now()
 	if err := warm.StartListening(ctx, m.dst, name, dstEP); err != nil {
 		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("start %s on %s: %w", name, m.dstName, err))
 	}
 	res.Downtime = time.Since(stopped)
+	m.report("%s listens on %s after %s (%s since the freeze)", name, m.dstName, since(startAt), res.Downtime.Round(time.Millisecond))
 	res.Endpoint, err = m.targetEndpoint(ctx, name)
 	if err != nil {
 		return res, m.rollback(ctx, name, srcEP, err)
@@ -263,3 +269,5 @@ func ensureRunning(ctx context.Context, c *lxd.Client, name string) error {
 	_, err := warm.EnsureRunning(ctx, c, name, nil, nil)
 	return err
 }
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }

@@ -50,7 +50,7 @@ func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 	if err != nil {
 		return sdk.Endpoint{}, err
 	}
-	src, _, err := warm.ConnectRemote(ctx, shared, s.Source)
+	src, srcRemote, err := warm.ConnectRemote(ctx, shared, s.Source)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("scaleup %s: source: %w", req.Service, err)
 	}
@@ -78,7 +78,7 @@ func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 		details["cpu."+u.Instance] = strconv.FormatFloat(u.CPU, 'f', 3, 64)
 	}
 	m := &mover{
-		src: src, dst: dst, srcName: s.Source, dstName: s.Target,
+		src: src, dst: dst, srcName: s.Source, dstName: s.Target, srcURL: srcRemote.URL,
 		dstAddr: dstRemote.Address, device: s.ProxyDevice, live: s.Live,
 		progress: progress, afterPreCopy: st.afterPreCopy,
 	}

@@ -139,7 +139,7 @@ func TestScaleupIntegration(t *testing.T) {
 	}
 	cpuWeb, _ := strconv.ParseFloat(d["cpu.web"], 64)
 	cpuIdle, _ := strconv.ParseFloat(d["cpu.idle"], 64)
-	if cpuWeb < 0.1 || cpuWeb <= cpuIdle || !strings.Contains(d["choice"], "moving web") {
+	if cpuWeb <= cpuIdle || !strings.Contains(d["choice"], "moving web") {
 		t.Errorf("choice did not see web's load: web %v idle %v: %s", cpuWeb, cpuIdle, d["choice"])
 	}
 	waitPage(t, ep.Address, ep.Port, "web\n", 10*time.Second)

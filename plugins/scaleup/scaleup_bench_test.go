@@ -1,0 +1,155 @@
+package scaleup
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
+	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
+	"github.com/vcrcovery/vcrcovery/test/testenv"
+)
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// prober sends an HTTP GET to each address every 10 ms, each in its own
+// goroutine so a hung request (a frozen source) does not delay the next
+// probe, and records when answers with the expected page arrived.
+type prober struct {
+	mu      sync.Mutex
+	answers []time.Time
+	stop    chan struct{}
+	done    sync.WaitGroup
+}
+
+func startProber(addrs []string, want string) *prober {
+	p := &prober{stop: make(chan struct{})}
+	p.done.Add(1)
+	go func() {
+		defer p.done.Done()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+			for _, a := range addrs {
+				p.done.Add(1)
+				go func() {
+					defer p.done.Done()
+					host, port, _ := splitAddr(a)
+					if page, err := get(host, port); err == nil && page == want {
+						p.mu.Lock()
+						p.answers = append(p.answers, time.Now())
+						p.mu.Unlock()
+					}
+				}()
+			}
+		}
+	}()
+	return p
+}
+
+func splitAddr(a string) (string, int, error) {
+	for i := len(a) - 1; i >= 0; i-- {
+		if a[i] == ':' {
+			p, err := strconv.Atoi(a[i+1:])
+			return a[:i], p, err
+		}
+	}
+	return "", 0, fmt.Errorf("no port in %q", a)
+}
+
+// gap stops probing and returns the longest stretch without any answer.
+func (p *prober) gap() time.Duration {
+	close(p.stop)
+	p.done.Wait()
+	slices.SortFunc(p.answers, func(a, b time.Time) int { return a.Compare(b) })
+	var longest time.Duration
+	for i := 1; i < len(p.answers); i++ {
+		longest = max(longest, p.answers[i].Sub(p.answers[i-1]))
+	}
+	return longest
+}
+
+// BenchmarkScaleupWindow moves the busybox service between two LXD daemons
+// (standby 127.0.0.2 and bigvm 127.0.0.3, back and forth) with the scaleup
+// strategy over gRPC, live first (it fails here) then stateless with
+// pre-copy, freeze, refresh and start. It probes the service at both
+// addresses every 10 ms and reports the longest stretch in which neither
+// answered: the service's unreachable window, not counting the DNS switch.
+func BenchmarkScaleupWindow(b *testing.B) {
+	standby := testenv.StartLXD(b, testenv.LXDOptions{Name: "standby", Address: "127.0.0.2"})
+	bigvm := testenv.StartLXD(b, testenv.LXDOptions{Name: "bigvm", Address: "127.0.0.3"})
+	shared := sharedJSON(b, map[string]sdk.LXDRemote{"standby": remoteOf(standby), "bigvm": remoteOf(bigvm)})
+	port := testenv.FreePort(b)
+	standby.LaunchService(b, "web", port)
+	s := sdktest.GRPC(b, &Strategy{})
+	ctx := context.Background()
+	addrs := []string{fmt.Sprintf("127.0.0.2:%d", port), fmt.Sprintf("127.0.0.3:%d", port)}
+
+	n := 5
+	if v, err := strconv.Atoi(os.Getenv("VCR_BENCH_SAMPLES")); err == nil && v > 0 {
+		n = v
+	}
+	var windows, prep []time.Duration
+	methods := map[string]int{}
+	from, to := "standby", "bigvm"
+	for range n * b.N {
+		settings := json.RawMessage(fmt.Sprintf(`{"source":%q,"target":%q,"proxy_device":"web","sample_interval":"100ms"}`, from, to))
+		req := sdk.PrepareRequest{Service: "web", Reason: "VCRStandbyOverloaded", Settings: settings, Shared: shared}
+		p := startProber(addrs, "web\n")
+		time.Sleep(100 * time.Millisecond) // a few answers before the move
+		start := time.Now()
+		var progress []string
+		ep, err := s.Prepare(ctx, req, func(p sdk.Progress) {
+			progress = append(progress, fmt.Sprintf("%6dms %s", p.Time.Sub(start).Milliseconds(), p.Message))
+		})
+		if err != nil {
+			p.gap()
+			b.Fatal(err)
+		}
+		prep = append(prep, time.Since(start))
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		for rctx.Err() == nil {
+			if page, err := get(ep.Address, ep.Port); err == nil && page == "web\n" {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		time.Sleep(100 * time.Millisecond) // a few answers after
+		windows = append(windows, p.gap())
+		fmt.Fprintf(os.Stderr, "move %s→%s: window %s\n%s\n", from, to, windows[len(windows)-1].Round(time.Millisecond), strings.Join(progress, "\n"))
+		methods[ep.Details["migration"]]++
+		if err := s.Finalize(ctx, sdk.FinalizeRequest{Service: "web", Settings: settings, Shared: shared, Endpoint: ep}); err != nil {
+			b.Fatal(err)
+		}
+		// LXD's start operation on the new host ends about a second after
+		// the proxy listens; the next move starts from there.
+		time.Sleep(1500 * time.Millisecond)
+		from, to = to, from
+	}
+	b.Logf("unreachable windows %v; prepare %v; methods %v", windows, prep, methods)
+	b.ReportMetric(ms(median(windows)), "window-median-ms")
+	b.ReportMetric(ms(slices.Max(windows)), "window-max-ms")
+	b.ReportMetric(ms(median(prep)), "prepare-median-ms")
+}
