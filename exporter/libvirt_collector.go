@@ -42,6 +42,14 @@ type libvirtCollector struct {
 	blkCapacity, blkAllocation                           *prometheus.Desc
 	netRxBytes, netTxBytes, netRxPkts, netTxPkts         *prometheus.Desc
 	netRxErrs, netTxErrs, netRxDrop, netTxDrop, nDomains *prometheus.Desc
+
+	// Per-device stats keys and their descriptors, in output order.
+	blkCounters, blkGauges, netCounters []deviceMetric
+}
+
+type deviceMetric struct {
+	key  string
+	desc *prometheus.Desc
 }
 
 func newLibvirtCollector(sup *supervisor, cache *stateCache, host, cloud string) *libvirtCollector {
@@ -52,7 +60,7 @@ func newLibvirtCollector(sup *supervisor, cache *stateCache, host, cloud string)
 	d := func(name, help string, labels []string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, constLabels)
 	}
-	return &libvirtCollector{
+	c := &libvirtCollector{
 		sup: sup, cache: cache, now: time.Now, inflight: make(chan struct{}, 1),
 
 		up:          d("libvirt_up", "1 if this scrape's libvirt stats call succeeded, else 0.", nil),
@@ -89,6 +97,11 @@ func newLibvirtCollector(sup *supervisor, cache *stateCache, host, cloud string)
 		netRxDrop:  d("domain_network_receive_drops_total", "Received packets dropped on a network interface.", ifc),
 		netTxDrop:  d("domain_network_transmit_drops_total", "Transmitted packets dropped on a network interface.", ifc),
 	}
+	c.blkCounters = []deviceMetric{{"rd.bytes", c.blkRdBytes}, {"wr.bytes", c.blkWrBytes}, {"rd.reqs", c.blkRdReqs}, {"wr.reqs", c.blkWrReqs}}
+	c.blkGauges = []deviceMetric{{"capacity", c.blkCapacity}, {"allocation", c.blkAllocation}}
+	c.netCounters = []deviceMetric{{"rx.bytes", c.netRxBytes}, {"tx.bytes", c.netTxBytes}, {"rx.pkts", c.netRxPkts},
+		{"tx.pkts", c.netTxPkts}, {"rx.errs", c.netRxErrs}, {"tx.errs", c.netTxErrs}, {"rx.drop", c.netRxDrop}, {"tx.drop", c.netTxDrop}}
+	return c
 }
 
 var errNotConnected = errors.New("not connected to libvirtd (reconnecting in the background); check that libvirtd runs and --libvirt.socket/--libvirt.uri are right")
@@ -258,30 +271,24 @@ func (c *libvirtCollector) emitDomain(ch chan<- prometheus.Metric, r *libvirt.Do
 		if b.name == "" {
 			continue
 		}
-		for key, desc := range map[string]*prometheus.Desc{
-			"rd.bytes": c.blkRdBytes, "wr.bytes": c.blkWrBytes, "rd.reqs": c.blkRdReqs, "wr.reqs": c.blkWrReqs,
-		} {
-			if v, ok := b.vals[key]; ok {
-				ch <- prometheus.MustNewConstMetric(desc, cnt, v, name, uuid, b.name, b.path)
+		for _, m := range c.blkCounters {
+			if v, ok := b.vals[m.key]; ok {
+				ch <- prometheus.MustNewConstMetric(m.desc, cnt, v, name, uuid, b.name, b.path)
 			}
 		}
-		if v, ok := b.vals["capacity"]; ok {
-			ch <- prometheus.MustNewConstMetric(c.blkCapacity, g, v, name, uuid, b.name, b.path)
-		}
-		if v, ok := b.vals["allocation"]; ok {
-			ch <- prometheus.MustNewConstMetric(c.blkAllocation, g, v, name, uuid, b.name, b.path)
+		for _, m := range c.blkGauges {
+			if v, ok := b.vals[m.key]; ok {
+				ch <- prometheus.MustNewConstMetric(m.desc, g, v, name, uuid, b.name, b.path)
+			}
 		}
 	}
 	for _, n := range nets {
 		if n.name == "" {
 			continue
 		}
-		for key, desc := range map[string]*prometheus.Desc{
-			"rx.bytes": c.netRxBytes, "tx.bytes": c.netTxBytes, "rx.pkts": c.netRxPkts, "tx.pkts": c.netTxPkts,
-			"rx.errs": c.netRxErrs, "tx.errs": c.netTxErrs, "rx.drop": c.netRxDrop, "tx.drop": c.netTxDrop,
-		} {
-			if v, ok := n.vals[key]; ok {
-				ch <- prometheus.MustNewConstMetric(desc, cnt, v, name, uuid, n.name)
+		for _, m := range c.netCounters {
+			if v, ok := n.vals[m.key]; ok {
+				ch <- prometheus.MustNewConstMetric(m.desc, cnt, v, name, uuid, n.name)
 			}
 		}
 	}
