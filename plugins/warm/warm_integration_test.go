@@ -67,8 +67,9 @@ func TestWarmIntegration(t *testing.T) {
 		t.Fatal("stopped service still answers")
 	}
 
-	// Over real gRPC, the way the receiver calls it.
-	s := sdktest.GRPC(t, warm.Strategy{})
+	// As the receiver runs it: the built plugin binary in its own process,
+	// through the plugin manager.
+	s := sdktest.Binary(t, sdktest.Build(t, "github.com/vcrcovery/vcrcovery/cmd/vcr-strategy-warm", "warm"))
 	ctx := context.Background()
 	shared := sharedJSON(t, map[string]sdk.LXDRemote{"standby": remoteOf(x)})
 	req := sdk.PrepareRequest{IncidentID: "i1", Service: "web", Reason: "VCRDomainShutoff",
@@ -89,6 +90,8 @@ func TestWarmIntegration(t *testing.T) {
 		t.Errorf("progress = %q", progress)
 	}
 	waitPage(t, ep.Address, ep.Port, "web\n", 15*time.Second)
+	// In-process over gRPC from here on: the same shims, and faster.
+	s = sdktest.GRPC(t, warm.Strategy{})
 
 	t.Run("already running", func(t *testing.T) {
 		ep, err := s.Prepare(ctx, req, nil)
