@@ -20,6 +20,8 @@ type Settings struct {
 	// Instance is the container's name on the standby; empty means the
 	// service's name.
 	Instance string `json:"instance,omitempty"`
+	// Container is accepted as another name for Instance.
+	Container string `json:"container,omitempty"`
 	// ProxyDevice is the proxy device that exposes the service; empty means
 	// "service". Its listen address is rewritten to the standby's address.
 	ProxyDevice string `json:"proxy_device,omitempty"`
@@ -40,6 +42,9 @@ type Settings struct {
 func ParseSettings(raw json.RawMessage) (Settings, error) {
 	var s Settings
 	if err := warm.DecodeStrict(raw, &s); err != nil {
+		return s, fmt.Errorf("cold settings: %w", err)
+	}
+	if err := warm.MergeAlias(&s.Instance, &s.Container, "instance", "container"); err != nil {
 		return s, fmt.Errorf("cold settings: %w", err)
 	}
 	if s.Remote == "" {

@@ -21,9 +21,14 @@ type Settings struct {
 	// Source and Target name the standby and the bigger VM in lxd_remotes.
 	Source string `json:"source"`
 	Target string `json:"target"`
+	// From and To are accepted as other names for Source and Target.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
 	// Instance is the service's own container (its endpoint is what Prepare
 	// returns); empty means the service's name.
 	Instance string `json:"instance,omitempty"`
+	// Container is accepted as another name for Instance.
+	Container string `json:"container,omitempty"`
 	// Candidates are the containers this service may move, all of which
 	// must be reachable under this service's DNS name or need no DNS at all.
 	// Empty means just Instance.
@@ -66,6 +71,14 @@ func ParseSettings(raw json.RawMessage) (Settings, error) {
 	var s Settings
 	if err := warm.DecodeStrict(raw, &s); err != nil {
 		return s, fmt.Errorf("scaleup settings: %w", err)
+	}
+	for _, a := range []struct {
+		canonical, alias *string
+		cn, an           string
+	}{{&s.Source, &s.From, "source", "from"}, {&s.Target, &s.To, "target", "to"}, {&s.Instance, &s.Container, "instance", "container"}} {
+		if err := warm.MergeAlias(a.canonical, a.alias, a.cn, a.an); err != nil {
+			return s, fmt.Errorf("scaleup settings: %w", err)
+		}
 	}
 	switch {
 	case s.Source == "" || s.Target == "":

@@ -52,3 +52,13 @@ func TestParseSettings(t *testing.T) {
 func TestConformance(t *testing.T) {
 	sdktest.Conformance(t, &Strategy{}, sdktest.Options{ValidSettings: json.RawMessage(`{"source":"standby","target":"bigvm","live":"auto"}`)})
 }
+
+func TestSettingsAliases(t *testing.T) {
+	s, err := ParseSettings(json.RawMessage(`{"from":"standby","to":"bigger","container":"web"}`))
+	if err != nil || s.Source != "standby" || s.Target != "bigger" || s.instance("x") != "web" {
+		t.Fatalf("%+v, %v", s, err)
+	}
+	if _, err := ParseSettings(json.RawMessage(`{"source":"a","from":"b","target":"c"}`)); err == nil || !strings.Contains(err.Error(), "disagree") {
+		t.Fatalf("conflicting alias: %v", err)
+	}
+}

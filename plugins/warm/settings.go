@@ -19,6 +19,8 @@ type Settings struct {
 	Remote string `json:"remote"`
 	// Instance is the container's name; empty means the service's name.
 	Instance string `json:"instance,omitempty"`
+	// Container is accepted as another name for Instance.
+	Container string `json:"container,omitempty"`
 	// ProxyDevice is the proxy device that exposes the service; empty means
 	// "service".
 	ProxyDevice string `json:"proxy_device,omitempty"`
@@ -29,6 +31,9 @@ type Settings struct {
 func ParseSettings(raw json.RawMessage) (Settings, error) {
 	var s Settings
 	if err := DecodeStrict(raw, &s); err != nil {
+		return s, fmt.Errorf("warm settings: %w", err)
+	}
+	if err := MergeAlias(&s.Instance, &s.Container, "instance", "container"); err != nil {
 		return s, fmt.Errorf("warm settings: %w", err)
 	}
 	if s.Remote == "" {
@@ -76,4 +81,17 @@ func ParseShared(raw json.RawMessage) (sdk.SharedSettings, error) {
 		return s, fmt.Errorf("shared settings from the receiver: %w", err)
 	}
 	return s, nil
+}
+
+// MergeAlias folds an alias key into its canonical one: *alias moves into
+// *canonical, and both set to different values is an error.
+func MergeAlias(canonical, alias *string, canonicalName, aliasName string) error {
+	if *alias == "" {
+		return nil
+	}
+	if *canonical != "" && *canonical != *alias {
+		return fmt.Errorf("%s=%q and %s=%q disagree: %s is another name for %s, set only one", canonicalName, *canonical, aliasName, *alias, aliasName, canonicalName)
+	}
+	*canonical, *alias = *alias, ""
+	return nil
 }

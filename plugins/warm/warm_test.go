@@ -18,6 +18,8 @@ func TestParseSettings(t *testing.T) {
 	}{
 		{raw: `{"remote":"standby"}`, want: Settings{Remote: "standby", ProxyDevice: "service"}},
 		{raw: `{"remote":"s","instance":"web1","proxy_device":"http"}`, want: Settings{Remote: "s", Instance: "web1", ProxyDevice: "http"}},
+		{raw: `{"remote":"s","container":"web1"}`, want: Settings{Remote: "s", Instance: "web1", ProxyDevice: "service"}},
+		{raw: `{"remote":"s","container":"a","instance":"b"}`, wantErr: "disagree"},
 		{raw: ``, wantErr: "remote is required"},
 		{raw: `{}`, wantErr: "remote is required"},
 		{raw: `{"remote":"s","instnace":"x"}`, wantErr: `unknown field "instnace"`},
