@@ -314,7 +314,11 @@ func payload(status string, alerts ...map[string]string) string {
 				labels[k] = v
 			}
 		}
-		as = append(as, alert{Status: status, Labels: labels, StartsAt: time.Now().Add(-time.Second), GeneratorURL: gen, Fingerprint: fp})
+		start := time.Now().Add(-time.Second)
+		if v, ok := l["_start"]; ok {
+			start, _ = time.Parse(time.RFC3339Nano, v)
+		}
+		as = append(as, alert{Status: status, Labels: labels, StartsAt: start, GeneratorURL: gen, Fingerprint: fp})
 	}
 	b, _ := json.Marshal(map[string]any{"version": "4", "groupKey": "{}:{alertname=\"x\"}", "status": status, "receiver": "vcr", "alerts": as})
 	return string(b)

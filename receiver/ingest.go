@@ -178,6 +178,13 @@ func (r *Receiver) routeLocked(cfg *config.Config, svc *config.Service, a templa
 	case !failoverAlerts[alertname]:
 		return "", "alert " + alertname + " does not trigger a recovery"
 	case st.location != api.LocationPrimary:
+		// Repeats of the failure that moved the service carry its original
+		// start time. A start after the recovery ended means the old primary
+		// came back and failed again: worth an operator's look when it
+		// happens within the flap interval, nothing to fail over otherwise.
+		if mi := svc.Flap.MinInterval; mi > 0 && a.StartsAt.After(st.lastClosed) && now.Sub(st.lastClosed) < mi {
+			break
+		}
 		return "", "service already runs on the " + st.location + "; fail back before it can fail over again"
 	}
 	inc := api.Incident{

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"strings"
 	"sync"
@@ -332,6 +333,31 @@ func TestAPIOverHTTP(t *testing.T) {
 	var se *api.StatusError
 	if _, err := c.Incident(ctx, "nope"); !errors.As(err, &se) || se.Code != 404 {
 		t.Fatalf("missing incident: %v", err)
+	}
+}
+
+// TestFlapWhileOnStandby: the old primary comes back and fails again (a new
+// alert start time) within the flap interval while the service still runs
+// on the standby; repeats of the first failure stay quiet.
+func TestFlapWhileOnStandby(t *testing.T) {
+	h := newHarness(t, strings.Replace(testConfig, "fencing: {grace_period: 1s}", "fencing: {grace_period: 1s}\n    flap: {min_interval: 1h}", 1))
+	id := openIncident(t, h, shutoffWeb)
+	h.waitState(id, api.StateResolved)
+	h.r.Wait()
+	// A repeat of the same failure (started before the recovery ended).
+	old := strings.Replace(payload("firing", shutoffWeb), `"startsAt":"`, `"startsAt":"2000-01-01T00:00:00Z","x":"`, 1)
+	if code, body := h.post(old); code != 200 || len(h.incidents()) != 1 {
+		t.Fatalf("repeat of the first failure: %d %s, %d incidents", code, body, len(h.incidents()))
+	}
+	second := maps.Clone(shutoffWeb)
+	second["_start"] = time.Now().Format(time.RFC3339Nano) // after the recovery ended
+	again := openIncident(t, h, second)
+	inc := h.waitState(again, api.StateNeedsAttention)
+	if !strings.Contains(inc.Error, "flap.min_interval") || inc.Phase(api.PhasePrepare) != nil {
+		t.Fatalf("flap incident = %+v", inc)
+	}
+	if p, _ := h.strat.counts(); p != 1 {
+		t.Fatalf("%d prepares, want 1", p)
 	}
 }
 
