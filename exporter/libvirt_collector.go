@@ -9,6 +9,7 @@ import (
 
 	libvirt "github.com/digitalocean/go-libvirt"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 )
@@ -43,6 +44,9 @@ type libvirtCollector struct {
 	netRxBytes, netTxBytes, netRxPkts, netTxPkts         *prometheus.Desc
 	netRxErrs, netTxErrs, netRxDrop, netTxDrop, nDomains *prometheus.Desc
 
+	// hostPair and cloudPair are the constant labels, shared by every series.
+	hostPair, cloudPair *dto.LabelPair
+
 	// Per-device stats keys and their descriptors, in output order.
 	blkCounters, blkGauges, netCounters []deviceMetric
 }
@@ -61,6 +65,7 @@ func newLibvirtCollector(sup *supervisor, cache *stateCache, host, cloud string)
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, constLabels)
 	}
 	c := &libvirtCollector{
+		hostPair: labelPair("host", host), cloudPair: labelPair("cloud", cloud),
 		sup: sup, cache: cache, now: time.Now, inflight: make(chan struct{}, 1),
 
 		up:          d("libvirt_up", "1 if this scrape's libvirt stats call succeeded, else 0.", nil),
@@ -233,27 +238,31 @@ func (c *libvirtCollector) emitDomain(ch chan<- prometheus.Metric, r *libvirt.Do
 		s.state, s.hasState = float64(o.state), true
 	}
 
-	g := prometheus.GaugeValue
-	cnt := prometheus.CounterValue
-	ch <- prometheus.MustNewConstMetric(c.info, g, 1, name, uuid)
+	// Label pairs sorted by name: cloud, [device], domain, host, [interface], [path], uuid.
+	domPair, uuidPair := labelPair("domain", name), labelPair("uuid", uuid)
+	dl := []*dto.LabelPair{c.cloudPair, domPair, c.hostPair, uuidPair}
+	emit := func(desc *prometheus.Desc, labels []*dto.LabelPair, v float64, counter bool) {
+		ch <- &series{desc: desc, labels: labels, value: v, counter: counter}
+	}
+	emit(c.info, dl, 1, false)
 	if s.hasState {
-		ch <- prometheus.MustNewConstMetric(c.state, g, s.state, name, uuid)
-		ch <- prometheus.MustNewConstMetric(c.stateReason, g, s.reason, name, uuid)
+		emit(c.state, dl, s.state, false)
+		emit(c.stateReason, dl, s.reason, false)
 	}
 	if s.hasCPU {
-		ch <- prometheus.MustNewConstMetric(c.cpu, cnt, s.cpu, name, uuid)
+		emit(c.cpu, dl, s.cpu, true)
 	}
 	if s.hasUser {
-		ch <- prometheus.MustNewConstMetric(c.cpuUser, cnt, s.cpuUser, name, uuid)
+		emit(c.cpuUser, dl, s.cpuUser, true)
 	}
 	if s.hasSys {
-		ch <- prometheus.MustNewConstMetric(c.cpuSystem, cnt, s.cpuSystem, name, uuid)
+		emit(c.cpuSystem, dl, s.cpuSystem, true)
 	}
 	if s.hasVcpus {
-		ch <- prometheus.MustNewConstMetric(c.vcpus, g, s.vcpus, name, uuid)
+		emit(c.vcpus, dl, s.vcpus, false)
 	}
 	if s.hasVcpusMax {
-		ch <- prometheus.MustNewConstMetric(c.vcpusMax, g, s.vcpusMax, name, uuid)
+		emit(c.vcpusMax, dl, s.vcpusMax, false)
 	}
 	for _, m := range []struct {
 		bit  uint8
@@ -264,21 +273,22 @@ func (c *libvirtCollector) emitDomain(ch chan<- prometheus.Metric, r *libvirt.Do
 		{memAvail, c.memAvailable, s.memAvail}, {memRSS, c.memRSS, s.memRSS}, {memUnu, c.memUnused, s.memUnu},
 	} {
 		if s.memMask&m.bit != 0 {
-			ch <- prometheus.MustNewConstMetric(m.desc, g, m.v, name, uuid)
+			emit(m.desc, dl, m.v, false)
 		}
 	}
 	for _, b := range blocks {
 		if b.name == "" {
 			continue
 		}
+		bl := []*dto.LabelPair{c.cloudPair, labelPair("device", b.name), domPair, c.hostPair, labelPair("path", b.path), uuidPair}
 		for _, m := range c.blkCounters {
 			if v, ok := b.vals[m.key]; ok {
-				ch <- prometheus.MustNewConstMetric(m.desc, cnt, v, name, uuid, b.name, b.path)
+				emit(m.desc, bl, v, true)
 			}
 		}
 		for _, m := range c.blkGauges {
 			if v, ok := b.vals[m.key]; ok {
-				ch <- prometheus.MustNewConstMetric(m.desc, g, v, name, uuid, b.name, b.path)
+				emit(m.desc, bl, v, false)
 			}
 		}
 	}
@@ -286,9 +296,10 @@ func (c *libvirtCollector) emitDomain(ch chan<- prometheus.Metric, r *libvirt.Do
 		if n.name == "" {
 			continue
 		}
+		nl := []*dto.LabelPair{c.cloudPair, domPair, c.hostPair, labelPair("interface", n.name), uuidPair}
 		for _, m := range c.netCounters {
 			if v, ok := n.vals[m.key]; ok {
-				ch <- prometheus.MustNewConstMetric(m.desc, cnt, v, name, uuid, n.name)
+				emit(m.desc, nl, v, true)
 			}
 		}
 	}
