@@ -187,6 +187,7 @@ func ensureLibvirtdLocked(t TB) {
 	if libvirtAnswers() == nil {
 		return
 	}
+	ensureQemuConfRoot(t)
 	p := startProc(t, procSpec{name: "libvirtd", bin: "libvirtd", pkg: "libvirt-daemon-system",
 		log: filepath.Join(logDir, "libvirtd.log"), detached: true})
 	p.waitReady(t, 60*time.Second, libvirtAnswers)
