@@ -56,10 +56,10 @@ func Libvirt(t TB) *LibvirtEnv {
 		if err != nil {
 			t.Fatalf("testenv: open libvirt use lock: %v", err)
 		}
-		// Blocks while another process is stopping the daemon it started.
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+		// Waits while another process is stopping the daemon it started.
+		if err := flockTimeout(f, syscall.LOCK_SH, 2*time.Minute); err != nil {
 			f.Close()
-			t.Fatalf("testenv: lock libvirt use lock: %v", err)
+			t.Fatalf("testenv: shared lock on %s: %v", f.Name(), err)
 		}
 		lv.useLock = f
 	}
@@ -160,8 +160,8 @@ func ensureLibvirtdLocked(t TB) {
 		t.Fatalf("testenv: open libvirt start lock: %v", err)
 	}
 	defer sl.Close()
-	if err := syscall.Flock(int(sl.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("testenv: lock libvirt start lock: %v", err)
+	if err := flockTimeout(sl, syscall.LOCK_EX, 2*time.Minute); err != nil {
+		t.Fatalf("testenv: exclusive lock on %s: %v", sl.Name(), err)
 	}
 	defer syscall.Flock(int(sl.Fd()), syscall.LOCK_UN)
 	// A fixed, appended-to log dir: the daemons may outlive this process.
@@ -265,4 +265,45 @@ func (l *LibvirtEnv) StartDaemon(t TB) {
 	lv.mu.Lock()
 	defer lv.mu.Unlock()
 	ensureLibvirtdLocked(t)
+}
+
+// flockTimeout takes a flock, giving up after timeout with the PIDs holding it,
+// so a stuck holder fails tests with a lead instead of hanging them.
+func flockTimeout(f *os.File, how int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if err != syscall.EWOULDBLOCK {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still held after %s by pid(s) %s: find out what they wait for", timeout, lockHolders(f))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// lockHolders lists the PIDs holding flocks on f's inode, from /proc/locks.
+func lockHolders(f *os.File) string {
+	st, err := f.Stat()
+	if err != nil {
+		return "?"
+	}
+	ino := strconv.FormatUint(st.Sys().(*syscall.Stat_t).Ino, 10)
+	b, _ := os.ReadFile("/proc/locks")
+	var pids []string
+	for _, line := range strings.Split(string(b), "\n") {
+		fs := strings.Fields(line)
+		// "1: FLOCK ADVISORY READ 1234 fe:00:9773060 0 EOF"
+		if len(fs) >= 6 && fs[1] == "FLOCK" && strings.HasSuffix(fs[5], ":"+ino) {
+			pids = append(pids, fs[4])
+		}
+	}
+	if len(pids) == 0 {
+		return "(none listed)"
+	}
+	return strings.Join(pids, ", ")
 }

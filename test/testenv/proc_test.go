@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -86,5 +88,30 @@ func TestStartDaemonStopAndKill(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestFlockTimeoutNamesHolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	holder, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if err := syscall.Flock(int(holder.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	waiter, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiter.Close()
+	err = flockTimeout(waiter, syscall.LOCK_SH, 100*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), strconv.Itoa(os.Getpid())) {
+		t.Fatalf("flockTimeout = %v, want a timeout naming pid %d", err, os.Getpid())
+	}
+	_ = syscall.Flock(int(holder.Fd()), syscall.LOCK_UN)
+	if err := flockTimeout(waiter, syscall.LOCK_SH, time.Second); err != nil {
+		t.Fatalf("flockTimeout after release: %v", err)
 	}
 }
