@@ -263,6 +263,8 @@ func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
 	}
 	for _, a := range res.batch.Alerts {
 		r.m.alertsReceived.WithLabelValues(a.Source, a.Status).Inc()
+		r.log.Debug("alert journaled", "alertname", a.Labels["alertname"], "status", a.Status, "source", a.Source,
+			"starts_at", a.StartsAt, "service", a.Service, "incident", a.IncidentID, "note", a.Note)
 	}
 	r.afterCommit(res.incidents)
 	return res.incidents, nil

@@ -15,6 +15,9 @@ import (
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
 )
 
+// maxNotesPerAttempt bounds the messages one phase attempt keeps.
+const maxNotesPerAttempt = 100
+
 // stopError ends the pipeline at once, without retries, in the given state.
 type stopError struct {
 	state api.State
@@ -119,7 +122,15 @@ func (r *Receiver) runPhase(ctx context.Context, id string, p phaseSpec) error {
 	maxAttempts := cfg.Pipeline.MaxAttempts
 	backoff := cfg.Pipeline.Backoff
 	var notes []string
-	note := func(s string) { notes = append(notes, s) }
+	dropped := 0
+	note := func(s string) {
+		// A chatty plugin must not grow the incident without bound.
+		if len(notes) >= maxNotesPerAttempt {
+			dropped++
+			return
+		}
+		notes = append(notes, s)
+	}
 	started := r.clock.Now()
 	for attempt := 1; ; attempt++ {
 		_, err := r.update(ctx, id, nil, func(inc *api.Incident) {
@@ -154,6 +165,9 @@ func (r *Receiver) runPhase(ctx context.Context, id string, p phaseSpec) error {
 		outcome, msg := api.OutcomeOK, ""
 		if err != nil {
 			outcome, msg = api.OutcomeFailed, err.Error()
+		}
+		if dropped > 0 {
+			notes = append(notes, fmt.Sprintf("(%d more messages dropped)", dropped))
 		}
 		snap, jerr := r.update(ctx, id, nil, func(inc *api.Incident) {
 			ph := inc.Phase(p.name)
