@@ -170,6 +170,15 @@ func TestScaleupIntegration(t *testing.T) {
 		}
 	})
 
+	t.Run("cancellation", func(t *testing.T) {
+		// A long CPU sample keeps Prepare busy; cancelling must end it at
+		// once, in-process and over gRPC.
+		r := req
+		r.Service = "idle"
+		r.Settings = json.RawMessage(`{"source":"standby","target":"bigvm","proxy_device":"web","sample_interval":"50s"}`)
+		sdktest.Conformance(t, &Strategy{}, sdktest.Options{ValidSettings: r.Settings, BlockingPrepare: &r, CancelWithin: 2 * time.Second})
+	})
+
 	t.Run("target unreachable mid-migration", func(t *testing.T) {
 		// Kill the bigger VM's daemon between the pre-copy and the stop:
 		// the refresh then fails, and the source must be serving again.

@@ -2,11 +2,7 @@ package warm
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"net/http"
-	"net/url"
-	"path"
 	"strconv"
 	"time"
 
@@ -35,38 +31,7 @@ func StartListening(ctx context.Context, c *lxd.Client, name string, ep sdk.Endp
 	if accepts(ctx, target) {
 		return c.StartInstance(ctx, name)
 	}
-	env, _, err := c.Raw(ctx, http.MethodPut, "/1.0/instances/"+url.PathEscape(name)+"/state",
-		map[string]any{"action": "start", "timeout": -1})
-	if err != nil {
-		return fmt.Errorf("start instance %q: %w", name, err)
-	}
-	if env.Operation == "" {
-		return nil // a sync answer: already done
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel() // the daemon finishes the operation on its own
-	opDone := make(chan error, 1)
-	go func() {
-		_, err := c.WaitOperation(wctx, path.Base(env.Operation), 0)
-		opDone <- err
-	}()
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-opDone:
-			if err != nil {
-				return fmt.Errorf("start instance %q: %w", name, err)
-			}
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("start instance %q: %w", name, ctx.Err())
-		case <-tick.C:
-			if accepts(ctx, target) {
-				return nil
-			}
-		}
-	}
+	return c.StartInstanceReady(ctx, name, lxd.TCPProbe(target), pollEvery)
 }
 
 // accepts reports whether a TCP connection to target succeeds right now.
