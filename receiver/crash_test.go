@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,6 +66,7 @@ type stackOpts struct {
 	finalizeSleep string
 	gracePeriod   string
 	pluginTimeout string // default 40s
+	dnsTimeout    string // default 5s
 }
 
 func newStack(t *testing.T, o stackOpts) *stack {
@@ -98,7 +100,7 @@ func newStack(t *testing.T, o stackOpts) *stack {
 		"journal":     map[string]any{"path": filepath.Join(s.dir, "journal.db")},
 		"plugins":     map[string]any{"dir": pluginDir, "timeout": orDefault(o.pluginTimeout, "40s")},
 		"pipeline":    map[string]any{"max_attempts": 3, "backoff": "100ms", "max_backoff": "500ms", "switch_timeout": "10s"},
-		"dns_servers": []any{map[string]any{"name": "main", "address": dnsAddr, "key_name": keyName, "secret_file": filepath.Join(s.dir, "tsig.secret"), "timeout": "5s"}},
+		"dns_servers": []any{map[string]any{"name": "main", "address": dnsAddr, "key_name": keyName, "secret_file": filepath.Join(s.dir, "tsig.secret"), "timeout": orDefault(o.dnsTimeout, "5s")}},
 		"services": []any{map[string]any{
 			"name": "web",
 			"primary": map[string]any{"domain": "web01", "address": "127.0.0.1", "port": freePort(t),
@@ -286,4 +288,67 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// TestCrashDuringSwitchRealNamed freezes a real named (SIGSTOP) so the
+// receiver's UPDATE waits in named's socket, SIGKILLs the receiver after it
+// journaled "switch started", lets named apply the UPDATE, and restarts the
+// receiver: it must see DNS already switched and not send a second UPDATE.
+func TestCrashDuringSwitchRealNamed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary and named")
+	}
+	named := testenv.StartNamed(t, testenv.NamedOptions{Zone: "vcr.test.", Records: map[string]string{"web": "127.0.0.9"}})
+	s := newStack(t, stackOpts{named: named, prepareSleep: "0", gracePeriod: "0s", dnsTimeout: "1s", finalizeSleep: "0"})
+	// The endpoint answers 503 at first, holding the pipeline in verify
+	// until named is frozen.
+	id := s.postShutoff()
+	s.waitFor(id, "verifying", func(i api.Incident) bool { return i.State == api.StateVerifying })
+	if err := named.Proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			named.Proc.Signal(syscall.SIGCONT)
+		}
+	}()
+	s.endpoint.ready.Store(true)
+	s.waitFor(id, "switch started", func(i api.Incident) bool { return i.DNS != nil && i.DNS.SwitchStartedAt != nil })
+	time.Sleep(100 * time.Millisecond) // the UPDATE is on its way
+	s.proc.Kill()
+	named.Proc.Signal(syscall.SIGCONT)
+	stopped = false
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if got := named.Lookup(t, "web.vcr.test."); len(got) == 1 && got[0] == "127.0.0.1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("named never applied the UPDATE sent before the kill: %v", named.Lookup(t, "web.vcr.test."))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.start()
+	inc := s.waitFor(id, "resolved", func(i api.Incident) bool { return i.State == api.StateResolved })
+	msgs := strings.Join(inc.Phase(api.PhaseSwitch).Messages, "|")
+	if !strings.Contains(msgs, "not sending it again") {
+		t.Errorf("switch phase messages do not show the skipped resend: %s", msgs)
+	}
+	s.proc.Stop(t, 10*time.Second)
+	j, err := journal.OpenBolt(filepath.Join(s.dir, "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	evs, _ := j.Events(context.Background(), 0)
+	sent := 0
+	for _, e := range evs {
+		if e.Kind == "dns-update" {
+			sent++
+		}
+	}
+	if sent != 1 {
+		t.Fatalf("the receiver sent %d UPDATEs, want 1", sent)
+	}
 }
