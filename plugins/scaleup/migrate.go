@@ -127,7 +127,7 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 	m.report("pre-copying %s to %s while it keeps serving", name, m.dstName)
 	preAt := time.Now()
 	if err := precopy(ctx, m.src, m.dst, m.srcURL, name, override); err != nil {
-		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("pre-copy of %s to %s: %w", name, m.dstName, err))
+		return res, m.rollback(ctx, name, srcEP, err)
 	}
 	m.report("pre-copy done in %s", since(preAt))
 	if m.afterPreCopy != nil {

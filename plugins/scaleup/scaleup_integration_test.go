@@ -170,6 +170,28 @@ func TestScaleupIntegration(t *testing.T) {
 		}
 	})
 
+	t.Run("live only", func(t *testing.T) {
+		r := req
+		r.Service = "idle"
+		r.Settings = json.RawMessage(`{"source":"standby","target":"bigvm","live":"only","proxy_device":"web","sample_interval":"50ms"}`)
+		_, err := s.Prepare(ctx, r, nil)
+		if err == nil || !strings.Contains(err.Error(), "live=only, so no fallback") || !strings.Contains(err.Error(), "idle keeps serving on standby") {
+			t.Fatalf("err = %v", err)
+		}
+		waitPage(t, "127.0.0.2", idlePort, "idle\n", 5*time.Second)
+	})
+
+	t.Run("finalize keeps the source when the target copy does not run", func(t *testing.T) {
+		err := s.Finalize(ctx, sdk.FinalizeRequest{Service: "idle", Settings: settings, Shared: p.shared,
+			Endpoint: sdk.Endpoint{Details: map[string]string{"moved": "idle"}}})
+		if err == nil || !strings.Contains(err.Error(), "its source copy on standby is kept") {
+			t.Fatalf("err = %v", err)
+		}
+		if st := status(t, p.standby, "idle"); st != "RUNNING" {
+			t.Errorf("idle is %q", st)
+		}
+	})
+
 	t.Run("cancellation", func(t *testing.T) {
 		// A long CPU sample keeps Prepare busy; cancelling must end it at
 		// once, in-process and over gRPC.
