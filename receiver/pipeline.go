@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -295,7 +296,7 @@ func domainLabel(pr config.Primary) string {
 }
 
 func net2str(addr string, port int) string {
-	return netip.AddrPortFrom(netip.MustParseAddr(addr), uint16(port)).String()
+	return net.JoinHostPort(addr, strconv.Itoa(port))
 }
 
 // prepare --------------------------------------------------------------------
