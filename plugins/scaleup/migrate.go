@@ -139,8 +139,11 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 	// source is stopped and deleted in Finalize.
 	m.report("freezing %s on %s (the service pauses here)", name, m.srcName)
 	stopped := time.Now()
-	if err := m.src.FreezeInstance(ctx, name); err != nil {
-		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("freeze %s on source: %w", name, err))
+	// A stopped source changes nothing, so its pre-copy is already consistent.
+	if inst.StatusCode == lxd.StatusRunning {
+		if err := m.src.FreezeInstance(ctx, name); err != nil {
+			return res, m.rollback(ctx, name, srcEP, fmt.Errorf("freeze %s on source: %w", name, err))
+		}
 	}
 	m.report("froze %s in %s; refreshing it on %s with what changed since the pre-copy", name, since(stopped), m.dstName)
 	refreshAt := time.Now()
