@@ -257,41 +257,56 @@ func (r *SNMPReceiver) Run(ctx context.Context) {
 			r.logger.Warn("snmp read", "err", err)
 			continue
 		}
-		r.HandlePacket(buf[:n], from)
+		if reply := r.HandlePacket(buf[:n], from); reply != nil {
+			if _, err := r.conn.WriteTo(reply, from); err != nil {
+				r.logger.Warn("answer SNMP inform", "to", from, "err", err)
+			}
+		}
 	}
 }
 
-// HandlePacket decodes and processes one datagram.
-func (r *SNMPReceiver) HandlePacket(b []byte, from net.Addr) {
+// HandlePacket decodes and processes one datagram. For an accepted inform
+// it returns the response to send back (the same varbinds as a
+// GetResponse, RFC 3416 4.2.7), so the sender stops retransmitting.
+func (r *SNMPReceiver) HandlePacket(b []byte, from net.Addr) []byte {
 	pkt, err := r.params.UnmarshalTrap(append([]byte(nil), b...), false)
 	if err != nil {
 		r.count(trapMalformed)
 		r.logger.Warn("malformed SNMP packet ignored", "from", from, "err", err)
-		return
+		return nil
 	}
 	if pkt.Version != gosnmp.Version2c {
 		r.count(trapRejected)
 		r.logger.Warn("SNMP trap ignored: only v2c is accepted", "from", from, "version", pkt.Version)
-		return
+		return nil
 	}
 	if r.opts.Community != "" && pkt.Community != r.opts.Community {
 		r.count(trapRejected)
 		r.logger.Warn("SNMP trap ignored: wrong community", "from", from)
-		return
+		return nil
 	}
 	g, err := DecodeGuestTrap(pkt)
-	if errors.Is(err, errNotGuestNotif) {
+	switch {
+	case errors.Is(err, errNotGuestNotif):
 		r.count(trapIgnored)
 		r.logger.Debug("SNMP trap ignored: not a libvirt guest notification", "from", from)
-		return
-	}
-	if err != nil {
+	case err != nil:
 		r.count(trapMalformed)
 		r.logger.Warn("malformed libvirt guest notification ignored", "from", from, "err", err)
-		return
+	default:
+		r.count(trapOK)
+		r.apply(g, r.hostFor(from))
 	}
-	r.count(trapOK)
-	r.apply(g, r.hostFor(from))
+	if pkt.PDUType != gosnmp.InformRequest {
+		return nil
+	}
+	pkt.PDUType = gosnmp.GetResponse
+	reply, err := pkt.MarshalMsg()
+	if err != nil {
+		r.logger.Warn("encode SNMP inform response", "err", err)
+		return nil
+	}
+	return reply
 }
 
 func (r *SNMPReceiver) hostFor(from net.Addr) string {

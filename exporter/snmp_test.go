@@ -149,3 +149,40 @@ vcr_snmp_guest_events_total{cloud="osaka",event="stopped",host="hv7"} 1
 func gatherCompare(reg *prometheus.Registry, want string, names ...string) error {
 	return gatherAndCompare(reg, strings.NewReader(want), names...)
 }
+
+// An inform is processed like a trap and answered, so the sender stops
+// retransmitting; a trap gets no answer.
+func TestSNMPInformIsAnswered(t *testing.T) {
+	r := NewSNMPReceiver(SNMPOptions{}, nil, discardLogger())
+	from := &net.UDPAddr{IP: net.ParseIP("10.0.0.7"), Port: 40000}
+	if reply := r.HandlePacket(guestTrap(t, "public", nil), from); reply != nil {
+		t.Fatal("a trap was answered")
+	}
+	uuid := mustUUID(webUUID)
+	inform := &gosnmp.SnmpPacket{Version: gosnmp.Version2c, Community: "public", PDUType: gosnmp.InformRequest, RequestID: 4242,
+		Variables: []gosnmp.SnmpPDU{
+			{Name: ".1.3.6.1.2.1.1.3.0", Type: gosnmp.TimeTicks, Value: uint32(1)},
+			{Name: snmpTrapOID, Type: gosnmp.ObjectIdentifier, Value: lvPrefix + ".0.1"},
+			{Name: lvPrefix + ".1.1.1.2.0", Type: gosnmp.OctetString, Value: []byte("web")},
+			{Name: lvPrefix + ".1.1.1.1.0", Type: gosnmp.OctetString, Value: uuid[:]},
+			{Name: lvPrefix + ".1.1.1.3.0", Type: gosnmp.Integer, Value: 6},
+		}}
+	b, err := inform.MarshalMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := r.HandlePacket(b, from)
+	if reply == nil {
+		t.Fatal("inform not answered")
+	}
+	resp, err := (&gosnmp.GoSNMP{Version: gosnmp.Version2c}).SnmpDecodePacket(reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.PDUType != gosnmp.GetResponse || resp.RequestID != 4242 || len(resp.Variables) != 5 {
+		t.Fatalf("response %v id %d with %d varbinds", resp.PDUType, resp.RequestID, len(resp.Variables))
+	}
+	if r.results[trapOK] != 2 {
+		t.Fatalf("ok = %v, want 2", r.results[trapOK])
+	}
+}
