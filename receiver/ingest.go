@@ -99,7 +99,8 @@ func sameUUID(a, b string) bool {
 // ingestResult is what one webhook delivery did.
 type ingestResult struct {
 	batch     journal.Batch
-	incidents []string // opened or joined, for the answer
+	incidents []string  // opened or joined, for the answer
+	detect    []float64 // detect durations of the incidents opened
 }
 
 // ingest maps a delivery's alerts to services and opens or joins incidents,
@@ -135,6 +136,11 @@ func (r *Receiver) ingest(msg *Message, now time.Time) ingestResult {
 			rec.Service = svc.Name
 			id, note := r.routeLocked(cfg, svc, a, rec.Source, now)
 			rec.IncidentID, rec.Note = id, note
+			if note == "opened incident" {
+				if d := r.incidents[id].inc.Phase(api.PhaseDetect); d != nil {
+					res.detect = append(res.detect, d.DurationSeconds)
+				}
+			}
 			if id != "" && !touched[id] {
 				touched[id] = true
 				res.incidents = append(res.incidents, id)
@@ -265,6 +271,9 @@ func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
 		r.m.alertsReceived.WithLabelValues(a.Source, a.Status).Inc()
 		r.log.Debug("alert journaled", "alertname", a.Labels["alertname"], "status", a.Status, "source", a.Source,
 			"starts_at", a.StartsAt, "service", a.Service, "incident", a.IncidentID, "note", a.Note)
+	}
+	for _, d := range res.detect {
+		r.m.phaseDuration.WithLabelValues(api.PhaseDetect).Observe(d)
 	}
 	r.afterCommit(res.incidents)
 	return res.incidents, nil

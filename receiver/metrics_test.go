@@ -37,7 +37,7 @@ func TestMetricsExposed(t *testing.T) {
 		for _, m := range mf.GetMetric() {
 			phases[m.GetLabel()[0].GetValue()] = m.GetHistogram().GetSampleCount()
 		}
-		for _, p := range []string{"fence", "prepare", "verify", "switch", "finalize"} {
+		for _, p := range []string{"detect", "fence", "prepare", "verify", "switch", "finalize"} {
 			if phases[p] != 1 {
 				t.Errorf("phase %s observed %d times, want 1", p, phases[p])
 			}
