@@ -244,7 +244,10 @@ func (s *System) backupAndRemove(t testenv.TB, svc *Service) {
 // receiverConfig renders the receiver's YAML config.
 func (s *System) receiverConfig() map[string]any {
 	remotes := map[string]any{
-		"standby": map[string]any{"socket": s.Standby.Socket, "address": StandbyAddress},
+		// HTTPS rather than the socket: a scale-up target pulls from the
+		// source's HTTPS address.
+		"standby": map[string]any{"url": s.Standby.URL, "client_cert": s.Standby.ClientCert,
+			"client_key": s.Standby.ClientKey, "server_cert": s.Standby.ServerCert, "address": StandbyAddress},
 	}
 	if s.Bigger != nil {
 		remotes["bigger"] = map[string]any{"url": s.Bigger.URL, "client_cert": s.Bigger.ClientCert,
