@@ -298,6 +298,22 @@ func TestAlerting(t *testing.T) {
 		}
 	})
 
+	t.Run("LabelConventions", func(t *testing.T) {
+		// The target labels win; the exporter's own host/cloud copies are dropped at scrape time.
+		for _, q := range []string{`{job="vcr-exporter", exported_host!=""}`, `{job="vcr-exporter", exported_cloud!=""}`} {
+			if s := prom.Query(t, q); len(s) > 0 {
+				t.Errorf("%s: %d series keep the exporter's label copy, e.g. %v", q, len(s), s[0].Metric)
+			}
+		}
+		// role="standby" goes to the domain named like a standby VM, and to no other.
+		if s := prom.Query(t, `vcr_domain_info{host="q1", cloud="e2e-q", role="standby", domain="`+standby.Name+`"}`); len(s) != 1 {
+			t.Errorf("standby guest %s not labelled role=standby on q1: %+v", standby.Name, s)
+		}
+		if s := prom.Query(t, `vcr_domain_info{host="a1", role!=""}`); len(s) > 0 {
+			t.Errorf("test-driver domains got a role label: %+v", s)
+		}
+	})
+
 	t.Run("DashboardQueriesReturnData", func(t *testing.T) {
 		alertingDashboardQueries(t, prom)
 	})
