@@ -30,6 +30,7 @@ func TestRecoveryScenarios(t *testing.T) {
 		},
 	})
 
+	top := t // processes restarted in a subtest must outlive it
 	t.Run("warm failover", func(t *testing.T) {
 		failover(t, sys, "web", system.StandbyAddress, "web\n")
 	})
@@ -64,6 +65,9 @@ func TestRecoveryScenarios(t *testing.T) {
 		// dying again within flap.min_interval does not fail over again.
 		failover(t, sys, "flappy", system.StandbyAddress, "flappy\n")
 		sys.RestorePrimary(t, "flappy")
+		// Alertmanager sends a group's change at most once per group_interval
+		// (1 s here): die again after it, or the new failure is never delivered.
+		time.Sleep(2500 * time.Millisecond)
 		sys.FailPrimary(t, "flappy")
 		inc := sys.WaitIncident(t, "flappy", 30*time.Second, func(i api.Incident) bool {
 			return i.State == api.StateNeedsAttention
@@ -97,7 +101,7 @@ func TestRecoveryScenarios(t *testing.T) {
 		inc := sys.WaitIncident(t, "crashy", 30*time.Second, func(api.Incident) bool { return true })
 		sys.ReceiverProc.Kill()
 		t.Logf("killed the receiver with incident %s in state %s", inc.ID, inc.State)
-		sys.StartReceiverProcess(t)
+		sys.StartReceiverProcess(top)
 		done := sys.WaitIncident(t, "crashy", time.Minute, system.Ended)
 		if done.ID != inc.ID {
 			t.Fatalf("restart opened incident %s instead of resuming %s", done.ID, inc.ID)
