@@ -54,8 +54,8 @@ func alertingRuleFile(t testenv.TB) string {
 // alertingPrometheusConfig derives the test's Prometheus configuration from
 // deploy/prometheus/prometheus.yml: the same vcr-exporter job (label handling and the standby
 // relabelling included) with the test's targets, the vcr-receiver job pointed at the test's
-// receiver, 1 s intervals, and the test's Alertmanager. The lxd-standby job is dropped: there is
-// no standby LXD in this test.
+// receiver (dropped when receiverAddr is empty), 1 s intervals, and the test's Alertmanager. The
+// lxd-standby job is dropped: there is no standby LXD in this test.
 func alertingPrometheusConfig(t testenv.TB, alertmanagerAddr, receiverAddr string, targets []alertingTarget) string {
 	t.Helper()
 	cfg := readYAMLMap(t, filepath.Join(testenv.ModuleRoot(t), "deploy", "prometheus", "prometheus.yml"))
@@ -79,6 +79,10 @@ func alertingPrometheusConfig(t testenv.TB, alertmanagerAddr, receiverAddr strin
 		t.Fatalf("deploy/prometheus/prometheus.yml lacks the vcr-exporter or vcr-receiver job")
 	}
 	receiverJob["static_configs"] = []any{map[string]any{"targets": []any{receiverAddr}}}
+	jobs := []any{job, receiverJob}
+	if receiverAddr == "" {
+		jobs = jobs[:1]
+	}
 	var static []any
 	for _, tg := range targets {
 		static = append(static, map[string]any{
@@ -87,7 +91,7 @@ func alertingPrometheusConfig(t testenv.TB, alertmanagerAddr, receiverAddr strin
 		})
 	}
 	job["static_configs"] = static
-	cfg["scrape_configs"] = []any{job, receiverJob}
+	cfg["scrape_configs"] = jobs
 	b, err := yaml.Marshal(cfg)
 	if err != nil {
 		t.Fatalf("encode prometheus config: %v", err)

@@ -20,7 +20,7 @@ type alertingProxy struct {
 	cut   bool
 }
 
-func newAlertingProxy(t *testing.T, target string) *alertingProxy {
+func newAlertingProxy(t testing.TB, target string) *alertingProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("proxy listen: %v", err)

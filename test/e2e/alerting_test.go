@@ -27,7 +27,7 @@ type alertingExporter struct {
 	proc        *testenv.Proc
 }
 
-func startAlertingExporter(t *testing.T, bin, libvirtURI, host, cloud, alertmanagerURL string) *alertingExporter {
+func startAlertingExporter(t testing.TB, bin, libvirtURI, host, cloud, alertmanagerURL string) *alertingExporter {
 	t.Helper()
 	e := &alertingExporter{host: host, cloud: cloud, addr: "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))}
 	args := []string{
@@ -77,7 +77,7 @@ type amAlert struct {
 	} `json:"status"`
 }
 
-func alertmanagerAlerts(t *testing.T, am *testenv.Alertmanager) []amAlert {
+func alertmanagerAlerts(t testing.TB, am *testenv.Alertmanager) []amAlert {
 	t.Helper()
 	resp, err := http.Get(am.URL + "/api/v2/alerts?inhibited=true&silenced=true&active=true")
 	if err != nil {
@@ -92,7 +92,7 @@ func alertmanagerAlerts(t *testing.T, am *testenv.Alertmanager) []amAlert {
 }
 
 // waitAMAlert polls Alertmanager until an alert matching match exists (and pred holds).
-func waitAMAlert(t *testing.T, am *testenv.Alertmanager, timeout time.Duration, match map[string]string, pred func(amAlert) bool) amAlert {
+func waitAMAlert(t testing.TB, am *testenv.Alertmanager, timeout time.Duration, match map[string]string, pred func(amAlert) bool) amAlert {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -117,7 +117,7 @@ func inhibited(a amAlert) bool {
 }
 
 // waitQuery polls Prometheus until q returns at least n samples.
-func waitQuery(t *testing.T, p *testenv.Prometheus, timeout time.Duration, q string, n int) {
+func waitQuery(t testing.TB, p *testenv.Prometheus, timeout time.Duration, q string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -129,6 +129,49 @@ func waitQuery(t *testing.T, p *testenv.Prometheus, timeout time.Duration, q str
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// measureDetection destroys samples fresh test-driver domains one after another and returns, for
+// each, the time until the webhook got host a2's fast-path VCRDomainShutoff and host a1's
+// rule-path one. It checks the labels the receiver maps services by, and with checkMerge that
+// Alertmanager merged a2's fast-path and rule-path copies of the first failure into one alert.
+func measureDetection(t testing.TB, td *testenv.TestDriver, prom *testenv.Prometheus, am *testenv.Alertmanager,
+	hook *alertingWebhook, samples int, checkMerge bool) (fast, rule []time.Duration) {
+	t.Helper()
+	for i := 0; i < samples; i++ {
+		_, name := td.DefineNamed(t, "")
+		// Let the exporters and Prometheus see it running first, as in production.
+		waitQuery(t, prom, 10*time.Second, `vcr_domain_state{domain="`+name+`", host=~"a1|a2"} == 1`, 2)
+		t0 := time.Now()
+		td.Destroy(t, name)
+		f := hook.wait(t, 10*time.Second, map[string]string{"alertname": "VCRDomainShutoff", "domain": name, "host": "a2"}, fromFastPath)
+		r := hook.wait(t, 30*time.Second, map[string]string{"alertname": "VCRDomainShutoff", "domain": name, "host": "a1"}, fromRulePath)
+		fast, rule = append(fast, f.at.Sub(t0)), append(rule, r.at.Sub(t0))
+		if r.alert.Labels["cloud"] != "e2e-a" || r.alert.Labels["uuid"] == "" || r.alert.Labels["severity"] != "critical" {
+			t.Errorf("rule-path alert lacks the service-mapping labels: %s", labelString(r.alert.Labels))
+		}
+		if f.alert.Labels["cloud"] != "e2e-a" {
+			t.Errorf("fast-path alert lacks the cloud label: %s", labelString(f.alert.Labels))
+		}
+		if checkMerge && i == 0 {
+			// Both paths fire for a2: Prometheus through the proxy, the exporter directly.
+			// Same label set, so Alertmanager holds one alert and notifies once.
+			waitQuery(t, prom, 10*time.Second, `ALERTS{alertname="VCRDomainShutoff", alertstate="firing", domain="`+name+`", host="a2"}`, 1)
+			var n int
+			for _, a := range alertmanagerAlerts(t, am) {
+				if labelsMatch(template.KV(a.Labels), map[string]string{"alertname": "VCRDomainShutoff", "domain": name, "host": "a2"}) {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("Alertmanager holds %d VCRDomainShutoff alerts for %s on a2, want the fast and the rule path merged into 1", n, name)
+			}
+			if got := hook.all(map[string]string{"alertname": "VCRDomainShutoff", "domain": name, "host": "a2"}); len(got) != 1 {
+				t.Errorf("webhook got %d notifications for %s on a2, want 1", len(got), name)
+			}
+		}
+	}
+	return fast, rule
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -193,40 +236,7 @@ func TestAlerting(t *testing.T) {
 
 	t.Run("DestroyedDomainReachesWebhookByBothPaths", func(t *testing.T) {
 		const samples = 5
-		var fast, rule []time.Duration
-		for i := 0; i < samples; i++ {
-			_, name := td.DefineNamed(t, "")
-			// Let every exporter and Prometheus see it running first, as in production.
-			waitQuery(t, prom, 10*time.Second, `vcr_domain_state{domain="`+name+`"} == 1`, 4)
-			t0 := time.Now()
-			td.Destroy(t, name)
-			f := hook.wait(t, 10*time.Second, map[string]string{"alertname": "VCRDomainShutoff", "domain": name, "host": "a2"}, fromFastPath)
-			r := hook.wait(t, 30*time.Second, map[string]string{"alertname": "VCRDomainShutoff", "domain": name, "host": "a1"}, fromRulePath)
-			fast, rule = append(fast, f.at.Sub(t0)), append(rule, r.at.Sub(t0))
-			if r.alert.Labels["cloud"] != "e2e-a" || r.alert.Labels["uuid"] == "" || r.alert.Labels["severity"] != "critical" {
-				t.Errorf("rule-path alert lacks the service-mapping labels: %s", labelString(r.alert.Labels))
-			}
-			if f.alert.Labels["cloud"] != "e2e-a" {
-				t.Errorf("fast-path alert lacks the cloud label: %s", labelString(f.alert.Labels))
-			}
-			if i == 0 {
-				// Both paths fire for a2: Prometheus through the proxy, the exporter directly.
-				// Same label set, so Alertmanager holds one alert and notifies once.
-				waitQuery(t, prom, 10*time.Second, `ALERTS{alertname="VCRDomainShutoff", alertstate="firing", domain="`+name+`", host="a2"}`, 1)
-				var n int
-				for _, a := range alertmanagerAlerts(t, am) {
-					if labelsMatch(template.KV(a.Labels), map[string]string{"alertname": "VCRDomainShutoff", "domain": name, "host": "a2"}) {
-						n++
-					}
-				}
-				if n != 1 {
-					t.Errorf("Alertmanager holds %d VCRDomainShutoff alerts for %s on a2, want the fast and the rule path merged into 1", n, name)
-				}
-				if got := hook.all(map[string]string{"alertname": "VCRDomainShutoff", "domain": name, "host": "a2"}); len(got) != 1 {
-					t.Errorf("webhook got %d notifications for %s on a2, want 1", len(got), name)
-				}
-			}
-		}
+		fast, rule := measureDetection(t, td, prom, am, hook, samples, true)
 		t.Logf("destroy -> webhook, %d samples: fast path median %s (all %v); rule path median %s (all %v; scrape/eval 1s, for: %s)",
 			samples, fmtDur(median(fast)), fast, fmtDur(median(rule)), rule, alertingFor["VCRDomainShutoff"])
 	})

@@ -30,7 +30,7 @@ type alertingArrival struct {
 	alert template.Alert
 }
 
-func newAlertingWebhook(t *testing.T, token string) *alertingWebhook {
+func newAlertingWebhook(t testing.TB, token string) *alertingWebhook {
 	w := &alertingWebhook{token: token, notify: make(chan struct{}, 1)}
 	w.srv = httptest.NewServer(http.HandlerFunc(w.serve))
 	t.Cleanup(w.srv.Close)
@@ -96,7 +96,7 @@ func (w *alertingWebhook) all(match map[string]string) []alertingArrival {
 }
 
 // wait polls until first finds an alert or timeout passes.
-func (w *alertingWebhook) wait(t *testing.T, timeout time.Duration, match map[string]string, pred func(template.Alert) bool) alertingArrival {
+func (w *alertingWebhook) wait(t testing.TB, timeout time.Duration, match map[string]string, pred func(template.Alert) bool) alertingArrival {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
