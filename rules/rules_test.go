@@ -332,7 +332,7 @@ func TestPrometheusConfig(t *testing.T) {
 		}
 	}
 	out := run(t, dir, "promtool", "check", "config", "prometheus.yml")
-	if !strings.Contains(out, "SUCCESS: 22 rules found") {
+	if !regexp.MustCompile(`SUCCESS: [1-9][0-9]* rules found`).MatchString(out) {
 		t.Errorf("promtool check config did not load the rules:\n%s", out)
 	}
 }
