@@ -197,44 +197,45 @@ func phaseLine(inc api.Incident) string {
 }
 
 // The rule-path scenarios: no fast path, Prometheus evaluates the project's
-// rules every second (with `for:` shortened), and whole hosts go away.
+// rules every second (with `for:` shortened), and whole hosts go away. Two
+// hosts in one cloud: losing one is a host failure, losing both is the cloud.
 func TestHostAndCloudLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("e2e: starts the whole stack with Prometheus")
 	}
 	sys := system.Start(t, system.Options{
-		RulePath:    true,
-		RuleFor:     2 * time.Second,
-		GracePeriod: 3 * time.Second,
+		RulePath: true,
+		// 1m → 4s for VCRHostHeartbeatLost, 30s → 2s for VCRCloudDown.
+		RuleForDivisor: 15,
+		GracePeriod:    3 * time.Second,
 		Services: []system.ServiceSpec{
-			{Name: "alpha", Strategy: "warm", Unfenceable: true},
-			{Name: "beta", Strategy: "warm", Unfenceable: true},
+			{Name: "alpha", Strategy: "warm", Unfenceable: true, Host: "hv-a"},
+			{Name: "beta", Strategy: "warm", Unfenceable: true, Host: "hv-b"},
 		},
 	})
-	// Wait for Prometheus to see the exporter before taking it away.
 	deadline := time.Now().Add(30 * time.Second)
-	for len(sys.Prom.Query(t, `up{job="vcr-exporter"} == 1`)) == 0 {
+	for len(sys.Prom.Query(t, `up{job="vcr-exporter"} == 1`)) < 2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("Prometheus never scraped the exporter")
+			t.Fatalf("Prometheus never scraped both exporters")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	// The whole host (and with it this one-host cloud) dies: its exporter
-	// stops answering, its services stop, and libvirt on it can't be reached.
-	lost := time.Now()
-	for _, name := range []string{"alpha", "beta"} {
-		sys.Service(t, name).StopListener()
+
+	// hv-a dies: its exporter stops answering, its service stops, and libvirt
+	// on it can't be reached to fence.
+	lose := func(host, service string) time.Time {
+		sys.Service(t, service).StopListener()
+		sys.Exporters[host].Kill()
+		return time.Now()
 	}
-	for _, p := range sys.Exporters {
-		p.Kill()
-	}
-	for _, name := range []string{"alpha", "beta"} {
+	recovered := func(name, wantReason string, lost time.Time) {
+		t.Helper()
 		inc := sys.WaitIncident(t, name, 2*time.Minute, system.Ended)
 		if inc.State != api.StateResolved {
 			t.Fatalf("%s: incident %s ended %s: %s", name, inc.ID, inc.State, inc.Error)
 		}
-		if inc.Reason != "VCRCloudDown" && inc.Reason != "VCRHostHeartbeatLost" {
-			t.Errorf("%s: incident opened by %s, want the host or cloud alert", name, inc.Reason)
+		if inc.Reason != wantReason {
+			t.Errorf("%s: incident opened by %s, want %s", name, inc.Reason, wantReason)
 		}
 		fence := inc.Phase(api.PhaseFence)
 		if fence == nil || fence.DurationSeconds < sys.Opts.GracePeriod.Seconds() {
@@ -244,15 +245,34 @@ func TestHostAndCloudLoss(t *testing.T) {
 			t.Errorf("%s: %d incidents, want exactly one (no alert storm)", name, n)
 		}
 		assertResolvesTo(t, sys, name, system.StandbyAddress, name+"\n")
-		t.Logf("%s: %s, %s after the host was lost", name, inc.Reason, inc.ClosedAt.Sub(lost).Round(time.Millisecond))
+		t.Logf("%s: %s, recovered %s after its host was lost", name, inc.Reason, inc.ClosedAt.Sub(lost).Round(time.Millisecond))
 	}
-	// Inhibition: with the cloud down, Alertmanager holds the host's own alert back.
-	alerts := sys.AM.Alerts(t)
-	for _, a := range alerts {
-		if a.Labels["alertname"] == "VCRHostHeartbeatLost" && a.Status.State != "suppressed" && hasAlert(alerts, "VCRCloudDown") {
-			t.Errorf("VCRHostHeartbeatLost is not inhibited by VCRCloudDown: %+v", a)
+
+	t.Run("host heartbeat lost", func(t *testing.T) {
+		lost := lose("hv-a", "alpha")
+		recovered("alpha", "VCRHostHeartbeatLost", lost)
+		if n := len(sys.Incidents(t, "beta")); n != 0 {
+			t.Errorf("beta, on the healthy host, has %d incidents", n)
 		}
-	}
+		assertResolvesTo(t, sys, "beta", sys.Service(t, "beta").PrimaryAddr, "primary beta\n")
+	})
+	t.Run("cloud down", func(t *testing.T) {
+		lost := lose("hv-b", "beta")
+		recovered("beta", "VCRCloudDown", lost)
+		// With the cloud down, Alertmanager holds the hosts' own alerts back.
+		alerts := sys.AM.Alerts(t)
+		if !hasAlert(alerts, "VCRCloudDown") {
+			t.Fatalf("no VCRCloudDown in Alertmanager: %+v", alerts)
+		}
+		for _, a := range alerts {
+			if a.Labels["alertname"] == "VCRHostHeartbeatLost" && a.Status.State != "suppressed" {
+				t.Errorf("VCRHostHeartbeatLost for %s is not inhibited by VCRCloudDown: %s", a.Labels["host"], a.Status.State)
+			}
+		}
+		if n := len(sys.Incidents(t, "alpha")); n != 1 {
+			t.Errorf("alpha has %d incidents after the cloud went down, want still 1", n)
+		}
+	})
 }
 
 func hasAlert(alerts []testenv.AlertSummary, name string) bool {

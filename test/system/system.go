@@ -49,6 +49,9 @@ type ServiceSpec struct {
 	Unfenceable bool
 	// FlapMinInterval sets the service's flap policy (0: off).
 	FlapMinInterval time.Duration
+	// Host is the hypervisor host label of a test-driver primary; each host
+	// gets its own exporter. Default: Options.Host.
+	Host string
 }
 
 // Options selects what Start brings up.
@@ -63,6 +66,9 @@ type Options struct {
 	// rule-path tests don't wait minutes (negative: `for: 0s`, fire at the
 	// first evaluation). The shipped values are what production uses.
 	RuleFor time.Duration
+	// RuleForDivisor, when > 1, divides every `for:` instead, keeping the
+	// rules' order (VCRCloudDown still fires before VCRHostHeartbeatLost).
+	RuleForDivisor int
 	// ScaleUp starts the bigger VM and gives every warm service a scale-up plan.
 	ScaleUp bool
 	// GracePeriod is the fencing grace when a host cannot be reached.
@@ -104,8 +110,8 @@ type System struct {
 	ReceiverToken string
 	ReceiverProc  *testenv.Proc
 	ReceiverArgs  []string
-	Exporters     []*testenv.Proc
-	ExporterURLs  []string
+	Exporters     map[string]*testenv.Proc // by host label
+	ExporterAddrs map[string]string        // host label -> listen address
 	PluginDir     string
 	BackupDir     string
 	ConfigFile    string
@@ -134,7 +140,7 @@ func Start(t testenv.TB, opts Options) *System {
 	if opts.GracePeriod == 0 {
 		opts.GracePeriod = 2 * time.Second
 	}
-	s := &System{Opts: opts, Dir: t.TempDir(), Services: map[string]*Service{}, t: t}
+	s := &System{Opts: opts, Dir: t.TempDir(), Services: map[string]*Service{}, Exporters: map[string]*testenv.Proc{}, ExporterAddrs: map[string]string{}, t: t}
 	begin := time.Now()
 
 	s.Libvirt = testenv.Libvirt(t)
@@ -144,6 +150,9 @@ func Start(t testenv.TB, opts Options) *System {
 	records := map[string]string{}
 	for i, spec := range opts.Services {
 		svc := &Service{ServiceSpec: spec, Port: 18080 + i, PrimaryAddr: fmt.Sprintf("127.0.0.%d", 10+i)}
+		if svc.Host == "" {
+			svc.Host = opts.Host
+		}
 		svc.DNSName = spec.Name + "." + Zone
 		if spec.RealVM {
 			svc.vm = s.Libvirt.StartVM(t, testenv.VMOptions{
@@ -258,7 +267,7 @@ func (s *System) receiverConfig() map[string]any {
 		svc := s.Services[name]
 		socket := s.Libvirt.Socket
 		uri := s.Driver.URI
-		host := s.Opts.Host
+		host := svc.Host
 		if svc.RealVM {
 			uri, host = "qemu:///system", "hv-qemu"
 		}
@@ -373,15 +382,26 @@ inhibit_rules:
 `, s.ReceiverURL, tokenFile)
 	s.AM = testenv.StartAlertmanager(t, testenv.AlertmanagerOptions{ConfigYAML: amCfg})
 
-	hosts := []struct{ host, uri string }{{s.Opts.Host, s.Driver.URI}}
+	// One exporter per hypervisor host: the test-driver hosts (all views of
+	// test:///default, told apart by their host label) and the QEMU host.
+	hosts := map[string]string{}
 	for _, svc := range s.Services {
 		if svc.RealVM {
-			hosts = append(hosts, struct{ host, uri string }{"hv-qemu", "qemu:///system"})
-			break
+			hosts["hv-qemu"] = "qemu:///system"
+		} else {
+			hosts[svc.Host] = s.Driver.URI
 		}
 	}
-	for _, h := range hosts {
-		s.StartExporter(t, h.host, h.uri)
+	if len(hosts) == 0 {
+		hosts[s.Opts.Host] = s.Driver.URI
+	}
+	var names []string
+	for h := range hosts {
+		names = append(names, h)
+	}
+	sort.Strings(names)
+	for _, h := range names {
+		s.Exporters[h] = s.StartExporter(t, h, hosts[h])
 	}
 	if s.Opts.RulePath {
 		s.startPrometheus(t)
@@ -402,16 +422,17 @@ func (s *System) StartExporter(t testenv.TB, host, uri string) *testenv.Proc {
 		Log:   filepath.Join(s.Dir, "vcr-exporter-"+host+".log"),
 		Ready: func() error { return httpGetOK("http://" + addr + "/metrics") },
 	})
-	s.Exporters = append(s.Exporters, p)
-	s.ExporterURLs = append(s.ExporterURLs, addr)
+	s.ExporterAddrs[host] = addr
 	return p
 }
 
 func (s *System) startPrometheus(t testenv.TB) {
 	t.Helper()
-	var targets []string
-	for _, u := range s.ExporterURLs {
-		targets = append(targets, fmt.Sprintf("'%s'", u))
+	// One static config per exporter, so each target carries its host label
+	// (as deploy/prometheus/prometheus.yml does).
+	var targets strings.Builder
+	for host, addr := range s.ExporterAddrs {
+		fmt.Fprintf(&targets, "      - targets: ['%s']\n        labels: {host: %s, cloud: %s}\n", addr, host, s.Opts.Cloud)
 	}
 	cfg := fmt.Sprintf(`global:
   scrape_interval: 1s
@@ -423,18 +444,25 @@ alerting:
 scrape_configs:
   - job_name: vcr-exporter
     static_configs:
-      - targets: [%s]
-        labels: {cloud: %s}
-    metric_relabel_configs: []
-`, strings.TrimPrefix(s.AM.URL, "http://"), strings.Join(targets, ", "), s.Opts.Cloud)
+%s`, strings.TrimPrefix(s.AM.URL, "http://"), targets.String())
 	rules := filepath.Join(testenv.ModuleRoot(t), "rules", "vcr.rules.yml")
-	if s.Opts.RuleFor != 0 {
+	if s.Opts.RuleFor != 0 || s.Opts.RuleForDivisor > 1 {
 		b, err := os.ReadFile(rules)
 		if err != nil {
 			t.Fatalf("system: %v", err)
 		}
-		d := max(s.Opts.RuleFor, 0)
-		short := forRe.ReplaceAll(b, []byte("${1}for: "+d.String()))
+		short := forRe.ReplaceAllFunc(b, func(m []byte) []byte {
+			sub := forRe.FindSubmatch(m)
+			d := max(s.Opts.RuleFor, 0)
+			if s.Opts.RuleForDivisor > 1 {
+				orig, err := time.ParseDuration(string(sub[2]))
+				if err != nil {
+					t.Fatalf("system: rules: for: %q: %v", sub[2], err)
+				}
+				d = (orig / time.Duration(s.Opts.RuleForDivisor)).Round(time.Millisecond)
+			}
+			return []byte(string(sub[1]) + "for: " + d.String())
+		})
 		rules = filepath.Join(s.Dir, "vcr.rules.yml")
 		if err := os.WriteFile(rules, short, 0o644); err != nil {
 			t.Fatalf("system: %v", err)
@@ -581,6 +609,6 @@ func httpGet(url string) (string, error) {
 	return b.String(), nil
 }
 
-var forRe = regexp.MustCompile(`(?m)^(\s+)for: \S+`)
+var forRe = regexp.MustCompile(`(?m)^(\s+)for: (\S+)`)
 
 var _ testenv.TB = (*testing.T)(nil)
