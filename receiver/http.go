@@ -51,6 +51,10 @@ func (r *Receiver) Handler(gatherer prometheus.Gatherer) http.Handler {
 	return mux
 }
 
+// Authenticate wraps next in the receiver's auth, for handlers mounted beside
+// the API (the status page).
+func (r *Receiver) Authenticate(next http.Handler) http.Handler { return r.auth(next) }
+
 // auth accepts the configured bearer token or basic auth. With neither
 // configured the API is open.
 func (r *Receiver) auth(next http.Handler) http.Handler {
@@ -73,7 +77,11 @@ func (r *Receiver) auth(next http.Handler) http.Handler {
 			if req.URL.Path == "/api/v1/alerts" {
 				r.m.webhookRequests.WithLabelValues("401").Inc()
 			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="vcr-receiver"`)
+			// A browser prompts only for Basic, so offer it when configured.
+			if basic != nil {
+				w.Header().Add("WWW-Authenticate", `Basic realm="vcr-receiver", charset="UTF-8"`)
+			}
+			w.Header().Add("WWW-Authenticate", `Bearer realm="vcr-receiver"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong credentials: send the bearer token from web.auth.bearer_token_file or the basic auth user")
 			return
 		}

@@ -21,11 +21,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/vcrcovery/vcrcovery/cost"
 	"github.com/vcrcovery/vcrcovery/plugins/manager"
 	"github.com/vcrcovery/vcrcovery/receiver"
+	"github.com/vcrcovery/vcrcovery/receiver/api"
 	"github.com/vcrcovery/vcrcovery/receiver/config"
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
 	"github.com/vcrcovery/vcrcovery/receiver/live"
+	"github.com/vcrcovery/vcrcovery/receiver/ui"
 )
 
 var _ receiver.Strategies = (*manager.Manager)(nil)
@@ -195,6 +198,8 @@ func run(f flags, log *slog.Logger) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var rcv *receiver.Receiver
+	reg.MustRegister(cost.NewCollector(func() *cost.Config { return rcv.Config().Cost }))
 	r, err := receiver.New(receiver.Options{
 		Config: cfg, Journal: j, Fencer: live.Fencer{}, Strategies: plugins, Prober: live.Prober{}, DNS: live.DNS{},
 		Logger: log, Registry: reg,
@@ -202,11 +207,12 @@ func run(f flags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	rcv = r
 	if err := r.Start(context.Background()); err != nil {
 		return err
 	}
 
-	srv := &http.Server{Handler: r.Handler(reg), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: withStatusPage(r, reg, j, log), ReadHeaderTimeout: 10 * time.Second}
 	listen := []string{f.listenAddress}
 	systemd := false
 	serveErr := make(chan error, 1)
@@ -266,4 +272,24 @@ func reload(r *receiver.Receiver, path string, log *slog.Logger) {
 	r.SetConfig(cfg)
 	r.ReloadResult(true)
 	log.Info("config reloaded", "services", len(cfg.Services))
+}
+
+// withStatusPage serves the status page at "/" beside the API, behind the
+// same auth: it shows what the receiver knows and its buttons post to the API.
+func withStatusPage(r *receiver.Receiver, reg *prometheus.Registry, j journal.Journal, log *slog.Logger) http.Handler {
+	standby := ui.NewLXDStandby(r.Config().LXDRemotes)
+	src := ui.Funcs{
+		ServicesFunc:  func(context.Context) ([]api.ServiceStatus, error) { return r.Services(), nil },
+		IncidentsFunc: j.Incidents,
+		StandbyFunc:   standby.Standby,
+		CostConfig:    func() *cost.Config { return r.Config().Cost },
+	}
+	page := r.Authenticate(http.NewCrossOriginProtection().Handler(ui.New(src, ui.Options{Logger: log.With("component", "ui")})))
+	apiHandler := r.Handler(reg)
+	mux := http.NewServeMux()
+	mux.Handle("/", page)
+	for _, p := range []string{"/api/", "/metrics", "/-/"} {
+		mux.Handle(p, apiHandler)
+	}
+	return mux
 }

@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/vcrcovery/vcrcovery/cost"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 )
 
@@ -28,6 +29,9 @@ type Config struct {
 	LXDRemotes map[string]LXDRemote `yaml:"lxd_remotes"`
 	BackupDir  string               `yaml:"backup_dir"`
 	Services   []Service            `yaml:"services"`
+	// Cost is the optional standby cost model (package cost), shown on the
+	// status page, by `vcrctl cost` and as metrics.
+	Cost *cost.Config `yaml:"cost"`
 
 	// Filled by Load from the secret files, never from YAML.
 	BearerToken   string `yaml:"-"`

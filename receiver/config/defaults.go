@@ -20,6 +20,9 @@ const (
 )
 
 func (c *Config) applyDefaults() {
+	if c.Cost != nil {
+		c.Cost.ApplyDefaults()
+	}
 	if c.Journal.Backend == "" {
 		c.Journal.Backend = "bbolt"
 	}

@@ -142,6 +142,14 @@ func (c *Config) Validate() error {
 	if len(c.Services) == 0 {
 		errs.add("services", "at least one service is needed")
 	}
+	if c.Cost != nil {
+		if err := c.Cost.Validate(); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				path, msg, _ := strings.Cut(line, ": ")
+				errs = append(errs, FieldError{Path: path, Message: msg})
+			}
+		}
+	}
 	return errs.err()
 }
 
