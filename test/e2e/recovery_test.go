@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/ui/uitest"
 	"github.com/vcrcovery/vcrcovery/test/system"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
@@ -27,6 +29,7 @@ func TestRecoveryScenarios(t *testing.T) {
 			{Name: "guarded", Strategy: "warm", Unfenceable: true},
 			{Name: "crashy", Strategy: "warm"},
 			{Name: "homing", Strategy: "warm"},
+			{Name: "viewed", Strategy: "cold"},
 		},
 	})
 
@@ -111,6 +114,31 @@ func TestRecoveryScenarios(t *testing.T) {
 		}
 		assertOnce(t, sys, "crashy", done)
 		assertResolvesTo(t, sys, "crashy", system.StandbyAddress, "crashy\n")
+	})
+	t.Run("status page during a failover", func(t *testing.T) {
+		bin := uitest.Chromium(t)
+		sys.FailPrimary(t, "viewed")
+		inc := sys.WaitIncident(t, "viewed", 30*time.Second, func(api.Incident) bool { return true })
+		// The page loads while the recovery runs (or just after: a cold
+		// restore takes about half a second, a browser start longer).
+		dom := uitest.DumpDOM(t, bin, sys.StatusPageURL())
+		for _, want := range []string{`data-incident="` + inc.ID + `"`, `class="timeline"`, `data-phase="prepare"`, "viewed"} {
+			if !strings.Contains(dom, want) {
+				t.Errorf("status page lacks %s", want)
+			}
+		}
+		done := sys.WaitIncident(t, "viewed", time.Minute, func(i api.Incident) bool { return i.ID == inc.ID && system.Ended(i) })
+		if done.State != api.StateResolved {
+			t.Fatalf("incident %s ended %s: %s", done.ID, done.State, done.Error)
+		}
+		// Readable without JavaScript: the timeline is in the served HTML.
+		noJS, _ := uitest.LoadWithoutScripts(t, bin, sys.StatusPageURL())
+		if !strings.Contains(noJS, `data-incident="`+inc.ID+`"`) || !strings.Contains(noJS, `data-phase="switch" data-outcome="ok"`) {
+			t.Errorf("status page without JavaScript lacks the finished timeline of %s", inc.ID)
+		}
+		shot := filepath.Join(uitest.ArtifactDir(t, "e2e"), "status-page-failover.png")
+		uitest.Screenshot(t, bin, sys.StatusPageURL(), shot, 1280, 1400)
+		t.Logf("screenshot: %s", shot)
 	})
 	t.Run("failback", func(t *testing.T) {
 		failover(t, sys, "homing", system.StandbyAddress, "homing\n")

@@ -37,6 +37,19 @@ const (
 	BiggerAddress  = "127.0.0.3" // the bigger VM's containers
 )
 
+// The status page's browser login (basic auth); Alertmanager and vcrctl use
+// the bearer token.
+const (
+	OperatorUser     = "operator"
+	OperatorPassword = "vcr-demo-password"
+)
+
+// StatusPageURL is the receiver's status page with the operator's
+// credentials in it, for a browser.
+func (s *System) StatusPageURL() string {
+	return strings.Replace(s.ReceiverURL, "http://", "http://"+OperatorUser+":"+OperatorPassword+"@", 1) + "/"
+}
+
 // ServiceSpec describes one protected service.
 type ServiceSpec struct {
 	Name     string // DNS label and container name
@@ -297,7 +310,8 @@ func (s *System) receiverConfig() map[string]any {
 		services = append(services, service)
 	}
 	return map[string]any{
-		"web":     map[string]any{"auth": map[string]any{"bearer_token_file": filepath.Join(s.Dir, "receiver.token")}},
+		"web": map[string]any{"auth": map[string]any{"bearer_token_file": filepath.Join(s.Dir, "receiver.token"),
+			"basic_auth": map[string]any{"username": OperatorUser, "password_file": filepath.Join(s.Dir, "operator.password")}}},
 		"journal": map[string]any{"path": filepath.Join(s.Dir, "journal.db")},
 		"plugins": map[string]any{"dir": s.PluginDir, "timeout": "1m"},
 		"pipeline": map[string]any{"max_attempts": 3, "backoff": "200ms", "max_backoff": "1s",
@@ -325,6 +339,9 @@ func (s *System) startReceiver(t testenv.TB) {
 	}
 	s.ReceiverToken = "vcr-test-token"
 	if err := os.WriteFile(filepath.Join(s.Dir, "receiver.token"), []byte(s.ReceiverToken+"\n"), 0o600); err != nil {
+		t.Fatalf("system: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir, "operator.password"), []byte(OperatorPassword+"\n"), 0o600); err != nil {
 		t.Fatalf("system: %v", err)
 	}
 	cfg, err := yaml.Marshal(s.receiverConfig())
