@@ -20,6 +20,7 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/exporter"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
+	"github.com/vcrcovery/vcrcovery/lxd"
 )
 
 var version = "dev"
@@ -49,6 +50,8 @@ type config struct {
 	host, cloud                      string
 	scrapeTimeout, retention         time.Duration
 	logLevel, logFormat              string
+	lxdSocket, lxdURL, lxdRole       string
+	lxdCert, lxdKey, lxdServerCert   string
 	showVersion                      bool
 }
 
@@ -75,6 +78,12 @@ func parseFlags(args []string, stderr *os.File) (*config, error) {
 	fs.StringVar(&c.cloud, "cloud", "", "Value of the cloud label on domain metrics and fast-path alerts; must equal this target's cloud label in Prometheus.")
 	fs.DurationVar(&c.scrapeTimeout, "scrape.timeout", 10*time.Second, "Bound on one scrape, the libvirt round trip included; keep it below Prometheus' scrape_timeout.")
 	fs.DurationVar(&c.retention, "events.retention", 10*time.Minute, "How long a domain that vanished after a stop/crash event (a transient domain) is still exported with that state.")
+	fs.StringVar(&c.lxdSocket, "lxd.socket", "", "LXD unix socket of the standby VM's daemon (e.g. /var/lib/lxd/unix.socket) for per-container CPU/memory and capacity; empty with empty --lxd.url turns the LXD collector off.")
+	fs.StringVar(&c.lxdURL, "lxd.url", "", "LXD HTTPS address (https://host:8443) instead of --lxd.socket; needs --lxd.client-cert, --lxd.client-key and --lxd.server-cert.")
+	fs.StringVar(&c.lxdCert, "lxd.client-cert", "", "PEM client certificate the LXD daemon trusts (with --lxd.url).")
+	fs.StringVar(&c.lxdKey, "lxd.client-key", "", "PEM key of --lxd.client-cert.")
+	fs.StringVar(&c.lxdServerCert, "lxd.server-cert", "", "The LXD daemon's server.crt, pinned (with --lxd.url).")
+	fs.StringVar(&c.lxdRole, "lxd.role", exporter.DefaultLXDRole, "Value of the role label on vcr_lxd_* series; the rules read role=\"standby\".")
 	fs.StringVar(&c.logLevel, "log.level", "info", "Log level: debug, info, warn or error.")
 	fs.StringVar(&c.logFormat, "log.format", "logfmt", "Log format: logfmt or json.")
 	fs.BoolVar(&c.showVersion, "version", false, "Print the version and exit.")
@@ -170,6 +179,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if c.lxdSocket != "" || c.lxdURL != "" {
+		err := exp.AddLXD(exporter.LXDOptions{Role: c.lxdRole, Config: lxd.Config{Socket: c.lxdSocket, URL: c.lxdURL,
+			ClientCert: c.lxdCert, ClientKey: c.lxdKey, ServerCert: c.lxdServerCert}})
+		if err != nil {
+			return err
+		}
+	}
 	handler, err := exp.Handler(c.telemetryPath, version)
 	if err != nil {
 		return err
@@ -179,7 +195,7 @@ func run() error {
 	defer stop()
 
 	logger.Info("starting vcr-exporter", "version", version, "listen", c.listen, "libvirt_uri", c.uri,
-		"libvirt_socket", c.socket, "host", c.host, "cloud", c.cloud, "alertmanagers", len(c.amURLs), "snmp", c.snmpAddr)
+		"libvirt_socket", c.socket, "host", c.host, "cloud", c.cloud, "alertmanagers", len(c.amURLs), "snmp", c.snmpAddr, "lxd", c.lxdSocket+c.lxdURL)
 	runDone := make(chan struct{})
 	go func() {
 		_ = exp.Run(ctx)
