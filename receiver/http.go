@@ -202,6 +202,9 @@ func (r *Receiver) Services() []api.ServiceStatus {
 	for _, s := range cfg.Services {
 		st := r.stateLocked(s.Name)
 		ss := api.ServiceStatus{Name: s.Name, Strategy: s.Strategy.Name, DNSName: s.DNS.Name, Location: st.location, CurrentAddress: st.address, OpenIncident: r.open[s.Name]}
+		if ss.OpenIncident == "" {
+			ss.OpenIncident = r.remote[s.Name]
+		}
 		if ss.CurrentAddress == "" || st.location == api.LocationPrimary {
 			ss.CurrentAddress = s.Primary.Address
 		}

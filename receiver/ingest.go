@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"strings"
 	"time"
@@ -101,6 +102,10 @@ type ingestResult struct {
 	batch     journal.Batch
 	incidents []string  // opened or joined, for the answer
 	detect    []float64 // detect durations of the incidents opened
+	// HA mode: the slot checks the journal makes in the same transaction,
+	// and the incidents opened here (dropped again if the write fails).
+	claims []journal.Claim
+	opened []string
 }
 
 // ingest maps a delivery's alerts to services and opens or joins incidents,
@@ -144,12 +149,24 @@ func (r *Receiver) ingest(msg *Message, now time.Time) ingestResult {
 			if id != "" && !touched[id] {
 				touched[id] = true
 				res.incidents = append(res.incidents, id)
+				if r.cluster != nil {
+					switch {
+					case note == "opened incident":
+						res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id, Open: true})
+						res.opened = append(res.opened, id)
+					case r.incidents[id] == nil:
+						res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id})
+					}
+				}
 			}
 			res.batch.Alerts = append(res.batch.Alerts, rec)
 		}
 	}
 	for _, id := range res.incidents {
 		mi := r.incidents[id]
+		if mi == nil {
+			continue // run by another replica: the alert record is the join
+		}
 		mi.inc.Revision++
 		res.batch.Incidents = append(res.batch.Incidents, clone(mi.inc))
 	}
@@ -168,6 +185,12 @@ func (r *Receiver) routeLocked(cfg *config.Config, svc *config.Service, a templa
 			return id, "resolved: recorded; a started recovery is never cancelled"
 		}
 		return id, "joined the open incident"
+	}
+	if id, ok := r.remote[svc.Name]; ok {
+		if !firing {
+			return id, "resolved: recorded; a started recovery is never cancelled"
+		}
+		return id, "joined the open incident (run by another replica)"
 	}
 	if !firing {
 		return "", "resolved and no incident is open"
@@ -202,6 +225,9 @@ func (r *Receiver) routeLocked(cfg *config.Config, svc *config.Service, a templa
 		Kind:     kind,
 		OpenedAt: now,
 		Labels:   a.Labels,
+	}
+	if r.cluster != nil {
+		inc.Owner = r.cluster.Replica()
 	}
 	joinAlert(&inc, a, source, now)
 	// Detection ends when the receiver hears of the failure; it started when
@@ -263,9 +289,27 @@ func (r *Receiver) afterCommit(ids []string) {
 // returns the incidents touched; an error means nothing may be assumed
 // journaled and the sender should retry.
 func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
-	res := r.ingest(msg, r.clock.Now())
-	if err := r.commit(ctx, res.batch); err != nil {
-		return nil, err
+	now := r.clock.Now()
+	res := r.ingest(msg, now)
+	for attempt := 1; r.cluster != nil; attempt++ {
+		err := r.commitClaims(ctx, res.batch, res.claims)
+		if err == nil {
+			break
+		}
+		r.dropOpened(res.opened)
+		var conflict *journal.ConflictError
+		if !errors.As(err, &conflict) || attempt >= 5 {
+			return nil, err
+		}
+		// Another replica opened, closed or runs this service's incident:
+		// learn the current state and route the alerts again.
+		r.learn(conflict)
+		res = r.ingest(msg, now)
+	}
+	if r.cluster == nil {
+		if err := r.commit(ctx, res.batch); err != nil {
+			return nil, err
+		}
 	}
 	for _, a := range res.batch.Alerts {
 		r.m.alertsReceived.WithLabelValues(a.Source, a.Status).Inc()

@@ -20,7 +20,10 @@ func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (a
 	}
 	now := r.clock.Now()
 	r.mu.Lock()
-	if id, ok := r.open[service]; ok {
+	if id, ok := r.open[service]; ok || r.remote[service] != "" {
+		if !ok {
+			id = r.remote[service] + " (run by another replica)"
+		}
 		r.mu.Unlock()
 		return api.Incident{}, http.StatusConflict, fmt.Errorf("service %s already has incident %s: wait for it or acknowledge it first", service, id)
 	}
@@ -38,12 +41,23 @@ func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (a
 		State: api.StateOpen, Reason: reason, Kind: kind, OpenedAt: now, Revision: 1,
 		Phases: []api.Phase{{Name: api.PhaseDetect, StartedAt: now, EndedAt: &now, Outcome: api.OutcomeOK, Attempts: 1, Messages: []string{"requested through the API"}}},
 	}
+	var claims []journal.Claim
+	if r.cluster != nil {
+		inc.Owner = r.cluster.Replica()
+		claims = []journal.Claim{{Service: service, IncidentID: inc.ID, Open: true}}
+	}
 	r.incidents[inc.ID] = &memIncident{inc: inc}
 	r.open[service] = inc.ID
 	r.m.incidentsOpen.Set(float64(len(r.open)))
 	r.mu.Unlock()
 	ev := journal.Event{Time: now, Kind: reason, IncidentID: inc.ID, Service: service, Message: "requested through the API"}
-	if err := r.commit(ctx, journal.Batch{Events: []journal.Event{ev}, Incidents: []api.Incident{clone(inc)}}); err != nil {
+	if err := r.commitClaims(ctx, journal.Batch{Events: []journal.Event{ev}, Incidents: []api.Incident{clone(inc)}}, claims); err != nil {
+		var conflict *journal.ConflictError
+		if errors.As(err, &conflict) {
+			r.dropOpened([]string{inc.ID})
+			r.learn(conflict)
+			return api.Incident{}, http.StatusConflict, fmt.Errorf("service %s: another replica changed its incidents meanwhile (%v); check GET /api/v1/services and retry", service, err)
+		}
 		r.mu.Lock()
 		delete(r.incidents, inc.ID)
 		delete(r.open, service)

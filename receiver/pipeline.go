@@ -71,6 +71,11 @@ func (r *Receiver) run(ctx context.Context, id string) {
 			log.Info("pipeline stopped; the incident resumes at the next start", "phase", p.name)
 			return
 		}
+		if errors.Is(err, journal.ErrFenced) {
+			log.Warn("lost ownership of the incident: stopping without writing or switching anything; another replica resumes it", "phase", p.name, "err", err)
+			r.release(ctx, id)
+			return
+		}
 		var stop *stopError
 		if errors.As(err, &stop) {
 			log.Warn("incident stopped", "phase", p.name, "state", stop.state, "reason", stop.msg)

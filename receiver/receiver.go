@@ -59,6 +59,15 @@ type Receiver struct {
 	cancel  context.CancelFunc
 	runners sync.WaitGroup
 	ready   atomic.Bool
+
+	// HA mode (cluster != nil): the journal is shared by several replicas.
+	// incidents and open then hold only the incidents this replica owns;
+	// remote names the incidents other replicas run, by service.
+	cluster   journal.Cluster
+	remote    map[string]string
+	runCtx    context.Context // cancelled when this replica loses its lease
+	runCancel context.CancelFunc
+	takeovers prometheus.Counter
 }
 
 type memIncident struct {
@@ -97,6 +106,12 @@ func New(opts Options) (*Receiver, error) {
 	}
 	r.cfg.Store(opts.Config)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.runCtx, r.runCancel = context.WithCancel(r.ctx)
+	if cl, ok := opts.Journal.(journal.Cluster); ok {
+		r.cluster = cl
+		r.remote = map[string]string{}
+		r.registerClusterMetrics(opts.Registry)
+	}
 	return r, nil
 }
 
@@ -114,6 +129,10 @@ func (r *Receiver) Start(ctx context.Context) error {
 	incs, err := r.opts.Journal.Incidents(ctx)
 	if err != nil {
 		return fmt.Errorf("load incidents from journal: %w", err)
+	}
+	if r.cluster != nil {
+		r.startCluster(incs)
+		return nil
 	}
 	var resume []string
 	r.mu.Lock()
@@ -194,6 +213,11 @@ func (r *Receiver) applyLocationLocked(inc *api.Incident) {
 	}
 }
 
+// runnerKey marks a pipeline's context with the in-memory incident it was
+// started for, so a runner left over from a lost lease cannot write through
+// a later adoption of the same incident.
+type runnerKey struct{}
+
 func newIncidentID(now time.Time, service string) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
@@ -235,7 +259,16 @@ func (r *Receiver) update(ctx context.Context, id string, events []journal.Event
 	mi := r.incidents[id]
 	if mi == nil {
 		r.mu.Unlock()
+		if r.cluster != nil {
+			return api.Incident{}, fmt.Errorf("incident %s: %w", id, journal.ErrFenced)
+		}
 		return api.Incident{}, fmt.Errorf("incident %s is not held in memory", id)
+	}
+	if own, ok := ctx.Value(runnerKey{}).(*memIncident); ok && own != mi {
+		// This pipeline ran the incident under an earlier lease; the
+		// incident was adopted again since, and another runner owns it.
+		r.mu.Unlock()
+		return api.Incident{}, fmt.Errorf("incident %s: %w", id, journal.ErrFenced)
 	}
 	fn(&mi.inc)
 	mi.inc.Revision++
@@ -292,16 +325,15 @@ func (r *Receiver) startRunner(id string) {
 	}
 	mi.running = true
 	r.runners.Add(1)
+	ctx := context.WithValue(r.runCtx, runnerKey{}, mi)
 	r.mu.Unlock()
 	go func() {
 		defer r.runners.Done()
 		defer func() {
 			r.mu.Lock()
-			if mi := r.incidents[id]; mi != nil {
-				mi.running = false
-			}
+			mi.running = false
 			r.mu.Unlock()
 		}()
-		r.run(r.ctx, id)
+		r.run(ctx, id)
 	}()
 }

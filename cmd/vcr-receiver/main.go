@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -184,7 +185,8 @@ func run(f flags, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("load config:\n%v", indent(err.Error()))
 	}
-	j, err := journal.OpenBolt(cfg.Journal.Path)
+	reg := prometheus.NewRegistry()
+	j, err := openJournal(cfg.Journal, log, reg)
 	if err != nil {
 		return err
 	}
@@ -196,7 +198,6 @@ func run(f flags, log *slog.Logger) error {
 	defer plugins.Close()
 	log.Info("strategy plugins found", "dir", cfg.Plugins.Dir, "strategies", plugins.Names())
 
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var rcv *receiver.Receiver
 	reg.MustRegister(cost.NewCollector(func() *cost.Config { return rcv.Config().Cost }))
@@ -219,7 +220,7 @@ func run(f flags, log *slog.Logger) error {
 	go func() {
 		serveErr <- web.ListenAndServe(srv, &web.FlagConfig{WebListenAddresses: &listen, WebSystemdSocket: &systemd, WebConfigFile: &f.webConfigFile}, log)
 	}()
-	log.Info("vcr-receiver started", "listen", f.listenAddress, "services", len(cfg.Services), "journal", cfg.Journal.Path)
+	log.Info("vcr-receiver started", "listen", f.listenAddress, "services", len(cfg.Services), "journal", cfg.Journal.Backend)
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
@@ -266,7 +267,7 @@ func reload(r *receiver.Receiver, path string, log *slog.Logger) {
 		return
 	}
 	old := r.Config()
-	if cfg.Journal != old.Journal || cfg.Plugins.Dir != old.Plugins.Dir || fmt.Sprint(cfg.Plugins.Checksums) != fmt.Sprint(old.Plugins.Checksums) || cfg.Plugins.Timeout != old.Plugins.Timeout {
+	if !reflect.DeepEqual(cfg.Journal, old.Journal) || cfg.Plugins.Dir != old.Plugins.Dir || fmt.Sprint(cfg.Plugins.Checksums) != fmt.Sprint(old.Plugins.Checksums) || cfg.Plugins.Timeout != old.Plugins.Timeout {
 		log.Warn("journal and plugins settings changed: they take effect at the next restart")
 	}
 	r.SetConfig(cfg)

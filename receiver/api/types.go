@@ -96,6 +96,9 @@ type Incident struct {
 	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
 	// Revision increases with every change; the journal keeps the newest.
 	Revision uint64 `json:"revision"`
+	// Owner is the receiver replica running the incident when several
+	// replicas share an etcd journal; empty with the embedded journal.
+	Owner string `json:"owner,omitempty"`
 }
 
 // Phase returns the named phase record, or nil if the pipeline has not

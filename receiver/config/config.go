@@ -59,8 +59,23 @@ type BasicAuth struct {
 
 // Journal selects the durable store.
 type Journal struct {
-	Backend string `yaml:"backend"` // "bbolt" (default); "etcd" is planned
-	Path    string `yaml:"path"`
+	Backend string `yaml:"backend"` // "bbolt" (default) or "etcd"
+	Path    string `yaml:"path"`    // bbolt only
+	// etcd only: a journal shared by several receiver replicas.
+	Endpoints      []string      `yaml:"endpoints"`
+	Prefix         string        `yaml:"prefix"`
+	Replica        string        `yaml:"replica"`
+	DialTimeout    time.Duration `yaml:"dial_timeout"`
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	LeaseTTL       time.Duration `yaml:"lease_ttl"`
+	TLS            EtcdTLS       `yaml:"tls"`
+}
+
+// EtcdTLS are the client's TLS files for etcd.
+type EtcdTLS struct {
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Plugins says where strategy plugins live and how long a call may take.

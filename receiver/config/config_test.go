@@ -88,7 +88,7 @@ func TestValidationErrors(t *testing.T) {
 		"unknown key":     {minimal + "bogus: 1\n", "field bogus not found"},
 		"empty":           {"", "config is empty"},
 		"no services":     {"journal: {backend: bbolt}\n", "services: at least one service is needed"},
-		"etcd":            {minimal + "journal: {backend: etcd}\n", "journal.backend: etcd is not available"},
+		"etcd":            {minimal + "journal: {backend: etcd}\n", "journal.endpoints: must list the etcd members"},
 		"bad checksum":    {minimal + "plugins: {checksums: {warm: abc}}\n", "plugins.checksums.warm: must be a SHA-256"},
 		"bad algorithm":   {strings.Replace(minimal, "key_name: k.", "key_name: k., algorithm: md5", 1), "dns_servers[0].algorithm"},
 		"bad address":     {strings.Replace(minimal, "address: 127.0.0.10", "address: nowhere", 1), "services[0].primary.address"},

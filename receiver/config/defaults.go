@@ -29,6 +29,20 @@ func (c *Config) applyDefaults() {
 	if c.Journal.Path == "" {
 		c.Journal.Path = DefaultJournalPath
 	}
+	if c.Journal.Backend == "etcd" {
+		if c.Journal.Prefix == "" {
+			c.Journal.Prefix = "/vcr/"
+		}
+		if c.Journal.DialTimeout == 0 {
+			c.Journal.DialTimeout = 5 * time.Second
+		}
+		if c.Journal.RequestTimeout == 0 {
+			c.Journal.RequestTimeout = 3 * time.Second
+		}
+		if c.Journal.LeaseTTL == 0 {
+			c.Journal.LeaseTTL = 5 * time.Second
+		}
+	}
 	if c.Plugins.Dir == "" {
 		c.Plugins.Dir = DefaultPluginDir
 	}

@@ -61,9 +61,17 @@ func (c *Config) Validate() error {
 	switch c.Journal.Backend {
 	case "bbolt":
 	case "etcd":
-		errs.add("journal.backend", "etcd is not available in this build yet; use bbolt")
+		if len(c.Journal.Endpoints) == 0 {
+			errs.add("journal.endpoints", "must list the etcd members (host:port or URL) when journal.backend is etcd")
+		}
+		if c.Journal.LeaseTTL < time.Second {
+			errs.add("journal.lease_ttl", "must be at least 1s: etcd leases count whole seconds")
+		}
+		if (c.Journal.TLS.CertFile == "") != (c.Journal.TLS.KeyFile == "") {
+			errs.add("journal.tls", "cert_file and key_file go together")
+		}
 	default:
-		errs.add("journal.backend", "unknown backend %q; use bbolt", c.Journal.Backend)
+		errs.add("journal.backend", "unknown backend %q; use bbolt or etcd", c.Journal.Backend)
 	}
 	for name, sum := range c.Plugins.Checksums {
 		if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 {

@@ -171,7 +171,7 @@ func (j *Bolt) Incidents(_ context.Context) ([]api.Incident, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)
 	}
-	sortNewestFirst(out)
+	SortNewestFirst(out)
 	return out, nil
 }
 

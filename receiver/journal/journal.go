@@ -75,9 +75,9 @@ type Event struct {
 	Message    string    `json:"message,omitempty"`
 }
 
-// sortNewestFirst orders incidents by opening time, newest first, with the
+// SortNewestFirst orders incidents by opening time, newest first, with the
 // ID breaking ties so listings are stable.
-func sortNewestFirst(incs []api.Incident) {
+func SortNewestFirst(incs []api.Incident) {
 	sort.Slice(incs, func(i, j int) bool {
 		if !incs[i].OpenedAt.Equal(incs[j].OpenedAt) {
 			return incs[i].OpenedAt.After(incs[j].OpenedAt)

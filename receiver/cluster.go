@@ -1,0 +1,219 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/journal"
+)
+
+// orphanPoll bounds how long an orphaned incident waits for adoption when
+// the watch on owner keys missed its event (a member restart, a partition).
+const orphanPoll = time.Second
+
+func (r *Receiver) registerClusterMetrics(reg prometheus.Registerer) {
+	r.takeovers = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vcr_receiver_takeovers_total",
+		Help: "Incidents this replica adopted after their owner's etcd lease expired.",
+	})
+	owned := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "vcr_receiver_incidents_owned",
+		Help: "Incidents holding their service that this replica owns (runs, or keeps until acknowledged).",
+	}, func() float64 {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return float64(len(r.incidents))
+	})
+	if reg != nil {
+		reg.MustRegister(r.takeovers, owned)
+	}
+}
+
+// startCluster is Start for a shared journal: it learns every service's
+// location and which incidents other replicas hold, then adopts orphans
+// (including this replica's own from before a restart, once their lease
+// has expired) in the background.
+func (r *Receiver) startCluster(incs []api.Incident) {
+	r.mu.Lock()
+	for i := len(incs) - 1; i >= 0; i-- {
+		inc := incs[i]
+		if inc.State == api.StateResolved {
+			r.applyLocationLocked(&inc)
+		}
+		if inc.State.Holds() {
+			r.remote[inc.Service] = inc.ID
+		}
+	}
+	r.mu.Unlock()
+	r.adoptOrphans()
+	r.ready.Store(true)
+	go r.clusterLoop()
+}
+
+func (r *Receiver) commitClaims(ctx context.Context, b journal.Batch, claims []journal.Claim) error {
+	if r.cluster == nil {
+		return r.commit(ctx, b)
+	}
+	start := time.Now()
+	err := r.cluster.CommitClaims(ctx, b, claims)
+	r.m.journalWrite.Observe(time.Since(start).Seconds())
+	return err
+}
+
+// dropOpened forgets incidents whose opening was not journaled: their slot
+// was never claimed, so they must not linger and be joined.
+func (r *Receiver) dropOpened(ids []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		if mi := r.incidents[id]; mi != nil {
+			delete(r.incidents, id)
+			if r.open[mi.inc.Service] == id {
+				delete(r.open, mi.inc.Service)
+			}
+		}
+	}
+	r.m.incidentsOpen.Set(float64(len(r.open)))
+}
+
+// learn applies what a failed claim revealed about a service.
+func (r *Receiver) learn(c *journal.ConflictError) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.Closed != nil {
+		if c.Closed.State == api.StateResolved {
+			r.applyLocationLocked(c.Closed)
+		} else if c.Closed.ClosedAt != nil {
+			r.stateLocked(c.Service).lastClosed = *c.Closed.ClosedAt
+		}
+	}
+	switch {
+	case c.Holder == "":
+		delete(r.remote, c.Service)
+	case r.incidents[c.Holder] == nil:
+		r.remote[c.Service] = c.Holder
+	}
+}
+
+// release forgets an incident this replica no longer owns.
+func (r *Receiver) release(ctx context.Context, id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	mi := r.incidents[id]
+	if mi == nil {
+		return
+	}
+	if own, ok := ctx.Value(runnerKey{}).(*memIncident); ok && own != mi {
+		return // adopted again meanwhile; the new runner keeps it
+	}
+	delete(r.incidents, id)
+	if r.open[mi.inc.Service] == id {
+		delete(r.open, mi.inc.Service)
+	}
+	r.remote[mi.inc.Service] = id
+	r.m.incidentsOpen.Set(float64(len(r.open)))
+}
+
+// clusterLoop adopts orphaned incidents as soon as an owner lease expires
+// (or at the next poll), and starts over with a new lease when this
+// replica's own was lost.
+func (r *Receiver) clusterLoop() {
+	tick := time.NewTicker(orphanPoll)
+	defer tick.Stop()
+	lost := r.cluster.SessionLost()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-lost:
+			r.sessionLost()
+			lost = r.cluster.SessionLost()
+		case <-r.cluster.Changes():
+		case <-tick.C:
+		}
+		r.adoptOrphans()
+	}
+}
+
+// sessionLost stops every pipeline of this replica: its lease is gone, so
+// other replicas may already run its incidents. The journal would refuse
+// their writes anyway (fencing); stopping them early keeps them from even
+// calling plugins.
+func (r *Receiver) sessionLost() {
+	r.log.Warn("etcd lease lost: stopping this replica's pipelines; other replicas adopt their incidents")
+	r.mu.Lock()
+	r.runCancel()
+	for id, mi := range r.incidents {
+		r.remote[mi.inc.Service] = id
+	}
+	clear(r.incidents)
+	clear(r.open)
+	r.m.incidentsOpen.Set(0)
+	r.runCtx, r.runCancel = context.WithCancel(r.ctx)
+	r.mu.Unlock()
+	for r.ctx.Err() == nil {
+		ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
+		err := r.cluster.Renew(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		r.log.Warn("could not take a new etcd lease; retrying", "err", err)
+		select {
+		case <-r.ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// adoptOrphans takes over every open incident whose owner's lease expired
+// and resumes it from its last journaled phase.
+func (r *Receiver) adoptOrphans() {
+	if r.ctx.Err() != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+	defer cancel()
+	ids, err := r.cluster.Orphans(ctx)
+	if err != nil {
+		r.log.Debug("list orphaned incidents", "err", err)
+		return
+	}
+	for _, id := range ids {
+		r.mu.Lock()
+		_, mine := r.incidents[id]
+		r.mu.Unlock()
+		if mine {
+			continue
+		}
+		inc, ok, err := r.cluster.Adopt(ctx, id)
+		if err != nil {
+			if !errors.Is(err, journal.ErrFenced) {
+				r.log.Warn("adopt orphaned incident", "incident", id, "err", err)
+			}
+			continue
+		}
+		if !ok {
+			continue // another replica was faster
+		}
+		prev := inc.Owner
+		inc.Owner = r.cluster.Replica()
+		r.mu.Lock()
+		r.incidents[id] = &memIncident{inc: inc, persisted: true}
+		r.open[inc.Service] = id
+		if r.remote[inc.Service] == id {
+			delete(r.remote, inc.Service)
+		}
+		r.m.incidentsOpen.Set(float64(len(r.open)))
+		r.mu.Unlock()
+		r.takeovers.Inc()
+		r.log.Info("took over incident", "incident", id, "service", inc.Service, "state", inc.State, "previous_owner", prev)
+		if inc.State.Running() {
+			r.startRunner(id)
+		}
+	}
+}
