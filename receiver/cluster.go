@@ -3,6 +3,7 @@ package receiver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +65,41 @@ func (r *Receiver) commitClaims(ctx context.Context, b journal.Batch, claims []j
 	return err
 }
 
+// settleOpened ends the claims of incidents a delivery opened: kept if the
+// write succeeded, forgotten otherwise; either way their waiters wake.
+func (r *Receiver) settleOpened(ids []string, ok bool) {
+	if !ok {
+		r.dropOpened(ids)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		if mi := r.incidents[id]; mi != nil && mi.claimed != nil {
+			close(mi.claimed)
+			mi.claimed = nil
+		}
+	}
+}
+
+// waitClaims waits until the deliveries that opened these incidents have
+// claimed them; it fails if one of them could not.
+func (r *Receiver) waitClaims(ctx context.Context, wait map[string]chan struct{}) error {
+	for id, ch := range wait {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		r.mu.Lock()
+		_, kept := r.incidents[id]
+		r.mu.Unlock()
+		if !kept {
+			return fmt.Errorf("incident %s could not be opened; routing again", id)
+		}
+	}
+	return nil
+}
+
 // dropOpened forgets incidents whose opening was not journaled: their slot
 // was never claimed, so they must not linger and be joined.
 func (r *Receiver) dropOpened(ids []string) {
@@ -74,6 +110,10 @@ func (r *Receiver) dropOpened(ids []string) {
 			delete(r.incidents, id)
 			if r.open[mi.inc.Service] == id {
 				delete(r.open, mi.inc.Service)
+			}
+			if mi.claimed != nil {
+				close(mi.claimed)
+				mi.claimed = nil
 			}
 		}
 	}

@@ -106,6 +106,7 @@ type ingestResult struct {
 	// and the incidents opened here (dropped again if the write fails).
 	claims []journal.Claim
 	opened []string
+	wait   map[string]chan struct{} // own incidents still being claimed by another delivery
 }
 
 // ingest maps a delivery's alerts to services and opens or joins incidents,
@@ -150,12 +151,18 @@ func (r *Receiver) ingest(msg *Message, now time.Time) ingestResult {
 				touched[id] = true
 				res.incidents = append(res.incidents, id)
 				if r.cluster != nil {
-					switch {
+					switch mi := r.incidents[id]; {
 					case note == "opened incident":
 						res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id, Open: true})
 						res.opened = append(res.opened, id)
-					case r.incidents[id] == nil:
+						mi.claimed = make(chan struct{})
+					case mi == nil:
 						res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id})
+					case mi.claimed != nil:
+						if res.wait == nil {
+							res.wait = map[string]chan struct{}{}
+						}
+						res.wait[id] = mi.claimed
 					}
 				}
 			}
@@ -292,11 +299,20 @@ func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
 	now := r.clock.Now()
 	res := r.ingest(msg, now)
 	for attempt := 1; r.cluster != nil; attempt++ {
+		if len(res.wait) > 0 {
+			if err := r.waitClaims(ctx, res.wait); err != nil {
+				if attempt >= 5 || ctx.Err() != nil {
+					return nil, err
+				}
+				res = r.ingest(msg, now) // the opener failed: route again
+				continue
+			}
+		}
 		err := r.commitClaims(ctx, res.batch, res.claims)
+		r.settleOpened(res.opened, err == nil)
 		if err == nil {
 			break
 		}
-		r.dropOpened(res.opened)
 		var conflict *journal.ConflictError
 		if !errors.As(err, &conflict) || attempt >= 5 {
 			return nil, err

@@ -74,6 +74,11 @@ type memIncident struct {
 	inc       api.Incident
 	persisted bool // a snapshot reached the journal
 	running   bool // a pipeline goroutine owns it
+	// claimed (HA mode) is non-nil while the delivery that opened the
+	// incident is still claiming the service's slot in etcd; it is closed
+	// when that ends. Deliveries joining it meanwhile wait for it, since
+	// their writes are fenced on an ownership that does not exist yet.
+	claimed chan struct{}
 }
 
 // serviceState is where a service runs, derived from its last completed
