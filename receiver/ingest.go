@@ -34,11 +34,15 @@ type Message struct {
 	TruncatedAlerts uint64 `json:"truncatedAlerts"`
 }
 
-// alertSource says which path delivered an alert: its `source` label when
-// the sender set one, else the host of its generator URL (Prometheus for the
-// rule path, the exporter for the fast path), else "unknown".
+// alertSource says which path delivered an alert: its `source` label or
+// annotation when the sender set one (vcr-exporter's fast path annotates,
+// so its alerts keep the rule path's label set and merge with it), else the
+// host of its generator URL (Prometheus for the rule path), else "unknown".
 func alertSource(a template.Alert) string {
 	if s := a.Labels["source"]; s != "" {
+		return s
+	}
+	if s := a.Annotations["source"]; s != "" {
 		return s
 	}
 	if a.GeneratorURL != "" {
