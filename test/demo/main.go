@@ -123,7 +123,7 @@ func script(r *testenv.Runner, dir, logPath string, realVM, hold bool, stop chan
 	say("── scale-up: load the standby until a container moves to the bigger VM")
 	say("%d  busy-looping inside the web container on the standby…", step)
 	step++
-	sys.Standby.Lxc(r, "exec", "web", "--", "sh", "-c", "for i in 1 2; do (while :; do :; done) & done")
+	sys.Standby.Lxc(r, "exec", "web", "--", "sh", "-c", "for i in 1 2; do (while :; do :; done) </dev/null >/dev/null 2>&1 & done")
 	say("   standby CPU by container: %s", standbyLoad(sys))
 	say("   (VCRStandbyOverloaded needs 10m of load in production; the demo posts the alert the rule fires)")
 	posted := time.Now()
