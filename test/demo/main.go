@@ -131,8 +131,11 @@ func script(r *testenv.Runner, dir, logPath string, realVM, hold bool, stop chan
 		"domain": "standby-vm", "host": "hv-standby", "cloud": "lab", "severity": "warning"},
 		map[string]string{"summary": "standby VM overloaded"}, posted, time.Time{})
 	inc := watch(r, sys, "web", posted, func(i api.Incident) bool { return i.Kind == api.KindScaleUp })
-	if inc.Endpoint != nil {
-		say("   moved: %s", details(inc.Endpoint.Details))
+	if d := inc.Endpoint; d != nil {
+		say("   moved %s to the bigger VM by %s migration, unreachable for %s ms", d.Details["moved"], d.Details["migration"], d.Details["downtime_ms."+d.Details["moved"]])
+		if why := d.Details["live_error."+d.Details["moved"]]; why != "" {
+			say("   (live migration first: %s)", why)
+		}
 	}
 	show(r, sys, step, "web")
 
@@ -184,9 +187,9 @@ func watch(r *testenv.Runner, sys *system.System, name string, since time.Time, 
 				printed[p.Name] = true
 				label := labels[p.Name]
 				if p.Outcome != api.OutcomeOK {
-					label = p.Name + " " + p.Outcome
+					label = p.Name + ": " + p.Outcome
 				}
-				say("     %-10s +%-8s (%s)", label, p.EndedAt.Sub(since).Round(time.Millisecond), time.Duration(p.DurationSeconds*float64(time.Second)).Round(time.Millisecond))
+				say("     %-14s +%-8s (%s)", label, p.EndedAt.Sub(since).Round(time.Millisecond), time.Duration(p.DurationSeconds*float64(time.Second)).Round(time.Millisecond))
 			}
 			if !inc.State.Running() {
 				if inc.State != api.StateResolved {
@@ -229,14 +232,6 @@ func standbyLoad(sys *system.System) string {
 		parts = append(parts, fmt.Sprintf("%s %.0f%%", name, float64(u-a[name])/1e7))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func details(d map[string]string) string {
-	var parts []string
-	for k, v := range d {
-		parts = append(parts, k+"="+v)
-	}
-	return strings.Join(parts, " ")
 }
 
 // stopRunning signals a running demo and waits for it to clean up.
