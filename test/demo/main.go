@@ -113,6 +113,11 @@ func script(r *testenv.Runner, dir, logPath string, realVM, hold bool, stop chan
 		step++
 		destroyed := sys.FailPrimary(r, name)
 		inc := watch(r, sys, name, destroyed, func(i api.Incident) bool { return i.Kind == api.KindFailover })
+		for _, a := range sys.AM.Alerts(r) {
+			if a.Labels["domain"] == svc.Domain {
+				say("   Alertmanager: %s{domain=%q, host=%q} %s", a.Labels["alertname"], a.Labels["domain"], a.Labels["host"], a.Status.State)
+			}
+		}
 		show(r, sys, step, name)
 		step++
 		if inc.ClosedAt != nil {
