@@ -85,6 +85,14 @@ func (r *Receiver) Acknowledge(ctx context.Context, id string) (api.Incident, in
 		if err != nil {
 			return inc, http.StatusInternalServerError, err
 		}
+		if r.cluster != nil {
+			// Only the owner may write an incident (fencing); a closed one
+			// has no owner left to note the acknowledgement.
+			if inc.State.Holds() {
+				return inc, http.StatusConflict, fmt.Errorf("incident %s is run by replica %s: send the acknowledgement to that replica", id, inc.Owner)
+			}
+			return inc, http.StatusOK, nil
+		}
 		// Closed already (resolved): just note the acknowledgement.
 		if inc.AcknowledgedAt == nil {
 			inc.AcknowledgedAt = &now

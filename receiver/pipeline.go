@@ -208,6 +208,11 @@ func (r *Receiver) finish(ctx context.Context, id string, state api.State, msg s
 		inc.State, inc.Error = state, msg
 		inc.ClosedAt = &now
 	})
+	if errors.Is(err, journal.ErrFenced) {
+		r.log.Warn("lost ownership before journaling the incident's end; its new owner finishes it", "incident", id)
+		r.release(ctx, id)
+		return
+	}
 	if err != nil {
 		r.log.Error("journal incident end", "incident", id, "err", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,7 @@ type haOpts struct {
 	finalizeSleep string // seconds; empty: no finalize command
 	grace         string // fencing grace period (the primary's host is unreachable)
 	notReady      bool   // the endpoint answers 503 until ready is set
+	ttl           time.Duration
 }
 
 func newHA(t testing.TB, ec *testenv.EtcdCluster, o haOpts) *haEnv {
@@ -115,7 +117,7 @@ func newHA(t testing.TB, ec *testenv.EtcdCluster, o haOpts) *haEnv {
 		cfg := map[string]any{
 			"web": map[string]any{"auth": map[string]any{"bearer_token_file": filepath.Join(e.dir, "token")}},
 			"journal": map[string]any{"backend": "etcd", "endpoints": ec.Endpoints, "prefix": e.prefix, "replica": r.name,
-				"lease_ttl": haTTL.String(), "request_timeout": "2s", "dial_timeout": "3s"},
+				"lease_ttl": cmpOr(o.ttl, haTTL).String(), "request_timeout": "2s", "dial_timeout": "3s"},
 			"plugins":     map[string]any{"dir": plugins, "timeout": "90s"},
 			"pipeline":    map[string]any{"max_attempts": 3, "backoff": "100ms", "max_backoff": "500ms", "switch_timeout": "10s"},
 			"dns_servers": []any{map[string]any{"name": "main", "address": e.named.Addr, "key_name": e.named.KeyName, "secret_file": e.named.KeyFile}},
@@ -134,6 +136,17 @@ func newHA(t testing.TB, ec *testenv.EtcdCluster, o haOpts) *haEnv {
 	}
 	return e
 }
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// haHTTP keeps connections to the replicas open across requests, as
+// Alertmanager does.
+var haHTTP = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 func orDefaultHA(s, def string) string {
 	if s == "" {
@@ -171,8 +184,7 @@ func haAlert(service int) string {
 func (e *haEnv) post(i int, body string) int {
 	req, _ := http.NewRequest(http.MethodPost, e.replicas[i].url+"/api/v1/alerts", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer tok")
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Do(req)
+	resp, err := haHTTP.Do(req)
 	if err != nil {
 		return 0
 	}
@@ -466,9 +478,76 @@ func TestHA(t *testing.T) {
 		if d := e.serial() - serial0; d != 2 {
 			t.Errorf("named applied %d UPDATEs, want 2 (one per service)", d)
 		}
+		// A write that timed out without quorum may still commit once the
+		// quorum is back (etcd cannot say): such an alert is journaled
+		// although answered 503, and its retry journals it again. Never
+		// fewer than the accepted ones, though.
 		alerts, err := e.journal().Alerts(context.Background(), 0)
-		if err != nil || len(alerts) != accepted {
+		if err != nil || len(alerts) < accepted {
 			t.Errorf("journal holds %d alerts (%v); %d were answered 200", len(alerts), err, accepted)
 		}
 	})
+}
+
+// BenchmarkHAIngest posts the same failure round-robin to three replicas
+// journaling in a three-member etcd, 16 deliveries in flight: alerts/s
+// accepted (each answered 200 only after its etcd transaction).
+func BenchmarkHAIngest(b *testing.B) {
+	ec := testenv.StartEtcdCluster(b, 3)
+	e := newHA(b, ec, haOpts{})
+	body := haAlert(0)
+	var n, failed atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if e.post(int(n.Add(1)%3), body) != 200 {
+				failed.Add(1)
+			}
+		}
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if failed.Load() > 0 {
+		b.Fatalf("%d of %d deliveries not answered 200", failed.Load(), b.N)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "alerts/s")
+}
+
+// BenchmarkHATakeover SIGKILLs the owner of a running incident (in a long
+// prepare) ten times, each time restarting it, and measures how long until
+// another replica has adopted the incident and journaled its first write as
+// owner, with the default 5 s lease.
+func BenchmarkHATakeover(b *testing.B) {
+	const kills = 10
+	ec := testenv.StartEtcdCluster(b, 3)
+	var times []time.Duration
+	for range b.N {
+		b.StopTimer()
+		e := newHA(b, ec, haOpts{services: kills, prepareSleep: "300", ttl: 5 * time.Second})
+		b.StartTimer()
+		for k := range kills {
+			svc := fmt.Sprintf("web%d", k)
+			if code := e.post(k%3, haAlert(k)); code != 200 {
+				b.Fatalf("webhook: %d", code)
+			}
+			watcher := (k + 1) % 3
+			inc := e.waitIncident(watcher, svc, "preparing", 30*time.Second, func(i api.Incident) bool { return i.State == api.StatePreparing })
+			owner := e.replica(inc.Owner)
+			e.replicas[owner].proc.Kill()
+			killed := time.Now()
+			if owner == watcher {
+				watcher = (owner + 1) % 3
+			}
+			e.waitIncident(watcher, svc, "taken over", 30*time.Second, func(i api.Incident) bool { return i.Owner != inc.Owner && i.Owner != "" })
+			times = append(times, time.Since(killed))
+			e.start(owner)
+		}
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	p99 := times[min(len(times)-1, len(times)*99/100)]
+	b.ReportMetric(times[len(times)/2].Seconds(), "median-takeover-s")
+	b.ReportMetric(p99.Seconds(), "p99-takeover-s")
+	b.Logf("takeover after SIGKILL, lease 5s, %d kills: median %s, p99 %s, all %v", len(times), times[len(times)/2].Round(time.Millisecond), p99.Round(time.Millisecond), times)
 }

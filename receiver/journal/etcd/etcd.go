@@ -433,13 +433,20 @@ func (j *Journal) Orphans(ctx context.Context) ([]string, error) {
 	defer cancel()
 	resp, err := j.cli.Txn(ctx).Then(
 		clientv3.OpGet(j.key("open/"), clientv3.WithPrefix()),
-		clientv3.OpGet(j.key("owner/"), clientv3.WithPrefix(), clientv3.WithKeysOnly())).Commit()
+		clientv3.OpGet(j.key("owner/"), clientv3.WithPrefix())).Commit()
 	if err != nil {
 		return nil, fmt.Errorf("list open incidents in etcd: %w", err)
 	}
+	// An incident owned under this replica's own lease is listed too: a
+	// write that timed out (answered 503) may still have been committed
+	// when etcd's quorum came back, leaving an incident this replica owns
+	// in etcd but does not run.
+	lease := j.lease()
 	owned := map[string]bool{}
 	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
-		owned[string(kv.Key[len(j.key("owner/")):])] = true
+		if lease == 0 || clientv3.LeaseID(kv.Lease) != lease {
+			owned[string(kv.Key[len(j.key("owner/")):])] = true
+		}
 	}
 	var out []string
 	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
@@ -465,8 +472,13 @@ func (j *Journal) Adopt(ctx context.Context, id string) (api.Incident, bool, err
 	ctx, cancel := j.reqCtx(ctx)
 	defer cancel()
 	ownerKey := j.key("owner/", id)
+	// Free, or already ours (see Orphans).
+	ownerCmp := clientv3.Compare(clientv3.CreateRevision(ownerKey), "=", 0)
+	if cur, err := j.cli.Get(ctx, ownerKey); err == nil && len(cur.Kvs) > 0 && clientv3.LeaseID(cur.Kvs[0].Lease) == lease {
+		ownerCmp = clientv3.Compare(clientv3.LeaseValue(ownerKey), "=", lease)
+	}
 	resp, err := j.cli.Txn(ctx).If(
-		clientv3.Compare(clientv3.CreateRevision(ownerKey), "=", 0),
+		ownerCmp,
 		clientv3.Compare(clientv3.Value(j.key("open/", inc.Service)), "=", id),
 	).Then(
 		clientv3.OpPut(ownerKey, j.opts.Replica, clientv3.WithLease(lease)),
