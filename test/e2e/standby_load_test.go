@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vcrcovery/vcrcovery/rules"
+	"github.com/vcrcovery/vcrcovery/test/testenv"
+)
+
+// standbyLoadFor is VCRStandbyOverloaded's `for:` in this test (10m in production): long
+// enough that the condition must hold over several 1 s evaluations, short enough for the
+// package's time budget.
+const standbyLoadFor = 5 * time.Second
+
+// standbyLoadRate is the container CPU rate as the production rule writes it, and its window in
+// this test. Prometheus' rate() divides the increase by the whole range, so a load that began T
+// seconds ago reads as T/60 of itself through [1m]: the production expression needs about a
+// minute of full load before it can cross 85%. Scaled to 10s like `for:`, it crosses within
+// seconds; everything else in the expression is the shipped one.
+const (
+	standbyLoadRate      = "rate(vcr_lxd_instance_cpu_seconds_total[1m])"
+	standbyLoadRateShort = "rate(vcr_lxd_instance_cpu_seconds_total[10s])"
+)
+
+// TestStandbyLoad runs VCRStandbyOverloaded from real load, end to end: an LXD daemon standing in
+// for the standby VM, a real vcr-exporter reading it with --lxd.socket (no libvirt: the standby
+// is no monitored domain here), a real Prometheus with the shipped vcr-exporter job and rules
+// (1 s intervals, `for:` shortened to standbyLoadFor, the container rate window to 10s, see
+// standbyLoadRate) and a real Alertmanager with the shipped
+// routes, delivering to a webhook listener in place of vcr-receiver.
+func TestStandbyLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e: needs root, LXD, prometheus and alertmanager")
+	}
+	begin := time.Now()
+	x := testenv.StartLXD(t, testenv.LXDOptions{Name: "standby"})
+	x.LaunchService(t, "web", testenv.FreePort(t))
+
+	var tok [16]byte
+	_, _ = rand.Read(tok[:])
+	token := hex.EncodeToString(tok[:])
+	tokenFile := filepath.Join(t.TempDir(), "receiver.token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hook := newAlertingWebhook(t, token)
+	am := testenv.StartAlertmanager(t, testenv.AlertmanagerOptions{
+		ConfigYAML: alertingAlertmanagerConfig(t, []string{hook.URL()}, tokenFile)})
+
+	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	exp := testenv.StartDaemon(t, testenv.DaemonSpec{
+		Name: "vcr-exporter-standby", Path: testenv.Binary(t, "vcr-exporter"),
+		Args: []string{
+			"--web.listen-address=" + addr,
+			// No libvirtd serves this socket: the exporter runs for its LXD collector alone.
+			"--libvirt.socket=" + filepath.Join(t.TempDir(), "no-libvirt-sock"),
+			"--lxd.socket=" + x.Socket,
+			"--host=sb1", "--cloud=e2e-s",
+		},
+		Ready: func() error { return httpGetOK("http://" + addr + "/metrics") },
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("vcr-exporter log tail:\n%s", exp.Tail(30))
+		}
+	})
+
+	src, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "rules", "vcr.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := rules.WithFor(src, map[string]time.Duration{"VCRStandbyOverloaded": standbyLoadFor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(short, []byte(standbyLoadRate)); n != 1 {
+		t.Fatalf("rules/vcr.rules.yml has %d copies of %s, want the one in role:vcr_lxd_cpu_utilisation:ratio_rate1m; update this test", n, standbyLoadRate)
+	}
+	short = bytes.Replace(short, []byte(standbyLoadRate), []byte(standbyLoadRateShort), 1)
+	ruleFile := filepath.Join(t.TempDir(), "vcr.rules.yml")
+	if err := os.WriteFile(ruleFile, short, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{
+		ConfigYAML: alertingPrometheusConfig(t, hostPort(am.URL), "", []alertingTarget{{addr, "sb1", "e2e-s"}}),
+		RuleFiles:  []string{ruleFile},
+	})
+
+	// Idle: the recorded utilisation exists, with the target's labels, and stays low.
+	util := `role:vcr_lxd_cpu_utilisation:ratio_rate1m{role="standby", host="sb1", cloud="e2e-s"}`
+	waitQuery(t, prom, 20*time.Second, util, 1)
+	waitQuery(t, prom, 10*time.Second, `role:vcr_lxd_memory_utilisation:ratio{role="standby", host="sb1", cloud="e2e-s"}`, 1)
+	time.Sleep(2 * time.Second)
+	if s := prom.Query(t, util); len(s) != 1 || s[0].Value > 0.5 {
+		t.Fatalf("idle standby: %s = %+v, want one sample well below 0.85", util, s)
+	}
+	if s := prom.Query(t, `ALERTS{alertname="VCRStandbyOverloaded"}`); len(s) > 0 {
+		t.Fatalf("VCRStandbyOverloaded pending or firing on an idle standby: %+v", s)
+	}
+	t.Logf("idle phase done after %s", time.Since(begin).Round(time.Millisecond))
+
+	// Load: four busy loops in web (more than the two CPUs, so they keep both busy while other
+	// tests share the machine). The loops must not hold the exec session's stdio, or lxc exec
+	// waits for them.
+	x.Lxc(t, "exec", "web", "--", "sh", "-c", "for i in 1 2 3 4; do (while :; do :; done) </dev/null >/dev/null 2>&1 & done")
+	t0 := time.Now()
+	// Under about a second of load per second of window this takes 10 s; other tests burning
+	// CPU on the shared machine can slow it, or (a QEMU guest pinning a core) prevent it.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(prom.Query(t, util+` > 0.85`)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("standby CPU utilisation never crossed 85%% within 30 s of load: %+v; per container: %+v (is another test burning CPU? load average in /proc/loadavg)",
+				prom.Query(t, util), prom.Query(t, standbyLoadRateShort))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	above := time.Since(t0)
+	got := hook.wait(t, 30*time.Second, map[string]string{"alertname": "VCRStandbyOverloaded", "role": "standby"}, fromRulePath)
+	l := got.alert.Labels
+	if l["host"] != "sb1" || l["cloud"] != "e2e-s" || l["severity"] != "warning" || l["domain"] != "" {
+		t.Errorf("alert labels %s, want host=sb1 cloud=e2e-s severity=warning role=standby and no domain", labelString(l))
+	}
+	if got.at.Before(t0) {
+		t.Errorf("VCRStandbyOverloaded reached the webhook %s before the load started", t0.Sub(got.at))
+	}
+	if s := got.alert.Annotations["summary"]; !strings.HasPrefix(s, "Standby VM sb1 is overloaded (") || got.alert.Annotations["runbook_url"] == "" {
+		t.Errorf("alert annotations %v: want summary \"Standby VM sb1 is overloaded (...)\" and a runbook_url", got.alert.Annotations)
+	}
+	if v := prom.Query(t, util); len(v) == 1 {
+		t.Logf("standby CPU utilisation under load: %.2f", v[0].Value)
+	}
+	t.Logf("load -> utilisation above 85%%: %s; load -> VCRStandbyOverloaded at webhook: %s (for: %s, scrape/eval 1s); summary %q",
+		above.Round(time.Millisecond), got.at.Sub(t0).Round(time.Millisecond), standbyLoadFor, got.alert.Annotations["summary"])
+}
