@@ -137,6 +137,31 @@ func TestStandbyLoad(t *testing.T) {
 	if v := prom.Query(t, util); len(v) == 1 {
 		t.Logf("standby CPU utilisation under load: %.2f", v[0].Value)
 	}
+	// The recovery dashboard's container panels fall back to these series without LXD's own
+	// /1.0/metrics, as here.
+	d, err := rules.ReadDashboard(filepath.Join(testenv.ModuleRoot(t), "deploy", "grafana", "dashboards", "recovery.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	panels := map[string]bool{"vcr-recovery / Standby containers: CPU / A": false, "vcr-recovery / Standby containers: memory / A": false}
+	for _, q := range d.Queries() {
+		if _, ok := panels[q.ID()]; !ok {
+			continue
+		}
+		panels[q.ID()] = true
+		expr, err := rules.ExpandVars(q.Expr, "10s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := prom.Query(t, expr); len(s) != 1 || s[0].Metric["name"] != "web" {
+			t.Errorf("%s: %s = %+v, want one series for container web", q.ID(), expr, s)
+		}
+	}
+	for id, seen := range panels {
+		if !seen {
+			t.Errorf("dashboard has no query %s", id)
+		}
+	}
 	t.Logf("load -> utilisation above 85%%: %s; load -> VCRStandbyOverloaded at webhook: %s (for: %s, scrape/eval 1s); summary %q",
 		above.Round(time.Millisecond), got.at.Sub(t0).Round(time.Millisecond), standbyLoadFor, got.alert.Annotations["summary"])
 }
