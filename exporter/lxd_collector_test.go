@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,7 +40,7 @@ type lxdFakeInstance struct {
 	memBytes int64
 }
 
-func newFakeLXD(t *testing.T) *fakeLXD {
+func newFakeLXD(t testing.TB) *fakeLXD {
 	t.Helper()
 	f := &fakeLXD{extensions: []string{"container_full", "resources"}, cpus: 4, calls: map[string]int{},
 		instances: []lxdFakeInstance{
@@ -346,4 +347,32 @@ func gatherSamples(t *testing.T, reg *prometheus.Registry) samples {
 		s[mf.GetName()] = mf
 	}
 	return s
+}
+
+// BenchmarkLXDCollector is one scrape of the LXD collector over a socket,
+// with 50 running containers and the capacity cached.
+func BenchmarkLXDCollector(b *testing.B) {
+	f := newFakeLXD(b)
+	f.set(func(f *fakeLXD) {
+		f.instances = nil
+		for i := range 50 {
+			f.instances = append(f.instances, lxdFakeInstance{name: "svc" + strconv.Itoa(i), running: true, cpuNS: int64(i) * 1e9, memBytes: 1 << 20})
+		}
+	})
+	c, err := newLXDCollector(LXDOptions{Config: lxd.Config{Socket: f.socket}}, "hv9", "tokyo", 5*time.Second, discardLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ch := make(chan prometheus.Metric, 1024)
+	go func() {
+		for range ch {
+		}
+	}()
+	defer close(ch)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.Update(context.Background(), ch); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
