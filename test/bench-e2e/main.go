@@ -173,7 +173,18 @@ func reset(r *testenv.Runner, sys *system.System, name string) {
 		r.Fatalf("failback %s: %s %s", name, inc.State, inc.Error)
 	}
 	if sys.Service(r, name).Strategy == "cold" {
-		sys.Standby.Lxc(r, "delete", "--force", name)
+		// The strategy returns once the port answers; LXD's own start
+		// operation ends about a second later and refuses a delete until then.
+		for i := 0; ; i++ {
+			out, err := sys.Standby.LxcErr(r, "delete", "--force", name)
+			if err == nil {
+				break
+			}
+			if i == 50 {
+				r.Fatalf("delete restored %s: %v\n%s", name, err, out)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
 	// Let Alertmanager deliver the resolution and drop the group, so the next
 	// failure opens a new group (group_wait 0s) instead of waiting for group_interval.
