@@ -4,58 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/lxd"
 	"github.com/vcrcovery/vcrcovery/plugins/cold"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 	"github.com/vcrcovery/vcrcovery/plugins/warm"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
-
-func samplesFromEnv(key string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(key)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func pageReady(ctx context.Context, addr string, port int, want string) error {
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	url := fmt.Sprintf("http://%s:%d/", addr, port)
-	for {
-		if resp, err := c.Get(url); err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && string(body) == want {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s never served %q: %w", url, want, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
 
 // BenchmarkColdRestore measures a cold recovery from the strategy's side:
 // Prepare over gRPC on an empty standby (restore the newest backup, re-address,
@@ -72,8 +33,7 @@ func BenchmarkColdRestore(b *testing.B) {
 	// The primary's own address, as a backup taken there would carry.
 	x.Lxc(b, "config", "device", "set", "web", "web", fmt.Sprintf("listen=tcp:127.0.0.9:%d", port))
 	ctx := context.Background()
-	shared, _ := json.Marshal(sdk.SharedSettings{BackupDir: b.TempDir(), LXDRemotes: map[string]sdk.LXDRemote{"standby": {
-		URL: x.URL, ClientCert: x.ClientCert, ClientKey: x.ClientKey, ServerCert: x.ServerCert, Address: x.Address}}})
+	shared := strategytest.SharedJSON(b, map[string]sdk.LXDRemote{"standby": strategytest.Remote(x)}, b.TempDir())
 	settings := json.RawMessage(`{"remote":"standby","proxy_device":"web"}`)
 	bk, _, err := cold.CreateBackup(ctx, "web", settings, shared)
 	if err != nil {
@@ -88,7 +48,7 @@ func BenchmarkColdRestore(b *testing.B) {
 	b.Cleanup(func() { _ = warm.RemoveInstance(ctx, c, "web") })
 
 	var total, prep []time.Duration
-	for range samplesFromEnv("VCR_BENCH_SAMPLES", 5) * b.N {
+	for range strategytest.Samples(b) {
 		// A cold standby holds no copy of the service.
 		if err := warm.RemoveInstance(ctx, c, "web"); err != nil {
 			b.Fatal(err)
@@ -100,7 +60,7 @@ func BenchmarkColdRestore(b *testing.B) {
 		}
 		prep = append(prep, time.Since(start))
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err = pageReady(rctx, ep.Address, ep.Port, "web\n")
+		err = strategytest.PageReady(rctx, ep.Address, ep.Port, "web\n")
 		cancel()
 		if err != nil {
 			b.Fatal(err)
@@ -108,11 +68,11 @@ func BenchmarkColdRestore(b *testing.B) {
 		total = append(total, time.Since(start))
 	}
 	b.Logf("cold restore (%s, %d bytes) → page ready: %v (prepare alone %v)", bk.Name(), bk.Size, total, prep)
-	b.ReportMetric(ms(median(total)), "ready-median-ms")
-	b.ReportMetric(ms(slices.Max(total)), "ready-max-ms")
-	b.ReportMetric(ms(median(prep)), "prepare-median-ms")
+	b.ReportMetric(strategytest.MS(strategytest.Median(total)), "ready-median-ms")
+	b.ReportMetric(strategytest.MS(slices.Max(total)), "ready-max-ms")
+	b.ReportMetric(strategytest.MS(strategytest.Median(prep)), "prepare-median-ms")
 
-	nvm := samplesFromEnv("VCR_BENCH_VM_SAMPLES", 1)
+	nvm := strategytest.EnvSamples("VCR_BENCH_VM_SAMPLES", 1)
 	if os.Getenv("VCR_BENCH_VM_SAMPLES") == "0" {
 		nvm = 0
 	}
@@ -127,7 +87,7 @@ func BenchmarkColdRestore(b *testing.B) {
 			vm.Destroy(b, l) // TCG burns a core; free it before the next boot
 		}
 		b.Logf("VM cold standby boot → page ready: %v", vms)
-		b.ReportMetric(ms(median(vms)), "vm-ready-median-ms")
-		b.ReportMetric(float64(median(vms))/float64(median(total)), "vm/container-ratio")
+		b.ReportMetric(strategytest.MS(strategytest.Median(vms)), "vm-ready-median-ms")
+		b.ReportMetric(float64(strategytest.Median(vms))/float64(strategytest.Median(total)), "vm/container-ratio")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,49 +13,11 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/plugins/backupstore"
 	"github.com/vcrcovery/vcrcovery/plugins/cold"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
-
-func remoteOf(x *testenv.LXD) sdk.LXDRemote {
-	return sdk.LXDRemote{URL: x.URL, ClientCert: x.ClientCert, ClientKey: x.ClientKey, ServerCert: x.ServerCert, Address: x.Address}
-}
-
-func sharedJSON(t testing.TB, remotes map[string]sdk.LXDRemote, dir string) json.RawMessage {
-	b, err := json.Marshal(sdk.SharedSettings{LXDRemotes: remotes, BackupDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func get(addr string, port int) (string, error) {
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get(fmt.Sprintf("http://%s:%d/", addr, port))
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return string(b), err
-}
-
-func waitPage(t testing.TB, addr string, port int, want string, within time.Duration) time.Duration {
-	t.Helper()
-	start := time.Now()
-	var last error
-	for time.Since(start) < within {
-		page, err := get(addr, port)
-		if err == nil && page == want {
-			return time.Since(start)
-		}
-		last = fmt.Errorf("page %q, err %v", page, err)
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%s:%d did not serve %q within %s: %v", addr, port, want, within, last)
-	return 0
-}
 
 // setPage changes the page the busybox service serves.
 func setPage(t testing.TB, x *testenv.LXD, name, page string) {
@@ -78,10 +39,10 @@ func TestColdIntegration(t *testing.T) {
 	// The primary listened on its own address; backups carry that, and the
 	// restore must move the listener to the standby's address.
 	x.Lxc(t, "config", "device", "set", "web", "web", fmt.Sprintf("listen=tcp:127.0.0.9:%d", port))
-	waitPage(t, "127.0.0.9", port, "web\n", 10*time.Second)
+	strategytest.WaitPage(t, "127.0.0.9", port, "web\n", 10*time.Second)
 
 	dir := t.TempDir()
-	shared := sharedJSON(t, map[string]sdk.LXDRemote{"standby": remoteOf(x)}, dir)
+	shared := strategytest.SharedJSON(t, map[string]sdk.LXDRemote{"standby": strategytest.Remote(x)}, dir)
 	settings := json.RawMessage(`{"remote":"standby","proxy_device":"web","keep":2}`)
 	ctx := context.Background()
 
@@ -121,7 +82,7 @@ func TestColdIntegration(t *testing.T) {
 		if ep.Address != "127.0.0.2" || ep.Port != port || ep.Details["backup"] != b3.Name() || ep.Details["replaced"] != "true" {
 			t.Fatalf("endpoint = %+v", ep)
 		}
-		waitPage(t, ep.Address, ep.Port, "v3\n", 15*time.Second)
+		strategytest.WaitPage(t, ep.Address, ep.Port, "v3\n", 15*time.Second)
 	})
 
 	t.Run("corrupt newest falls back", func(t *testing.T) {
@@ -142,7 +103,7 @@ func TestColdIntegration(t *testing.T) {
 				t.Errorf("progress lacks %q:\n%s", want, all)
 			}
 		}
-		waitPage(t, ep.Address, ep.Port, "v2\n", 15*time.Second)
+		strategytest.WaitPage(t, ep.Address, ep.Port, "v2\n", 15*time.Second)
 	})
 
 	t.Run("not an LXD backup falls back", func(t *testing.T) {
@@ -164,7 +125,7 @@ func TestColdIntegration(t *testing.T) {
 		if ep.Details["backup"] != b2.Name() || !strings.Contains(strings.Join(progress, "\n"), junk.Name()+" unusable") {
 			t.Fatalf("backup %s, progress %q", ep.Details["backup"], progress)
 		}
-		waitPage(t, ep.Address, ep.Port, "v2\n", 15*time.Second)
+		strategytest.WaitPage(t, ep.Address, ep.Port, "v2\n", 15*time.Second)
 	})
 
 	t.Run("no backup", func(t *testing.T) {
@@ -177,10 +138,10 @@ func TestColdIntegration(t *testing.T) {
 	})
 
 	t.Run("LXD down", func(t *testing.T) {
-		down := remoteOf(x)
+		down := strategytest.Remote(x)
 		down.URL = fmt.Sprintf("https://127.0.0.1:%d", testenv.FreePort(t))
 		r := req
-		r.Shared = sharedJSON(t, map[string]sdk.LXDRemote{"standby": down}, dir)
+		r.Shared = strategytest.SharedJSON(t, map[string]sdk.LXDRemote{"standby": down}, dir)
 		_, err := s.Prepare(ctx, r, nil)
 		if err == nil || !strings.Contains(err.Error(), `LXD remote "standby" unreachable`) {
 			t.Fatalf("err = %v", err)

@@ -1,30 +1,15 @@
 package scaleup_test
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 
-	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
 )
 
 // TestBinary runs the real vcr-strategy-scaleup executable through the receiver's
 // plugin manager: handshake, Info and config validation across the process
 // boundary.
 func TestBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the plugin binary")
-	}
-	s := sdktest.Binary(t, sdktest.Build(t, "github.com/vcrcovery/vcrcovery/cmd/vcr-strategy-scaleup", "scaleup"))
-	ctx := context.Background()
-	info, err := s.Info(ctx)
-	if err != nil || info.Name != "scaleup" || info.Version == "" {
-		t.Fatalf("Info = %+v, %v", info, err)
-	}
-	if err := s.ValidateConfig(ctx, json.RawMessage(`{"source":"standby","target":"bigvm"}`)); err != nil {
-		t.Errorf("valid settings refused: %v", err)
-	}
-	if err := s.ValidateConfig(ctx, json.RawMessage(`{"remtoe":"x"}`)); err == nil {
-		t.Error("misspelt settings accepted")
-	}
+	strategytest.CheckBinary(t, "github.com/vcrcovery/vcrcovery/cmd/vcr-strategy-scaleup", "scaleup", json.RawMessage(`{"source":"standby","target":"bigvm"}`))
 }

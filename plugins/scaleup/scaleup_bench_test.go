@@ -12,21 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // prober sends an HTTP GET to each address every 10 ms, each in its own
 // goroutine so a hung request (a frozen source) does not delay the next
@@ -56,7 +46,7 @@ func startProber(addrs []string, want string) *prober {
 				go func() {
 					defer p.done.Done()
 					host, port, _ := splitAddr(a)
-					if page, err := get(host, port); err == nil && page == want {
+					if page, err := strategytest.Get(host, port); err == nil && page == want {
 						p.mu.Lock()
 						p.answers = append(p.answers, time.Now())
 						p.mu.Unlock()
@@ -99,21 +89,17 @@ func (p *prober) gap() time.Duration {
 func BenchmarkScaleupWindow(b *testing.B) {
 	standby := testenv.StartLXD(b, testenv.LXDOptions{Name: "standby", Address: "127.0.0.2"})
 	bigvm := testenv.StartLXD(b, testenv.LXDOptions{Name: "bigvm", Address: "127.0.0.3"})
-	shared := sharedJSON(b, map[string]sdk.LXDRemote{"standby": remoteOf(standby), "bigvm": remoteOf(bigvm)})
+	shared := strategytest.SharedJSON(b, map[string]sdk.LXDRemote{"standby": strategytest.Remote(standby), "bigvm": strategytest.Remote(bigvm)}, "")
 	port := testenv.FreePort(b)
 	standby.LaunchService(b, "web", port)
 	s := sdktest.GRPC(b, &Strategy{})
 	ctx := context.Background()
 	addrs := []string{fmt.Sprintf("127.0.0.2:%d", port), fmt.Sprintf("127.0.0.3:%d", port)}
 
-	n := 5
-	if v, err := strconv.Atoi(os.Getenv("VCR_BENCH_SAMPLES")); err == nil && v > 0 {
-		n = v
-	}
 	var windows, prep []time.Duration
 	methods := map[string]int{}
 	from, to := "standby", "bigvm"
-	for range n * b.N {
+	for range strategytest.Samples(b) {
 		settings := json.RawMessage(fmt.Sprintf(`{"source":%q,"target":%q,"proxy_device":"web","sample_interval":"100ms"}`, from, to))
 		req := sdk.PrepareRequest{Service: "web", Reason: "VCRStandbyOverloaded", Settings: settings, Shared: shared}
 		p := startProber(addrs, "web\n")
@@ -130,7 +116,7 @@ func BenchmarkScaleupWindow(b *testing.B) {
 		prep = append(prep, time.Since(start))
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		for rctx.Err() == nil {
-			if page, err := get(ep.Address, ep.Port); err == nil && page == "web\n" {
+			if page, err := strategytest.Get(ep.Address, ep.Port); err == nil && page == "web\n" {
 				break
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -149,7 +135,7 @@ func BenchmarkScaleupWindow(b *testing.B) {
 		from, to = to, from
 	}
 	b.Logf("unreachable windows %v; prepare %v; methods %v", windows, prep, methods)
-	b.ReportMetric(ms(median(windows)), "window-median-ms")
-	b.ReportMetric(ms(slices.Max(windows)), "window-max-ms")
-	b.ReportMetric(ms(median(prep)), "prepare-median-ms")
+	b.ReportMetric(strategytest.MS(strategytest.Median(windows)), "window-median-ms")
+	b.ReportMetric(strategytest.MS(slices.Max(windows)), "window-max-ms")
+	b.ReportMetric(strategytest.MS(strategytest.Median(prep)), "prepare-median-ms")
 }

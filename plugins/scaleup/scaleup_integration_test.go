@@ -3,9 +3,6 @@ package scaleup
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -14,48 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
-
-func remoteOf(x *testenv.LXD) sdk.LXDRemote {
-	return sdk.LXDRemote{URL: x.URL, ClientCert: x.ClientCert, ClientKey: x.ClientKey, ServerCert: x.ServerCert, Address: x.Address}
-}
-
-func sharedJSON(t testing.TB, remotes map[string]sdk.LXDRemote) json.RawMessage {
-	b, err := json.Marshal(sdk.SharedSettings{LXDRemotes: remotes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func get(addr string, port int) (string, error) {
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get(fmt.Sprintf("http://%s:%d/", addr, port))
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return string(b), err
-}
-
-func waitPage(t testing.TB, addr string, port int, want string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	var last error
-	for time.Now().Before(deadline) {
-		page, err := get(addr, port)
-		if err == nil && page == want {
-			return
-		}
-		last = fmt.Errorf("page %q, err %v", page, err)
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%s:%d did not serve %q within %s: %v", addr, port, want, within, last)
-}
 
 // pair is a standby and a bigger VM, each an LXD daemon with its own address.
 type pair struct {
@@ -66,7 +26,7 @@ type pair struct {
 func startPair(t *testing.T) pair {
 	standby := testenv.StartLXD(t, testenv.LXDOptions{Name: "standby", Address: "127.0.0.2"})
 	bigvm := testenv.StartLXD(t, testenv.LXDOptions{Name: "bigvm", Address: "127.0.0.3"})
-	return pair{standby, bigvm, sharedJSON(t, map[string]sdk.LXDRemote{"standby": remoteOf(standby), "bigvm": remoteOf(bigvm)})}
+	return pair{standby, bigvm, strategytest.SharedJSON(t, map[string]sdk.LXDRemote{"standby": strategytest.Remote(standby), "bigvm": strategytest.Remote(bigvm)}, "")}
 }
 
 // burnCPU keeps one busy loop running inside the instance for the rest of
@@ -116,7 +76,7 @@ func TestScaleupIntegration(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 		t.Logf("error: %v", err)
-		waitPage(t, "127.0.0.2", port, "web\n", 5*time.Second)
+		strategytest.WaitPage(t, "127.0.0.2", port, "web\n", 5*time.Second)
 		if out := p.bigvm.Lxc(t, "list", "--format", "csv", "-c", "n"); strings.TrimSpace(out) != "" {
 			t.Errorf("target holds %q after the failed move", out)
 		}
@@ -142,8 +102,8 @@ func TestScaleupIntegration(t *testing.T) {
 	if cpuWeb <= cpuIdle || !strings.Contains(d["choice"], "moving web") {
 		t.Errorf("choice did not see web's load: web %v idle %v: %s", cpuWeb, cpuIdle, d["choice"])
 	}
-	waitPage(t, ep.Address, ep.Port, "web\n", 10*time.Second)
-	if _, err := get("127.0.0.2", port); err == nil {
+	strategytest.WaitPage(t, ep.Address, ep.Port, "web\n", 10*time.Second)
+	if _, err := strategytest.Get("127.0.0.2", port); err == nil {
 		t.Error("the old address still answers after the move")
 	}
 	if st := status(t, p.standby, "web"); st != "FROZEN" {
@@ -159,7 +119,7 @@ func TestScaleupIntegration(t *testing.T) {
 	if st := status(t, p.standby, "web"); st != "" {
 		t.Errorf("source copy still there after Finalize: %q", st)
 	}
-	waitPage(t, ep.Address, ep.Port, "web\n", 5*time.Second)
+	strategytest.WaitPage(t, ep.Address, ep.Port, "web\n", 5*time.Second)
 
 	t.Run("instance missing", func(t *testing.T) {
 		r := req
@@ -178,7 +138,7 @@ func TestScaleupIntegration(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "live=only, so no fallback") || !strings.Contains(err.Error(), "idle keeps serving on standby") {
 			t.Fatalf("err = %v", err)
 		}
-		waitPage(t, "127.0.0.2", idlePort, "idle\n", 5*time.Second)
+		strategytest.WaitPage(t, "127.0.0.2", idlePort, "idle\n", 5*time.Second)
 	})
 
 	t.Run("finalize keeps the source when the target copy does not run", func(t *testing.T) {
@@ -223,6 +183,6 @@ func TestScaleupIntegration(t *testing.T) {
 				t.Errorf("error lacks %q", want)
 			}
 		}
-		waitPage(t, "127.0.0.2", idlePort, "idle\n", 10*time.Second)
+		strategytest.WaitPage(t, "127.0.0.2", idlePort, "idle\n", 10*time.Second)
 	})
 }

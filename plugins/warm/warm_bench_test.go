@@ -3,61 +3,16 @@ package warm
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/lxd"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
-
-// benchSamples is how many timed runs a benchmark makes per b.N: `make bench`
-// runs each benchmark once (-benchtime 1x), and a median needs several.
-func benchSamples(b *testing.B) int {
-	n := 5
-	if v, err := strconv.Atoi(os.Getenv("VCR_BENCH_SAMPLES")); err == nil && v > 0 {
-		n = v
-	}
-	return n * b.N
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// pageReady polls the service every 10 ms until it serves want.
-func pageReady(ctx context.Context, addr string, port int, want string) error {
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	url := fmt.Sprintf("http://%s:%d/", addr, port)
-	for {
-		if resp, err := c.Get(url); err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && string(body) == want {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s never served %q: %w", url, want, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
 
 // BenchmarkWarmPrepare measures a warm recovery from the strategy's side:
 // Prepare over gRPC on a stopped standby container, until its page answers.
@@ -70,8 +25,7 @@ func BenchmarkWarmPrepare(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	shared, _ := json.Marshal(sdk.SharedSettings{LXDRemotes: map[string]sdk.LXDRemote{"standby": {
-		URL: x.URL, ClientCert: x.ClientCert, ClientKey: x.ClientKey, ServerCert: x.ServerCert, Address: x.Address}}})
+	shared := strategytest.SharedJSON(b, map[string]sdk.LXDRemote{"standby": strategytest.Remote(x)}, "")
 	req := sdk.PrepareRequest{Service: "web", Settings: json.RawMessage(`{"remote":"standby","proxy_device":"web"}`), Shared: shared}
 	s := sdktest.GRPC(b, Strategy{})
 	// LXD's start finishes about a second after Prepare returns; let it, so
@@ -79,7 +33,7 @@ func BenchmarkWarmPrepare(b *testing.B) {
 	b.Cleanup(func() { _ = retryBusy(ctx, func() error { return c.StopInstance(ctx, "web", 0) }) })
 
 	var total, prep []time.Duration
-	for range benchSamples(b) {
+	for range strategytest.Samples(b) {
 		if err := retryBusy(ctx, func() error { return c.StopInstance(ctx, "web", 0) }); err != nil {
 			b.Fatal(err)
 		}
@@ -90,15 +44,15 @@ func BenchmarkWarmPrepare(b *testing.B) {
 		}
 		prep = append(prep, time.Since(start))
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err = pageReady(rctx, ep.Address, ep.Port, "web\n")
+		err = strategytest.PageReady(rctx, ep.Address, ep.Port, "web\n")
 		cancel()
 		if err != nil {
 			b.Fatal(err)
 		}
 		total = append(total, time.Since(start))
 	}
-	b.ReportMetric(ms(median(total)), "ready-median-ms")
-	b.ReportMetric(ms(slices.Max(total)), "ready-max-ms")
-	b.ReportMetric(ms(median(prep)), "prepare-median-ms")
+	b.ReportMetric(strategytest.MS(strategytest.Median(total)), "ready-median-ms")
+	b.ReportMetric(strategytest.MS(slices.Max(total)), "ready-max-ms")
+	b.ReportMetric(strategytest.MS(strategytest.Median(prep)), "prepare-median-ms")
 	b.Logf("warm prepare→page ready: %v (prepare alone %v)", total, prep)
 }

@@ -4,56 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 	"github.com/vcrcovery/vcrcovery/plugins/warm"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
-
-func remoteOf(x *testenv.LXD) sdk.LXDRemote {
-	return sdk.LXDRemote{URL: x.URL, ClientCert: x.ClientCert, ClientKey: x.ClientKey, ServerCert: x.ServerCert, Address: x.Address}
-}
-
-func sharedJSON(t testing.TB, remotes map[string]sdk.LXDRemote) json.RawMessage {
-	b, err := json.Marshal(sdk.SharedSettings{LXDRemotes: remotes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// get fetches the service page, or returns the error.
-func get(addr string, port int) (string, error) {
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get(fmt.Sprintf("http://%s:%d/", addr, port))
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return string(b), err
-}
-
-func waitPage(t testing.TB, addr string, port int, want string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	var last error
-	for time.Now().Before(deadline) {
-		page, err := get(addr, port)
-		if err == nil && page == want {
-			return
-		}
-		last = fmt.Errorf("page %q, err %v", page, err)
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s:%d did not serve %q within %s: %v", addr, port, want, within, last)
-}
 
 func TestWarmIntegration(t *testing.T) {
 	if testing.Short() {
@@ -63,7 +23,7 @@ func TestWarmIntegration(t *testing.T) {
 	port := testenv.FreePort(t)
 	x.LaunchService(t, "web", port)
 	x.Lxc(t, "stop", "--force", "web")
-	if _, err := get(x.Address, port); err == nil {
+	if _, err := strategytest.Get(x.Address, port); err == nil {
 		t.Fatal("stopped service still answers")
 	}
 
@@ -71,7 +31,7 @@ func TestWarmIntegration(t *testing.T) {
 	// through the plugin manager.
 	s := sdktest.Binary(t, sdktest.Build(t, "github.com/vcrcovery/vcrcovery/cmd/vcr-strategy-warm", "warm"))
 	ctx := context.Background()
-	shared := sharedJSON(t, map[string]sdk.LXDRemote{"standby": remoteOf(x)})
+	shared := strategytest.SharedJSON(t, map[string]sdk.LXDRemote{"standby": strategytest.Remote(x)}, "")
 	req := sdk.PrepareRequest{IncidentID: "i1", Service: "web", Reason: "VCRDomainShutoff",
 		Settings: json.RawMessage(`{"remote":"standby","proxy_device":"web"}`), Shared: shared}
 
@@ -89,7 +49,7 @@ func TestWarmIntegration(t *testing.T) {
 	if !strings.Contains(strings.Join(progress, "\n"), "starting it") {
 		t.Errorf("progress = %q", progress)
 	}
-	waitPage(t, ep.Address, ep.Port, "web\n", 15*time.Second)
+	strategytest.WaitPage(t, ep.Address, ep.Port, "web\n", 15*time.Second)
 	// In-process over gRPC from here on: the same shims, and faster.
 	s = sdktest.GRPC(t, warm.Strategy{})
 
@@ -116,10 +76,10 @@ func TestWarmIntegration(t *testing.T) {
 		}
 	})
 	t.Run("LXD down", func(t *testing.T) {
-		down := remoteOf(x)
+		down := strategytest.Remote(x)
 		down.URL = fmt.Sprintf("https://127.0.0.1:%d", testenv.FreePort(t)) // nothing listens
 		r := req
-		r.Shared = sharedJSON(t, map[string]sdk.LXDRemote{"standby": down})
+		r.Shared = strategytest.SharedJSON(t, map[string]sdk.LXDRemote{"standby": down}, "")
 		ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		_, err := s.Prepare(ctx, r, nil)
