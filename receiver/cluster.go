@@ -124,11 +124,12 @@ func (r *Receiver) dropOpened(ids []string) {
 func (r *Receiver) learn(c *journal.ConflictError) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c.Closed != nil {
-		if c.Closed.State == api.StateResolved {
+	if st := r.stateLocked(c.Service); c.ClosedRev > st.closedRev {
+		st.closedRev = c.ClosedRev
+		if c.Closed != nil && c.Closed.State == api.StateResolved {
 			r.applyLocationLocked(c.Closed)
-		} else if c.Closed.ClosedAt != nil {
-			r.stateLocked(c.Service).lastClosed = *c.Closed.ClosedAt
+		} else if c.Closed != nil && c.Closed.ClosedAt != nil {
+			st.lastClosed = *c.Closed.ClosedAt
 		}
 	}
 	switch {

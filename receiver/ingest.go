@@ -157,7 +157,7 @@ func (r *Receiver) ingest(msg *Message, now time.Time) ingestResult {
 				if r.cluster != nil {
 					switch mi := r.incidents[id]; {
 					case note == "opened incident":
-						res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id, Open: true})
+						res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id, Open: true, ClosedRev: r.stateLocked(svc.Name).closedRev})
 						res.opened = append(res.opened, id)
 						mi.claimed = make(chan struct{})
 					case mi == nil:

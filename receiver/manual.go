@@ -44,7 +44,7 @@ func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (a
 	var claims []journal.Claim
 	if r.cluster != nil {
 		inc.Owner = r.cluster.Replica()
-		claims = []journal.Claim{{Service: service, IncidentID: inc.ID, Open: true}}
+		claims = []journal.Claim{{Service: service, IncidentID: inc.ID, Open: true, ClosedRev: r.stateLocked(service).closedRev}}
 	}
 	r.incidents[inc.ID] = &memIncident{inc: inc}
 	r.open[service] = inc.ID

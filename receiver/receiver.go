@@ -87,6 +87,9 @@ type serviceState struct {
 	location   string
 	address    string
 	lastClosed time.Time
+	// closedRev (HA mode) is the etcd revision of the service's last close
+	// that location reflects; opening an incident requires it current.
+	closedRev int64
 }
 
 // New builds a receiver. Call Start to load the journal and resume work.

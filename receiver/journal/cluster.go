@@ -51,21 +51,24 @@ type Cluster interface {
 type Claim struct {
 	Service    string
 	IncidentID string
-	// Open: IncidentID is new and takes the slot, which must be free and the
-	// service's last closed incident the one this replica has seen. The
+	// Open: IncidentID is new and takes the slot, which must be free and
+	// the service's last close must still be the one at ClosedRev (the
+	// revision the replica's routing decision was based on; 0: none). The
 	// replica becomes the incident's owner.
 	// Not Open: the slot must still be held by IncidentID (an alert joining
 	// an incident another replica owns).
-	Open bool
+	Open      bool
+	ClosedRev int64
 }
 
 // ConflictError says a claim failed: the slot of Service is held by Holder
-// (empty: free), and Closed is the service's last closed incident when that
-// changed since this replica last looked (nil otherwise).
+// (empty: free), and the service's last close is at ClosedRev; Closed is
+// that incident when ClosedRev differs from the claim's (nil otherwise).
 type ConflictError struct {
-	Service string
-	Holder  string
-	Closed  *api.Incident
+	Service   string
+	Holder    string
+	ClosedRev int64
+	Closed    *api.Incident
 }
 
 func (e *ConflictError) Error() string {

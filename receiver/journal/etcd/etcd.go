@@ -61,11 +61,6 @@ type Journal struct {
 
 	mu      sync.Mutex
 	session *concurrency.Session
-	// seenClosed is the ModRevision of closed/<service> as this replica last
-	// saw it: opening an incident requires it unchanged, so a replica that
-	// has not yet heard of another's completed failover cannot start a
-	// second one.
-	seenClosed map[string]int64
 
 	changes chan struct{}
 	ctx     context.Context
@@ -122,7 +117,7 @@ func Open(ctx context.Context, o Options) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to etcd %v: %w; check journal.endpoints", o.Endpoints, err)
 	}
-	j := &Journal{cli: cli, opts: o, log: o.Logger, seenClosed: map[string]int64{}, changes: make(chan struct{}, 1)}
+	j := &Journal{cli: cli, opts: o, log: o.Logger, changes: make(chan struct{}, 1)}
 	j.dur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "vcr_etcd_request_duration_seconds",
 		Help:    "Duration of the receiver's etcd requests, by operation.",
@@ -290,7 +285,6 @@ func (j *Journal) CommitClaims(ctx context.Context, b journal.Batch, claims []jo
 	for attempt := 0; attempt < 4; attempt++ {
 		var cmps []clientv3.Cmp
 		ops := append([]clientv3.Op(nil), fixed...)
-		j.mu.Lock()
 		for _, c := range claims {
 			openKey := j.key("open/", c.Service)
 			if !c.Open {
@@ -298,17 +292,16 @@ func (j *Journal) CommitClaims(ctx context.Context, b journal.Batch, claims []jo
 				continue
 			}
 			if lease == 0 {
-				j.mu.Unlock()
 				return fmt.Errorf("open incident for %s: %w", c.Service, journal.ErrFenced)
 			}
+			// The closed/ compare keeps a replica that has not yet heard of
+			// another's completed failover from starting a second one.
 			cmps = append(cmps,
 				clientv3.Compare(clientv3.CreateRevision(openKey), "=", 0),
-				clientv3.Compare(clientv3.ModRevision(j.key("closed/", c.Service)), "=", j.seenClosed[c.Service]))
+				clientv3.Compare(clientv3.ModRevision(j.key("closed/", c.Service)), "=", c.ClosedRev))
 			ops = append(ops, clientv3.OpPut(openKey, c.IncidentID),
 				clientv3.OpPut(j.key("owner/", c.IncidentID), j.opts.Replica, clientv3.WithLease(lease)))
 		}
-		j.mu.Unlock()
-		var closing []api.Incident
 		for _, inc := range b.Incidents {
 			if stale[inc.ID] {
 				continue
@@ -333,7 +326,6 @@ func (j *Journal) CommitClaims(ctx context.Context, b journal.Batch, claims []jo
 				ops = append(ops, clientv3.OpDelete(j.key("open/", inc.Service)),
 					clientv3.OpPut(j.key("closed/", inc.Service), inc.ID),
 					clientv3.OpDelete(j.key("owner/", inc.ID)))
-				closing = append(closing, inc)
 			}
 		}
 		resp, err := j.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
@@ -341,11 +333,6 @@ func (j *Journal) CommitClaims(ctx context.Context, b journal.Batch, claims []jo
 			return fmt.Errorf("write journal to etcd: %w; check etcd's quorum (the sender should retry)", err)
 		}
 		if resp.Succeeded {
-			j.mu.Lock()
-			for _, inc := range closing {
-				j.seenClosed[inc.Service] = resp.Header.Revision
-			}
-			j.mu.Unlock()
 			return nil
 		}
 		// Find which guard failed: a claim conflict or lost ownership ends
@@ -369,12 +356,21 @@ func (j *Journal) diagnose(ctx context.Context, claims []journal.Claim, incs []a
 			holder = string(open.Kvs[0].Value)
 		}
 		conflict := &journal.ConflictError{Service: c.Service, Holder: holder}
-		closedInc, err := j.closedChanged(ctx, c.Service)
+		closed, err := j.cli.Get(ctx, j.key("closed/", c.Service))
 		if err != nil {
-			return err
+			return fmt.Errorf("read etcd: %w; check etcd's quorum", err)
 		}
-		conflict.Closed = closedInc
-		if c.Open && (holder != "" || closedInc != nil) {
+		if len(closed.Kvs) > 0 {
+			conflict.ClosedRev = closed.Kvs[0].ModRevision
+		}
+		if conflict.ClosedRev != c.ClosedRev && conflict.ClosedRev != 0 {
+			inc, err := j.Incident(ctx, string(closed.Kvs[0].Value))
+			if err != nil {
+				return err
+			}
+			conflict.Closed = &inc
+		}
+		if c.Open && (holder != "" || conflict.ClosedRev != c.ClosedRev) {
 			return conflict
 		}
 		if !c.Open && holder != c.IncidentID {
@@ -390,39 +386,17 @@ func (j *Journal) diagnose(ctx context.Context, claims []journal.Claim, incs []a
 			return fmt.Errorf("read etcd: %w; check etcd's quorum", err)
 		}
 		owner, rev := resp.Responses[0].GetResponseRange(), resp.Responses[1].GetResponseRange()
+		// A newer snapshot is stored (say the pipeline closed the incident
+		// while this delivery joined it): drop this one, as bbolt does.
+		if len(rev.Kvs) > 0 && string(rev.Kvs[0].Value) >= padRev(inc.Revision) {
+			stale[inc.ID] = true
+			continue
+		}
 		if len(owner.Kvs) == 0 || clientv3.LeaseID(owner.Kvs[0].Lease) != lease {
 			return fmt.Errorf("write incident %s: %w", inc.ID, journal.ErrFenced)
 		}
-		if len(rev.Kvs) > 0 && string(rev.Kvs[0].Value) >= padRev(inc.Revision) {
-			stale[inc.ID] = true
-		}
 	}
 	return nil
-}
-
-// closedChanged returns the service's last closed incident if it changed
-// since this replica last looked, and remembers the new revision.
-func (j *Journal) closedChanged(ctx context.Context, service string) (*api.Incident, error) {
-	resp, err := j.cli.Get(ctx, j.key("closed/", service))
-	if err != nil {
-		return nil, fmt.Errorf("read etcd: %w; check etcd's quorum", err)
-	}
-	var rev int64
-	if len(resp.Kvs) > 0 {
-		rev = resp.Kvs[0].ModRevision
-	}
-	j.mu.Lock()
-	seen := j.seenClosed[service]
-	j.seenClosed[service] = rev
-	j.mu.Unlock()
-	if rev == seen || rev == 0 {
-		return nil, nil
-	}
-	inc, err := j.Incident(ctx, string(resp.Kvs[0].Value))
-	if err != nil {
-		return nil, err
-	}
-	return &inc, nil
 }
 
 // Orphans implements journal.Cluster.

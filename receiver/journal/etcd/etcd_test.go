@@ -114,14 +114,12 @@ func TestSharedJournal(t *testing.T) {
 	if err := b.Commit(ctx, journal.Batch{Incidents: []api.Incident{inc}}); err != nil {
 		t.Fatal(err)
 	}
-	a.mu.Lock()
-	a.seenClosed = map[string]int64{}
-	a.mu.Unlock()
 	err = a.CommitClaims(ctx, journal.Batch{Incidents: []api.Incident{{ID: "i3", Service: "web", Revision: 1}}}, []journal.Claim{{Service: "web", IncidentID: "i3", Open: true}})
-	if !errors.As(err, &conflict) || conflict.Holder != "" || conflict.Closed == nil || conflict.Closed.ID != "i1" {
+	if !errors.As(err, &conflict) || conflict.Holder != "" || conflict.Closed == nil || conflict.Closed.ID != "i1" || conflict.ClosedRev == 0 {
 		t.Fatalf("open after an unseen close: %v, want a conflict carrying closed i1", err)
 	}
-	if err := a.CommitClaims(ctx, journal.Batch{Incidents: []api.Incident{{ID: "i3", Service: "web", Revision: 1}}}, []journal.Claim{{Service: "web", IncidentID: "i3", Open: true}}); err != nil {
+	if err := a.CommitClaims(ctx, journal.Batch{Incidents: []api.Incident{{ID: "i3", Service: "web", Revision: 1}}},
+		[]journal.Claim{{Service: "web", IncidentID: "i3", Open: true, ClosedRev: conflict.ClosedRev}}); err != nil {
 		t.Fatalf("open after learning the close: %v", err)
 	}
 	incs, _ := b.Incidents(ctx)
