@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vcrcovery/vcrcovery/internal/humanize"
 	"github.com/vcrcovery/vcrcovery/plugins/backupstore"
 	"github.com/vcrcovery/vcrcovery/plugins/cold"
 	"github.com/vcrcovery/vcrcovery/receiver/config"
@@ -69,7 +70,7 @@ func (a *app) backupCreateCmd() *cobra.Command {
 			if a.output == "json" {
 				return writeJSON(a.stdout, map[string]any{"created": backupJSON(b), "pruned": backupsJSON(pruned)})
 			}
-			fmt.Fprintf(a.stdout, "Created %s (%s, %s)\n", b.Path, size(b.Size), dur(time.Since(start)))
+			fmt.Fprintf(a.stdout, "Created %s (%s, %s)\n", b.Path, humanize.Bytes(b.Size), dur(time.Since(start)))
 			for _, p := range pruned {
 				fmt.Fprintf(a.stdout, "Pruned  %s\n", p.Path)
 			}
@@ -106,7 +107,7 @@ func (a *app) backupListCmd() *cobra.Command {
 				if !b.HasChecksum {
 					sum = "missing (skipped by restores)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.Name(), stamp(b.Time), ago(a.now(), b.Time), size(b.Size), sum)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.Name(), stamp(b.Time), ago(a.now(), b.Time), humanize.Bytes(b.Size), sum)
 			}
 			return tw.Flush()
 		},
@@ -166,17 +167,4 @@ func backupsJSON(bs []backupstore.Backup) []backupOut {
 		out = append(out, backupJSON(b))
 	}
 	return out
-}
-
-func size(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%d B", n)
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/internal/humanize"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 )
 
@@ -21,25 +22,16 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// dur prints a duration short and readable: 12ms, 1.24s, 1m05s, 2h03m.
+// dur prints a duration short and readable: 12ms, 1.24s, 1m05s, 2h03m, and
+// whole days from two days on; a negative one (clock skew) prints as "-".
 func dur(d time.Duration) string {
 	switch {
 	case d < 0:
 		return "-"
-	case d == 0:
-		return "0s"
-	case d < time.Millisecond:
-		return fmt.Sprintf("%dµs", d.Microseconds())
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	case d < time.Minute:
-		return fmt.Sprintf("%.2fs", d.Seconds())
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	default:
+	case d >= 48*time.Hour:
 		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	default:
+		return humanize.Duration(d)
 	}
 }
 

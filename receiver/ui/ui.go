@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/cost"
+	"github.com/vcrcovery/vcrcovery/internal/humanize"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 )
 
@@ -98,7 +99,7 @@ func parseTemplates() *template.Template {
 			return fmtFloat(v) + "%"
 		},
 		"pathesc": url.PathEscape,
-		"cpusecs": func(v float64) string { return fmtDur(time.Duration(v * float64(time.Second))) },
+		"cpusecs": func(v float64) string { return humanize.Duration(time.Duration(v * float64(time.Second))) },
 		"join":    strings.Join,
 		"incArgs": func(inc any, p page) (incArgs, error) {
 			switch v := inc.(type) {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/internal/humanize"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 )
 
@@ -48,7 +49,7 @@ func buildTimeline(inc *api.Incident, now time.Time) timeline {
 		end = *inc.ClosedAt
 	}
 	total := end.Sub(t0)
-	tl := timeline{Total: fmtDur(total)}
+	tl := timeline{Total: humanize.Duration(total)}
 	for _, name := range api.PhaseNames {
 		p := inc.Phase(name)
 		if p == nil {
@@ -70,7 +71,7 @@ func buildTimeline(inc *api.Incident, now time.Time) timeline {
 		left = min(max(left, 0), 100-width)
 		row := timelineRow{
 			Name: name, Outcome: p.Outcome, Left: fmt.Sprintf("%.2f", left), Width: fmt.Sprintf("%.2f", width),
-			Start: "+" + fmtDur(p.StartedAt.Sub(t0)), Duration: fmtDur(d), Attempts: p.Attempts, Messages: p.Messages,
+			Start: "+" + humanize.Duration(p.StartedAt.Sub(t0)), Duration: humanize.Duration(d), Attempts: p.Attempts, Messages: p.Messages,
 		}
 		if p.Error != "" {
 			row.Error = plainError(name, p.Error)
@@ -133,7 +134,7 @@ func newIncidentView(inc *api.Incident, now time.Time) incidentView {
 		CanAck:   inc.State == api.StateFailed || inc.State == api.StateNeedsAttention,
 	}
 	if sw := inc.Phase(api.PhaseSwitch); sw != nil && sw.Outcome == api.OutcomeOK && sw.EndedAt != nil && len(inc.Phases) > 0 {
-		v.Recovery = fmtDur(sw.EndedAt.Sub(inc.Phases[0].StartedAt))
+		v.Recovery = humanize.Duration(sw.EndedAt.Sub(inc.Phases[0].StartedAt))
 	}
 	v.StateWord = stateClass(inc.State)
 	v.TopError = inc.Error
@@ -186,23 +187,6 @@ func summary(inc *api.Incident) string {
 	return what + "."
 }
 
-func fmtDur(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "0s"
-	case d < time.Millisecond:
-		return fmt.Sprintf("%dµs", d.Microseconds())
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	case d < time.Minute:
-		return fmt.Sprintf("%.2fs", d.Seconds())
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	default:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	}
-}
-
 func fmtAgo(now, t time.Time) string {
 	if t.IsZero() {
 		return "—"
@@ -222,15 +206,11 @@ func fmtAgo(now, t time.Time) string {
 	}
 }
 
+// fmtBytes is humanize.Bytes, except that sizes under a MiB show whole KiB
+// as the container panel always has.
 func fmtBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
+	if n >= 1<<10 && n < 1<<20 {
 		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%d B", n)
 	}
+	return humanize.Bytes(n)
 }
