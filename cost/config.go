@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vcrcovery/vcrcovery/internal/yamlx"
 )
 
 // DefaultHoursPerYear is 365 × 24: standby VMs run around the clock.
@@ -107,10 +108,8 @@ func Load(path string) (*Config, error) {
 // validates.
 func Parse(data []byte) (*Config, error) {
 	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
+	if err := yamlx.DecodeStrict(data, &cfg); err != nil {
+		if errors.Is(err, yamlx.ErrEmpty) {
 			return nil, errors.New("cost config is empty: give sizes, primaries and standby_size")
 		}
 		return nil, fmt.Errorf("decode cost config: %w", err)

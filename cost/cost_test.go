@@ -168,6 +168,7 @@ func TestValidateNamesThePath(t *testing.T) {
 		{"sizes: {a: {hourly_usd: 1}}\nprimaries: [{size: a, count: 1}]\nstandby_size: a\nmeasure: {hot: warm}\n", "cost.measure.hot: unknown model"},
 		{"sizes: {a: {hourly_usd: 1, price: 2}}\n", "field price not found"},
 		{"", "cost config is empty"},
+		{"sizes: {a: {hourly_usd: 1}}\nprimaries: [{size: a, count: 1}]\nstandby_size: a\n---\nstandby_size: a\n", "more than one YAML document"},
 	}
 	for _, tt := range tests {
 		_, err := Parse([]byte(tt.yaml))
