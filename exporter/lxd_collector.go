@@ -37,6 +37,11 @@ type LXDOptions struct {
 	Config lxd.Config
 	// Role is the value of the role label; empty means DefaultLXDRole.
 	Role string
+	// CPUs, if above 0, is exported as vcr_lxd_cpus instead of what
+	// /1.0/resources reports. /1.0/resources counts the CPUs the kernel shows,
+	// which overstates a standby whose containers may use only part of them
+	// (an LXD host under a CPU quota, or shared with other work).
+	CPUs float64
 }
 
 // AddLXD adds the LXD collector ("lxd" in vcr_scrape_collector_*) to the
@@ -74,6 +79,8 @@ type lxdCollector struct {
 	// numCPU is the capacity fallback for daemons without the resources API.
 	numCPU func() int
 
+	cpusOverride float64 // LXDOptions.CPUs
+
 	mu       sync.Mutex
 	client   *lxd.Client
 	full     bool // the daemon has container_full: recursion=2 carries state
@@ -104,6 +111,9 @@ func newLXDCollector(opts LXDOptions, host, cloud string, timeout time.Duration,
 			return nil, fmt.Errorf("lxd collector: --lxd.server-cert: %w; copy the daemon's server.crt here", err)
 		}
 	}
+	if opts.CPUs < 0 {
+		return nil, fmt.Errorf("lxd collector: --lxd.cpus %g: want 0 (from /1.0/resources) or a positive count", opts.CPUs)
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = timeout
 	}
@@ -117,11 +127,11 @@ func newLXDCollector(opts LXDOptions, host, cloud string, timeout time.Duration,
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "lxd", n), help, labels, constLabels)
 	}
 	return &lxdCollector{
-		cfg: cfg, logger: logger, now: time.Now, numCPU: runtime.NumCPU,
+		cfg: cfg, logger: logger, now: time.Now, numCPU: runtime.NumCPU, cpusOverride: opts.CPUs,
 		cloudPair: labelPair("cloud", cloud), hostPair: labelPair("host", host), rolePair: labelPair("role", role),
 
 		up:       d("up", "1 if this scrape's LXD calls succeeded, else 0.", nil),
-		cpusDesc: d("cpus", "CPU threads of the LXD host (GET /1.0/resources cpu.total; the exporter's runtime.NumCPU() if the daemon lacks the resources API).", nil),
+		cpusDesc: d("cpus", "CPUs of the standby: --lxd.cpus if set, else the LXD host's threads (GET /1.0/resources cpu.total; the exporter's runtime.NumCPU() if the daemon lacks the resources API).", nil),
 		memDesc:  d("memory_bytes", "Memory of the LXD host (GET /1.0/resources memory.total).", nil),
 		running:  d("instance_running", "1 if the LXD instance is running, else 0.", name),
 		cpu:      d("instance_cpu_seconds_total", "CPU time used by a running LXD instance (state cpu.usage).", name),
@@ -157,6 +167,9 @@ func (c *lxdCollector) Update(ctx context.Context, ch chan<- prometheus.Metric) 
 	c.mu.Lock()
 	cpus, mem, known := c.cpus, c.memory, c.resKnown
 	c.mu.Unlock()
+	if c.cpusOverride > 0 {
+		cpus, known = c.cpusOverride, true
+	}
 	if known {
 		ch <- prometheus.MustNewConstMetric(c.cpusDesc, prometheus.GaugeValue, cpus)
 		if mem > 0 {

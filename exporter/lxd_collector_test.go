@@ -204,6 +204,26 @@ func TestLXDCollectorCapacityFallback(t *testing.T) {
 	}
 }
 
+// --lxd.cpus replaces the CPU count of /1.0/resources; the memory still
+// comes from there.
+func TestLXDCollectorCPUsOverride(t *testing.T) {
+	f := newFakeLXD(t)
+	c, err := newLXDCollector(LXDOptions{Config: lxd.Config{Socket: f.socket}, CPUs: 1.5}, "hv9", "tokyo", 5*time.Second, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := gatherSamples(t, newTestRegistry(t, c))
+	if v, _ := s.get("vcr_lxd_cpus", nil); v != 1.5 {
+		t.Errorf("vcr_lxd_cpus = %v, want the override 1.5 (the daemon says 4)", v)
+	}
+	if v, _ := s.get("vcr_lxd_memory_bytes", nil); v != 8<<30 {
+		t.Errorf("vcr_lxd_memory_bytes = %v, want 8 GiB from /1.0/resources", v)
+	}
+	if _, err := newLXDCollector(LXDOptions{Config: lxd.Config{Socket: f.socket}, CPUs: -1}, "h", "c", time.Second, discardLogger()); err == nil {
+		t.Error("negative --lxd.cpus accepted")
+	}
+}
+
 // The capacity is read once per lxdResourcesTTL, not on every scrape, and a
 // failed refresh keeps the last value.
 func TestLXDCollectorCachesResources(t *testing.T) {

@@ -52,6 +52,7 @@ type config struct {
 	logLevel, logFormat              string
 	lxdSocket, lxdURL, lxdRole       string
 	lxdCert, lxdKey, lxdServerCert   string
+	lxdCPUs                          float64
 	showVersion                      bool
 }
 
@@ -84,6 +85,7 @@ func parseFlags(args []string, stderr *os.File) (*config, error) {
 	fs.StringVar(&c.lxdKey, "lxd.client-key", "", "PEM key of --lxd.client-cert.")
 	fs.StringVar(&c.lxdServerCert, "lxd.server-cert", "", "The LXD daemon's server.crt, pinned (with --lxd.url).")
 	fs.StringVar(&c.lxdRole, "lxd.role", exporter.DefaultLXDRole, "Value of the role label on vcr_lxd_* series; the rules read role=\"standby\".")
+	fs.Float64Var(&c.lxdCPUs, "lxd.cpus", 0, "CPUs the standby's containers may use, exported as vcr_lxd_cpus; 0 takes the LXD host's CPU count from /1.0/resources. Set it when the host has more CPUs than the standby may use (a CPU quota, a shared host).")
 	fs.StringVar(&c.logLevel, "log.level", "info", "Log level: debug, info, warn or error.")
 	fs.StringVar(&c.logFormat, "log.format", "logfmt", "Log format: logfmt or json.")
 	fs.BoolVar(&c.showVersion, "version", false, "Print the version and exit.")
@@ -180,7 +182,7 @@ func run() error {
 		return err
 	}
 	if c.lxdSocket != "" || c.lxdURL != "" {
-		err := exp.AddLXD(exporter.LXDOptions{Role: c.lxdRole, Config: lxd.Config{Socket: c.lxdSocket, URL: c.lxdURL,
+		err := exp.AddLXD(exporter.LXDOptions{Role: c.lxdRole, CPUs: c.lxdCPUs, Config: lxd.Config{Socket: c.lxdSocket, URL: c.lxdURL,
 			ClientCert: c.lxdCert, ClientKey: c.lxdKey, ServerCert: c.lxdServerCert}})
 		if err != nil {
 			return err

@@ -63,6 +63,12 @@ func TestStandbyLoad(t *testing.T) {
 			// No libvirtd serves this socket: the exporter runs for its LXD collector alone.
 			"--libvirt.socket=" + filepath.Join(t.TempDir(), "no-libvirt-sock"),
 			"--lxd.socket=" + x.Socket,
+			// The standby's budget is one CPU of this machine's two. In production the standby
+			// VM's CPUs are its containers' alone, and /1.0/resources counts them. Here the
+			// "VM" is the host, shared with every other test. Busy loops on the whole host got
+			// 0.62 to 0.92 of its two CPUs while `make test` ran, on both sides of the 0.85
+			// threshold. Against one CPU, the same loops are far above it.
+			"--lxd.cpus=1",
 			"--host=sb1", "--cloud=e2e-s",
 		},
 		Ready: func() error { return httpGetOK("http://" + addr + "/metrics") },
@@ -99,7 +105,7 @@ func TestStandbyLoad(t *testing.T) {
 	waitQuery(t, prom, 20*time.Second, util, 1)
 	waitQuery(t, prom, 10*time.Second, `role:vcr_lxd_memory_utilisation:ratio{role="standby", host="sb1", cloud="e2e-s"}`, 1)
 	time.Sleep(2 * time.Second)
-	if s := prom.Query(t, util); len(s) != 1 || s[0].Value > 0.5 {
+	if s := prom.Query(t, util); len(s) != 1 || s[0].Value > 0.3 {
 		t.Fatalf("idle standby: %s = %+v, want one sample well below 0.85", util, s)
 	}
 	if s := prom.Query(t, `ALERTS{alertname="VCRStandbyOverloaded"}`); len(s) > 0 {
@@ -107,13 +113,13 @@ func TestStandbyLoad(t *testing.T) {
 	}
 	t.Logf("idle phase done after %s", time.Since(begin).Round(time.Millisecond))
 
-	// Load: four busy loops in web (more than the two CPUs, so they keep both busy while other
-	// tests share the machine). The loops must not hold the exec session's stdio, or lxc exec
-	// waits for them.
+	// Load: four busy loops in web, stopped as soon as the test is done with them. The loops
+	// must not hold the exec session's stdio, or lxc exec waits for them.
+	t.Cleanup(func() { _, _ = x.LxcErr(t, "stop", "--force", "web") })
 	x.Lxc(t, "exec", "web", "--", "sh", "-c", "for i in 1 2 3 4; do (while :; do :; done) </dev/null >/dev/null 2>&1 & done")
 	t0 := time.Now()
-	// Under about a second of load per second of window this takes 10 s; other tests burning
-	// CPU on the shared machine can slow it, or (a QEMU guest pinning a core) prevent it.
+	// With the whole load, this takes about 5 s of the 10 s window. Other tests that burn CPU
+	// on the shared machine slow it down.
 	deadline := time.Now().Add(30 * time.Second)
 	for len(prom.Query(t, util+` > 0.85`)) == 0 {
 		if time.Now().After(deadline) {
@@ -162,6 +168,7 @@ func TestStandbyLoad(t *testing.T) {
 			t.Errorf("dashboard has no query %s", id)
 		}
 	}
+	_, _ = x.LxcErr(t, "stop", "--force", "web")
 	t.Logf("load -> utilisation above 85%%: %s; load -> VCRStandbyOverloaded at webhook: %s (for: %s, scrape/eval 1s); summary %q",
 		above.Round(time.Millisecond), got.at.Sub(t0).Round(time.Millisecond), standbyLoadFor, got.alert.Annotations["summary"])
 }
