@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/internal/testfixture"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 )
 
@@ -35,8 +36,8 @@ type fakeReceiver struct {
 func newFakeReceiver(t *testing.T) (*fakeReceiver, *httptest.Server) {
 	t.Helper()
 	f := &fakeReceiver{}
-	readJSON(t, "testdata/incidents.json", &f.incidents)
-	readJSON(t, "testdata/services.json", &f.services)
+	f.incidents = testfixture.Incidents(t)
+	testfixture.ReadJSON(t, "testdata/services.json", &f.services)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/services", func(w http.ResponseWriter, _ *http.Request) { reply(w, 200, f.services) })
 	mux.HandleFunc("GET /api/v1/incidents", func(w http.ResponseWriter, _ *http.Request) { reply(w, 200, f.incidents) })
@@ -103,17 +104,6 @@ func reply(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func readJSON(t *testing.T, file string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-}
-
 // vcrctl runs the CLI in-process with the fixed clock.
 func vcrctl(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
@@ -121,24 +111,6 @@ func vcrctl(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	a := &app{stdout: &out, stderr: &errb, now: func() time.Time { return fixedNow }}
 	code = a.execute(args)
 	return out.String(), errb.String(), code
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	file := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (go test -update rewrites it)\n--- got ---\n%s\n--- want ---\n%s", file, got, want)
-	}
 }
 
 func TestGoldenOutput(t *testing.T) {
@@ -164,7 +136,7 @@ func TestGoldenOutput(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
-			golden(t, tt.golden, out)
+			testfixture.Golden(t, filepath.Join("testdata", tt.golden+".golden"), out, *update)
 		})
 	}
 }

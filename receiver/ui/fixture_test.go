@@ -7,8 +7,6 @@ import (
 	"flag"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/vcrcovery/vcrcovery/cost"
+	"github.com/vcrcovery/vcrcovery/internal/testfixture"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 )
 
@@ -33,9 +32,9 @@ type fixture struct {
 func loadFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{}
-	readJSON(t, "testdata/services.json", &f.services)
-	readJSON(t, "testdata/incidents.json", &f.incidents)
-	readJSON(t, "testdata/standby.json", &f.standby)
+	testfixture.ReadJSON(t, "testdata/services.json", &f.services)
+	f.incidents = testfixture.Incidents(t)
+	testfixture.ReadJSON(t, "testdata/standby.json", &f.standby)
 	c, err := cost.Load("../../cost/testdata/paper.yml")
 	if err != nil {
 		t.Fatal(err)
@@ -50,17 +49,6 @@ func (f *fixture) source() Funcs {
 		IncidentsFunc: func(context.Context) ([]api.Incident, error) { return f.incidents, nil },
 		StandbyFunc:   func(context.Context) ([]StandbyVM, error) { return f.standby, nil },
 		CostConfig:    func() *cost.Config { return f.cost },
-	}
-}
-
-func readJSON(t testing.TB, file string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", file, err)
 	}
 }
 
@@ -142,24 +130,6 @@ func render(n *html.Node) string {
 	var b strings.Builder
 	_ = html.Render(&b, n)
 	return b.String()
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	file := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it)\n--- got ---\n%s\n--- want ---\n%s", file, got, want)
-	}
 }
 
 var errBoom = errors.New("GET /api/v1/services: connection refused (is vcr-receiver running at http://127.0.0.1:9478?)")

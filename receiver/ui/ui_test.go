@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/vcrcovery/vcrcovery/internal/testfixture"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 )
 
@@ -169,7 +171,7 @@ func TestTimelineGolden(t *testing.T) {
 		if len(tl) != 1 {
 			t.Fatalf("%s: no timeline", id)
 		}
-		golden(t, "timeline-"+id+".golden.html", render(tl[0])+"\n")
+		testfixture.Golden(t, filepath.Join("testdata", "timeline-"+id+".golden.html"), render(tl[0])+"\n", *update)
 	}
 }
 
