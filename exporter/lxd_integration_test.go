@@ -56,10 +56,11 @@ func TestIntegrationLXDCollector(t *testing.T) {
 	cpu1, _ := gatherSamples(t, sock).get("vcr_lxd_instance_cpu_seconds_total", web)
 	burnt := cpu1 - cpu0
 	t.Logf("two busy loops in web: %.2f CPU-seconds in %s", burnt, time.Since(t0).Round(time.Millisecond))
-	// Two loops on a 2-core machine shared with other tests: at least half a
-	// core on average is certain, a full idle container spends milliseconds.
-	if burnt < 1.5 {
-		t.Errorf("web's CPU counter grew by %.2f s in 3 s of two busy loops, want ≥ 1.5", burnt)
+	// Two loops on a 2-core machine shared with other tests got 0.8 to 1.9
+	// cores; an idle container spends milliseconds. A third of a core on
+	// average tells the two apart with room for a busy machine.
+	if burnt < 1 {
+		t.Errorf("web's CPU counter grew by %.2f s in 3 s of two busy loops, want ≥ 1", burnt)
 	}
 
 	https := gatherSamples(t, newTestRegistry(t, newCol(lxd.Config{URL: x.URL, ClientCert: x.ClientCert,
