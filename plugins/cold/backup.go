@@ -15,11 +15,7 @@ import (
 // settings and shared are the service's cold settings and the receiver-wide
 // shared settings, as the receiver passes them to Prepare.
 func CreateBackup(ctx context.Context, service string, settings, shared json.RawMessage) (backupstore.Backup, []backupstore.Backup, error) {
-	s, err := ParseSettings(settings)
-	if err != nil {
-		return backupstore.Backup{}, nil, err
-	}
-	sh, err := warm.ParseShared(shared)
+	s, sh, err := warm.ParseRequest(settings, shared, ParseSettings)
 	if err != nil {
 		return backupstore.Backup{}, nil, err
 	}

@@ -37,11 +37,7 @@ func (Strategy) ValidateConfig(_ context.Context, settings json.RawMessage) erro
 
 // Prepare implements sdk.Strategy: restore, re-address, start.
 func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error) {
-	s, err := ParseSettings(req.Settings)
-	if err != nil {
-		return sdk.Endpoint{}, err
-	}
-	shared, err := warm.ParseShared(req.Shared)
+	s, shared, err := warm.ParseRequest(req.Settings, req.Shared, ParseSettings)
 	if err != nil {
 		return sdk.Endpoint{}, err
 	}

@@ -42,11 +42,7 @@ func (*Strategy) ValidateConfig(_ context.Context, settings json.RawMessage) err
 // service's own endpoint: on the target if its container moved, else where it
 // already was.
 func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error) {
-	s, err := ParseSettings(req.Settings)
-	if err != nil {
-		return sdk.Endpoint{}, err
-	}
-	shared, err := warm.ParseShared(req.Shared)
+	s, shared, err := warm.ParseRequest(req.Settings, req.Shared, ParseSettings)
 	if err != nil {
 		return sdk.Endpoint{}, err
 	}
@@ -144,11 +140,7 @@ func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 // source copies of the moved instances are deleted, each only if its target
 // copy runs.
 func (st *Strategy) Finalize(ctx context.Context, req sdk.FinalizeRequest) error {
-	s, err := ParseSettings(req.Settings)
-	if err != nil {
-		return err
-	}
-	shared, err := warm.ParseShared(req.Shared)
+	s, shared, err := warm.ParseRequest(req.Settings, req.Shared, ParseSettings)
 	if err != nil {
 		return err
 	}

@@ -87,11 +87,10 @@ func (p *prober) gap() time.Duration {
 // addresses every 10 ms and reports the longest stretch in which neither
 // answered: the service's unreachable window, not counting the DNS switch.
 func BenchmarkScaleupWindow(b *testing.B) {
-	standby := testenv.StartLXD(b, testenv.LXDOptions{Name: "standby", Address: "127.0.0.2"})
-	bigvm := testenv.StartLXD(b, testenv.LXDOptions{Name: "bigvm", Address: "127.0.0.3"})
-	shared := strategytest.SharedJSON(b, map[string]sdk.LXDRemote{"standby": strategytest.Remote(standby), "bigvm": strategytest.Remote(bigvm)}, "")
+	pr := startPair(b)
+	shared := pr.shared
 	port := testenv.FreePort(b)
-	standby.LaunchService(b, "web", port)
+	pr.standby.LaunchService(b, "web", port)
 	s := sdktest.GRPC(b, &Strategy{})
 	ctx := context.Background()
 	addrs := []string{fmt.Sprintf("127.0.0.2:%d", port), fmt.Sprintf("127.0.0.3:%d", port)}

@@ -23,7 +23,7 @@ type pair struct {
 	shared         json.RawMessage
 }
 
-func startPair(t *testing.T) pair {
+func startPair(t testing.TB) pair {
 	standby := testenv.StartLXD(t, testenv.LXDOptions{Name: "standby", Address: "127.0.0.2"})
 	bigvm := testenv.StartLXD(t, testenv.LXDOptions{Name: "bigvm", Address: "127.0.0.3"})
 	return pair{standby, bigvm, strategytest.SharedJSON(t, map[string]sdk.LXDRemote{"standby": strategytest.Remote(standby), "bigvm": strategytest.Remote(bigvm)}, "")}

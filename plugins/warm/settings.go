@@ -83,6 +83,18 @@ func ParseShared(raw json.RawMessage) (sdk.SharedSettings, error) {
 	return s, nil
 }
 
+// ParseRequest decodes a request's strategy settings with parse and its
+// receiver-wide shared settings: what every built-in strategy does first in
+// Prepare, Finalize and its offline commands.
+func ParseRequest[S any](settings, shared json.RawMessage, parse func(json.RawMessage) (S, error)) (S, sdk.SharedSettings, error) {
+	s, err := parse(settings)
+	if err != nil {
+		return s, sdk.SharedSettings{}, err
+	}
+	sh, err := ParseShared(shared)
+	return s, sh, err
+}
+
 // MergeAlias folds an alias key into its canonical one: *alias moves into
 // *canonical, and both set to different values is an error.
 func MergeAlias(canonical, alias *string, canonicalName, aliasName string) error {

@@ -31,11 +31,7 @@ func (Strategy) ValidateConfig(_ context.Context, settings json.RawMessage) erro
 // Prepare implements sdk.Strategy: it starts the container if it does not run
 // and returns the proxy device's listen address.
 func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error) {
-	s, err := ParseSettings(req.Settings)
-	if err != nil {
-		return sdk.Endpoint{}, err
-	}
-	shared, err := ParseShared(req.Shared)
+	s, shared, err := ParseRequest(req.Settings, req.Shared, ParseSettings)
 	if err != nil {
 		return sdk.Endpoint{}, err
 	}

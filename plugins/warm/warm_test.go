@@ -43,6 +43,19 @@ func TestParseSettings(t *testing.T) {
 	}
 }
 
+func TestParseRequest(t *testing.T) {
+	s, sh, err := ParseRequest(json.RawMessage(`{"remote":"standby"}`), json.RawMessage(`{"backup_dir":"/b"}`), ParseSettings)
+	if err != nil || s.Remote != "standby" || sh.BackupDir != "/b" {
+		t.Fatalf("ParseRequest = %+v, %+v, %v", s, sh, err)
+	}
+	if _, _, err := ParseRequest(json.RawMessage(`{}`), nil, ParseSettings); err == nil || !strings.Contains(err.Error(), "warm settings: remote is required") {
+		t.Errorf("missing remote: err = %v", err)
+	}
+	if _, _, err := ParseRequest(json.RawMessage(`{"remote":"s"}`), json.RawMessage(`[`), ParseSettings); err == nil || !strings.Contains(err.Error(), "shared settings from the receiver") {
+		t.Errorf("bad shared settings: err = %v", err)
+	}
+}
+
 func TestProxyEndpoint(t *testing.T) {
 	inst := func(listen string) *lxd.Instance {
 		return &lxd.Instance{Name: "web", ExpandedDevices: map[string]map[string]string{
