@@ -72,6 +72,19 @@ func bench(r *testenv.Runner, n, vmRuns int, rulePath bool) {
 			path = "rule path"
 		}
 		progress("starting the stack (%s)…", path)
+		all = append(all, measurePath(r, fast, path, n)...)
+	}
+	vm := vmColdStandby(r, vmRuns)
+	report(all, vm)
+}
+
+// measurePath runs n failovers per strategy on a stack of its own, stopped
+// before the next path starts (both use the same loopback addresses).
+func measurePath(parent *testenv.Runner, fast bool, path string, n int) []series {
+	r := testenv.NewRunner(parent.TempDir(), parent.Logf)
+	defer r.Close()
+	var all []series
+	{
 		sys := system.Start(r, system.Options{
 			FastPath: fast, RulePath: !fast, RuleFor: -1,
 			Services: []system.ServiceSpec{{Name: "web", Strategy: "warm"}, {Name: "shop", Strategy: "cold"}},
@@ -90,8 +103,7 @@ func bench(r *testenv.Runner, n, vmRuns int, rulePath bool) {
 			all = append(all, s)
 		}
 	}
-	vm := vmColdStandby(r, vmRuns)
-	report(all, vm)
+	return all
 }
 
 func progress(format string, args ...any) {
