@@ -94,6 +94,13 @@ func script(r *testenv.Runner, dir, logPath string, realVM, hold bool, stop chan
 		FastPath: true,
 		RulePath: true,
 		ScaleUp:  true,
+		// The shipped rules wait minutes (VCRStandbyOverloaded: 10m of load
+		// over 1m rates); the demo divides every `for:` by 60 and rates over
+		// 10s so the whole story fits in a minute.
+		RuleForDivisor:  60,
+		RuleWindow:      "10s",
+		StandbyExporter: true,
+		StandbyCPUs:     1,
 		Services: []system.ServiceSpec{
 			{Name: "web", Strategy: "warm", RealVM: realVM},
 			{Name: "shop", Strategy: "cold"},
@@ -128,14 +135,11 @@ func script(r *testenv.Runner, dir, logPath string, realVM, hold bool, stop chan
 	say("── scale-up: load the standby until a container moves to the bigger VM")
 	say("%d  busy-looping inside the web container on the standby…", step)
 	step++
+	loaded := time.Now()
 	sys.Standby.Lxc(r, "exec", "web", "--", "sh", "-c", "for i in 1 2; do (while :; do :; done) </dev/null >/dev/null 2>&1 & done")
-	say("   standby CPU by container: %s", standbyLoad(sys))
-	say("   (VCRStandbyOverloaded needs 10m of load in production; the demo posts the alert the rule fires)")
-	posted := time.Now()
-	sys.AM.PostAlert(r, map[string]string{"alertname": "VCRStandbyOverloaded", "role": "standby",
-		"domain": "standby-vm", "host": "hv-standby", "cloud": "lab", "severity": "warning"},
-		map[string]string{"summary": "standby VM overloaded"}, posted, time.Time{})
-	inc := watch(r, sys, "web", posted, func(i api.Incident) bool { return i.Kind == api.KindScaleUp })
+	say("   standby CPU by container: %s (the standby VM has 1 vCPU here)", standbyLoad(sys))
+	say("   waiting for Prometheus: VCRStandbyOverloaded (demo rules: for: 10s over 10s rates; shipped: 10m over 1m)…")
+	inc := watch(r, sys, "web", loaded, func(i api.Incident) bool { return i.Kind == api.KindScaleUp })
 	if d := inc.Endpoint; d != nil {
 		say("   moved %s to the bigger VM by %s migration, unreachable for %s ms", d.Details["moved"], d.Details["migration"], d.Details["downtime_ms."+d.Details["moved"]])
 		if why := d.Details["live_error."+d.Details["moved"]]; why != "" {

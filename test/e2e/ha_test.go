@@ -509,7 +509,7 @@ func TestHA(t *testing.T) {
 	})
 
 	t.Run("etcd member loss and quorum loss", func(t *testing.T) {
-		e := newHA(t, ec, haOpts{services: 2})
+		e := newHA(t, ec, haOpts{services: 3, prepareSleep: "1.5"})
 		serial0 := e.serial()
 		accepted := 0
 		ec.Kill(0)
@@ -518,6 +518,13 @@ func TestHA(t *testing.T) {
 		}
 		accepted++
 		e.waitIncident(2, "web0", "resolved", 30*time.Second, resolved)
+		// An incident is preparing when the quorum goes: its next journal
+		// write fails, and it must resume once etcd is back.
+		if code := e.postRetry(0, haAlert(2)); code != 200 {
+			t.Fatalf("webhook: %d", code)
+		}
+		accepted++
+		e.waitIncident(1, "web2", "preparing", 30*time.Second, func(i api.Incident) bool { return i.State == api.StatePreparing })
 		ec.Kill(1)
 		for i := range 3 {
 			code := e.post(i, haAlert(1))
@@ -528,6 +535,7 @@ func TestHA(t *testing.T) {
 				t.Errorf("replica %d answered %d without quorum, want 5xx so Alertmanager retries", i, code)
 			}
 		}
+		time.Sleep(2 * time.Second) // the prepare ends meanwhile; its write fails
 		ec.Restart(0)
 		ec.Restart(1)
 		ec.WaitHealthy(30 * time.Second)
@@ -537,8 +545,16 @@ func TestHA(t *testing.T) {
 		}
 		accepted++
 		e.waitIncident(0, "web1", "resolved", 40*time.Second, resolved)
-		if d := e.serial() - serial0; d != 2 {
-			t.Errorf("named applied %d UPDATEs, want 2 (one per service)", d)
+		e.waitIncident(0, "web2", "resolved after the quorum returned", 40*time.Second, resolved)
+		for _, r := range e.replicas {
+			for _, l := range strings.Split(r.proc.Tail(400), "\n") {
+				if strings.Contains(l, "pausing") || strings.Contains(l, "took over") || strings.Contains(l, "lease lost") {
+					t.Logf("%s: %s", r.name, strings.TrimSpace(l))
+				}
+			}
+		}
+		if d := e.serial() - serial0; d != 3 {
+			t.Errorf("named applied %d UPDATEs, want 3 (one per service)", d)
 		}
 		// A write that timed out without quorum may still commit once the
 		// quorum is back (etcd cannot say): such an alert is journaled

@@ -82,6 +82,15 @@ type Options struct {
 	// RuleForDivisor, when > 1, divides every `for:` instead, keeping the
 	// rules' order (VCRCloudDown still fires before VCRHostHeartbeatLost).
 	RuleForDivisor int
+	// RuleWindow, when set, replaces the rules' 1m rate windows, so a load
+	// shows in seconds (the demo's scale-up).
+	RuleWindow string
+	// StandbyExporter runs a vcr-exporter beside the standby LXD (its LXD
+	// collector, host "hv-standby"), so VCRStandbyOverloaded can fire from
+	// real container load through the rule path. StandbyCPUs sizes the
+	// standby VM as the collector reports it (0: the machine's).
+	StandbyExporter bool
+	StandbyCPUs     int
 	// ScaleUp starts the bigger VM and gives every warm service a scale-up plan.
 	ScaleUp bool
 	// GracePeriod is the fencing grace when a host cannot be reached.
@@ -420,6 +429,9 @@ inhibit_rules:
 	for _, h := range names {
 		s.Exporters[h] = s.StartExporter(t, h, hosts[h])
 	}
+	if s.Opts.StandbyExporter {
+		s.startStandbyExporter(t)
+	}
 	if s.Opts.RulePath {
 		s.startPrometheus(t)
 	}
@@ -443,6 +455,27 @@ func (s *System) StartExporter(t testenv.TB, host, uri string) *testenv.Proc {
 	return p
 }
 
+// startStandbyExporter runs the exporter the standby VM would run: its LXD
+// collector reports the containers' load. The standby VM has no libvirt, so
+// the libvirt socket points where nothing listens.
+func (s *System) startStandbyExporter(t testenv.TB) {
+	t.Helper()
+	const host = "hv-standby"
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	args := []string{"--web.listen-address", addr, "--libvirt.socket", filepath.Join(s.Dir, "no-libvirt-on-the-standby"),
+		"--host", host, "--cloud", s.Opts.Cloud, "--lxd.url", s.Standby.URL, "--lxd.client-cert", s.Standby.ClientCert,
+		"--lxd.client-key", s.Standby.ClientKey, "--lxd.server-cert", s.Standby.ServerCert, "--lxd.role", "standby"}
+	if s.Opts.StandbyCPUs > 0 {
+		args = append(args, "--lxd.cpus", fmt.Sprint(s.Opts.StandbyCPUs))
+	}
+	s.Exporters[host] = testenv.StartDaemon(t, testenv.DaemonSpec{
+		Name: "vcr-exporter-" + host, Path: testenv.Binary(t, "vcr-exporter"), Args: args, Dir: s.Dir,
+		Log:   filepath.Join(s.Dir, "vcr-exporter-"+host+".log"),
+		Ready: func() error { return httpGetOK("http://" + addr + "/metrics") },
+	})
+	s.ExporterAddrs[host] = addr
+}
+
 func (s *System) startPrometheus(t testenv.TB) {
 	t.Helper()
 	// One static config per exporter, so each target carries its host label
@@ -463,7 +496,7 @@ scrape_configs:
     static_configs:
 %s`, strings.TrimPrefix(s.AM.URL, "http://"), targets.String())
 	rules := filepath.Join(testenv.ModuleRoot(t), "rules", "vcr.rules.yml")
-	if s.Opts.RuleFor != 0 || s.Opts.RuleForDivisor > 1 {
+	if s.Opts.RuleFor != 0 || s.Opts.RuleForDivisor > 1 || s.Opts.RuleWindow != "" {
 		b, err := os.ReadFile(rules)
 		if err != nil {
 			t.Fatalf("system: %v", err)
@@ -478,8 +511,14 @@ scrape_configs:
 				}
 				d = (orig / time.Duration(s.Opts.RuleForDivisor)).Round(time.Millisecond)
 			}
+			if s.Opts.RuleFor == 0 && s.Opts.RuleForDivisor <= 1 {
+				return m
+			}
 			return []byte(string(sub[1]) + "for: " + d.String())
 		})
+		if s.Opts.RuleWindow != "" {
+			short = []byte(strings.ReplaceAll(string(short), "[1m]", "["+s.Opts.RuleWindow+"]"))
+		}
 		rules = filepath.Join(s.Dir, "vcr.rules.yml")
 		if err := os.WriteFile(rules, short, 0o644); err != nil {
 			t.Fatalf("system: %v", err)
