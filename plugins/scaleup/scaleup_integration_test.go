@@ -24,6 +24,7 @@ type pair struct {
 }
 
 func startPair(t testing.TB) pair {
+	t.Helper()
 	standby := testenv.StartLXD(t, testenv.LXDOptions{Name: "standby", Address: "127.0.0.2"})
 	bigvm := testenv.StartLXD(t, testenv.LXDOptions{Name: "bigvm", Address: "127.0.0.3"})
 	return pair{standby, bigvm, strategytest.SharedJSON(t, map[string]sdk.LXDRemote{"standby": strategytest.Remote(standby), "bigvm": strategytest.Remote(bigvm)}, "")}
