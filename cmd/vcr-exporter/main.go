@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/vcrcovery/vcrcovery/exporter"
+	"github.com/vcrcovery/vcrcovery/internal/logging"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 	"github.com/vcrcovery/vcrcovery/lxd"
 )
@@ -111,21 +111,6 @@ func parseFlags(args []string, stderr *os.File) (*config, error) {
 	return c, nil
 }
 
-func newLogger(level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log.level %q: want debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "logfmt", "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
-	}
-	return nil, fmt.Errorf("--log.format %q: want logfmt or json", format)
-}
-
 func main() {
 	if err := run(); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -145,7 +130,7 @@ func run() error {
 		fmt.Println("vcr-exporter", version)
 		return nil
 	}
-	logger, err := newLogger(c.logLevel, c.logFormat)
+	logger, err := logging.New(os.Stderr, c.logLevel, c.logFormat)
 	if err != nil {
 		return err
 	}

@@ -34,15 +34,3 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 }
-
-func TestNewLogger(t *testing.T) {
-	if _, err := newLogger("debug", "json"); err != nil {
-		t.Error(err)
-	}
-	if _, err := newLogger("loud", "logfmt"); err == nil {
-		t.Error("accepted level loud")
-	}
-	if _, err := newLogger("info", "xml"); err == nil {
-		t.Error("accepted format xml")
-	}
-}
