@@ -20,7 +20,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-var fixedNow = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+var fixedNow = testfixture.Now
 
 const testToken = "s3cret-token"
 

@@ -9,9 +9,14 @@ import (
 	"encoding/json"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 )
+
+// Now is the fixed clock the fixture incidents are written against; golden
+// output that shows ages or running times depends on it.
+var Now = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
 //go:embed testdata/incidents.json
 var incidentsJSON []byte

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/net/html"
 
@@ -20,7 +19,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-var fixedNow = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+var fixedNow = testfixture.Now
 
 type fixture struct {
 	services  []api.ServiceStatus
