@@ -76,6 +76,15 @@ func (r *Receiver) run(ctx context.Context, id string) {
 			r.release(ctx, id)
 			return
 		}
+		var jerr *journalError
+		if r.cluster != nil && errors.As(err, &jerr) {
+			// etcd did not answer (no quorum, timeout). The incident stays
+			// as last journaled; it is adopted again (by this replica while
+			// its lease lasts, else by another) once etcd answers.
+			log.Warn("journal unavailable: pausing the incident until etcd answers", "phase", p.name, "err", err)
+			r.release(ctx, id)
+			return
+		}
 		var stop *stopError
 		if errors.As(err, &stop) {
 			log.Warn("incident stopped", "phase", p.name, "state", stop.state, "reason", stop.msg)
@@ -158,6 +167,10 @@ func (r *Receiver) runPhase(ctx context.Context, id string, p phaseSpec) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		var jour *journalError
+		if r.cluster != nil && (errors.As(err, &jour) || errors.Is(err, journal.ErrFenced)) {
+			return err // not the phase's fault: retrying it would not help
+		}
 		var stop *stopError
 		if err != nil && !errors.As(err, &stop) && attempt < maxAttempts {
 			note(fmt.Sprintf("attempt %d failed: %v; retrying in %s", attempt, err, backoff))
@@ -208,8 +221,9 @@ func (r *Receiver) finish(ctx context.Context, id string, state api.State, msg s
 		inc.State, inc.Error = state, msg
 		inc.ClosedAt = &now
 	})
-	if errors.Is(err, journal.ErrFenced) {
-		r.log.Warn("lost ownership before journaling the incident's end; its new owner finishes it", "incident", id)
+	var jerr *journalError
+	if errors.Is(err, journal.ErrFenced) || (r.cluster != nil && errors.As(err, &jerr)) {
+		r.log.Warn("could not journal the incident's end; it is resumed from its last journaled state", "incident", id, "err", err)
 		r.release(ctx, id)
 		return
 	}

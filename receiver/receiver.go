@@ -221,6 +221,14 @@ func (r *Receiver) applyLocationLocked(inc *api.Incident) {
 	}
 }
 
+// journalError is a failed journal write of an incident snapshot: with a
+// shared journal the pipeline then hands the incident back rather than
+// failing it, since etcd may only be briefly without quorum.
+type journalError struct{ err error }
+
+func (e *journalError) Error() string { return e.err.Error() }
+func (e *journalError) Unwrap() error { return e.err }
+
 // runnerKey marks a pipeline's context with the in-memory incident it was
 // started for, so a runner left over from a lost lease cannot write through
 // a later adoption of the same incident.
@@ -295,7 +303,7 @@ func (r *Receiver) update(ctx context.Context, id string, events []journal.Event
 	}
 	r.mu.Unlock()
 	if err := r.commit(ctx, journal.Batch{Events: events, Incidents: []api.Incident{snap}}); err != nil {
-		return snap, err
+		return snap, &journalError{err}
 	}
 	r.mu.Lock()
 	if mi := r.incidents[id]; mi != nil {
