@@ -162,11 +162,14 @@ func (r *Receiver) ingest(msg *Message, now time.Time) ingestResult {
 						mi.claimed = make(chan struct{})
 					case mi == nil:
 						res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id})
-					case mi.claimed != nil:
-						if res.wait == nil {
-							res.wait = map[string]chan struct{}{}
+					default:
+						res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id, Join: true})
+						if mi.claimed != nil {
+							if res.wait == nil {
+								res.wait = map[string]chan struct{}{}
+							}
+							res.wait[id] = mi.claimed
 						}
-						res.wait[id] = mi.claimed
 					}
 				}
 			}

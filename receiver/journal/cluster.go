@@ -59,6 +59,13 @@ type Claim struct {
 	// an incident another replica owns).
 	Open      bool
 	ClosedRev int64
+	// Join: IncidentID is this replica's own incident and the batch only
+	// joins alerts to it. Its snapshot is dropped if a newer one is stored,
+	// even when this replica no longer owns it (the pipeline closed or lost
+	// it meanwhile): the alert records are what matter. Without Join a
+	// stale snapshot of an incident this replica does not own is fenced, so
+	// an old owner's pipeline can never mistake "stale" for "written".
+	Join bool
 }
 
 // ConflictError says a claim failed: the slot of Service is held by Holder

@@ -274,10 +274,13 @@ func (j *Journal) CommitClaims(ctx context.Context, b journal.Batch, claims []jo
 		}
 		incs[inc.ID] = v
 	}
-	opened := map[string]bool{}
+	opened, joins := map[string]bool{}, map[string]bool{}
 	for _, c := range claims {
 		if c.Open {
 			opened[c.IncidentID] = true
+		}
+		if c.Join {
+			joins[c.IncidentID] = true
 		}
 	}
 	lease := j.lease()
@@ -287,6 +290,9 @@ func (j *Journal) CommitClaims(ctx context.Context, b journal.Batch, claims []jo
 		ops := append([]clientv3.Op(nil), fixed...)
 		for _, c := range claims {
 			openKey := j.key("open/", c.Service)
+			if c.Join {
+				continue // checked through the incident's owner below
+			}
 			if !c.Open {
 				cmps = append(cmps, clientv3.Compare(clientv3.Value(openKey), "=", c.IncidentID))
 				continue
@@ -338,15 +344,18 @@ func (j *Journal) CommitClaims(ctx context.Context, b journal.Batch, claims []jo
 		// Find which guard failed: a claim conflict or lost ownership ends
 		// the commit; a stale snapshot is dropped (a newer one is stored)
 		// and the rest is written.
-		if err := j.diagnose(ctx, claims, b.Incidents, opened, stale, lease); err != nil {
+		if err := j.diagnose(ctx, claims, b.Incidents, opened, joins, stale, lease); err != nil {
 			return err
 		}
 	}
 	return errors.New("etcd journal: write kept conflicting; retry")
 }
 
-func (j *Journal) diagnose(ctx context.Context, claims []journal.Claim, incs []api.Incident, opened, stale map[string]bool, lease clientv3.LeaseID) error {
+func (j *Journal) diagnose(ctx context.Context, claims []journal.Claim, incs []api.Incident, opened, joins, stale map[string]bool, lease clientv3.LeaseID) error {
 	for _, c := range claims {
+		if c.Join {
+			continue
+		}
 		open, err := j.cli.Get(ctx, j.key("open/", c.Service))
 		if err != nil {
 			return fmt.Errorf("read etcd: %w; check etcd's quorum", err)
@@ -386,13 +395,15 @@ func (j *Journal) diagnose(ctx context.Context, claims []journal.Claim, incs []a
 			return fmt.Errorf("read etcd: %w; check etcd's quorum", err)
 		}
 		owner, rev := resp.Responses[0].GetResponseRange(), resp.Responses[1].GetResponseRange()
-		// A newer snapshot is stored (say the pipeline closed the incident
-		// while this delivery joined it): drop this one, as bbolt does.
-		if len(rev.Kvs) > 0 && string(rev.Kvs[0].Value) >= padRev(inc.Revision) {
+		owned := len(owner.Kvs) > 0 && clientv3.LeaseID(owner.Kvs[0].Lease) == lease
+		newer := len(rev.Kvs) > 0 && string(rev.Kvs[0].Value) >= padRev(inc.Revision)
+		switch {
+		case newer && (owned || joins[inc.ID]):
+			// A newer snapshot is stored (the pipeline moved on, or closed
+			// the incident while this delivery joined it): drop this one,
+			// as bbolt does.
 			stale[inc.ID] = true
-			continue
-		}
-		if len(owner.Kvs) == 0 || clientv3.LeaseID(owner.Kvs[0].Lease) != lease {
+		case !owned:
 			return fmt.Errorf("write incident %s: %w", inc.ID, journal.ErrFenced)
 		}
 	}

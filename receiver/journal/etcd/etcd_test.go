@@ -70,6 +70,14 @@ func TestSharedJournal(t *testing.T) {
 	if alerts, _ := b.Alerts(ctx, 0); len(alerts) != 2 {
 		t.Fatalf("alerts = %d, want 2", len(alerts))
 	}
+	defer func() {
+		if alerts, _ := b.Alerts(ctx, 0); len(alerts) != 3 {
+			t.Errorf("alerts = %d at the end, want 3", len(alerts))
+		}
+		if evs, _ := b.Events(ctx, 0); len(evs) != 1 {
+			t.Errorf("events = %d at the end, want 1 (nothing from the fenced writer)", len(evs))
+		}
+	}()
 	if evs, _ := b.Events(ctx, 0); len(evs) != 1 {
 		t.Fatalf("events = %d, want 1", len(evs))
 	}
@@ -100,6 +108,18 @@ func TestSharedJournal(t *testing.T) {
 	inc.Revision, inc.State = 4, api.StateSwitching
 	if err := a.Commit(ctx, journal.Batch{Incidents: []api.Incident{inc}}); !errors.Is(err, journal.ErrFenced) {
 		t.Fatalf("write after the lease ended: %v, want ErrFenced", err)
+	}
+	// Not even a stale snapshot passes as "dropped, fine": the old owner's
+	// pipeline must learn it is fenced.
+	staleInc := inc
+	staleInc.Revision = 2
+	if err := a.Commit(ctx, journal.Batch{Incidents: []api.Incident{staleInc}, Events: []journal.Event{{Kind: "dns-update"}}}); !errors.Is(err, journal.ErrFenced) {
+		t.Fatalf("stale write after the lease ended: %v, want ErrFenced", err)
+	}
+	// A delivery joining alerts to it may drop the stale snapshot.
+	if err := a.CommitClaims(ctx, journal.Batch{Incidents: []api.Incident{staleInc}, Alerts: []journal.AlertRecord{alert}},
+		[]journal.Claim{{Service: "web", IncidentID: "i1", Join: true}}); err != nil {
+		t.Fatalf("stale join: %v, want its alert written", err)
 	}
 	<-a.SessionLost()
 	if err := a.Renew(ctx); err != nil {

@@ -1,0 +1,369 @@
+package receiver
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/config"
+	"github.com/vcrcovery/vcrcovery/receiver/journal"
+)
+
+// fakeStore is an in-memory stand-in for the etcd keys of journal/etcd
+// (the real backend is tested against etcd in journal/etcd and test/e2e):
+// open slots, owners by lease, snapshot revisions and closes.
+type fakeStore struct {
+	mu        sync.Mutex
+	revision  int64
+	leases    int
+	incidents map[string]api.Incident
+	open      map[string]string // service -> incident
+	owner     map[string]int    // incident -> lease
+	closedRev map[string]int64
+	closedID  map[string]string
+	alerts    []journal.AlertRecord
+	members   []*fakeCluster
+}
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{incidents: map[string]api.Incident{}, open: map[string]string{}, owner: map[string]int{},
+		closedRev: map[string]int64{}, closedID: map[string]string{}}
+}
+
+type fakeCluster struct {
+	s       *fakeStore
+	name    string
+	lease   int // 0: lost
+	lost    chan struct{}
+	changes chan struct{}
+}
+
+func (s *fakeStore) join(name string) *fakeCluster {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.leases++
+	f := &fakeCluster{s: s, name: name, lease: s.leases, lost: make(chan struct{}), changes: make(chan struct{}, 1)}
+	s.members = append(s.members, f)
+	return f
+}
+
+// expire ends f's lease as etcd would after a pause longer than the TTL.
+// notify false: f's process has not noticed yet (it was frozen), so only
+// the fencing of its writes stops it.
+func (s *fakeStore) expire(f *fakeCluster, notify bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, l := range s.owner {
+		if l == f.lease {
+			delete(s.owner, id)
+		}
+	}
+	f.lease = 0
+	if notify {
+		close(f.lost)
+	}
+	for _, m := range s.members {
+		select {
+		case m.changes <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (f *fakeCluster) Replica() string { return f.name }
+
+func (f *fakeCluster) Commit(ctx context.Context, b journal.Batch) error {
+	return f.CommitClaims(ctx, b, nil)
+}
+
+func (f *fakeCluster) CommitClaims(_ context.Context, b journal.Batch, claims []journal.Claim) error {
+	s := f.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	opened, joins := map[string]bool{}, map[string]bool{}
+	for _, c := range claims {
+		if c.Join {
+			joins[c.IncidentID] = true
+			continue
+		}
+		conflict := &journal.ConflictError{Service: c.Service, Holder: s.open[c.Service], ClosedRev: s.closedRev[c.Service]}
+		if conflict.ClosedRev != c.ClosedRev && conflict.ClosedRev != 0 {
+			inc := s.incidents[s.closedID[c.Service]]
+			conflict.Closed = &inc
+		}
+		if c.Open {
+			if f.lease == 0 {
+				return journal.ErrFenced
+			}
+			if conflict.Holder != "" || conflict.ClosedRev != c.ClosedRev {
+				return conflict
+			}
+			opened[c.IncidentID] = true
+		} else if conflict.Holder != c.IncidentID {
+			return conflict
+		}
+	}
+	var write []api.Incident
+	for _, inc := range b.Incidents {
+		if !opened[inc.ID] {
+			l, ok := s.owner[inc.ID]
+			owned := ok && f.lease != 0 && l == f.lease
+			if stored, ok := s.incidents[inc.ID]; ok && stored.Revision >= inc.Revision && (owned || joins[inc.ID]) {
+				continue
+			}
+			if !owned {
+				return journal.ErrFenced
+			}
+		}
+		write = append(write, inc)
+	}
+	s.revision++
+	s.alerts = append(s.alerts, b.Alerts...)
+	for _, inc := range write {
+		s.incidents[inc.ID] = inc
+		if opened[inc.ID] {
+			s.open[inc.Service] = inc.ID
+			s.owner[inc.ID] = f.lease
+		}
+		if !inc.State.Holds() {
+			delete(s.open, inc.Service)
+			delete(s.owner, inc.ID)
+			s.closedRev[inc.Service], s.closedID[inc.Service] = s.revision, inc.ID
+		}
+	}
+	return nil
+}
+
+func (f *fakeCluster) Incident(_ context.Context, id string) (api.Incident, error) {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	inc, ok := f.s.incidents[id]
+	if !ok {
+		return inc, journal.ErrNotFound
+	}
+	return inc, nil
+}
+
+func (f *fakeCluster) Incidents(context.Context) ([]api.Incident, error) {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	var out []api.Incident
+	for _, inc := range f.s.incidents {
+		out = append(out, inc)
+	}
+	journal.SortNewestFirst(out)
+	return out, nil
+}
+
+func (f *fakeCluster) Alerts(context.Context, int) ([]journal.AlertRecord, error) {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	return append([]journal.AlertRecord(nil), f.s.alerts...), nil
+}
+
+func (f *fakeCluster) Events(context.Context, int) ([]journal.Event, error) { return nil, nil }
+func (f *fakeCluster) Close() error                                         { return nil }
+
+func (f *fakeCluster) Orphans(context.Context) ([]string, error) {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	var out []string
+	for _, id := range f.s.open {
+		if l, ok := f.s.owner[id]; !ok || (f.lease != 0 && l == f.lease) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeCluster) Adopt(_ context.Context, id string) (api.Incident, bool, error) {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	inc := f.s.incidents[id]
+	if f.lease == 0 {
+		return inc, false, journal.ErrFenced
+	}
+	if l, ok := f.s.owner[id]; (ok && l != f.lease) || f.s.open[inc.Service] != id {
+		return inc, false, nil
+	}
+	f.s.owner[id] = f.lease
+	return inc, true, nil
+}
+
+func (f *fakeCluster) Changes() <-chan struct{} { return f.changes }
+
+func (f *fakeCluster) SessionLost() <-chan struct{} {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	return f.lost
+}
+
+func (f *fakeCluster) Renew(context.Context) error {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	f.s.leases++
+	f.lease = f.s.leases
+	f.lost = make(chan struct{})
+	return nil
+}
+
+// replicas starts n receivers on one fake cluster, sharing the fakes so the
+// counts are totals across replicas.
+func replicas(t *testing.T, n int, strat *fakeStrategies, dns *fakeDNS) (*fakeStore, []*Receiver) {
+	t.Helper()
+	cfg, err := config.Parse([]byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := newFakeStore()
+	var out []*Receiver
+	for i := range n {
+		r, err := New(Options{Config: cfg, Journal: store.join(string(rune('a' + i))), Fencer: &fakeFencer{}, Strategies: strat,
+			Prober: &fakeProber{}, DNS: dns, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Registry: prometheus.NewRegistry(), Clock: &fastClock{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Shutdown(context.Background()) })
+		out = append(out, r)
+	}
+	return store, out
+}
+
+func webhook(t *testing.T, labels map[string]string) *Message {
+	t.Helper()
+	msg, err := DecodeWebhook([]byte(payload("firing", labels)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+func waitStore(t *testing.T, s *fakeStore, what string, cond func(map[string]api.Incident) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		ok := cond(s.incidents)
+		s.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func onlyIncident(incs map[string]api.Incident, state api.State) bool {
+	for _, inc := range incs {
+		return len(incs) == 1 && inc.State == state
+	}
+	return false
+}
+
+// TestClusterOneIncidentAcrossReplicas: three replicas get the same failure
+// at once, many times, before and after the recovery: one incident, run by
+// one replica, one Prepare and one switch.
+func TestClusterOneIncidentAcrossReplicas(t *testing.T) {
+	strat, dns := &fakeStrategies{}, &fakeDNS{}
+	store, rs := replicas(t, 3, strat, dns)
+	storm := func() {
+		var wg sync.WaitGroup
+		for range 30 {
+			for _, r := range rs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := r.Ingest(context.Background(), webhook(t, shutoffWeb)); err != nil {
+						t.Errorf("ingest: %v", err)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+	}
+	storm()
+	waitStore(t, store, "one resolved incident", func(m map[string]api.Incident) bool { return onlyIncident(m, api.StateResolved) })
+	storm() // repeats after the recovery: every replica learns the service moved
+	for _, r := range rs {
+		r.Wait()
+	}
+	store.mu.Lock()
+	n, alerts := len(store.incidents), len(store.alerts)
+	var owner string
+	for _, inc := range store.incidents {
+		owner = inc.Owner
+	}
+	store.mu.Unlock()
+	if p, _ := strat.counts(); n != 1 || p != 1 || dns.count() != 1 {
+		t.Fatalf("incidents %d, prepares %d, switches %d; want 1 each", n, p, dns.count())
+	}
+	if owner == "" || alerts != 180 {
+		t.Errorf("owner %q, %d alerts journaled; want an owner and 180", owner, alerts)
+	}
+	for i, r := range rs {
+		if got := r.Services()[1]; got.Name != "web" || (r.cluster.Replica() == owner && got.Location != api.LocationStandby) {
+			t.Errorf("replica %d: service %+v", i, got)
+		}
+	}
+}
+
+// TestClusterFencedOwnerStops: the owner's lease ends while its Prepare
+// runs and it does not notice (frozen); b adopts and completes the
+// incident, and when a's Prepare finally returns its next write is fenced:
+// it writes and switches nothing.
+func TestClusterFencedOwnerStops(t *testing.T) {
+	strat, dns := &fakeStrategies{block: make(chan struct{}), started: make(chan struct{})}, &fakeDNS{}
+	started := strat.started
+	store, rs := replicas(t, 2, strat, dns)
+	ids, err := rs[0].Ingest(context.Background(), webhook(t, shutoffWeb))
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("ingest: %v %v", ids, err)
+	}
+	<-started
+	// The first Prepare stays blocked; the adopter's must not.
+	strat.mu.Lock()
+	block := strat.block
+	strat.block = nil
+	strat.mu.Unlock()
+	store.mu.Lock()
+	a := store.members[0]
+	store.mu.Unlock()
+	store.expire(a, false)
+	waitStore(t, store, "the incident resolved by b", func(m map[string]api.Incident) bool {
+		return m[ids[0]].State == api.StateResolved && m[ids[0]].Owner == "b"
+	})
+	close(block) // a's Prepare returns now, long after its lease ended
+	rs[0].Wait()
+	rs[1].Wait()
+	rs[0].mu.Lock()
+	held := len(rs[0].incidents)
+	rs[0].mu.Unlock()
+	if held != 0 {
+		t.Errorf("a still holds %d incidents after being fenced", held)
+	}
+	if p, _ := strat.counts(); dns.count() != 1 || p != 2 {
+		t.Fatalf("%d switches and %d prepares, want 1 switch (the adopter's) and 2 prepares", dns.count(), p)
+	}
+	if got := testutil.ToFloat64(rs[1].takeovers); got != 1 {
+		t.Errorf("b's takeovers = %v, want 1", got)
+	}
+	store.mu.Lock()
+	inc := store.incidents[ids[0]]
+	store.mu.Unlock()
+	if inc.Owner == "" || inc.Phase(api.PhaseSwitch) == nil || inc.Phase(api.PhaseSwitch).Outcome != api.OutcomeOK {
+		t.Errorf("incident = %+v", inc)
+	}
+}
