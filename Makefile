@@ -9,7 +9,7 @@ TESTFLAGS ?= -p 1 -count=1 -timeout 25m
 
 DEB_PACKAGES := libvirt-daemon-system libvirt-clients qemu-system-x86 lxd lxd-client \
 	bind9 bind9-dnsutils prometheus prometheus-alertmanager snmp snmpd busybox-static \
-	cpio protobuf-compiler curl iproute2 procps chromium
+	cpio protobuf-compiler curl iproute2 procps chromium etcd-server
 
 BINARIES := vcr-exporter vcr-receiver vcrctl vcr-strategy-warm vcr-strategy-cold \
 	vcr-strategy-scaleup vcr-strategy-example
