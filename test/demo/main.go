@@ -116,9 +116,9 @@ func script(r *testenv.Runner, dir, logPath string, realVM, hold bool, stop chan
 		say("── %s (%s)", svc.DNSName, kind)
 		show(r, sys, step, name)
 		step++
-		say("%d  virsh destroy %s", step, svc.Domain)
-		step++
 		destroyed := sys.FailPrimary(r, name)
+		say("%d  virsh destroy %s   (returned after %s)", step, svc.Domain, time.Since(destroyed).Round(time.Millisecond))
+		step++
 		inc := watch(r, sys, name, destroyed, func(i api.Incident) bool { return i.Kind == api.KindFailover })
 		for _, a := range sys.AM.Alerts(r) {
 			if a.Labels["domain"] == svc.Domain {
@@ -149,7 +149,7 @@ func script(r *testenv.Runner, dir, logPath string, realVM, hold bool, stop chan
 	show(r, sys, step, "web")
 
 	say("\n── look around")
-	say("   receiver status  %s/   (token: %s)", sys.ReceiverURL, sys.ReceiverToken)
+	say("   status page      %s/   (user %s, password %s)", sys.ReceiverURL, system.OperatorUser, system.OperatorPassword)
 	say("   incidents        %s/api/v1/incidents", sys.ReceiverURL)
 	say("   Alertmanager     %s", sys.AM.URL)
 	if sys.Prom != nil {
