@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -182,6 +183,7 @@ func (x *LXD) LaunchService(t TB, name string, port int) string {
 // shutdown` would wait for them), then asks the daemon to shut down.
 func (x *LXD) shutdown(t TB) {
 	if x.Proc.Exited() {
+		x.reapOrphans(t)
 		return
 	}
 	if out, err := x.LxcErr(t, "stop", "--all", "--force"); err != nil && !strings.Contains(out, "no instances") {
@@ -266,4 +268,60 @@ func writeClientCert(t TB, certPath, keyPath, cn string) {
 	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
 		t.Fatalf("testenv: write client key: %v", err)
 	}
+}
+
+// reapOrphans handles a daemon that died (a test killed it) while its
+// containers ran: their liblxc monitors and proxies outlive it. Starting the
+// daemon again on the same LXD_DIR makes it re-attach them, so they can be
+// stopped the normal way.
+func (x *LXD) reapOrphans(t TB) {
+	if !x.hasRunningContainers() {
+		return
+	}
+	t.Logf("testenv: LXD %s died with containers running; restarting it to stop them", x.Name)
+	cmd := exec.Command("lxd", "--group", "root")
+	cmd.Env = append(os.Environ(), "LXD_DIR="+x.Dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Logf("testenv: LXD %s: restart to reap containers: %v", x.Name, err)
+		return
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	defer func() {
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}()
+	unix := unixHTTPClient(x.Socket)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if resp, err := unix.Get("http://lxd/1.0"); err == nil {
+			resp.Body.Close()
+			break
+		}
+	}
+	if out, err := x.LxcErr(t, "stop", "--all", "--force"); err != nil {
+		t.Logf("testenv: LXD %s: force-stop re-attached instances: %v: %s", x.Name, err, strings.TrimSpace(out))
+	}
+	_, _ = runErr(t, []string{"LXD_DIR=" + x.Dir}, "lxd", "lxd", "shutdown", "--timeout", "15")
+}
+
+// hasRunningContainers reports whether a liblxc monitor of this daemon's
+// containers is alive ("[lxc monitor] <LXD_DIR>/containers <name>").
+func (x *LXD) hasRunningContainers() bool {
+	prefix := []byte("[lxc monitor] " + filepath.Join(x.Dir, "containers") + " ")
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err == nil && bytes.HasPrefix(cmdline, prefix) {
+			return true
+		}
+	}
+	return false
 }
