@@ -9,13 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/vcrcovery/vcrcovery/cost"
+	"github.com/vcrcovery/vcrcovery/internal/yamlx"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 )
 
@@ -217,17 +215,13 @@ func Load(path string) (*Config, error) {
 // Parse decodes and validates a config without touching the file system.
 func Parse(data []byte) (*Config, error) {
 	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("config is empty: at least one service is needed")
-		}
-		return nil, fmt.Errorf("decode YAML: %w", err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+	switch err := yamlx.DecodeStrict(data, &cfg); {
+	case errors.Is(err, yamlx.ErrEmpty):
+		return nil, errors.New("config is empty: at least one service is needed")
+	case errors.Is(err, yamlx.ErrMultipleDocuments):
 		return nil, errors.New("config holds more than one YAML document: keep one")
+	case err != nil:
+		return nil, fmt.Errorf("decode YAML: %w", err)
 	}
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
