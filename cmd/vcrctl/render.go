@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/cost"
 	"github.com/vcrcovery/vcrcovery/internal/humanize"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 )
@@ -66,15 +67,11 @@ func orDash(s string) string {
 	return s
 }
 
-// recoveryTime is detect→switch for incidents that switched, else the
-// running time so far or the time to closing.
-func recoveryTime(now time.Time, inc *api.Incident) string {
-	if sw := inc.Phase(api.PhaseSwitch); sw != nil && sw.Outcome == api.OutcomeOK && sw.EndedAt != nil {
-		start := inc.OpenedAt
-		if det := inc.Phase(api.PhaseDetect); det != nil && !det.StartedAt.IsZero() {
-			start = det.StartedAt
-		}
-		return dur(sw.EndedAt.Sub(start))
+// recoveryTime is detect→switch (cost.DetectToSwitch, the figure vcrctl cost
+// takes medians of) for incidents that switched, else "-".
+func recoveryTime(inc *api.Incident) string {
+	if d, ok := cost.DetectToSwitch(inc); ok {
+		return dur(d)
 	}
 	return "-"
 }
@@ -106,7 +103,7 @@ func writeIncidents(w io.Writer, now time.Time, incs []api.Incident) error {
 	for i := range incs {
 		inc := &incs[i]
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", inc.ID, inc.Service, orDash(string(inc.Kind)), inc.State,
-			orDash(inc.Reason), ago(now, inc.OpenedAt), recoveryTime(now, inc), inc.Alerts.Count)
+			orDash(inc.Reason), ago(now, inc.OpenedAt), recoveryTime(inc), inc.Alerts.Count)
 	}
 	return tw.Flush()
 }
@@ -126,7 +123,7 @@ func writeIncident(w io.Writer, now time.Time, inc *api.Incident) error {
 	if inc.ClosedAt != nil {
 		fmt.Fprintf(tw, "Closed:\t%s (after %s)\n", stamp(*inc.ClosedAt), dur(inc.ClosedAt.Sub(inc.OpenedAt)))
 	}
-	if r := recoveryTime(now, inc); r != "-" {
+	if r := recoveryTime(inc); r != "-" {
 		fmt.Fprintf(tw, "Recovery:\t%s detect to switch\n", r)
 	}
 	if inc.AcknowledgedAt != nil {
