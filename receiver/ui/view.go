@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/cost"
 	"github.com/vcrcovery/vcrcovery/internal/humanize"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 )
@@ -133,8 +134,8 @@ func newIncidentView(inc *api.Incident, now time.Time) incidentView {
 		Timeline: buildTimeline(inc, now),
 		CanAck:   inc.State == api.StateFailed || inc.State == api.StateNeedsAttention,
 	}
-	if sw := inc.Phase(api.PhaseSwitch); sw != nil && sw.Outcome == api.OutcomeOK && sw.EndedAt != nil && len(inc.Phases) > 0 {
-		v.Recovery = humanize.Duration(sw.EndedAt.Sub(inc.Phases[0].StartedAt))
+	if d, ok := cost.DetectToSwitch(inc); ok {
+		v.Recovery = humanize.Duration(d)
 	}
 	v.StateWord = stateClass(inc.State)
 	v.TopError = inc.Error
