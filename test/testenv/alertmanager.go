@@ -70,7 +70,7 @@ receivers:
 			"--cluster.listen-address=",
 			"--log.level=debug",
 		}})
-	a.Proc.waitReady(t, 30*time.Second, func() error { return httpOK(a.URL + "/-/ready") })
+	a.Proc.WaitHTTP(t, a.URL+"/-/ready", 30*time.Second)
 	return a
 }
 

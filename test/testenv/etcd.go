@@ -3,7 +3,6 @@ package testenv
 import (
 	"fmt"
 	"io"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -76,7 +75,7 @@ func (c *EtcdCluster) start(i int) {
 func (c *EtcdCluster) waitHealthy(i int, timeout time.Duration) {
 	c.t.Helper()
 	c.Members[i].waitReady(c.t, timeout, func() error {
-		resp, err := http.Get(c.clients[i] + "/health")
+		resp, err := httpClient.Get(c.clients[i] + "/health")
 		if err != nil {
 			return err
 		}
@@ -103,7 +102,7 @@ func (c *EtcdCluster) Restart(i int) {
 	c.t.Helper()
 	c.start(i)
 	c.Members[i].waitReady(c.t, 30*time.Second, func() error {
-		resp, err := http.Get(c.clients[i] + "/version")
+		resp, err := httpClient.Get(c.clients[i] + "/version")
 		if err != nil {
 			return err
 		}

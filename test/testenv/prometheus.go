@@ -83,7 +83,7 @@ func StartPrometheus(t TB, opts PrometheusOptions) *Prometheus {
 			"--web.listen-address=127.0.0.1:" + strconv.Itoa(port),
 			"--web.enable-lifecycle",
 		}})
-	p.Proc.waitReady(t, 60*time.Second, func() error { return httpOK(p.URL + "/-/ready") })
+	p.Proc.WaitHTTP(t, p.URL+"/-/ready", 60*time.Second)
 	return p
 }
 
