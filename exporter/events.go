@@ -119,10 +119,9 @@ func (e *eventSource) reconcile(ctx context.Context, c Client) {
 	}
 	now := e.now()
 	type change struct {
-		ev                DomainEvent
-		verdict           Verdict
-		alertname         string
-		wasUp, wasStopped bool
+		ev        DomainEvent
+		verdict   Verdict
+		alertname string
 	}
 	var changes []change
 	e.mu.Lock()
