@@ -52,17 +52,12 @@ func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (a
 	r.mu.Unlock()
 	ev := journal.Event{Time: now, Kind: reason, IncidentID: inc.ID, Service: service, Message: "requested through the API"}
 	if err := r.commitClaims(ctx, journal.Batch{Events: []journal.Event{ev}, Incidents: []api.Incident{clone(inc)}}, claims); err != nil {
+		r.dropOpened([]string{inc.ID})
 		var conflict *journal.ConflictError
 		if errors.As(err, &conflict) {
-			r.dropOpened([]string{inc.ID})
 			r.learn(conflict)
 			return api.Incident{}, http.StatusConflict, fmt.Errorf("service %s: another replica changed its incidents meanwhile (%v); check GET /api/v1/services and retry", service, err)
 		}
-		r.mu.Lock()
-		delete(r.incidents, inc.ID)
-		delete(r.open, service)
-		r.m.incidentsOpen.Set(float64(len(r.open)))
-		r.mu.Unlock()
 		return api.Incident{}, http.StatusServiceUnavailable, fmt.Errorf("journal the %s: %w", reason, err)
 	}
 	r.afterCommit([]string{inc.ID})
