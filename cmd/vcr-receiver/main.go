@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
@@ -253,7 +254,7 @@ func reload(r *receiver.Receiver, path string, log *slog.Logger) {
 		return
 	}
 	old := r.Config()
-	if !reflect.DeepEqual(cfg.Journal, old.Journal) || cfg.Plugins.Dir != old.Plugins.Dir || fmt.Sprint(cfg.Plugins.Checksums) != fmt.Sprint(old.Plugins.Checksums) || cfg.Plugins.Timeout != old.Plugins.Timeout {
+	if !reflect.DeepEqual(cfg.Journal, old.Journal) || cfg.Plugins.Dir != old.Plugins.Dir || !maps.Equal(cfg.Plugins.Checksums, old.Plugins.Checksums) || cfg.Plugins.Timeout != old.Plugins.Timeout {
 		log.Warn("journal and plugins settings changed: they take effect at the next restart")
 	}
 	r.SetConfig(cfg)
