@@ -9,15 +9,14 @@ package system
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -25,6 +24,7 @@ import (
 	"github.com/vcrcovery/vcrcovery/lxd"
 	"github.com/vcrcovery/vcrcovery/plugins/backupstore"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
+	promrules "github.com/vcrcovery/vcrcovery/rules"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
@@ -198,12 +198,18 @@ func Start(t testenv.TB, opts Options) *System {
 		s.Bigger = testenv.StartLXD(t, testenv.LXDOptions{Name: "bigger", Address: BiggerAddress})
 	}
 	s.BackupDir = filepath.Join(s.Dir, "backups")
+	var backups *backupstore.Store
+	var standby *lxd.Client
 	for _, name := range s.names() {
 		svc := s.Services[name]
 		s.Standby.LaunchService(t, name, svc.Port)
-		if svc.Strategy == "cold" {
-			s.backupAndRemove(t, svc)
+		if svc.Strategy != "cold" {
+			continue
 		}
+		if backups == nil {
+			backups, standby = s.openBackups(t)
+		}
+		s.backupAndRemove(t, backups, standby, svc)
 	}
 	s.logf("standby containers ready (%s)", time.Since(begin).Round(time.Millisecond))
 
@@ -251,10 +257,9 @@ func (svc *Service) StopListener() {
 	}
 }
 
-// backupAndRemove takes a backup of the service's freshly launched container
-// into the backup store and deletes the container: a cold standby holds only
-// the backup.
-func (s *System) backupAndRemove(t testenv.TB, svc *Service) {
+// openBackups opens the backup store and connects to the standby LXD the
+// backups are exported from.
+func (s *System) openBackups(t testenv.TB) (*backupstore.Store, *lxd.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -266,6 +271,16 @@ func (s *System) backupAndRemove(t testenv.TB, svc *Service) {
 	if err != nil {
 		t.Fatalf("system: backup store: %v", err)
 	}
+	return store, c
+}
+
+// backupAndRemove takes a backup of the service's freshly launched container
+// into the backup store and deletes the container: a cold standby holds only
+// the backup.
+func (s *System) backupAndRemove(t testenv.TB, store *backupstore.Store, c *lxd.Client, svc *Service) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	if _, err := store.Create(ctx, svc.Name, backupstore.FromLXD(c, svc.Name)); err != nil {
 		t.Fatalf("system: back up %s: %v", svc.Name, err)
 	}
@@ -274,15 +289,15 @@ func (s *System) backupAndRemove(t testenv.TB, svc *Service) {
 
 // receiverConfig renders the receiver's YAML config.
 func (s *System) receiverConfig() map[string]any {
-	remotes := map[string]any{
-		// HTTPS rather than the socket: a scale-up target pulls from the
-		// source's HTTPS address.
-		"standby": map[string]any{"url": s.Standby.URL, "client_cert": s.Standby.ClientCert,
-			"client_key": s.Standby.ClientKey, "server_cert": s.Standby.ServerCert, "address": StandbyAddress},
+	// HTTPS rather than the socket: a scale-up target pulls from the
+	// source's HTTPS address.
+	remote := func(x *testenv.LXD) map[string]any {
+		return map[string]any{"url": x.URL, "client_cert": x.ClientCert, "client_key": x.ClientKey,
+			"server_cert": x.ServerCert, "address": x.Address}
 	}
+	remotes := map[string]any{"standby": remote(s.Standby)}
 	if s.Bigger != nil {
-		remotes["bigger"] = map[string]any{"url": s.Bigger.URL, "client_cert": s.Bigger.ClientCert,
-			"client_key": s.Bigger.ClientKey, "server_cert": s.Bigger.ServerCert, "address": BiggerAddress}
+		remotes["bigger"] = remote(s.Bigger)
 	}
 	var services []any
 	for _, name := range s.names() {
@@ -383,29 +398,9 @@ func (s *System) StartReceiverProcess(t testenv.TB) {
 func (s *System) startAlerting(t testenv.TB) {
 	t.Helper()
 	tokenFile := filepath.Join(s.Dir, "receiver.token")
-	amCfg := fmt.Sprintf(`route:
-  receiver: vcr
-  group_by: [alertname, cloud, host, domain, service]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: vcr
-    webhook_configs:
-      - url: %s/api/v1/alerts
-        send_resolved: true
-        http_config:
-          authorization:
-            type: Bearer
-            credentials_file: %s
-inhibit_rules:
-  - source_matchers: ['alertname="VCRHostHeartbeatLost"']
-    target_matchers: ['alertname=~"VCRDomain.+"']
-    equal: [cloud, host]
-  - source_matchers: ['alertname="VCRCloudDown"']
-    target_matchers: ['alertname=~"VCRHostHeartbeatLost|VCRDomain.+"']
-    equal: [cloud]
-`, s.ReceiverURL, tokenFile)
+	// The shipped routing and inhibit rules, pointed at this receiver;
+	// group_interval 1s so a group's changes reach it within the tests' waits.
+	amCfg := AlertmanagerConfig(t, s.ReceiverURL+"/api/v1/alerts", tokenFile, "1s")
 	s.AM = testenv.StartAlertmanager(t, testenv.AlertmanagerOptions{ConfigYAML: amCfg})
 
 	// One exporter per hypervisor host: the test-driver hosts (all views of
@@ -427,7 +422,7 @@ inhibit_rules:
 	}
 	sort.Strings(names)
 	for _, h := range names {
-		s.Exporters[h] = s.StartExporter(t, h, hosts[h])
+		s.StartExporter(t, h, hosts[h])
 	}
 	if s.Opts.StandbyExporter {
 		s.startStandbyExporter(t)
@@ -437,20 +432,77 @@ inhibit_rules:
 	}
 }
 
+// AlertmanagerConfig is deploy/alertmanager/alertmanager.yml with the
+// vcr-receiver webhook pointed at webhookURL, its bearer token read from
+// tokenFile and the VCR route's group_interval set to groupInterval: the
+// routes, grouping and inhibit rules are the production ones.
+func AlertmanagerConfig(t testenv.TB, webhookURL, tokenFile, groupInterval string) string {
+	t.Helper()
+	path := filepath.Join(testenv.ModuleRoot(t), "deploy", "alertmanager", "alertmanager.yml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("system: %v", err)
+	}
+	var cfg struct {
+		Global       map[string]any   `yaml:"global,omitempty"`
+		Route        map[string]any   `yaml:"route"`
+		Receivers    []map[string]any `yaml:"receivers"`
+		InhibitRules []any            `yaml:"inhibit_rules"`
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatalf("system: decode %s: %v", path, err)
+	}
+	hooks := 0
+	for _, rc := range cfg.Receivers {
+		if rc["name"] != "vcr-receiver" {
+			continue
+		}
+		for _, h := range rc["webhook_configs"].([]any) {
+			wc := h.(map[string]any)
+			wc["url"] = webhookURL
+			wc["http_config"].(map[string]any)["authorization"].(map[string]any)["credentials_file"] = tokenFile
+			hooks++
+		}
+	}
+	routes := 0
+	for _, r := range cfg.Route["routes"].([]any) {
+		if route := r.(map[string]any); route["receiver"] == "vcr-receiver" {
+			route["group_interval"] = groupInterval
+			routes++
+		}
+	}
+	if hooks != 1 || routes != 1 {
+		t.Fatalf("system: %s: want one vcr-receiver webhook and route, found %d and %d", path, hooks, routes)
+	}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatalf("system: encode alertmanager config: %v", err)
+	}
+	return string(out)
+}
+
 // StartExporter starts one vcr-exporter for a libvirt URI, labelled host.
 func (s *System) StartExporter(t testenv.TB, host, uri string) *testenv.Proc {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	args := []string{"--web.listen-address", addr, "--libvirt.uri", uri, "--libvirt.socket", s.Libvirt.Socket,
-		"--host", host, "--cloud", s.Opts.Cloud}
+	args := []string{"--libvirt.uri", uri, "--libvirt.socket", s.Libvirt.Socket}
 	if s.Opts.FastPath {
 		args = append(args, "--alertmanager.url", s.AM.URL)
 	}
+	return s.startExporter(t, host, args)
+}
+
+// startExporter runs vcr-exporter on a free port with the host and cloud
+// labels and extra args, and records it as host's exporter.
+func (s *System) startExporter(t testenv.TB, host string, extra []string) *testenv.Proc {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	args := append([]string{"--web.listen-address", addr, "--host", host, "--cloud", s.Opts.Cloud}, extra...)
 	p := testenv.StartDaemon(t, testenv.DaemonSpec{
 		Name: "vcr-exporter-" + host, Path: testenv.Binary(t, "vcr-exporter"), Args: args, Dir: s.Dir,
 		Log:   filepath.Join(s.Dir, "vcr-exporter-"+host+".log"),
 		Ready: func() error { return httpGetOK("http://" + addr + "/metrics") },
 	})
+	s.Exporters[host] = p
 	s.ExporterAddrs[host] = addr
 	return p
 }
@@ -460,20 +512,13 @@ func (s *System) StartExporter(t testenv.TB, host, uri string) *testenv.Proc {
 // the libvirt socket points where nothing listens.
 func (s *System) startStandbyExporter(t testenv.TB) {
 	t.Helper()
-	const host = "hv-standby"
-	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	args := []string{"--web.listen-address", addr, "--libvirt.socket", filepath.Join(s.Dir, "no-libvirt-on-the-standby"),
-		"--host", host, "--cloud", s.Opts.Cloud, "--lxd.url", s.Standby.URL, "--lxd.client-cert", s.Standby.ClientCert,
+	args := []string{"--libvirt.socket", filepath.Join(s.Dir, "no-libvirt-on-the-standby"),
+		"--lxd.url", s.Standby.URL, "--lxd.client-cert", s.Standby.ClientCert,
 		"--lxd.client-key", s.Standby.ClientKey, "--lxd.server-cert", s.Standby.ServerCert, "--lxd.role", "standby"}
 	if s.Opts.StandbyCPUs > 0 {
 		args = append(args, "--lxd.cpus", fmt.Sprint(s.Opts.StandbyCPUs))
 	}
-	s.Exporters[host] = testenv.StartDaemon(t, testenv.DaemonSpec{
-		Name: "vcr-exporter-" + host, Path: testenv.Binary(t, "vcr-exporter"), Args: args, Dir: s.Dir,
-		Log:   filepath.Join(s.Dir, "vcr-exporter-"+host+".log"),
-		Ready: func() error { return httpGetOK("http://" + addr + "/metrics") },
-	})
-	s.ExporterAddrs[host] = addr
+	s.startExporter(t, "hv-standby", args)
 }
 
 func (s *System) startPrometheus(t testenv.TB) {
@@ -496,31 +541,21 @@ scrape_configs:
     static_configs:
 %s`, strings.TrimPrefix(s.AM.URL, "http://"), targets.String())
 	rules := filepath.Join(testenv.ModuleRoot(t), "rules", "vcr.rules.yml")
-	if s.Opts.RuleFor != 0 || s.Opts.RuleForDivisor > 1 || s.Opts.RuleWindow != "" {
+	if fors := s.shortFors(t, rules); len(fors) > 0 || s.Opts.RuleWindow != "" {
 		b, err := os.ReadFile(rules)
 		if err != nil {
 			t.Fatalf("system: %v", err)
 		}
-		short := forRe.ReplaceAllFunc(b, func(m []byte) []byte {
-			sub := forRe.FindSubmatch(m)
-			d := max(s.Opts.RuleFor, 0)
-			if s.Opts.RuleForDivisor > 1 {
-				orig, err := time.ParseDuration(string(sub[2]))
-				if err != nil {
-					t.Fatalf("system: rules: for: %q: %v", sub[2], err)
-				}
-				d = (orig / time.Duration(s.Opts.RuleForDivisor)).Round(time.Millisecond)
+		if len(fors) > 0 {
+			if b, err = promrules.WithFor(b, fors); err != nil {
+				t.Fatalf("system: %v", err)
 			}
-			if s.Opts.RuleFor == 0 && s.Opts.RuleForDivisor <= 1 {
-				return m
-			}
-			return []byte(string(sub[1]) + "for: " + d.String())
-		})
+		}
 		if s.Opts.RuleWindow != "" {
-			short = []byte(strings.ReplaceAll(string(short), "[1m]", "["+s.Opts.RuleWindow+"]"))
+			b = []byte(strings.ReplaceAll(string(b), "[1m]", "["+s.Opts.RuleWindow+"]"))
 		}
 		rules = filepath.Join(s.Dir, "vcr.rules.yml")
-		if err := os.WriteFile(rules, short, 0o644); err != nil {
+		if err := os.WriteFile(rules, b, 0o644); err != nil {
 			t.Fatalf("system: %v", err)
 		}
 	}
@@ -650,21 +685,40 @@ func httpGet(url string) (string, error) {
 		return "", err
 	}
 	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return string(b), fmt.Errorf("GET %s: %w", url, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return b.String(), fmt.Errorf("GET %s: %s", url, resp.Status)
+		return string(b), fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	return b.String(), nil
+	return string(b), nil
 }
 
-var forRe = regexp.MustCompile(`(?m)^(\s+)for: (\S+)`)
-
-var _ testenv.TB = (*testing.T)(nil)
+// shortFors says what each alert's `for:` becomes under RuleFor or
+// RuleForDivisor; nil when the shipped values stay.
+func (s *System) shortFors(t testenv.TB, path string) map[string]time.Duration {
+	if s.Opts.RuleFor == 0 && s.Opts.RuleForDivisor <= 1 {
+		return nil
+	}
+	f, err := promrules.ReadFile(path)
+	if err != nil {
+		t.Fatalf("system: %v", err)
+	}
+	fors := map[string]time.Duration{}
+	for _, a := range f.Alerts() {
+		if a.For == "" {
+			continue
+		}
+		d := max(s.Opts.RuleFor, 0)
+		if s.Opts.RuleForDivisor > 1 {
+			orig, err := time.ParseDuration(a.For)
+			if err != nil {
+				t.Fatalf("system: rules: %s for: %q: %v", a.Alert, a.For, err)
+			}
+			d = (orig / time.Duration(s.Opts.RuleForDivisor)).Round(time.Millisecond)
+		}
+		fors[a.Alert] = d
+	}
+	return fors
+}
