@@ -89,18 +89,19 @@ func (e *eventSource) handle(msg libvirt.DomainEventLifecycleMsg) {
 	case hasState:
 		e.cache.set(uuid, ev.Domain, state, now)
 	}
-	e.dispatch(ev, verdict, alertname)
+	dispatch(e.sink, ev, verdict, alertname)
 }
 
-func (e *eventSource) dispatch(ev DomainEvent, verdict Verdict, alertname string) {
-	if e.sink == nil {
+// dispatch hands a verdict to the fast path; sink is nil when it is off.
+func dispatch(sink alertSink, ev DomainEvent, verdict Verdict, alertname string) {
+	if sink == nil {
 		return
 	}
 	switch verdict {
 	case Fire:
-		e.sink.Fire(ev, alertname)
+		sink.Fire(ev, alertname)
 	case Resolve:
-		e.sink.Resolve(ev)
+		sink.Resolve(ev)
 	}
 }
 
@@ -176,6 +177,6 @@ func (e *eventSource) reconcile(ctx context.Context, c Client) {
 		if ch.ev.State >= 0 {
 			e.cache.set(ch.ev.UUID, ch.ev.Domain, ch.ev.State, now)
 		}
-		e.dispatch(ch.ev, ch.verdict, ch.alertname)
+		dispatch(e.sink, ch.ev, ch.verdict, ch.alertname)
 	}
 }

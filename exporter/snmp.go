@@ -337,17 +337,9 @@ func (r *SNMPReceiver) apply(g GuestTrap, host string) {
 	verdict, alertname := ClassifyState(g.State)
 	r.logger.Info("libvirt-snmp guest notification", "host", host, "domain", g.Name, "uuid", g.UUID,
 		"state", virt.StateName(g.State), "fastpath", verdict.String())
-	if r.sink == nil {
-		return
-	}
 	ev := DomainEvent{Host: host, Cloud: r.opts.Cloud, Domain: g.Name, UUID: g.UUID, Event: event,
 		Detail: "snmp_trap", State: g.State, Source: "snmp", At: now}
-	switch verdict {
-	case Fire:
-		r.sink.Fire(ev, alertname)
-	case Resolve:
-		r.sink.Resolve(ev)
-	}
+	dispatch(r.sink, ev, verdict, alertname)
 }
 
 func (r *SNMPReceiver) count(result string) {
