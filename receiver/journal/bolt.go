@@ -68,38 +68,15 @@ func (j *Bolt) Commit(ctx context.Context, b Batch) error {
 	}
 	// Marshal outside the write transaction: the batch's single writer is the
 	// bottleneck, so it should only copy bytes.
-	alerts := make([][]byte, len(b.Alerts))
-	for i, a := range b.Alerts {
-		v, err := json.Marshal(a)
-		if err != nil {
-			return fmt.Errorf("encode alert: %w", err)
-		}
-		alerts[i] = v
+	enc, err := Encode(b)
+	if err != nil {
+		return err
 	}
-	events := make([][]byte, len(b.Events))
-	for i, e := range b.Events {
-		v, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("encode event: %w", err)
-		}
-		events[i] = v
-	}
-	incs := make([][]byte, len(b.Incidents))
-	for i, inc := range b.Incidents {
-		if inc.ID == "" {
-			return errors.New("journal incident without ID")
-		}
-		v, err := json.Marshal(inc)
-		if err != nil {
-			return fmt.Errorf("encode incident %s: %w", inc.ID, err)
-		}
-		incs[i] = v
-	}
-	err := j.db.Batch(func(tx *bolt.Tx) error {
-		if err := appendAll(tx.Bucket(bucketAlerts), alerts); err != nil {
+	err = j.db.Batch(func(tx *bolt.Tx) error {
+		if err := appendAll(tx.Bucket(bucketAlerts), enc.Alerts); err != nil {
 			return err
 		}
-		if err := appendAll(tx.Bucket(bucketEvents), events); err != nil {
+		if err := appendAll(tx.Bucket(bucketEvents), enc.Events); err != nil {
 			return err
 		}
 		ib := tx.Bucket(bucketIncidents)
@@ -112,7 +89,7 @@ func (j *Bolt) Commit(ctx context.Context, b Batch) error {
 					continue // a newer snapshot is already stored
 				}
 			}
-			if err := ib.Put([]byte(inc.ID), incs[i]); err != nil {
+			if err := ib.Put([]byte(inc.ID), enc.Incidents[i]); err != nil {
 				return err
 			}
 		}

@@ -248,31 +248,16 @@ func (j *Journal) CommitClaims(ctx context.Context, b journal.Batch, claims []jo
 	defer j.observe("commit", start)
 	ctx, cancel := j.reqCtx(ctx)
 	defer cancel()
+	enc, err := journal.Encode(b)
+	if err != nil {
+		return err
+	}
 	var fixed []clientv3.Op
-	for _, a := range b.Alerts {
-		v, err := json.Marshal(a)
-		if err != nil {
-			return fmt.Errorf("encode alert: %w", err)
-		}
+	for _, v := range enc.Alerts {
 		fixed = append(fixed, clientv3.OpPut(j.seqKey("alerts"), string(v)))
 	}
-	for _, e := range b.Events {
-		v, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("encode event: %w", err)
-		}
+	for _, v := range enc.Events {
 		fixed = append(fixed, clientv3.OpPut(j.seqKey("events"), string(v)))
-	}
-	incs := make(map[string][]byte, len(b.Incidents))
-	for _, inc := range b.Incidents {
-		if inc.ID == "" {
-			return errors.New("journal incident without ID")
-		}
-		v, err := json.Marshal(inc)
-		if err != nil {
-			return fmt.Errorf("encode incident %s: %w", inc.ID, err)
-		}
-		incs[inc.ID] = v
 	}
 	opened, joins := map[string]bool{}, map[string]bool{}
 	for _, c := range claims {
@@ -308,7 +293,7 @@ func (j *Journal) CommitClaims(ctx context.Context, b journal.Batch, claims []jo
 			ops = append(ops, clientv3.OpPut(openKey, c.IncidentID),
 				clientv3.OpPut(j.key("owner/", c.IncidentID), j.opts.Replica, clientv3.WithLease(lease)))
 		}
-		for _, inc := range b.Incidents {
+		for i, inc := range b.Incidents {
 			if stale[inc.ID] {
 				continue
 			}
@@ -320,7 +305,7 @@ func (j *Journal) CommitClaims(ctx context.Context, b journal.Batch, claims []jo
 					clientv3.Compare(clientv3.LeaseValue(j.key("owner/", inc.ID)), "=", lease),
 					clientv3.Compare(clientv3.Value(j.key("rev/", inc.ID)), "<", padRev(inc.Revision)))
 			}
-			ops = append(ops, clientv3.OpPut(j.key("incidents/", inc.ID), string(incs[inc.ID])),
+			ops = append(ops, clientv3.OpPut(j.key("incidents/", inc.ID), string(enc.Incidents[i])),
 				clientv3.OpPut(j.key("rev/", inc.ID), padRev(inc.Revision)))
 			if !inc.State.Holds() {
 				// Closing frees the slot and records the close, in the same
