@@ -90,7 +90,7 @@ func BenchmarkScrape(b *testing.B) {
 			p := testenv.StartDaemon(b, testenv.DaemonSpec{Name: "vcr-exporter-bench", Path: testenv.Binary(b, "vcr-exporter"),
 				Args: []string{"--web.listen-address", addr, "--libvirt.uri", td.URI, "--libvirt.socket", lv.Socket,
 					"--host", "bench", "--scrape.timeout", "60s", "--log.level", "warn"},
-				Ready: func() error { return httpOK("http://" + addr + "/-/ready") }})
+				Ready: func() error { return testenv.HTTPOK("http://" + addr + "/-/ready") }})
 			scrapes := max(15, b.N)
 			lat := make([]time.Duration, 0, scrapes)
 			var size int
@@ -122,18 +122,6 @@ func BenchmarkScrape(b *testing.B) {
 	}
 }
 
-func httpOK(u string) error {
-	resp, err := http.Get(u)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("%s: %s", u, resp.Status)
-	}
-	return nil
-}
-
 // BenchmarkEventToAlertmanager measures the fast path end to end: from the
 // moment `destroy` returns on a test-driver domain to the alert being
 // listed by a real Alertmanager (goal: median <= 20 ms). The listing is
@@ -146,7 +134,7 @@ func BenchmarkEventToAlertmanager(b *testing.B) {
 	testenv.StartDaemon(b, testenv.DaemonSpec{Name: "vcr-exporter-bench", Path: testenv.Binary(b, "vcr-exporter"),
 		Args: []string{"--web.listen-address", addr, "--libvirt.uri", td.URI, "--libvirt.socket", lv.Socket,
 			"--host", "bench", "--alertmanager.url", am.URL, "--log.level", "warn"},
-		Ready: func() error { return httpOK("http://" + addr + "/-/ready") }})
+		Ready: func() error { return testenv.HTTPOK("http://" + addr + "/-/ready") }})
 	_, name := td.DefineNamed(b, "")
 	filter := am.URL + "/api/v2/alerts?filter=" + url.QueryEscape(`domain="`+name+`"`) + "&active=true"
 	listed := func() bool {

@@ -2,7 +2,6 @@ package exporter
 
 import (
 	"fmt"
-	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -28,17 +27,7 @@ func startExporter(t *testing.T, lv *testenv.LibvirtEnv, uri string, extra ...st
 		"--log.level", "debug"}, extra...)
 	p := testenv.StartDaemon(t, testenv.DaemonSpec{
 		Name: "vcr-exporter", Path: testenv.Binary(t, "vcr-exporter"), Args: args,
-		Ready: func() error {
-			resp, err := http.Get("http://" + addr + "/-/ready")
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				return fmt.Errorf("/-/ready: %s", resp.Status)
-			}
-			return nil
-		},
+		Ready: func() error { return testenv.HTTPOK("http://" + addr + "/-/ready") },
 	})
 	t.Cleanup(func() {
 		if t.Failed() {
