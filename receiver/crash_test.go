@@ -103,7 +103,7 @@ func newStack(t *testing.T, o stackOpts) *stack {
 		"dns_servers": []any{map[string]any{"name": "main", "address": dnsAddr, "key_name": keyName, "secret_file": filepath.Join(s.dir, "tsig.secret"), "timeout": orDefault(o.dnsTimeout, "5s")}},
 		"services": []any{map[string]any{
 			"name": "web",
-			"primary": map[string]any{"domain": "web01", "address": "127.0.0.1", "port": freePort(t),
+			"primary": map[string]any{"domain": "web01", "address": "127.0.0.1", "port": testenv.FreePort(t),
 				"host": map[string]any{"socket": filepath.Join(s.dir, "no-libvirt-here.sock"), "timeout": "1s"}},
 			"strategy": map[string]any{"name": "example", "settings": settings},
 			"dns":      map[string]any{"name": "web." + zone, "zone": zone, "ttl": 1},
@@ -115,7 +115,7 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	cfgPath := filepath.Join(s.dir, "receiver.yml")
 	s.cfgPath = cfgPath
 	os.WriteFile(cfgPath, b, 0o600)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	s.url = "http://" + addr
 	s.args = []string{"--config.file", cfgPath, "--web.listen-address", addr, "--log.level", "debug"}
 	s.client = api.New(s.url, "tok")
@@ -123,31 +123,12 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	return s
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func (s *stack) start() {
 	s.t.Helper()
 	s.proc = testenv.StartDaemon(s.t, testenv.DaemonSpec{
 		Name: "vcr-receiver", Path: testenv.Binary(s.t, "vcr-receiver"), Args: s.args, Dir: s.dir,
-		Log: filepath.Join(s.dir, "vcr-receiver.log"),
-		Ready: func() error {
-			resp, err := http.Get(s.url + "/-/ready")
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				return fmt.Errorf("ready: %d", resp.StatusCode)
-			}
-			return nil
-		},
+		Log:   filepath.Join(s.dir, "vcr-receiver.log"),
+		Ready: func() error { return testenv.HTTPOK(s.url + "/-/ready") },
 	})
 }
 
