@@ -136,15 +136,8 @@ func (s *stack) postShutoff() string {
 	s.t.Helper()
 	body := `{"version":"4","status":"firing","receiver":"vcr","groupKey":"g","alerts":[{"status":"firing",` +
 		`"labels":{"alertname":"VCRDomainShutoff","domain":"web01"},"startsAt":"` + time.Now().UTC().Format(time.RFC3339Nano) + `","fingerprint":"f1"}]}`
-	req, _ := http.NewRequest(http.MethodPost, s.url+"/api/v1/alerts", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer tok")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		s.t.Fatalf("webhook answered %d", resp.StatusCode)
+	if code, answer := s.post(body); code != 200 {
+		s.t.Fatalf("webhook answered %d: %s", code, answer)
 	}
 	incs, err := s.client.Incidents(context.Background())
 	if err != nil || len(incs) != 1 {
