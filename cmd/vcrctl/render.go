@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -192,7 +194,7 @@ func alertSummary(a *api.AlertSummary) string {
 	}
 	if len(a.BySource) > 0 {
 		var parts []string
-		for _, k := range sortedKeys(a.BySource) {
+		for _, k := range slices.Sorted(maps.Keys(a.BySource)) {
 			parts = append(parts, fmt.Sprintf("%s %d", k, a.BySource[k]))
 		}
 		s += ", by source: " + strings.Join(parts, ", ")
@@ -201,17 +203,4 @@ func alertSummary(a *api.AlertSummary) string {
 		s += ", first from " + a.FirstSource
 	}
 	return s
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
 }
