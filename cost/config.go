@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -195,7 +196,7 @@ func (c *Config) Validate() error {
 		add("cold.backup_gb", "cannot be negative")
 	}
 	for m := range c.Measure {
-		if !isModel(m) {
+		if !slices.Contains(ModelNames, m) {
 			add("measure."+m, "unknown model: use one of %s", strings.Join(ModelNames, ", "))
 		}
 	}
@@ -204,13 +205,4 @@ func (c *Config) Validate() error {
 	}
 	sort.Strings(errs)
 	return errors.New(strings.Join(errs, "\n"))
-}
-
-func isModel(m string) bool {
-	for _, n := range ModelNames {
-		if n == m {
-			return true
-		}
-	}
-	return false
 }
