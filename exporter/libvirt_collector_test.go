@@ -12,6 +12,7 @@ import (
 	libvirt "github.com/digitalocean/go-libvirt"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -49,7 +50,7 @@ func compareGolden(t *testing.T, col prometheus.Collector, golden string) {
 		}
 		var b strings.Builder
 		for _, mf := range mfs {
-			if _, err := expfmtWrite(&b, mf); err != nil {
+			if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
 				t.Fatal(err)
 			}
 		}

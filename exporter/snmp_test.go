@@ -8,6 +8,7 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 const lvPrefix = ".1.3.6.1.4.1.36957"
@@ -147,7 +148,7 @@ vcr_snmp_guest_events_total{cloud="osaka",event="stopped",host="hv7"} 1
 }
 
 func gatherCompare(reg *prometheus.Registry, want string, names ...string) error {
-	return gatherAndCompare(reg, strings.NewReader(want), names...)
+	return testutil.GatherAndCompare(reg, strings.NewReader(want), names...)
 }
 
 // An inform is processed like a trap and answered, so the sender stops
