@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -240,7 +241,7 @@ func (f *FastPath) Resolve(ev DomainEvent) {
 		if key.host == ev.Host && key.uuid == ev.UUID {
 			a := fa.alert
 			a.EndsAt = ev.At
-			a.Annotations = cloneMap(a.Annotations)
+			a.Annotations = maps.Clone(a.Annotations)
 			a.Annotations["resolved_by"] = ev.Event + "/" + ev.Detail
 			out = append(out, a)
 			delete(f.firing, key)
@@ -250,14 +251,6 @@ func (f *FastPath) Resolve(ev DomainEvent) {
 	for _, a := range out {
 		f.enqueue(queued{alert: a, eventAt: ev.At})
 	}
-}
-
-func cloneMap(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m)+1)
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func (f *FastPath) enqueue(q queued) {
