@@ -146,7 +146,7 @@ func (r *Receiver) ingest(msg *Message, now time.Time) ingestResult {
 			rec.Service = svc.Name
 			id, note := r.routeLocked(cfg, svc, a, rec.Source, now)
 			rec.IncidentID, rec.Note = id, note
-			if note == "opened incident" {
+			if note == noteOpened {
 				if d := r.incidents[id].inc.Phase(api.PhaseDetect); d != nil {
 					res.detect = append(res.detect, d.DurationSeconds)
 				}
@@ -156,7 +156,7 @@ func (r *Receiver) ingest(msg *Message, now time.Time) ingestResult {
 				res.incidents = append(res.incidents, id)
 				if r.cluster != nil {
 					switch mi := r.incidents[id]; {
-					case note == "opened incident":
+					case note == noteOpened:
 						res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id, Open: true, ClosedRev: r.stateLocked(svc.Name).closedRev})
 						res.opened = append(res.opened, id)
 						mi.claimed = make(chan struct{})
@@ -187,6 +187,10 @@ func (r *Receiver) ingest(msg *Message, now time.Time) ingestResult {
 	r.m.incidentsOpen.Set(float64(len(r.open)))
 	return res
 }
+
+// noteOpened is routeLocked's note when it opened an incident; ingest keys
+// the detect metric and the HA claim on it.
+const noteOpened = "opened incident"
 
 // routeLocked joins the alert to the service's held incident or opens one,
 // returning the incident ID (empty if none) and a note for the journal.
@@ -264,7 +268,7 @@ func (r *Receiver) routeLocked(cfg *config.Config, svc *config.Service, a templa
 	}
 	r.incidents[inc.ID] = &memIncident{inc: inc}
 	r.open[svc.Name] = inc.ID
-	return inc.ID, "opened incident"
+	return inc.ID, noteOpened
 }
 
 func joinAlert(inc *api.Incident, a template.Alert, source string, now time.Time) {
