@@ -134,16 +134,14 @@ func checkConfig(path string, log *slog.Logger) int {
 	bad := 0
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	type strategyAt struct {
+		path string
+		st   *config.Strategy
+	}
 	for i, s := range cfg.Services {
-		strategies := []struct {
-			path string
-			st   *config.Strategy
-		}{{fmt.Sprintf("services[%d].strategy", i), &s.Strategy}}
+		strategies := []strategyAt{{fmt.Sprintf("services[%d].strategy", i), &s.Strategy}}
 		if s.ScaleUp != nil {
-			strategies = append(strategies, struct {
-				path string
-				st   *config.Strategy
-			}{fmt.Sprintf("services[%d].scaleup", i), s.ScaleUp})
+			strategies = append(strategies, strategyAt{fmt.Sprintf("services[%d].scaleup", i), s.ScaleUp})
 		}
 		for _, x := range strategies {
 			if !installed[x.st.Name] {
