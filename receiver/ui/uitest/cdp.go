@@ -50,10 +50,7 @@ func startCDP(ctx context.Context, t testing.TB, bin string) *cdp {
 		t.Fatal(err)
 	}
 	c := &cdp{t: t, in: cmdW, out: bufio.NewReader(resR)}
-	c.cmd = exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
-		"--no-first-run", "--disable-dev-shm-usage", "--hide-scrollbars", "--user-data-dir="+t.TempDir(),
-		"--remote-debugging-pipe", "about:blank")
+	c.cmd = exec.CommandContext(ctx, bin, append(headlessArgs(t), "--remote-debugging-pipe", "about:blank")...)
 	c.cmd.ExtraFiles = []*os.File{cmdR, resW}
 	c.cmd.Stderr = &c.stderr
 	c.cmd.WaitDelay = 5 * time.Second

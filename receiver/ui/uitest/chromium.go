@@ -46,16 +46,21 @@ func ArtifactDir(t testing.TB, sub string) string {
 	return t.TempDir()
 }
 
+// headlessArgs are the flags of every Chromium started here: headless, a
+// fresh profile, no background traffic.
+func headlessArgs(t testing.TB) []string {
+	return []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
+		"--disable-dev-shm-usage", "--hide-scrollbars", "--user-data-dir=" + t.TempDir()}
+}
+
 // Run runs one headless Chromium with a fresh profile and no background
 // traffic, and returns its stdout.
 func Run(t testing.TB, bin string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
-		"--disable-dev-shm-usage", "--hide-scrollbars", "--user-data-dir=" + t.TempDir()}
-	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append(headlessArgs(t), args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.WaitDelay = 5 * time.Second
