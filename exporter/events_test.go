@@ -73,27 +73,11 @@ func TestEventSourceCountsCachesAndDispatches(t *testing.T) {
 
 func gatherValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	v, ok := gatherSamples(t, reg).get(name, map[string]string{label: value})
+	if !ok {
+		t.Fatalf("no %s{%s=%q}", name, label, value)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					if m.Counter != nil {
-						return m.GetCounter().GetValue()
-					}
-					return m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no %s{%s=%q}", name, label, value)
-	return 0
+	return v
 }
 
 // libvirtd goes away and comes back: the supervisor backs off, reconnects,
