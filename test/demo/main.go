@@ -136,7 +136,7 @@ func script(r *testenv.Runner, dir, logPath string, realVM, hold bool, stop chan
 	say("%d  busy-looping inside the web container on the standby…", step)
 	step++
 	loaded := time.Now()
-	sys.Standby.Lxc(r, "exec", "web", "--", "sh", "-c", "for i in 1 2; do (while :; do :; done) </dev/null >/dev/null 2>&1 & done")
+	sys.Standby.Lxc(r, "exec", "web", "--", "sh", "-c", "for i in 1 2 3 4; do (while :; do :; done) </dev/null >/dev/null 2>&1 & done")
 	say("   standby CPU by container: %s (the standby VM has 1 vCPU here)", standbyLoad(sys))
 	say("   waiting for Prometheus: VCRStandbyOverloaded (demo rules: for: 10s over 10s rates; shipped: 10m over 1m)…")
 	inc := watch(r, sys, "web", loaded, func(i api.Incident) bool { return i.Kind == api.KindScaleUp })
