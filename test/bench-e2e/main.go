@@ -99,11 +99,12 @@ func measurePath(parent *testenv.Runner, fast bool, path string, n int) []series
 	if !fast {
 		waitScraped(r, sys)
 	}
+	dc := dnsClient(r, sys.Named)
 	warm := series{name: "warm, " + path}
 	cold := series{name: "cold, " + path}
 	for i := 1; i <= n; i++ {
-		warm.samples = append(warm.samples, failover(r, sys, fmt.Sprintf("web%02d", i)))
-		cold.samples = append(cold.samples, failover(r, sys, fmt.Sprintf("shop%02d", i)))
+		warm.samples = append(warm.samples, failover(r, sys, dc, fmt.Sprintf("web%02d", i)))
+		cold.samples = append(cold.samples, failover(r, sys, dc, fmt.Sprintf("shop%02d", i)))
 		progress("%s: %d/%d", path, i, n)
 	}
 	return []series{warm, cold}
@@ -128,13 +129,8 @@ func waitScraped(r *testenv.Runner, sys *system.System) {
 
 // failover destroys the primary and times the DNS change and the first
 // successful GET through the name.
-func failover(r *testenv.Runner, sys *system.System, name string) sample {
+func failover(r *testenv.Runner, sys *system.System, dc *dnsupdate.Client, name string) sample {
 	svc := sys.Service(r, name)
-	dc, err := dnsupdate.New(dnsupdate.Config{Server: sys.Named.Addr, KeyName: sys.Named.KeyName,
-		Algorithm: sys.Named.Algorithm, Secret: sys.Named.KeySecret})
-	if err != nil {
-		r.Fatalf("dns client: %v", err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	before := sys.Resolve(r, name)
@@ -181,10 +177,7 @@ func vmColdStandby(r *testenv.Runner, runs int) []time.Duration {
 	}
 	lv := testenv.Libvirt(r)
 	named := testenv.StartNamed(r, testenv.NamedOptions{Zone: system.Zone, Records: map[string]string{"vm": "127.0.0.10"}})
-	dc, err := dnsupdate.New(dnsupdate.Config{Server: named.Addr, KeyName: named.KeyName, Algorithm: named.Algorithm, Secret: named.KeySecret})
-	if err != nil {
-		r.Fatalf("dns client: %v", err)
-	}
+	dc := dnsClient(r, named)
 	testenv.VMImage(r) // download and build outside the timing
 	var out []time.Duration
 	for i := 0; i < runs; i++ {
@@ -202,6 +195,16 @@ func vmColdStandby(r *testenv.Runner, runs int) []time.Duration {
 		progress("VM-based cold standby: %d/%d (%s)", i+1, runs, out[len(out)-1].Round(time.Millisecond))
 	}
 	return out
+}
+
+// dnsClient queries (and, for the VM baseline, updates) the authoritative named.
+func dnsClient(r *testenv.Runner, named *testenv.Named) *dnsupdate.Client {
+	dc, err := dnsupdate.New(dnsupdate.Config{Server: named.Addr, KeyName: named.KeyName,
+		Algorithm: named.Algorithm, Secret: named.KeySecret})
+	if err != nil {
+		r.Fatalf("dns client: %v", err)
+	}
+	return dc
 }
 
 func pct(d []time.Duration, p float64) time.Duration {
