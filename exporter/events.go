@@ -78,17 +78,12 @@ func (e *eventSource) handle(msg libvirt.DomainEventLifecycleMsg) {
 	switch {
 	case libvirt.DomainEventType(msg.Event) == libvirt.DomainEventUndefined:
 		delete(e.known, uuid)
-	case hasState:
-		e.known[uuid] = domainObservation{name: ev.Domain, state: state, at: now}
-	}
-	e.mu.Unlock()
-
-	switch {
-	case libvirt.DomainEventType(msg.Event) == libvirt.DomainEventUndefined:
 		e.cache.forget(uuid)
 	case hasState:
+		e.known[uuid] = domainObservation{name: ev.Domain, state: state, at: now}
 		e.cache.set(uuid, ev.Domain, state, now)
 	}
+	e.mu.Unlock()
 	dispatch(e.sink, ev, verdict, alertname)
 }
 
