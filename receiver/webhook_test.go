@@ -3,6 +3,9 @@ package receiver
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,6 +96,23 @@ func TestWebhookAuth(t *testing.T) {
 		if code, b := h.post(body, tc.hdr...); code != tc.want {
 			t.Errorf("%s: got %d %s, want %d", tc.name, code, b, tc.want)
 		}
+	}
+
+	// The status page sits behind the same auth; with basic auth configured
+	// the challenge offers Basic, so a browser prompts for it.
+	page := h.r.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "page") }))
+	rec := httptest.NewRecorder()
+	page.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if got := rec.Header().Values("WWW-Authenticate"); rec.Code != 401 || len(got) != 2 ||
+		!strings.HasPrefix(got[0], "Basic ") || !strings.HasPrefix(got[1], "Bearer ") {
+		t.Errorf("unauthenticated page: %d, challenges %q; want 401 offering Basic then Bearer", rec.Code, got)
+	}
+	rec = httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/", nil)
+	req.SetBasicAuth("am", "hunter2")
+	page.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Body.String() != "page" {
+		t.Errorf("page with basic auth: %d %q", rec.Code, rec.Body.String())
 	}
 }
 
