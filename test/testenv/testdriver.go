@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/digitalocean/go-libvirt"
+
+	"github.com/vcrcovery/vcrcovery/internal/virt"
 )
 
 // TestDriver is libvirt's test driver (test:///default) reached through the
@@ -71,12 +73,7 @@ func (d *TestDriver) DefineNamed(t TB, name string) (uuid, actual string) {
 	if err := d.conn.DomainCreate(dom); err != nil {
 		t.Fatalf("testenv: start test domain %s: %v", name, err)
 	}
-	return formatUUID(dom.UUID), name
-}
-
-func formatUUID(u libvirt.UUID) string {
-	h := hex.EncodeToString(u[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	return virt.FormatUUID(dom.UUID), name
 }
 
 func (d *TestDriver) lookup(t TB, name string) libvirt.Domain {

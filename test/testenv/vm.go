@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/digitalocean/go-libvirt"
+
+	"github.com/vcrcovery/vcrcovery/internal/virt"
 )
 
 // VMOptions configures StartVM.
@@ -99,7 +101,7 @@ func (l *LibvirtEnv) StartVM(t TB, opts VMOptions) *VM {
 	if err != nil {
 		t.Fatalf("testenv: define QEMU domain %s: %v", vm.Name, err)
 	}
-	vm.UUID = formatUUID(dom.UUID)
+	vm.UUID = virt.FormatUUID(dom.UUID)
 	t.Cleanup(func() {
 		if d, err := conn.DomainLookupByName(vm.Name); err == nil {
 			_ = conn.DomainDestroy(d)
