@@ -1,10 +1,6 @@
 package e2e
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,13 +17,7 @@ func BenchmarkAlertingDetection(b *testing.B) {
 	lv := testenv.Libvirt(b)
 	td := lv.TestDriver(b)
 	bin := testenv.Binary(b, "vcr-exporter")
-	var tok [16]byte
-	_, _ = rand.Read(tok[:])
-	token := hex.EncodeToString(tok[:])
-	tokenFile := filepath.Join(b.TempDir(), "receiver.token")
-	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	token, tokenFile := newAlertingToken(b)
 	hook := newAlertingWebhook(b, token)
 	am := testenv.StartAlertmanager(b, testenv.AlertmanagerOptions{ConfigYAML: alertingAlertmanagerConfig(b, []string{hook.URL()}, tokenFile)})
 	a1 := startAlertingExporter(b, bin, td.URI, "a1", "e2e-a", "")

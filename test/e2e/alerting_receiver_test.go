@@ -56,7 +56,7 @@ services:
 	testenv.StartDaemon(t, testenv.DaemonSpec{
 		Name: "vcr-receiver", Path: testenv.Binary(t, "vcr-receiver"), Dir: dir,
 		Args:  []string{"--config.file=" + cfgPath, "--web.listen-address=" + addr},
-		Ready: func() error { return httpGetOK("http://" + addr + "/-/ready") },
+		Ready: func() error { return testenv.HTTPOK("http://" + addr + "/-/ready") },
 	})
 	return addr
 }

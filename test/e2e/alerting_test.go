@@ -3,11 +3,6 @@
 package e2e
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
-	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -42,62 +37,18 @@ func startAlertingExporter(t testing.TB, bin, libvirtURI, host, cloud, alertmana
 	}
 	e.proc = testenv.StartDaemon(t, testenv.DaemonSpec{
 		Name: "vcr-exporter-" + host, Path: bin, Args: args,
-		Ready: func() error { return httpGetOK("http://" + e.addr + "/metrics") },
+		Ready: func() error { return testenv.HTTPOK("http://" + e.addr + "/metrics") },
 	})
 	return e
 }
 
-func httpGetOK(url string) error {
-	resp, err := http.Get(url)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return &httpStatusError{url, resp.StatusCode}
-	}
-	return nil
-}
-
-type httpStatusError struct {
-	url  string
-	code int
-}
-
-func (e *httpStatusError) Error() string { return e.url + ": HTTP " + strconv.Itoa(e.code) }
-
-// amAlert is one alert of Alertmanager's GET /api/v2/alerts, with the inhibition status that
-// testenv.AlertSummary leaves out.
-type amAlert struct {
-	Labels       map[string]string `json:"labels"`
-	GeneratorURL string            `json:"generatorURL"`
-	Status       struct {
-		State       string   `json:"state"`
-		InhibitedBy []string `json:"inhibitedBy"`
-	} `json:"status"`
-}
-
-func alertmanagerAlerts(t testing.TB, am *testenv.Alertmanager) []amAlert {
-	t.Helper()
-	resp, err := http.Get(am.URL + "/api/v2/alerts?inhibited=true&silenced=true&active=true")
-	if err != nil {
-		t.Fatalf("alertmanager alerts: %v", err)
-	}
-	defer resp.Body.Close()
-	var out []amAlert
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("decode alertmanager alerts: %v", err)
-	}
-	return out
-}
-
 // waitAMAlert polls Alertmanager until an alert matching match exists (and pred holds).
-func waitAMAlert(t testing.TB, am *testenv.Alertmanager, timeout time.Duration, match map[string]string, pred func(amAlert) bool) amAlert {
+func waitAMAlert(t testing.TB, am *testenv.Alertmanager, timeout time.Duration, match map[string]string, pred func(testenv.AlertSummary) bool) testenv.AlertSummary {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		var seen []amAlert
-		for _, a := range alertmanagerAlerts(t, am) {
+		var seen []testenv.AlertSummary
+		for _, a := range am.Alerts(t) {
 			if labelsMatch(template.KV(a.Labels), match) {
 				if pred == nil || pred(a) {
 					return a
@@ -112,7 +63,7 @@ func waitAMAlert(t testing.TB, am *testenv.Alertmanager, timeout time.Duration, 
 	}
 }
 
-func inhibited(a amAlert) bool {
+func inhibited(a testenv.AlertSummary) bool {
 	return a.Status.State == "suppressed" && len(a.Status.InhibitedBy) > 0
 }
 
@@ -158,7 +109,7 @@ func measureDetection(t testing.TB, td *testenv.TestDriver, prom *testenv.Promet
 			// Same label set, so Alertmanager holds one alert and notifies once.
 			waitQuery(t, prom, 10*time.Second, `ALERTS{alertname="VCRDomainShutoff", alertstate="firing", domain="`+name+`", host="a2"}`, 1)
 			var n int
-			for _, a := range alertmanagerAlerts(t, am) {
+			for _, a := range am.Alerts(t) {
 				if labelsMatch(template.KV(a.Labels), map[string]string{"alertname": "VCRDomainShutoff", "domain": name, "host": "a2"}) {
 					n++
 				}
@@ -197,13 +148,7 @@ func TestAlerting(t *testing.T) {
 	t.Logf("libvirtd available after %s (shared with other test processes)", time.Since(begin).Round(time.Millisecond))
 	bin := testenv.Binary(t, "vcr-exporter")
 
-	var tok [16]byte
-	_, _ = rand.Read(tok[:])
-	token := hex.EncodeToString(tok[:])
-	tokenFile := filepath.Join(t.TempDir(), "receiver.token")
-	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	token, tokenFile := newAlertingToken(t)
 	hook := newAlertingWebhook(t, token)
 	receiver := startAlertingReceiver(t, tokenFile)
 	am := testenv.StartAlertmanager(t, testenv.AlertmanagerOptions{
@@ -261,7 +206,7 @@ func TestAlerting(t *testing.T) {
 			t.Errorf("inhibited alert reached the webhook: %s", labelString(got[0].alert.Labels))
 		}
 		t.Logf("fast-path VCRDomainShutoff of a2 is inhibited by %v", a.Status.InhibitedBy)
-		for _, al := range alertmanagerAlerts(t, am) {
+		for _, al := range am.Alerts(t) {
 			if al.Labels["alertname"] == "VCRCloudDown" && al.Labels["cloud"] == "e2e-a" {
 				t.Errorf("VCRCloudDown for e2e-a while a1 still answers: %v", al.Labels)
 			}
@@ -279,7 +224,7 @@ func TestAlerting(t *testing.T) {
 		waitQuery(t, prom, 10*time.Second, `vcr_domain_state{domain="`+name+`", host="a1"} == 1`, 1)
 		td.Destroy(t, name)
 		hook.wait(t, 30*time.Second, map[string]string{"alertname": "VCRDomainShutoff", "domain": name, "host": "a1"}, nil)
-		var held []amAlert
+		var held []testenv.AlertSummary
 		held = append(held,
 			waitAMAlert(t, am, 10*time.Second, map[string]string{"alertname": "VCRDomainShutoff", "domain": name, "host": "b1"}, inhibited),
 			waitAMAlert(t, am, 10*time.Second, map[string]string{"alertname": "VCRHostHeartbeatLost", "host": "b1"}, inhibited),

@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +32,20 @@ type alertingWebhook struct {
 type alertingArrival struct {
 	at    time.Time
 	alert template.Alert
+}
+
+// newAlertingToken returns a random bearer token and a file holding it, the
+// credentials_file that Alertmanager and vcr-receiver read.
+func newAlertingToken(t testing.TB) (token, file string) {
+	t.Helper()
+	var tok [16]byte
+	_, _ = rand.Read(tok[:])
+	token = hex.EncodeToString(tok[:])
+	file = filepath.Join(t.TempDir(), "receiver.token")
+	if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return token, file
 }
 
 func newAlertingWebhook(t testing.TB, token string) *alertingWebhook {

@@ -202,7 +202,7 @@ func (e *haEnv) start(i int) {
 	r := e.replicas[i]
 	r.proc = testenv.StartDaemon(e.t, testenv.DaemonSpec{
 		Name: "vcr-receiver-" + r.name, Path: testenv.Binary(e.t, "vcr-receiver"), Args: r.args, Dir: e.dir, Log: r.log,
-		Ready: func() error { return httpGetOK(r.url + "/-/ready") },
+		Ready: func() error { return testenv.HTTPOK(r.url + "/-/ready") },
 	})
 }
 

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -44,13 +42,7 @@ func TestStandbyLoad(t *testing.T) {
 	x := testenv.StartLXD(t, testenv.LXDOptions{Name: "standby"})
 	x.LaunchService(t, "web", testenv.FreePort(t))
 
-	var tok [16]byte
-	_, _ = rand.Read(tok[:])
-	token := hex.EncodeToString(tok[:])
-	tokenFile := filepath.Join(t.TempDir(), "receiver.token")
-	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	token, tokenFile := newAlertingToken(t)
 	hook := newAlertingWebhook(t, token)
 	am := testenv.StartAlertmanager(t, testenv.AlertmanagerOptions{
 		ConfigYAML: alertingAlertmanagerConfig(t, []string{hook.URL()}, tokenFile)})
@@ -71,7 +63,7 @@ func TestStandbyLoad(t *testing.T) {
 			"--lxd.cpus=1",
 			"--host=sb1", "--cloud=e2e-s",
 		},
-		Ready: func() error { return httpGetOK("http://" + addr + "/metrics") },
+		Ready: func() error { return testenv.HTTPOK("http://" + addr + "/metrics") },
 	})
 	t.Cleanup(func() {
 		if t.Failed() {

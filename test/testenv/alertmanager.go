@@ -32,7 +32,8 @@ type AlertSummary struct {
 	StartsAt    time.Time         `json:"startsAt"`
 	EndsAt      time.Time         `json:"endsAt"`
 	Status      struct {
-		State string `json:"state"` // "active", "suppressed", "unprocessed"
+		State       string   `json:"state"` // "active", "suppressed", "unprocessed"
+		InhibitedBy []string `json:"inhibitedBy"`
 	} `json:"status"`
 }
 

@@ -11,8 +11,9 @@ import (
 
 var httpClient = &http.Client{Timeout: 5 * time.Second}
 
-// httpOK returns nil if GET url answers 200.
-func httpOK(url string) error {
+// HTTPOK returns nil if GET url answers 200 (5 s timeout): the Ready check of
+// a DaemonSpec for a daemon with an HTTP health or metrics endpoint.
+func HTTPOK(url string) error {
 	resp, err := httpClient.Get(url)
 	if err != nil {
 		return err

@@ -12,5 +12,5 @@ func (p *Proc) WaitReady(t TB, timeout time.Duration, check func() error) {
 // WaitHTTP waits until GET url answers 200 (see WaitReady).
 func (p *Proc) WaitHTTP(t TB, url string, timeout time.Duration) {
 	t.Helper()
-	p.waitReady(t, timeout, func() error { return httpOK(url) })
+	p.waitReady(t, timeout, func() error { return HTTPOK(url) })
 }
