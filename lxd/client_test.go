@@ -387,6 +387,24 @@ func TestCopyInstanceWireFormat(t *testing.T) {
 	if body["config"].(map[string]any)["volatile.idmap.base"] != "0" {
 		t.Errorf("live copy dropped volatile keys: %v", body["config"])
 	}
+
+	// A pre-copy asks both sides not to freeze the running source; a plain
+	// copy leaves the field out for daemons that predate it.
+	if _, ok := mig["allow_inconsistent"]; ok {
+		t.Errorf("plain copy sent allow_inconsistent: %v", mig)
+	}
+	dst.asyncOp("POST /1.0/instances", "pull3", 200, "", nil)
+	src.route("GET /1.0/operations/mig1/wait", func(w http.ResponseWriter, r *http.Request) {
+		sync200(w, opJSON("mig1", 200, "", nil, nil))
+	})
+	if err := s.CopyInstance(context.Background(), d, "web", lxd.CopyOptions{AllowInconsistent: true}); err != nil {
+		t.Fatal(err)
+	}
+	mig = decode(t, src.requests("POST", "/1.0/instances/web")[2].Body)
+	body = decode(t, dst.requests("POST", "/1.0/instances")[2].Body)
+	if mig["allow_inconsistent"] != true || body["source"].(map[string]any)["allow_inconsistent"] != true {
+		t.Errorf("inconsistent copy: source body = %v, target source = %v", mig, body["source"])
+	}
 }
 
 func TestSetDeviceUsesETag(t *testing.T) {

@@ -100,15 +100,16 @@ type instancesPost struct {
 }
 
 type instanceSource struct {
-	Type         string            `json:"type"` // image, migration, copy, none
-	Alias        string            `json:"alias,omitempty"`
-	Mode         string            `json:"mode,omitempty"` // pull, push
-	Operation    string            `json:"operation,omitempty"`
-	Certificate  string            `json:"certificate,omitempty"`
-	Secrets      map[string]string `json:"secrets,omitempty"`
-	Live         bool              `json:"live,omitempty"`
-	InstanceOnly bool              `json:"instance_only,omitempty"`
-	Refresh      bool              `json:"refresh,omitempty"`
+	Type              string            `json:"type"` // image, migration, copy, none
+	Alias             string            `json:"alias,omitempty"`
+	Mode              string            `json:"mode,omitempty"` // pull, push
+	Operation         string            `json:"operation,omitempty"`
+	Certificate       string            `json:"certificate,omitempty"`
+	Secrets           map[string]string `json:"secrets,omitempty"`
+	Live              bool              `json:"live,omitempty"`
+	InstanceOnly      bool              `json:"instance_only,omitempty"`
+	Refresh           bool              `json:"refresh,omitempty"`
+	AllowInconsistent bool              `json:"allow_inconsistent,omitempty"`
 }
 
 // statePut is the body of PUT /1.0/instances/{name}/state.

@@ -34,6 +34,11 @@ type CopyOptions struct {
 	// KeepVolatile keeps the source's volatile.* keys (MAC addresses, idmap
 	// state). A live migration always keeps them.
 	KeepVolatile bool
+	// AllowInconsistent copies a running instance without freezing it. LXD
+	// otherwise freezes a running container for the whole transfer of a
+	// stateless copy; a pre-copy that a frozen Refresh follows wants the
+	// service to keep answering, and ends up consistent all the same.
+	AllowInconsistent bool
 }
 
 // instancePost is the body of POST /1.0/instances/{name}.
@@ -43,6 +48,9 @@ type instancePost struct {
 	Live          bool   `json:"live"`
 	InstanceOnly  bool   `json:"instance_only"`
 	ContainerOnly bool   `json:"container_only"`
+	// AllowInconsistent is left out when false so that daemons predating
+	// the field see the body they always did.
+	AllowInconsistent bool `json:"allow_inconsistent,omitempty"`
 }
 
 // MigrateSource prepares an instance to be pulled by another daemon: LXD
@@ -50,12 +58,16 @@ type instancePost struct {
 // operation waits for the target and ends with the transfer; Cancel it if
 // the target never comes. CopyInstance does all of this for you.
 func (c *Client) MigrateSource(ctx context.Context, name string, live, instanceOnly bool) (*Operation, error) {
-	op, err := c.async(ctx, request{method: http.MethodPost, path: instancePath(name), body: instancePost{
+	return c.migrateSource(ctx, name, instancePost{
 		Migration: true, Live: live, InstanceOnly: instanceOnly, ContainerOnly: instanceOnly,
-	}})
+	})
+}
+
+func (c *Client) migrateSource(ctx context.Context, name string, body instancePost) (*Operation, error) {
+	op, err := c.async(ctx, request{method: http.MethodPost, path: instancePath(name), body: body})
 	if err != nil {
 		err = fmt.Errorf("prepare migration of instance %q on %s: %w", name, c.Target(), err)
-		if live {
+		if body.Live {
 			err = &liveMigrationError{err}
 		}
 		return nil, err
@@ -112,7 +124,10 @@ func (c *Client) copyInstance(ctx context.Context, target *Client, name string, 
 		targetName = name
 	}
 
-	srcOp, err := c.MigrateSource(ctx, name, opts.Live, !opts.IncludeSnapshots)
+	srcOp, err := c.migrateSource(ctx, name, instancePost{
+		Migration: true, Live: opts.Live, InstanceOnly: !opts.IncludeSnapshots, ContainerOnly: !opts.IncludeSnapshots,
+		AllowInconsistent: opts.AllowInconsistent,
+	})
 	if err != nil {
 		return err
 	}
@@ -134,6 +149,7 @@ func (c *Client) copyInstance(ctx context.Context, target *Client, name string, 
 			Operation:   srcURL + "/1.0/operations/" + srcOp.ID,
 			Certificate: cert, Secrets: srcOp.Secrets(),
 			Live: opts.Live, InstanceOnly: !opts.IncludeSnapshots, Refresh: opts.Refresh,
+			AllowInconsistent: opts.AllowInconsistent,
 		},
 	}
 	dstOp, err := target.async(ctx, request{method: http.MethodPost, path: "/1.0/instances", body: body})

@@ -29,7 +29,6 @@ const rollbackTimeout = 30 * time.Second
 type mover struct {
 	src, dst         *lxd.Client
 	srcName, dstName string // remote names, for messages
-	srcURL           string // the source's HTTPS address, which the target pulls from
 	dstAddr          string // the target "VM"'s address, for proxy listens
 	device           string
 	live             string
@@ -126,8 +125,11 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 
 	m.report("pre-copying %s to %s while it keeps serving", name, m.dstName)
 	preAt := time.Now()
-	if err := precopy(ctx, m.src, m.dst, m.srcURL, name, override); err != nil {
-		return res, m.rollback(ctx, name, srcEP, err)
+	// AllowInconsistent: without it LXD freezes the running source for the
+	// whole transfer, the very pause the pre-copy exists to avoid. The
+	// refresh below runs frozen, so the target ends up consistent anyway.
+	if err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{AllowInconsistent: true, Devices: override}); err != nil {
+		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("pre-copy of %s to %s: %w", name, m.dstName, err))
 	}
 	m.report("pre-copy done in %s", since(preAt))
 	if m.afterPreCopy != nil {

@@ -46,7 +46,7 @@ func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 	if err != nil {
 		return sdk.Endpoint{}, err
 	}
-	src, srcRemote, err := warm.ConnectRemote(ctx, shared, s.Source)
+	src, _, err := warm.ConnectRemote(ctx, shared, s.Source)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("scaleup %s: source: %w", req.Service, err)
 	}
@@ -74,7 +74,7 @@ func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 		details["cpu."+u.Instance] = strconv.FormatFloat(u.CPU, 'f', 3, 64)
 	}
 	m := &mover{
-		src: src, dst: dst, srcName: s.Source, dstName: s.Target, srcURL: srcRemote.URL,
+		src: src, dst: dst, srcName: s.Source, dstName: s.Target,
 		dstAddr: dstRemote.Address, device: s.ProxyDevice, live: s.Live,
 		progress: progress, afterPreCopy: st.afterPreCopy,
 	}
