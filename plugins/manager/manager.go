@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,13 +134,7 @@ func New(cfg Config) (*Manager, error) {
 
 // Names lists the discovered strategies, sorted.
 func (m *Manager) Names() []string {
-	return slices.Sorted(func(yield func(string) bool) {
-		for n := range m.binaries {
-			if !yield(n) {
-				return
-			}
-		}
-	})
+	return slices.Sorted(maps.Keys(m.binaries))
 }
 
 // Info asks a strategy to describe itself.
