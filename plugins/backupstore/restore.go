@@ -25,7 +25,7 @@ func (s *Store) RestoreNewest(ctx context.Context, service string, restore Resto
 		return Backup{}, err
 	}
 	if len(bs) == 0 {
-		return Backup{}, fmt.Errorf("%w for service %s in %s: create one with `vcrctl backup create %s`", ErrNoBackup, service, s.Dir(), service)
+		return Backup{}, s.noBackup(service)
 	}
 	var fails []string
 	for i, b := range bs {

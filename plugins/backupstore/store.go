@@ -208,9 +208,14 @@ func (s *Store) Newest(service string) (Backup, error) {
 		return Backup{}, err
 	}
 	if len(bs) == 0 {
-		return Backup{}, fmt.Errorf("%w for service %s in %s: create one with `vcrctl backup create %s`", ErrNoBackup, service, s.dir, service)
+		return Backup{}, s.noBackup(service)
 	}
 	return bs[0], nil
+}
+
+// noBackup is the error for a service without any backup.
+func (s *Store) noBackup(service string) error {
+	return fmt.Errorf("%w for service %s in %s: create one with `vcrctl backup create %s`", ErrNoBackup, service, s.dir, service)
 }
 
 // Verify checks the backup against its sha256 sidecar. A missing sidecar, a
