@@ -389,7 +389,7 @@ func (s *System) StartReceiverProcess(t testenv.TB) {
 	s.ReceiverProc = testenv.StartDaemon(t, testenv.DaemonSpec{
 		Name: "vcr-receiver", Path: testenv.Binary(t, "vcr-receiver"), Args: s.ReceiverArgs,
 		Dir: s.Dir, Log: filepath.Join(s.Dir, "vcr-receiver.log"),
-		Ready: func() error { return httpGetOK(s.ReceiverURL + "/-/ready") },
+		Ready: func() error { return testenv.HTTPOK(s.ReceiverURL + "/-/ready") },
 	})
 }
 
@@ -500,7 +500,7 @@ func (s *System) startExporter(t testenv.TB, host string, extra []string) *teste
 	p := testenv.StartDaemon(t, testenv.DaemonSpec{
 		Name: "vcr-exporter-" + host, Path: testenv.Binary(t, "vcr-exporter"), Args: args, Dir: s.Dir,
 		Log:   filepath.Join(s.Dir, "vcr-exporter-"+host+".log"),
-		Ready: func() error { return httpGetOK("http://" + addr + "/metrics") },
+		Ready: func() error { return testenv.HTTPOK("http://" + addr + "/metrics") },
 	})
 	s.Exporters[host] = p
 	s.ExporterAddrs[host] = addr
@@ -671,11 +671,6 @@ func summarize(incs []api.Incident) string {
 		fmt.Fprintf(&b, "\n  %s %s %s %s", inc.ID, inc.Service, inc.State, inc.Error)
 	}
 	return b.String()
-}
-
-func httpGetOK(url string) error {
-	_, err := httpGet(url)
-	return err
 }
 
 func httpGet(url string) (string, error) {
