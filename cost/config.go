@@ -142,11 +142,33 @@ func (c *Config) ApplyDefaults() {
 	}
 }
 
-// Validate reports every problem, each with its path under `cost.`.
+// Problem is one invalid field of the cost config.
+type Problem struct {
+	Path    string // under `cost.`, e.g. "cost.primaries[0].size"
+	Message string
+}
+
+func (p Problem) String() string { return p.Path + ": " + p.Message }
+
+// Validate reports every problem, each with its path under `cost.`, one a line.
 func (c *Config) Validate() error {
-	var errs []string
+	problems := c.Problems()
+	if len(problems) == 0 {
+		return nil
+	}
+	lines := make([]string, len(problems))
+	for i, p := range problems {
+		lines[i] = p.String()
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// Problems lists every problem, in path order, for callers that report
+// fields themselves (the receiver's config validation).
+func (c *Config) Problems() []Problem {
+	var errs []Problem
 	add := func(path, format string, args ...any) {
-		errs = append(errs, "cost."+path+": "+fmt.Sprintf(format, args...))
+		errs = append(errs, Problem{Path: "cost." + path, Message: fmt.Sprintf(format, args...)})
 	}
 	if c.HoursPerYear < 0 || c.HoursPerYear > 8784 {
 		add("hours_per_year", "%g is outside 0..8784 (a leap year)", c.HoursPerYear)
@@ -200,9 +222,6 @@ func (c *Config) Validate() error {
 			add("measure."+m, "unknown model: use one of %s", strings.Join(ModelNames, ", "))
 		}
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	sort.Strings(errs)
-	return errors.New(strings.Join(errs, "\n"))
+	sort.Slice(errs, func(i, j int) bool { return errs[i].String() < errs[j].String() })
+	return errs
 }

@@ -98,6 +98,7 @@ func TestValidationErrors(t *testing.T) {
 		"two documents":   {minimal + "---\n{}\n", "more than one YAML document"},
 		"wrong type":      {strings.Replace(minimal, "port: 8080", "port: eighty", 1), "cannot unmarshal"},
 		"lxd both":        {minimal + "lxd_remotes: {a: {socket: /x, url: https://h:1}}\n", "lxd_remotes.a: set exactly one of socket or url"},
+		"cost field":      {minimal + "cost: {sizes: {m: {hourly_usd: 1}}, primaries: [{size: m, count: 1}], standby_size: big}\n", `cost.standby_size: "big" is not in sizes`},
 		"negative period": {strings.Replace(minimal, "zone: example.test.}", "zone: example.test.}\n    fencing: {grace_period: -1s}", 1), "services[0].fencing.grace_period"},
 	}
 	for name, tc := range cases {

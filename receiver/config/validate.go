@@ -151,11 +151,8 @@ func (c *Config) Validate() error {
 		errs.add("services", "at least one service is needed")
 	}
 	if c.Cost != nil {
-		if err := c.Cost.Validate(); err != nil {
-			for _, line := range strings.Split(err.Error(), "\n") {
-				path, msg, _ := strings.Cut(line, ": ")
-				errs = append(errs, FieldError{Path: path, Message: msg})
-			}
+		for _, p := range c.Cost.Problems() {
+			errs = append(errs, FieldError{Path: p.Path, Message: p.Message})
 		}
 	}
 	return errs.err()
