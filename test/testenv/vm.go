@@ -1,13 +1,16 @@
 package testenv
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/digitalocean/go-libvirt"
@@ -102,10 +105,17 @@ func (l *LibvirtEnv) StartVM(t TB, opts VMOptions) *VM {
 		t.Fatalf("testenv: define QEMU domain %s: %v", vm.Name, err)
 	}
 	vm.UUID = virt.FormatUUID(dom.UUID)
+	var qemuPID int
 	t.Cleanup(func() {
 		if d, err := conn.DomainLookupByName(vm.Name); err == nil {
 			_ = conn.DomainDestroy(d)
 			_ = conn.DomainUndefine(d)
+		}
+		// QEMU outlives a libvirtd that another test process stopped, and then
+		// the calls above cannot reach it: stop it by its PID.
+		if qemuPID > 0 && qemuRuns(qemuPID, vm.Name) {
+			t.Logf("testenv: VM %s: libvirt could not destroy it; killing QEMU pid %d", vm.Name, qemuPID)
+			_ = syscall.Kill(qemuPID, syscall.SIGKILL)
 		}
 	})
 	diag := func() string {
@@ -115,6 +125,9 @@ func (l *LibvirtEnv) StartVM(t TB, opts VMOptions) *VM {
 	start := time.Now()
 	if err := conn.DomainCreate(dom); err != nil {
 		t.Fatalf("testenv: start QEMU domain %s: %v\n%s", vm.Name, err, diag())
+	}
+	if b, err := os.ReadFile("/run/libvirt/qemu/" + vm.Name + ".pid"); err == nil {
+		qemuPID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
 	WaitHTTP(t, "http://"+vm.ListenAddr+"/", boot, diag)
 	t.Logf("testenv: VM %s (%s) answers on %s after %s", vm.Name, vm.UUID, vm.ListenAddr, time.Since(start).Round(10*time.Millisecond))
@@ -148,4 +161,11 @@ func xmlEscape(s string) string {
 	var b strings.Builder
 	_ = xml.EscapeText(&b, []byte(s))
 	return b.String()
+}
+
+// qemuRuns reports whether pid is still the QEMU process of domain name
+// (the PID may have been reused since).
+func qemuRuns(pid int, name string) bool {
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return err == nil && bytes.Contains(cmdline, []byte("guest="+name+","))
 }

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -29,5 +32,34 @@ func TestStartVMServesThroughHostfwd(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + vm.ListenAddr + "/"); err == nil {
 		t.Fatalf("%s still answers after Destroy", vm.ListenAddr)
+	}
+}
+
+// A libvirtd stopped under a running VM (by another test process) must not
+// leave the VM's QEMU running after the test.
+func TestStartVMCleanupWithoutLibvirt(t *testing.T) {
+	needRoot(t)
+	lv := Libvirt(t)
+	var pid int
+	var name string
+	t.Run("vm", func(t *testing.T) {
+		vm := lv.StartVM(t, VMOptions{ListenAddr: fmt.Sprintf("127.0.0.5:%d", FreePort(t))})
+		name = vm.Name
+		b, err := os.ReadFile("/run/libvirt/qemu/" + vm.Name + ".pid")
+		if err != nil {
+			t.Fatalf("QEMU pid file: %v", err)
+		}
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		lv.StopDaemon(t)
+	})
+	lv.StartDaemon(t)
+	if pid == 0 || qemuRuns(pid, name) {
+		t.Fatalf("QEMU pid %d of %s still runs after its test ended with libvirtd gone", pid, name)
+	}
+	// The next libvirtd still knows the domain (its definition outlived the
+	// daemon); remove it so it does not pile up.
+	conn := lv.Connect(t, "qemu:///system")
+	if d, err := conn.DomainLookupByName(name); err == nil {
+		_ = conn.DomainUndefine(d)
 	}
 }
