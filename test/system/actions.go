@@ -1,0 +1,87 @@
+package system
+
+// Actions on the running system, the way its users would meet them: a
+// primary crashes or comes back, a client resolves the service's name and
+// fetches its page, an operator opens the status page.
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/vcrcovery/vcrcovery/test/testenv"
+)
+
+// FailPrimary kills a service's primary the way a crash would: the domain is
+// destroyed in libvirt and its service stops answering. It returns the moment
+// of the destroy.
+func (s *System) FailPrimary(t testenv.TB, name string) time.Time {
+	t.Helper()
+	svc := s.Service(t, name)
+	svc.StopListener()
+	at := time.Now()
+	if svc.vm != nil {
+		s.Libvirt.Virsh(t, "qemu:///system", "destroy", svc.Domain)
+	} else {
+		s.Driver.Destroy(t, svc.Domain)
+	}
+	return at
+}
+
+// RestorePrimary starts the primary again (for failback and flapping).
+func (s *System) RestorePrimary(t testenv.TB, name string) {
+	t.Helper()
+	svc := s.Service(t, name)
+	if svc.vm != nil {
+		s.Libvirt.Virsh(t, "qemu:///system", "start", svc.Domain)
+		testenv.WaitHTTP(t, "http://"+svc.vm.ListenAddr+"/", 2*time.Minute, nil)
+		return
+	}
+	s.Driver.Start(t, svc.Domain)
+	svc.startListener(t)
+}
+
+// Resolve returns the service name's A records from the authoritative server.
+func (s *System) Resolve(t testenv.TB, name string) []string {
+	t.Helper()
+	return s.Named.Lookup(t, s.Service(t, name).DNSName)
+}
+
+// Get resolves the service's name and fetches its page through it, the way a
+// client of the service would.
+func (s *System) Get(t testenv.TB, name string) (string, error) {
+	t.Helper()
+	addrs := s.Resolve(t, name)
+	if len(addrs) != 1 {
+		return "", fmt.Errorf("%s resolves to %v, want one address", name, addrs)
+	}
+	return httpGet("http://" + net.JoinHostPort(addrs[0], fmt.Sprint(s.Service(t, name).Port)) + "/")
+}
+
+// httpGet fetches url as a client of the service would, with a short
+// timeout; anything but 200 is an error.
+func httpGet(url string) (string, error) {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return string(b), fmt.Errorf("GET %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(b), nil
+}
+
+// StatusPageURL is the receiver's status page with the operator's
+// credentials in it, for a browser.
+func (s *System) StatusPageURL() string {
+	return strings.Replace(s.ReceiverURL, "http://", "http://"+OperatorUser+":"+OperatorPassword+"@", 1) + "/"
+}
