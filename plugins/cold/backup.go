@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/vcrcovery/vcrcovery/plugins/backupstore"
-	"github.com/vcrcovery/vcrcovery/plugins/warm"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 )
 
 // CreateBackup is what `vcrctl backup create SERVICE` (and a scheduled
@@ -15,7 +15,7 @@ import (
 // settings and shared are the service's cold settings and the receiver-wide
 // shared settings, as the receiver passes them to Prepare.
 func CreateBackup(ctx context.Context, service string, settings, shared json.RawMessage) (backupstore.Backup, []backupstore.Backup, error) {
-	s, sh, err := warm.ParseRequest(settings, shared, ParseSettings)
+	s, sh, err := strategy.ParseRequest(settings, shared, ParseSettings)
 	if err != nil {
 		return backupstore.Backup{}, nil, err
 	}
@@ -24,7 +24,7 @@ func CreateBackup(ctx context.Context, service string, settings, shared json.Raw
 		return backupstore.Backup{}, nil, err
 	}
 	remote, instance := s.source(service)
-	c, _, err := warm.ConnectRemote(ctx, sh, remote)
+	c, _, err := strategy.ConnectRemote(ctx, sh, remote)
 	if err != nil {
 		return backupstore.Backup{}, nil, fmt.Errorf("backup %s: %w", service, err)
 	}

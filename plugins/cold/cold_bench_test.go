@@ -11,10 +11,10 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/lxd"
 	"github.com/vcrcovery/vcrcovery/plugins/cold"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
-	"github.com/vcrcovery/vcrcovery/plugins/warm"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
@@ -45,12 +45,12 @@ func BenchmarkColdRestore(b *testing.B) {
 	}
 	s := sdktest.GRPC(b, cold.Strategy{})
 	req := sdk.PrepareRequest{Service: "web", Settings: settings, Shared: shared}
-	b.Cleanup(func() { _ = warm.RemoveInstance(ctx, c, "web") })
+	b.Cleanup(func() { _ = strategy.RemoveInstance(ctx, c, "web") })
 
 	var total, prep []time.Duration
 	for range strategytest.Samples(b) {
 		// A cold standby holds no copy of the service.
-		if err := warm.RemoveInstance(ctx, c, "web"); err != nil {
+		if err := strategy.RemoveInstance(ctx, c, "web"); err != nil {
 			b.Fatal(err)
 		}
 		start := time.Now()

@@ -44,29 +44,6 @@ func TestParseSettings(t *testing.T) {
 	}
 }
 
-func TestRewriteListen(t *testing.T) {
-	cases := []struct{ listen, addr, want, wantErr string }{
-		{"tcp:127.0.0.9:8081", "127.0.0.2", "tcp:127.0.0.2:8081", ""},
-		{"tcp:0.0.0.0:80", "127.0.0.3", "tcp:127.0.0.3:80", ""},
-		{"udp:127.0.0.9:53", "::1", "udp:[::1]:53", ""},
-		{"tcp:127.0.0.9:8081", "standby.example", "", "not an IP address"},
-		{"unix:/run/s.sock", "127.0.0.2", "", "unix socket"},
-		{"127.0.0.9:8081", "127.0.0.2", "", "unknown protocol"},
-	}
-	for _, tc := range cases {
-		got, err := RewriteListen(tc.listen, tc.addr)
-		if tc.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("%s: err = %v, want %q", tc.listen, err, tc.wantErr)
-			}
-			continue
-		}
-		if err != nil || got != tc.want {
-			t.Errorf("RewriteListen(%s, %s) = %q, %v; want %q", tc.listen, tc.addr, got, err, tc.want)
-		}
-	}
-}
-
 func TestConformance(t *testing.T) {
 	sdktest.Conformance(t, Strategy{}, sdktest.Options{ValidSettings: json.RawMessage(`{"remote":"standby","keep":3}`)})
 }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/vcrcovery/vcrcovery/plugins/backupstore"
-	"github.com/vcrcovery/vcrcovery/plugins/warm"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 )
 
 // DefaultKeep is how many backups per service Prune keeps when the settings
@@ -41,17 +41,17 @@ type Settings struct {
 // ParseSettings decodes and checks settings, refusing unknown keys.
 func ParseSettings(raw json.RawMessage) (Settings, error) {
 	var s Settings
-	if err := warm.DecodeStrict(raw, &s); err != nil {
+	if err := strategy.DecodeStrict(raw, &s); err != nil {
 		return s, fmt.Errorf("cold settings: %w", err)
 	}
-	if err := warm.MergeAlias(&s.Instance, &s.Container, "instance", "container"); err != nil {
+	if err := strategy.MergeAlias(&s.Instance, &s.Container, "instance", "container"); err != nil {
 		return s, fmt.Errorf("cold settings: %w", err)
 	}
 	if s.Remote == "" {
 		return s, errors.New("cold settings: remote is required: name the standby LXD daemon (from lxd_remotes) to restore into")
 	}
 	if s.ProxyDevice == "" {
-		s.ProxyDevice = warm.DefaultProxyDevice
+		s.ProxyDevice = strategy.DefaultProxyDevice
 	}
 	if s.Keep < 0 {
 		return s, fmt.Errorf("cold settings: keep=%d: give a positive number of backups to keep", s.Keep)
