@@ -30,13 +30,13 @@ func (Strategy) Info(context.Context) (sdk.Info, error) {
 
 // ValidateConfig implements sdk.Strategy.
 func (Strategy) ValidateConfig(_ context.Context, settings json.RawMessage) error {
-	_, err := ParseSettings(settings)
+	_, err := backupstore.ParseSettings(settings)
 	return err
 }
 
 // Prepare implements sdk.Strategy: restore, re-address, start.
 func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error) {
-	s, shared, err := strategy.ParseRequest(req.Settings, req.Shared, ParseSettings)
+	s, shared, err := strategy.ParseRequest(req.Settings, req.Shared, backupstore.ParseSettings)
 	if err != nil {
 		return sdk.Endpoint{}, err
 	}
@@ -44,7 +44,7 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
 	}
-	bname := s.backupName(req.Service)
+	bname := s.FolderFor(req.Service)
 	// Fail before touching LXD when there is nothing to restore.
 	if _, err := store.Newest(bname); err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
@@ -53,7 +53,7 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
 	}
-	name := s.instance(req.Service)
+	name := s.InstanceFor(req.Service)
 
 	var replaced bool
 	restore := func(ctx context.Context, b backupstore.Backup, f *os.File) error {

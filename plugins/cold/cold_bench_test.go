@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/lxd"
+	"github.com/vcrcovery/vcrcovery/plugins/backupstore"
 	"github.com/vcrcovery/vcrcovery/plugins/cold"
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
@@ -35,7 +36,7 @@ func BenchmarkColdRestore(b *testing.B) {
 	ctx := context.Background()
 	shared := strategytest.SharedJSON(b, map[string]sdk.LXDRemote{"standby": strategytest.Remote(x)}, b.TempDir())
 	settings := json.RawMessage(`{"remote":"standby","proxy_device":"web"}`)
-	bk, _, err := cold.CreateBackup(ctx, "web", settings, shared)
+	bk, _, err := backupstore.CreateForService(ctx, "web", settings, shared)
 	if err != nil {
 		b.Fatal(err)
 	}
