@@ -8,7 +8,6 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/internal/humanize"
 	"github.com/vcrcovery/vcrcovery/plugins/backupstore"
-	"github.com/vcrcovery/vcrcovery/plugins/cold"
 	"github.com/vcrcovery/vcrcovery/receiver/config"
 )
 
@@ -22,34 +21,27 @@ func (a *app) backupCmd() *cobra.Command {
 }
 
 // backupTarget resolves a service's cold settings and the backup store.
-func (a *app) backupTarget(service string) (*config.Config, *config.Service, cold.Settings, *backupstore.Store, error) {
+func (a *app) backupTarget(service string) (*config.Config, *config.Service, backupstore.Settings, *backupstore.Store, error) {
 	cfg, err := a.loadConfigNoSecrets()
 	if err != nil {
-		return nil, nil, cold.Settings{}, nil, err
+		return nil, nil, backupstore.Settings{}, nil, err
 	}
 	svc := cfg.Service(service)
 	if svc == nil {
-		return nil, nil, cold.Settings{}, nil, fmt.Errorf("no service %q in %s: see vcrctl status for the names", service, a.configFile)
+		return nil, nil, backupstore.Settings{}, nil, fmt.Errorf("no service %q in %s: see vcrctl status for the names", service, a.configFile)
 	}
-	settings, err := cold.ParseSettings(svc.Strategy.SettingsJSON)
+	settings, err := backupstore.ParseSettings(svc.Strategy.SettingsJSON)
 	if err != nil {
-		return nil, nil, cold.Settings{}, nil, fmt.Errorf("service %s (strategy %s) has no usable backup settings: %w", service, svc.Strategy.Name, err)
+		return nil, nil, backupstore.Settings{}, nil, fmt.Errorf("service %s (strategy %s) has no usable backup settings: %w", service, svc.Strategy.Name, err)
 	}
 	if cfg.BackupDir == "" {
-		return nil, nil, cold.Settings{}, nil, fmt.Errorf("%s sets no backup_dir: add one to keep backups", a.configFile)
+		return nil, nil, backupstore.Settings{}, nil, fmt.Errorf("%s sets no backup_dir: add one to keep backups", a.configFile)
 	}
 	store, err := backupstore.Open(cfg.BackupDir)
 	if err != nil {
-		return nil, nil, cold.Settings{}, nil, err
+		return nil, nil, backupstore.Settings{}, nil, err
 	}
 	return cfg, svc, settings, store, nil
-}
-
-func backupName(service string, s cold.Settings) string {
-	if s.Backup != "" {
-		return s.Backup
-	}
-	return service
 }
 
 func (a *app) backupCreateCmd() *cobra.Command {
@@ -63,7 +55,7 @@ func (a *app) backupCreateCmd() *cobra.Command {
 				return err
 			}
 			start := time.Now()
-			b, pruned, err := cold.CreateBackup(cmd.Context(), svc.Name, svc.Strategy.SettingsJSON, cfg.Shared())
+			b, pruned, err := backupstore.CreateForService(cmd.Context(), svc.Name, svc.Strategy.SettingsJSON, cfg.Shared())
 			if err != nil {
 				return err
 			}
@@ -89,7 +81,7 @@ func (a *app) backupListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			bs, err := store.List(backupName(svc.Name, settings))
+			bs, err := store.List(settings.FolderFor(svc.Name))
 			if err != nil {
 				return err
 			}
@@ -128,7 +120,7 @@ func (a *app) backupPruneCmd() *cobra.Command {
 			if !cmd.Flags().Changed("keep") {
 				keep = settings.Keep
 			}
-			removed, err := store.Prune(backupName(svc.Name, settings), keep)
+			removed, err := store.Prune(settings.FolderFor(svc.Name), keep)
 			if a.output == "json" && err == nil {
 				return writeJSON(a.stdout, backupsJSON(removed))
 			}

@@ -1,6 +1,9 @@
 // Package backupstore keeps LXD export tarballs of protected services in a
 // directory, so the cold-standby strategy can restore the newest good one and
-// `vcrctl backup create|list|prune` can manage them.
+// `vcrctl backup create|list|prune` can manage them. It also reads the cold
+// strategy's settings (Settings), which say where a service's backups come
+// from and how many are kept, and makes a service's backup from them
+// (CreateForService), so vcrctl needs no strategy package.
 //
 // Layout (one folder per service, names sort by time):
 //

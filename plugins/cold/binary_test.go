@@ -7,9 +7,9 @@ import (
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
 )
 
-// TestBinary runs the real vcr-strategy-cold executable through the receiver's
-// plugin manager: handshake, Info and config validation across the process
-// boundary.
+// TestBinary runs the real vcr-strategy-cold executable in its own process,
+// started the way the receiver starts it (sdk.ClientConfig): handshake, Info
+// and config validation across the process boundary.
 func TestBinary(t *testing.T) {
 	strategytest.CheckBinary(t, "github.com/vcrcovery/vcrcovery/cmd/vcr-strategy-cold", "cold", json.RawMessage(`{"remote":"standby"}`))
 }

@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 
 	"github.com/vcrcovery/vcrcovery/lxd"
 	"github.com/vcrcovery/vcrcovery/plugins/backupstore"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
-	"github.com/vcrcovery/vcrcovery/plugins/warm"
 )
 
 // Version is the strategy's version, shown by Info.
@@ -31,13 +30,13 @@ func (Strategy) Info(context.Context) (sdk.Info, error) {
 
 // ValidateConfig implements sdk.Strategy.
 func (Strategy) ValidateConfig(_ context.Context, settings json.RawMessage) error {
-	_, err := ParseSettings(settings)
+	_, err := backupstore.ParseSettings(settings)
 	return err
 }
 
 // Prepare implements sdk.Strategy: restore, re-address, start.
 func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error) {
-	s, shared, err := warm.ParseRequest(req.Settings, req.Shared, ParseSettings)
+	s, shared, err := strategy.ParseRequest(req.Settings, req.Shared, backupstore.ParseSettings)
 	if err != nil {
 		return sdk.Endpoint{}, err
 	}
@@ -45,16 +44,16 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
 	}
-	bname := s.backupName(req.Service)
+	bname := s.FolderFor(req.Service)
 	// Fail before touching LXD when there is nothing to restore.
 	if _, err := store.Newest(bname); err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
 	}
-	c, remote, err := warm.ConnectRemote(ctx, shared, s.Remote)
+	c, remote, err := strategy.ConnectRemote(ctx, shared, s.Remote)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
 	}
-	name := s.instance(req.Service)
+	name := s.InstanceFor(req.Service)
 
 	var replaced bool
 	restore := func(ctx context.Context, b backupstore.Backup, f *os.File) error {
@@ -64,12 +63,12 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 		}
 		if gone {
 			replaced = true
-			warm.Report(progress, "removed stale instance %s from %s", name, s.Remote)
+			strategy.Report(progress, "removed stale instance %s from %s", name, s.Remote)
 		}
-		warm.Report(progress, "importing backup %s (%d bytes) as %s", b.Name(), b.Size, name)
+		strategy.Report(progress, "importing backup %s (%d bytes) as %s", b.Name(), b.Size, name)
 		return c.ImportBackup(ctx, f, lxd.ImportOptions{Name: name})
 	}
-	note := func(m string) { warm.Report(progress, "%s", m) }
+	note := func(m string) { strategy.Report(progress, "%s", m) }
 	b, err := store.RestoreNewest(ctx, bname, restore, note)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
@@ -87,11 +86,11 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 			return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
 		}
 	}
-	ep, err := warm.ProxyEndpoint(inst, s.ProxyDevice, remote.Address)
+	ep, err := strategy.ProxyEndpoint(inst, s.ProxyDevice, remote.Address)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
 	}
-	if _, err := warm.EnsureRunning(ctx, c, name, &ep, progress); err != nil {
+	if _, err := strategy.EnsureRunning(ctx, c, name, &ep, progress); err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
 	}
 	ep.Details = map[string]string{
@@ -100,7 +99,7 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 		"backup":   b.Name(),
 		"replaced": strconv.FormatBool(replaced),
 	}
-	warm.Report(progress, "restored %s from %s; serving at %s:%d", name, b.Name(), ep.Address, ep.Port)
+	strategy.Report(progress, "restored %s from %s; serving at %s:%d", name, b.Name(), ep.Address, ep.Port)
 	return ep, nil
 }
 
@@ -115,7 +114,7 @@ func removeInstance(ctx context.Context, c *lxd.Client, name string) (bool, erro
 		}
 		return false, err
 	}
-	if err := warm.RemoveInstance(ctx, c, name); err != nil {
+	if err := strategy.RemoveInstance(ctx, c, name); err != nil {
 		return false, fmt.Errorf("replace stale instance: %w", err)
 	}
 	return true, nil
@@ -134,7 +133,7 @@ func Readdress(ctx context.Context, c *lxd.Client, inst *lxd.Instance, device, a
 	if !ok || dev["type"] != "proxy" {
 		return fmt.Errorf("instance %q has no proxy device %q: add one (listen=tcp:<addr>:<port> connect=tcp:127.0.0.1:<port>) before backing it up", inst.Name, device)
 	}
-	listen, err := RewriteListen(dev["listen"], addr)
+	listen, err := strategy.RewriteListen(dev["listen"], addr)
 	if err != nil {
 		return fmt.Errorf("instance %q device %q: %w", inst.Name, device, err)
 	}
@@ -150,24 +149,4 @@ func Readdress(ctx context.Context, c *lxd.Client, inst *lxd.Instance, device, a
 		return fmt.Errorf("re-address instance %q to %s: %w", inst.Name, addr, err)
 	}
 	return nil
-}
-
-// RewriteListen replaces the host of an LXD proxy listen address
-// ("tcp:127.0.0.2:8081") by addr, keeping protocol and port.
-func RewriteListen(listen, addr string) (string, error) {
-	network, hostport, err := lxd.ProxyAddress(listen)
-	if err != nil {
-		return "", err
-	}
-	if network == "unix" {
-		return "", fmt.Errorf("listen %q is a unix socket; the strategies need a TCP or UDP address", listen)
-	}
-	_, port, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return "", fmt.Errorf("listen %q: %w", listen, err)
-	}
-	if net.ParseIP(addr) == nil {
-		return "", fmt.Errorf("address %q is not an IP address: fix the remote's address in lxd_remotes", addr)
-	}
-	return network + ":" + net.JoinHostPort(addr, port), nil
 }

@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/lxd"
+	"github.com/vcrcovery/vcrcovery/plugins/backupstore"
 	"github.com/vcrcovery/vcrcovery/plugins/cold"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
-	"github.com/vcrcovery/vcrcovery/plugins/warm"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
@@ -35,7 +36,7 @@ func BenchmarkColdRestore(b *testing.B) {
 	ctx := context.Background()
 	shared := strategytest.SharedJSON(b, map[string]sdk.LXDRemote{"standby": strategytest.Remote(x)}, b.TempDir())
 	settings := json.RawMessage(`{"remote":"standby","proxy_device":"web"}`)
-	bk, _, err := cold.CreateBackup(ctx, "web", settings, shared)
+	bk, _, err := backupstore.CreateForService(ctx, "web", settings, shared)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,12 +46,12 @@ func BenchmarkColdRestore(b *testing.B) {
 	}
 	s := sdktest.GRPC(b, cold.Strategy{})
 	req := sdk.PrepareRequest{Service: "web", Settings: settings, Shared: shared}
-	b.Cleanup(func() { _ = warm.RemoveInstance(ctx, c, "web") })
+	b.Cleanup(func() { _ = strategy.RemoveInstance(ctx, c, "web") })
 
 	var total, prep []time.Duration
 	for range strategytest.Samples(b) {
 		// A cold standby holds no copy of the service.
-		if err := warm.RemoveInstance(ctx, c, "web"); err != nil {
+		if err := strategy.RemoveInstance(ctx, c, "web"); err != nil {
 			b.Fatal(err)
 		}
 		start := time.Now()

@@ -47,19 +47,19 @@ func TestColdIntegration(t *testing.T) {
 	ctx := context.Background()
 
 	// vcrctl's path: export from LXD into the store, with retention.
-	b1, _, err := cold.CreateBackup(ctx, "web", settings, shared)
+	b1, _, err := backupstore.CreateForService(ctx, "web", settings, shared)
 	if err != nil {
-		t.Fatalf("CreateBackup: %v", err)
+		t.Fatalf("CreateForService: %v", err)
 	}
 	setPage(t, x, "web", "v2\n")
-	b2, _, err := cold.CreateBackup(ctx, "web", settings, shared)
+	b2, _, err := backupstore.CreateForService(ctx, "web", settings, shared)
 	if err != nil {
-		t.Fatalf("CreateBackup: %v", err)
+		t.Fatalf("CreateForService: %v", err)
 	}
 	setPage(t, x, "web", "v3\n")
-	b3, pruned, err := cold.CreateBackup(ctx, "web", settings, shared)
+	b3, pruned, err := backupstore.CreateForService(ctx, "web", settings, shared)
 	if err != nil {
-		t.Fatalf("CreateBackup: %v", err)
+		t.Fatalf("CreateForService: %v", err)
 	}
 	if len(pruned) != 1 || pruned[0].Path != b1.Path {
 		t.Fatalf("keep=2 pruned %v, want the oldest %s", pruned, b1.Name())

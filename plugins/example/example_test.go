@@ -203,8 +203,8 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// TestPluginBinary runs the real plugin binary through the receiver's plugin
-// manager, as vcr-receiver would.
+// TestPluginBinary runs the real plugin binary in its own process, started
+// the way vcr-receiver starts it.
 func TestPluginBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the plugin binary")

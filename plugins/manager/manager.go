@@ -359,21 +359,15 @@ func (m *Manager) start(name, path string) (*instance, error) {
 	bin := sdk.BinaryPrefix + name
 	inst := &instance{name: name, exited: make(chan struct{}), stderr: &tailBuffer{max: 4096}}
 	log := m.log.With("strategy", name)
-	cfg := &plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.VersionedPlugins(nil),
-		Cmd:              exec.Command(path),
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Managed:          true,
-		AutoMTLS:         true,
-		StartTimeout:     m.cfg.CallTimeout,
-		Logger:           newHCLogAdapter(log, inst.setExit),
-		Stderr:           inst.stderr,
-		// After Serve, a plugin's os.Stdout and os.Stderr travel over
-		// go-plugin's stdio stream rather than the process's pipes.
-		SyncStdout: &lineLogger{log: log, level: slog.LevelInfo, stream: "stdout"},
-		SyncStderr: io.MultiWriter(inst.stderr, &lineLogger{log: log, level: slog.LevelWarn, stream: "stderr"}),
-	}
+	cfg := sdk.ClientConfig(exec.Command(path))
+	cfg.Managed = true
+	cfg.StartTimeout = m.cfg.CallTimeout
+	cfg.Logger = newHCLogAdapter(log, inst.setExit)
+	cfg.Stderr = inst.stderr
+	// After Serve, a plugin's os.Stdout and os.Stderr travel over
+	// go-plugin's stdio stream rather than the process's pipes.
+	cfg.SyncStdout = &lineLogger{log: log, level: slog.LevelInfo, stream: "stdout"}
+	cfg.SyncStderr = io.MultiWriter(inst.stderr, &lineLogger{log: log, level: slog.LevelWarn, stream: "stderr"})
 	if sum, ok := m.checksums[name]; ok {
 		cfg.SecureConfig = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
@@ -394,15 +388,10 @@ func (m *Manager) start(name, path string) (*instance, error) {
 		}
 		return nil, fmt.Errorf("start plugin %s: %w; check the plugin log above", path, err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	s, err := sdk.Dispense(rpc)
 	if err != nil {
 		client.Kill()
-		return nil, fmt.Errorf("start plugin %s: %w; is it a VCRcovery strategy plugin?", path, err)
-	}
-	s, ok := raw.(sdk.Strategy)
-	if !ok {
-		client.Kill()
-		return nil, fmt.Errorf("start plugin %s: dispensed %T, not a strategy; this is a bug in plugins/sdk", path, raw)
+		return nil, fmt.Errorf("start plugin %s: %w", path, err)
 	}
 	inst.client = client
 	inst.strategy = s

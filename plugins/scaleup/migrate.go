@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/lxd"
-	"github.com/vcrcovery/vcrcovery/plugins/cold"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
-	"github.com/vcrcovery/vcrcovery/plugins/warm"
 )
 
 // Migration methods recorded in Endpoint.Details["migration"].
@@ -51,7 +50,7 @@ type moveResult struct {
 	Downtime time.Duration
 }
 
-func (m *mover) report(format string, args ...any) { warm.Report(m.progress, format, args...) }
+func (m *mover) report(format string, args ...any) { strategy.Report(m.progress, format, args...) }
 
 // move migrates one instance. On failure the source is left (or put back)
 // running and the half-made target copy is deleted where possible; the error
@@ -65,7 +64,7 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 		}
 		return res, fmt.Errorf("source %q: %w", m.srcName, err)
 	}
-	srcEP, err := warm.ProxyEndpoint(inst, m.device, "")
+	srcEP, err := strategy.ProxyEndpoint(inst, m.device, "")
 	if err != nil {
 		return res, err
 	}
@@ -74,7 +73,7 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 		return res, err
 	}
 	override := map[string]map[string]string{m.device: proxy}
-	dstEP, err := warm.ProxyEndpoint(&lxd.Instance{Name: name, Devices: override}, m.device, m.dstAddr)
+	dstEP, err := strategy.ProxyEndpoint(&lxd.Instance{Name: name, Devices: override}, m.device, m.dstAddr)
 	if err != nil {
 		return res, err
 	}
@@ -154,7 +153,7 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 	}
 	m.report("refreshed in %s; starting %s on %s", since(refreshAt), name, m.dstName)
 	startAt := time.Now()
-	if err := warm.StartListening(ctx, m.dst, name, dstEP); err != nil {
+	if err := strategy.StartListening(ctx, m.dst, name, dstEP); err != nil {
 		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("start %s on %s: %w", name, m.dstName, err))
 	}
 	res.Downtime = time.Since(stopped)
@@ -179,7 +178,7 @@ func (m *mover) targetProxy(inst *lxd.Instance) (map[string]string, error) {
 	if m.dstAddr == "" {
 		return nil, fmt.Errorf("target remote %q has no address in lxd_remotes: set it so the moved service listens on the target VM's address", m.dstName)
 	}
-	listen, err := cold.RewriteListen(dev["listen"], m.dstAddr)
+	listen, err := strategy.RewriteListen(dev["listen"], m.dstAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +203,7 @@ func (m *mover) clearTarget(ctx context.Context, name string, srcRunning bool) (
 		return true, nil
 	}
 	m.report("removing a leftover copy of %s from %s", name, m.dstName)
-	if err := deleteInstance(ctx, m.dst, name); err != nil {
+	if err := strategy.RemoveInstance(ctx, m.dst, name); err != nil {
 		return false, fmt.Errorf("target %q has a stale %s that cannot be removed: %w", m.dstName, name, err)
 	}
 	return false, nil
@@ -215,7 +214,7 @@ func (m *mover) targetEndpoint(ctx context.Context, name string) (sdk.Endpoint, 
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("target %q: %w", m.dstName, err)
 	}
-	return warm.ProxyEndpoint(inst, m.device, m.dstAddr)
+	return strategy.ProxyEndpoint(inst, m.device, m.dstAddr)
 }
 
 // repair puts things back after a failed attempt: the source runs
@@ -227,11 +226,11 @@ func (m *mover) repair(ctx context.Context, name string) (srcErr, dstErr error) 
 		srcErr = err
 	} else if !st.Running() {
 		m.report("%s is %s on %s after the failed attempt; starting it again", name, st.Status, m.srcName)
-		if _, err := warm.EnsureRunning(rctx, m.src, name, nil, nil); err != nil {
+		if _, err := strategy.EnsureRunning(rctx, m.src, name, nil, nil); err != nil {
 			srcErr = err
 		}
 	}
-	if err := deleteInstance(rctx, m.dst, name); err != nil {
+	if err := strategy.RemoveInstance(rctx, m.dst, name); err != nil {
 		dstErr = fmt.Errorf("could not remove the half copy from %s (%v): delete it by hand once %s is back: lxc delete --force %s", m.dstName, err, m.dstName, name)
 	}
 	return srcErr, dstErr
@@ -253,11 +252,6 @@ func (m *mover) rollback(ctx context.Context, name string, srcEP sdk.Endpoint, c
 		name, cause, name, m.srcName, srcEP.Address, srcEP.Port, cleanup, m.dstName)
 }
 
-// deleteInstance force-stops and deletes name; a missing instance is fine.
-func deleteInstance(ctx context.Context, c *lxd.Client, name string) error {
-	return warm.RemoveInstance(ctx, c, name)
-}
-
 // liveReason is the short reason a live migration failed, for the incident.
 func liveReason(err error) string {
 	if err == nil {
@@ -271,7 +265,7 @@ func liveReason(err error) string {
 }
 
 func ensureRunning(ctx context.Context, c *lxd.Client, name string) error {
-	_, err := warm.EnsureRunning(ctx, c, name, nil, nil)
+	_, err := strategy.EnsureRunning(ctx, c, name, nil, nil)
 	return err
 }
 

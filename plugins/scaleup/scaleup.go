@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/lxd"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
-	"github.com/vcrcovery/vcrcovery/plugins/warm"
 )
 
 // Version is the strategy's version, shown by Info.
@@ -42,20 +42,20 @@ func (*Strategy) ValidateConfig(_ context.Context, settings json.RawMessage) err
 // service's own endpoint: on the target if its container moved, else where it
 // already was.
 func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error) {
-	s, shared, err := warm.ParseRequest(req.Settings, req.Shared, ParseSettings)
+	s, shared, err := strategy.ParseRequest(req.Settings, req.Shared, ParseSettings)
 	if err != nil {
 		return sdk.Endpoint{}, err
 	}
-	src, _, err := warm.ConnectRemote(ctx, shared, s.Source)
+	src, _, err := strategy.ConnectRemote(ctx, shared, s.Source)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("scaleup %s: source: %w", req.Service, err)
 	}
-	dst, dstRemote, err := warm.ConnectRemote(ctx, shared, s.Target)
+	dst, dstRemote, err := strategy.ConnectRemote(ctx, shared, s.Target)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("scaleup %s: target: %w; nothing was moved", req.Service, err)
 	}
 
-	warm.Report(progress, "sampling CPU of the instances on %s over %s", s.Source, time.Duration(s.SampleInterval))
+	strategy.Report(progress, "sampling CPU of the instances on %s over %s", s.Source, time.Duration(s.SampleInterval))
 	usages, err := Sample(ctx, src, time.Duration(s.SampleInterval))
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("scaleup %s: %w", req.Service, err)
@@ -64,7 +64,7 @@ func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("scaleup %s: %w", req.Service, err)
 	}
-	warm.Report(progress, "choice: %s", choice.Explanation)
+	strategy.Report(progress, "choice: %s", choice.Explanation)
 
 	details := map[string]string{
 		"source": s.Source, "target": s.Target,
@@ -97,7 +97,7 @@ func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 				return sdk.Endpoint{}, fmt.Errorf("scaleup %s: %w", req.Service, err)
 			}
 			details["failed."+name] = err.Error()
-			warm.Report(progress, "moving %s failed, continuing: %v", name, err)
+			strategy.Report(progress, "moving %s failed, continuing: %v", name, err)
 			continue
 		}
 		moved = append(moved, name)
@@ -106,7 +106,7 @@ func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 		if res.LiveError != "" {
 			details["live_error."+name] = res.LiveError
 		}
-		warm.Report(progress, "%s now runs on %s at %s:%d (%s)", name, s.Target, res.Endpoint.Address, res.Endpoint.Port, res.Method)
+		strategy.Report(progress, "%s now runs on %s at %s:%d (%s)", name, s.Target, res.Endpoint.Address, res.Endpoint.Port, res.Method)
 		if name == own {
 			ownResult = &res
 		}
@@ -126,7 +126,7 @@ func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 		if err != nil {
 			return sdk.Endpoint{}, fmt.Errorf("scaleup %s: moved %v but cannot read the service's own instance %q: %w", req.Service, moved, own, err)
 		}
-		if ep, err = warm.ProxyEndpoint(inst, s.ProxyDevice, ""); err != nil {
+		if ep, err = strategy.ProxyEndpoint(inst, s.ProxyDevice, ""); err != nil {
 			return sdk.Endpoint{}, fmt.Errorf("scaleup %s: %w", req.Service, err)
 		}
 		details["migration"] = "none"
@@ -140,7 +140,7 @@ func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 // source copies of the moved instances are deleted, each only if its target
 // copy runs.
 func (st *Strategy) Finalize(ctx context.Context, req sdk.FinalizeRequest) error {
-	s, shared, err := warm.ParseRequest(req.Settings, req.Shared, ParseSettings)
+	s, shared, err := strategy.ParseRequest(req.Settings, req.Shared, ParseSettings)
 	if err != nil {
 		return err
 	}
@@ -148,11 +148,11 @@ func (st *Strategy) Finalize(ctx context.Context, req sdk.FinalizeRequest) error
 	if movedList == "" {
 		return nil
 	}
-	src, _, err := warm.ConnectRemote(ctx, shared, s.Source)
+	src, _, err := strategy.ConnectRemote(ctx, shared, s.Source)
 	if err != nil {
 		return fmt.Errorf("scaleup %s finalize: %w; the source copies of %s remain: delete them by hand once it is back", req.Service, err, movedList)
 	}
-	dst, _, err := warm.ConnectRemote(ctx, shared, s.Target)
+	dst, _, err := strategy.ConnectRemote(ctx, shared, s.Target)
 	if err != nil {
 		return fmt.Errorf("scaleup %s finalize: %w; source copies kept because the target cannot be checked", req.Service, err)
 	}
@@ -163,7 +163,7 @@ func (st *Strategy) Finalize(ctx context.Context, req sdk.FinalizeRequest) error
 			errs = append(errs, fmt.Errorf("%s does not run on %s (%v); its source copy on %s is kept", name, s.Target, err, s.Source))
 			continue
 		}
-		if err := deleteInstance(ctx, src, name); err != nil && !errors.Is(err, lxd.ErrNotFound) {
+		if err := strategy.RemoveInstance(ctx, src, name); err != nil && !errors.Is(err, lxd.ErrNotFound) {
 			errs = append(errs, fmt.Errorf("delete the source copy of %s on %s: %w", name, s.Source, err))
 		}
 	}

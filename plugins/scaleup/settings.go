@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vcrcovery/vcrcovery/plugins/warm"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 )
 
 // Live migration modes.
@@ -69,14 +69,14 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 // ParseSettings decodes and checks settings, refusing unknown keys.
 func ParseSettings(raw json.RawMessage) (Settings, error) {
 	var s Settings
-	if err := warm.DecodeStrict(raw, &s); err != nil {
+	if err := strategy.DecodeStrict(raw, &s); err != nil {
 		return s, fmt.Errorf("scaleup settings: %w", err)
 	}
 	for _, a := range []struct {
 		canonical, alias *string
 		cn, an           string
 	}{{&s.Source, &s.From, "source", "from"}, {&s.Target, &s.To, "target", "to"}, {&s.Instance, &s.Container, "instance", "container"}} {
-		if err := warm.MergeAlias(a.canonical, a.alias, a.cn, a.an); err != nil {
+		if err := strategy.MergeAlias(a.canonical, a.alias, a.cn, a.an); err != nil {
 			return s, fmt.Errorf("scaleup settings: %w", err)
 		}
 	}
@@ -109,7 +109,7 @@ func ParseSettings(raw json.RawMessage) (Settings, error) {
 		return s, fmt.Errorf("scaleup settings: sample_interval=%s: too short to measure CPU; give at least 10ms", time.Duration(s.SampleInterval))
 	}
 	if s.ProxyDevice == "" {
-		s.ProxyDevice = warm.DefaultProxyDevice
+		s.ProxyDevice = strategy.DefaultProxyDevice
 	}
 	return s, nil
 }

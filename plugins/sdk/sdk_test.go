@@ -215,13 +215,7 @@ func TestHandshakeRefusesUnknownVersion(t *testing.T) {
 	}
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = []string{envServeVersion + "=7"}
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.VersionedPlugins(nil),
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-	})
+	client := plugin.NewClient(sdk.ClientConfig(cmd))
 	defer client.Kill()
 	_, err := client.Client()
 	if err == nil {
@@ -244,23 +238,17 @@ func TestHandshakeAcceptsCurrentVersion(t *testing.T) {
 	}
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = []string{envServeVersion + "=" + strconv.Itoa(sdk.ProtocolVersion)}
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.VersionedPlugins(nil),
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-	})
+	client := plugin.NewClient(sdk.ClientConfig(cmd))
 	defer client.Kill()
 	rpc, err := client.Client()
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	s, err := sdk.Dispense(rpc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := raw.(sdk.Strategy).Info(context.Background())
+	info, err := s.Info(context.Background())
 	if err != nil || info.Name != "fake" {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}

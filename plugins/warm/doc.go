@@ -2,7 +2,7 @@
 // already exists (and normally runs) on the standby's LXD, so recovery only
 // makes sure it runs and returns where its proxy device listens.
 //
-// It also holds the LXD plumbing the other built-in strategies share: how a
-// strategy reaches a configured remote (ConnectRemote), reads an endpoint off a
-// proxy device (ProxyEndpoint) and makes an instance run (EnsureRunning).
+// The LXD plumbing it shares with the other built-in strategies (reaching a
+// remote, reading a proxy endpoint, making an instance run) lives in
+// plugins/internal/strategy.
 package warm

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 )
 
@@ -31,12 +32,12 @@ func (Strategy) ValidateConfig(_ context.Context, settings json.RawMessage) erro
 // Prepare implements sdk.Strategy: it starts the container if it does not run
 // and returns the proxy device's listen address.
 func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error) {
-	s, shared, err := ParseRequest(req.Settings, req.Shared, ParseSettings)
+	s, shared, err := strategy.ParseRequest(req.Settings, req.Shared, ParseSettings)
 	if err != nil {
 		return sdk.Endpoint{}, err
 	}
 	name := s.InstanceFor(req.Service)
-	c, remote, err := ConnectRemote(ctx, shared, s.Remote)
+	c, remote, err := strategy.ConnectRemote(ctx, shared, s.Remote)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
 	}
@@ -46,16 +47,16 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 	}
 	// Read the endpoint before starting, so a misconfigured proxy fails the
 	// recovery without side effects.
-	ep, err := ProxyEndpoint(inst, s.ProxyDevice, remote.Address)
+	ep, err := strategy.ProxyEndpoint(inst, s.ProxyDevice, remote.Address)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
 	}
-	was, err := EnsureRunning(ctx, c, name, &ep, progress)
+	was, err := strategy.EnsureRunning(ctx, c, name, &ep, progress)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
 	}
 	ep.Details = map[string]string{"remote": s.Remote, "instance": name, "status_before": was}
-	Report(progress, "instance %s on %s serves at %s:%d", name, s.Remote, ep.Address, ep.Port)
+	strategy.Report(progress, "instance %s on %s serves at %s:%d", name, s.Remote, ep.Address, ep.Port)
 	return ep, nil
 }
 

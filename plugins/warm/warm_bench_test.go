@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/lxd"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
@@ -30,11 +31,11 @@ func BenchmarkWarmPrepare(b *testing.B) {
 	s := sdktest.GRPC(b, Strategy{})
 	// LXD's start finishes about a second after Prepare returns; let it, so
 	// the daemon's shutdown at cleanup finds no busy instance.
-	b.Cleanup(func() { _ = retryBusy(ctx, func() error { return c.StopInstance(ctx, "web", 0) }) })
+	b.Cleanup(func() { _ = strategy.RetryBusy(ctx, func() error { return c.StopInstance(ctx, "web", 0) }) })
 
 	var total, prep []time.Duration
 	for range strategytest.Samples(b) {
-		if err := retryBusy(ctx, func() error { return c.StopInstance(ctx, "web", 0) }); err != nil {
+		if err := strategy.RetryBusy(ctx, func() error { return c.StopInstance(ctx, "web", 0) }); err != nil {
 			b.Fatal(err)
 		}
 		start := time.Now()

@@ -28,7 +28,7 @@ func TestWarmIntegration(t *testing.T) {
 	}
 
 	// As the receiver runs it: the built plugin binary in its own process,
-	// through the plugin manager.
+	// over the handshake, gRPC and AutoMTLS.
 	s := sdktest.Binary(t, sdktest.Build(t, "github.com/vcrcovery/vcrcovery/cmd/vcr-strategy-warm", "warm"))
 	ctx := context.Background()
 	shared := strategytest.SharedJSON(t, map[string]sdk.LXDRemote{"standby": strategytest.Remote(x)}, "")

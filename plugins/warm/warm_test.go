@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vcrcovery/vcrcovery/lxd"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 )
 
@@ -44,53 +44,15 @@ func TestParseSettings(t *testing.T) {
 }
 
 func TestParseRequest(t *testing.T) {
-	s, sh, err := ParseRequest(json.RawMessage(`{"remote":"standby"}`), json.RawMessage(`{"backup_dir":"/b"}`), ParseSettings)
+	s, sh, err := strategy.ParseRequest(json.RawMessage(`{"remote":"standby"}`), json.RawMessage(`{"backup_dir":"/b"}`), ParseSettings)
 	if err != nil || s.Remote != "standby" || sh.BackupDir != "/b" {
 		t.Fatalf("ParseRequest = %+v, %+v, %v", s, sh, err)
 	}
-	if _, _, err := ParseRequest(json.RawMessage(`{}`), nil, ParseSettings); err == nil || !strings.Contains(err.Error(), "warm settings: remote is required") {
+	if _, _, err := strategy.ParseRequest(json.RawMessage(`{}`), nil, ParseSettings); err == nil || !strings.Contains(err.Error(), "warm settings: remote is required") {
 		t.Errorf("missing remote: err = %v", err)
 	}
-	if _, _, err := ParseRequest(json.RawMessage(`{"remote":"s"}`), json.RawMessage(`[`), ParseSettings); err == nil || !strings.Contains(err.Error(), "shared settings from the receiver") {
+	if _, _, err := strategy.ParseRequest(json.RawMessage(`{"remote":"s"}`), json.RawMessage(`[`), ParseSettings); err == nil || !strings.Contains(err.Error(), "shared settings from the receiver") {
 		t.Errorf("bad shared settings: err = %v", err)
-	}
-}
-
-func TestProxyEndpoint(t *testing.T) {
-	inst := func(listen string) *lxd.Instance {
-		return &lxd.Instance{Name: "web", ExpandedDevices: map[string]map[string]string{
-			"service": {"type": "proxy", "listen": listen, "connect": "tcp:127.0.0.1:8080"},
-			"root":    {"type": "disk", "path": "/"},
-		}}
-	}
-	cases := []struct {
-		listen, fallback string
-		addr             string
-		port             int
-		wantErr          string
-	}{
-		{listen: "tcp:127.0.0.2:8081", addr: "127.0.0.2", port: 8081},
-		{listen: "tcp:[::1]:80", addr: "::1", port: 80},
-		{listen: "tcp:0.0.0.0:8081", fallback: "127.0.0.3", addr: "127.0.0.3", port: 8081},
-		{listen: "tcp:0.0.0.0:8081", wantErr: "not one address"},
-		{listen: "tcp:127.0.0.2:8000-8010", wantErr: "no single port"},
-		{listen: "udp:127.0.0.2:53", wantErr: "TCP endpoint"},
-		{listen: "unix:/run/x.sock", wantErr: "TCP endpoint"},
-	}
-	for _, tc := range cases {
-		ep, err := ProxyEndpoint(inst(tc.listen), "service", tc.fallback)
-		if tc.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("%s: err = %v, want %q", tc.listen, err, tc.wantErr)
-			}
-			continue
-		}
-		if err != nil || ep.Address != tc.addr || ep.Port != tc.port {
-			t.Errorf("%s: %+v, %v", tc.listen, ep, err)
-		}
-	}
-	if _, err := ProxyEndpoint(inst("tcp:127.0.0.2:1"), "web", ""); err == nil {
-		t.Error("missing device accepted")
 	}
 }
 

@@ -8,8 +8,8 @@ import (
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 )
 
-// CheckBinary builds the strategy command cmdPkg and runs it through the
-// receiver's plugin manager: the handshake, Info (which must report name and
+// CheckBinary builds the strategy command cmdPkg and runs it in its own
+// process (sdktest.Binary): the handshake, Info (which must report name and
 // a version) and config validation across the process boundary, with valid
 // settings accepted and a misspelt key refused.
 func CheckBinary(t *testing.T, cmdPkg, name string, valid json.RawMessage) {

@@ -1,4 +1,4 @@
-package warm
+package strategy
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/vcrcovery/vcrcovery/lxd"
 )
 
-// busyWait bounds how long RemoveInstance waits out another operation on the
+// busyWait bounds how long RetryBusy waits out another operation on the
 // instance; LXD's start keeps an instance busy about a second after
 // StartListening returned.
 const busyWait = 10 * time.Second
@@ -18,7 +18,7 @@ const busyWait = 10 * time.Second
 // error. It retries while LXD reports the instance busy with another
 // operation (typically the tail of a start).
 func RemoveInstance(ctx context.Context, c *lxd.Client, name string) error {
-	return retryBusy(ctx, func() error {
+	return RetryBusy(ctx, func() error {
 		if err := c.StopInstance(ctx, name, 0); err != nil && !errors.Is(err, lxd.ErrNotFound) {
 			return err
 		}
@@ -29,7 +29,9 @@ func RemoveInstance(ctx context.Context, c *lxd.Client, name string) error {
 	})
 }
 
-func retryBusy(ctx context.Context, f func() error) error {
+// RetryBusy runs f again while LXD answers that the instance is busy with
+// another operation, for up to busyWait.
+func RetryBusy(ctx context.Context, f func() error) error {
 	deadline := time.Now().Add(busyWait)
 	for {
 		err := f()

@@ -1,19 +1,21 @@
-package cold
+package backupstore
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 
-	"github.com/vcrcovery/vcrcovery/plugins/backupstore"
-	"github.com/vcrcovery/vcrcovery/plugins/warm"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 )
 
 // DefaultKeep is how many backups per service Prune keeps when the settings
 // do not say.
 const DefaultKeep = 7
 
-// Settings is a service's `strategy.settings` block for the cold strategy.
+// Settings is a service's `strategy.settings` block for the cold strategy
+// (plugins/cold/README.md). It lives here, beside the store, because two
+// readers share it: the cold strategy restores the service from its backups,
+// and `vcrctl backup` (CreateForService) makes and prunes them.
 type Settings struct {
 	// Remote names the standby LXD daemon (in lxd_remotes) to restore into.
 	Remote string `json:"remote"`
@@ -28,12 +30,12 @@ type Settings struct {
 	// Backup names the service's folder in the backup store; empty means the
 	// service's name.
 	Backup string `json:"backup,omitempty"`
-	// SourceRemote and SourceInstance say where `vcrctl backup create` (and
-	// CreateBackup) export from: the primary's LXD and container. Empty
+	// SourceRemote and SourceInstance say where `vcrctl backup create`
+	// (CreateForService) exports from: the primary's LXD and container. Empty
 	// means Remote and Instance.
 	SourceRemote   string `json:"source_remote,omitempty"`
 	SourceInstance string `json:"source_instance,omitempty"`
-	// Keep is the retention: how many backups CreateBackup leaves after
+	// Keep is the retention: how many backups CreateForService leaves after
 	// pruning. Zero means DefaultKeep.
 	Keep int `json:"keep,omitempty"`
 }
@@ -41,17 +43,17 @@ type Settings struct {
 // ParseSettings decodes and checks settings, refusing unknown keys.
 func ParseSettings(raw json.RawMessage) (Settings, error) {
 	var s Settings
-	if err := warm.DecodeStrict(raw, &s); err != nil {
+	if err := strategy.DecodeStrict(raw, &s); err != nil {
 		return s, fmt.Errorf("cold settings: %w", err)
 	}
-	if err := warm.MergeAlias(&s.Instance, &s.Container, "instance", "container"); err != nil {
+	if err := strategy.MergeAlias(&s.Instance, &s.Container, "instance", "container"); err != nil {
 		return s, fmt.Errorf("cold settings: %w", err)
 	}
 	if s.Remote == "" {
 		return s, errors.New("cold settings: remote is required: name the standby LXD daemon (from lxd_remotes) to restore into")
 	}
 	if s.ProxyDevice == "" {
-		s.ProxyDevice = warm.DefaultProxyDevice
+		s.ProxyDevice = strategy.DefaultProxyDevice
 	}
 	if s.Keep < 0 {
 		return s, fmt.Errorf("cold settings: keep=%d: give a positive number of backups to keep", s.Keep)
@@ -60,34 +62,40 @@ func ParseSettings(raw json.RawMessage) (Settings, error) {
 		s.Keep = DefaultKeep
 	}
 	if s.Backup != "" {
-		if err := backupstore.ValidService(s.Backup); err != nil {
+		if err := ValidService(s.Backup); err != nil {
 			return s, fmt.Errorf("cold settings: backup: %w", err)
 		}
 	}
 	return s, nil
 }
 
-func (s Settings) instance(service string) string {
+// InstanceFor returns the container's name on the standby: the configured
+// instance, or the service's name.
+func (s Settings) InstanceFor(service string) string {
 	if s.Instance != "" {
 		return s.Instance
 	}
 	return service
 }
 
-func (s Settings) backupName(service string) string {
+// FolderFor returns the service's folder in the store: the configured
+// backup name, or the service's name.
+func (s Settings) FolderFor(service string) string {
 	if s.Backup != "" {
 		return s.Backup
 	}
 	return service
 }
 
-func (s Settings) source(service string) (remote, instance string) {
+// SourceFor returns the LXD remote and instance backups of service are
+// exported from: the source_* keys, else the standby's remote and instance.
+func (s Settings) SourceFor(service string) (remote, instance string) {
 	remote, instance = s.SourceRemote, s.SourceInstance
 	if remote == "" {
 		remote = s.Remote
 	}
 	if instance == "" {
-		instance = s.instance(service)
+		instance = s.InstanceFor(service)
 	}
 	return remote, instance
 }

@@ -1,0 +1,10 @@
+// Package strategy holds what the built-in LXD strategies (warm, cold,
+// scaleup) and the backup store share: reading a request's settings
+// (request.go), reaching an LXD remote (remote.go), reading and moving a
+// service's endpoint on a proxy device (endpoint.go), making an instance run
+// (running.go, start.go), removing it (remove.go) and reporting progress
+// (progress.go).
+//
+// It sits under plugins/internal so that no strategy imports another one:
+// each depends only on this package, plugins/sdk and package lxd.
+package strategy
