@@ -2,9 +2,13 @@ package manager
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -52,5 +56,37 @@ func TestTailBuffer(t *testing.T) {
 	_, _ = p.Write([]byte("panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/x/main.go:3 +0x1\n"))
 	if got := p.lastLines(3); got != "panic: boom" {
 		t.Errorf("panic lastLines = %q", got)
+	}
+}
+
+// gRPC's timer for a deadline can end a call just before the context says
+// it expired; such a call still timed out, and one far from its deadline did
+// not.
+func TestTimedOutNearTheDeadline(t *testing.T) {
+	expired := fmt.Errorf("%w (plugin: deadline)", context.DeadlineExceeded)
+	cases := []struct {
+		name  string
+		until time.Duration
+		err   error
+		want  bool
+	}{
+		{"gRPC deadline a moment before the context's", 20 * time.Millisecond, expired, true},
+		{"plugin's own deadline error long before the call's", time.Hour, expired, false},
+		{"another error near the deadline", 20 * time.Millisecond, errors.New("boom"), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), tc.until)
+			cancel() // as the manager does before classifying
+			if got := timedOut(ctx, tc.err); got != tc.want {
+				t.Errorf("timedOut = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	<-ctx.Done()
+	if !timedOut(ctx, errors.New("any")) {
+		t.Error("a call whose context expired did not count as timed out")
 	}
 }

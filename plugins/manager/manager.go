@@ -228,7 +228,7 @@ func (m *Manager) withTimeout(ctx context.Context) (context.Context, context.Can
 func (m *Manager) classify(parent, callCtx context.Context, inst *instance, op string, timeout time.Duration, err error) (error, bool) {
 	bin := sdk.BinaryPrefix + inst.name
 	switch {
-	case errors.Is(callCtx.Err(), context.DeadlineExceeded):
+	case timedOut(callCtx, err):
 		// The process may be wedged (it ignored its context), so replace it;
 		// a healthy one costs a few milliseconds to restart.
 		return fmt.Errorf("%w: plugin %s did not answer within %s during %s; raise plugins.timeout or fix the plugin: %w",
@@ -244,6 +244,21 @@ func (m *Manager) classify(parent, callCtx context.Context, inst *instance, op s
 		return fmt.Errorf("%s via plugin %s: lost the connection to the plugin: %w; it will be restarted for the next call", op, bin, err), true
 	}
 	return fmt.Errorf("strategy %s: %s: %w", inst.name, op, err), false
+}
+
+// deadlineSlack is how close to its deadline a call may end with gRPC's
+// DeadlineExceeded and still count as timed out: gRPC runs its own timer
+// for the same deadline, which can end the call a moment before the
+// context reports it expired.
+const deadlineSlack = 100 * time.Millisecond
+
+// timedOut says whether a failed call ran out of its time budget.
+func timedOut(callCtx context.Context, err error) bool {
+	if errors.Is(callCtx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	dl, ok := callCtx.Deadline()
+	return ok && errors.Is(err, context.DeadlineExceeded) && time.Until(dl) < deadlineSlack
 }
 
 func isTransport(err error) bool {
