@@ -29,7 +29,8 @@ type CopyOptions struct {
 	// Devices replaced (or added) on the copy by name, e.g. a proxy device
 	// whose listen address must change on the target host.
 	Devices map[string]map[string]string
-	// Profiles of the copy; nil keeps the source's.
+	// Profiles of the copy; nil keeps the source's (none, if the source
+	// has none), and an empty, non-nil slice gives the copy no profile.
 	Profiles []string
 	// KeepVolatile keeps the source's volatile.* keys (MAC addresses, idmap
 	// state). A live migration always keeps them.
