@@ -155,6 +155,13 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Prepare did not return after cancel")
 	}
+	expectDead(t, pidFile, "the cancellation")
+}
+
+// expectDead waits for the process whose PID the command wrote to pidFile
+// to die, and fails (killing it) if it outlives when.
+func expectDead(t *testing.T, pidFile, when string) {
+	t.Helper()
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +171,7 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	for processAlive(pid) {
 		if time.Now().After(deadline) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("background child %d survived the cancellation", pid)
+			t.Fatalf("background child %d survived %s", pid, when)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -246,19 +253,7 @@ func TestFailedOrHungCommandLeavesNothing(t *testing.T) {
 			if d := time.Since(start); d > 5*time.Second {
 				t.Errorf("took %s", d)
 			}
-			b, rerr := os.ReadFile(pidFile)
-			if rerr != nil {
-				t.Fatal(rerr)
-			}
-			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-			deadline := time.Now().Add(5 * time.Second)
-			for processAlive(pid) {
-				if time.Now().After(deadline) {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
-					t.Fatalf("background child %d survived", pid)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			expectDead(t, pidFile, "a command that "+tc.name)
 		})
 	}
 }
