@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 )
 
-// Sentinel errors for errors.Is. An *Error matches them by HTTP status and,
-// because a failed background operation carries no HTTP status of its own, by
-// LXD's message as well.
+// Sentinel errors for errors.Is. An *Error matches them by HTTP status (404,
+// 409) and, where LXD gives no usable status, by the exact messages LXD
+// itself writes for those conditions (see notFoundMessage and
+// existsMessage), never by a loose substring.
 var (
 	// ErrNotFound: the instance, backup, operation or image does not exist.
 	ErrNotFound = errors.New("lxd: not found")
@@ -68,17 +70,41 @@ func (e *Error) hint() string {
 }
 
 // Is lets errors.Is match ErrNotFound and ErrAlreadyExists.
+//
+// A wrong match is costly: a caller that removes an instance treats "not
+// found" as done, so a storage failure such as "zfs destroy: dataset not
+// found" must not pass for it. Hence the status code decides wherever LXD
+// gives one, and the message only where it cannot.
 func (e *Error) Is(target error) bool {
-	msg := strings.ToLower(e.Message)
 	switch target {
 	case ErrNotFound:
+		// LXD 5.0 answers a request about a missing instance, image, backup
+		// or operation with a 404 before any operation starts. A failed
+		// operation has no HTTP status, so there only LXD's own "<object>
+		// not found", as the last clause of its message, counts.
 		return e.StatusCode == http.StatusNotFound ||
-			(e.Operation != "" && strings.Contains(msg, "not found"))
+			(e.Operation != "" && notFoundMessage.MatchString(e.Message))
 	case ErrAlreadyExists:
-		return e.StatusCode == http.StatusConflict || strings.Contains(msg, "already exists")
+		// LXD 5.0 reports a name already taken as a database conflict
+		// inside an operation's error, or with status 500 when it surfaces
+		// through a wrapped error (a copy onto an existing instance), so the
+		// message counts for those too.
+		return e.StatusCode == http.StatusConflict || existsMessage.MatchString(e.Message)
 	}
 	return false
 }
+
+var (
+	// notFoundMessage is LXD's own error for a missing object, e.g.
+	// "Failed getting image: Image not found". Only LXD's object kinds
+	// count, and only as the final clause, so a tool's text quoted inside
+	// ("zfs destroy: dataset not found") does not.
+	notFoundMessage = regexp.MustCompile(`(^|: )(Instance|Instance snapshot|Instance backup|Image|Image alias|Profile|Project|Storage pool|Storage volume|Storage pool volume|Network|Operation|Certificate) not found$`)
+	// existsMessage is LXD's database conflict on a name already taken
+	// (`This "instances" entry already exists`), and a backup import whose
+	// instance volume is already there.
+	existsMessage = regexp.MustCompile(`(^|: )(This "[a-z_]+" entry already exists|Cannot restore volume, already exists on target)$`)
+)
 
 // liveMigrationError wraps a failed stateful migration so that errors.Is
 // finds both ErrLiveMigration and the LXD *Error underneath.

@@ -4,11 +4,14 @@ package lxd_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -103,6 +106,29 @@ func (f *fake) startUnix() *lxd.Client {
 	c, err := lxd.Connect(context.Background(), lxd.Config{Socket: f.socket})
 	if err != nil {
 		f.t.Fatalf("connect to fake: %v", err)
+	}
+	return c
+}
+
+// startTLS serves the fake over HTTPS (requiring a client certificate, as
+// LXD does) and connects a client to it by URL, pinning its certificate.
+func (f *fake) startTLS() *lxd.Client {
+	f.t.Helper()
+	f.srv = httptest.NewUnstartedServer(f)
+	f.srv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	f.srv.StartTLS()
+	f.t.Cleanup(f.srv.Close)
+	dir := f.t.TempDir()
+	if err := makeClientCert(dir); err != nil {
+		f.t.Fatal(err)
+	}
+	serverPEM := filepath.Join(dir, "server.crt")
+	if err := os.WriteFile(serverPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw}), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	c, err := lxd.Connect(context.Background(), lxd.Config{URL: f.srv.URL, ClientCert: filepath.Join(dir, "client.crt"), ClientKey: filepath.Join(dir, "client.key"), ServerCert: serverPEM})
+	if err != nil {
+		f.t.Fatalf("connect to fake over TLS: %v", err)
 	}
 	return c
 }

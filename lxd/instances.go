@@ -48,9 +48,13 @@ type InstancePut struct {
 	Architecture string                       `json:"architecture,omitempty"`
 	Config       map[string]string            `json:"config,omitempty"`
 	Devices      map[string]map[string]string `json:"devices,omitempty"`
-	Profiles     []string                     `json:"profiles,omitempty"`
-	Ephemeral    bool                         `json:"ephemeral,omitempty"`
-	Description  string                       `json:"description,omitempty"`
+	// Profiles: nil leaves the field out of the body; an empty, non-nil
+	// slice is sent as [] and means "no profile at all". omitzero, not
+	// omitempty, because omitempty drops [] too, and LXD reads a missing
+	// list differently from an empty one.
+	Profiles    []string `json:"profiles,omitzero"`
+	Ephemeral   bool     `json:"ephemeral,omitempty"`
+	Description string   `json:"description,omitempty"`
 }
 
 // InstanceState is the runtime state (GET /1.0/instances/{name}/state).
@@ -78,11 +82,13 @@ func (s *InstanceState) Running() bool { return s.StatusCode == StatusRunning }
 type CreateInstanceRequest struct {
 	Name string
 	// Image is the alias of a local image, e.g. "busybox".
-	Image    string
-	Type     string // "container" (default) or "virtual-machine"
-	Config   map[string]string
-	Devices  map[string]map[string]string
-	Profiles []string // nil means LXD's default profile
+	Image   string
+	Type    string // "container" (default) or "virtual-machine"
+	Config  map[string]string
+	Devices map[string]map[string]string
+	// Profiles: nil means LXD's default profile; an empty, non-nil slice
+	// means no profile at all (then Devices must hold the root disk).
+	Profiles []string
 	// Start starts the instance once created (like `lxc launch`).
 	Start bool
 }
@@ -94,9 +100,11 @@ type instancesPost struct {
 	Architecture string                       `json:"architecture,omitempty"`
 	Config       map[string]string            `json:"config,omitempty"`
 	Devices      map[string]map[string]string `json:"devices,omitempty"`
-	Profiles     []string                     `json:"profiles,omitempty"`
-	Ephemeral    bool                         `json:"ephemeral,omitempty"`
-	Source       instanceSource               `json:"source"`
+	// Profiles: nil is left out, so LXD applies its default profile; []
+	// is sent as such and means none (see InstancePut.Profiles).
+	Profiles  []string       `json:"profiles,omitzero"`
+	Ephemeral bool           `json:"ephemeral,omitempty"`
+	Source    instanceSource `json:"source"`
 }
 
 type instanceSource struct {

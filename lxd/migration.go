@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -29,7 +30,8 @@ type CopyOptions struct {
 	// Devices replaced (or added) on the copy by name, e.g. a proxy device
 	// whose listen address must change on the target host.
 	Devices map[string]map[string]string
-	// Profiles of the copy; nil keeps the source's.
+	// Profiles of the copy; nil keeps the source's (none, if the source
+	// has none), and an empty, non-nil slice gives the copy no profile.
 	Profiles []string
 	// KeepVolatile keeps the source's volatile.* keys (MAC addresses, idmap
 	// state). A live migration always keeps them.
@@ -99,7 +101,7 @@ func (c *Client) copyInstance(ctx context.Context, target *Client, name string, 
 	if err != nil {
 		return err
 	}
-	srcURL, cert, err := c.migrationEndpoint(ctx)
+	sources, cert, err := c.migrationSources(ctx)
 	if err != nil {
 		return err
 	}
@@ -146,22 +148,35 @@ func (c *Client) copyInstance(ctx context.Context, target *Client, name string, 
 		Devices: devices, Profiles: profiles, Ephemeral: src.Ephemeral,
 		Source: instanceSource{
 			Type: "migration", Mode: "pull",
-			Operation:   srcURL + "/1.0/operations/" + srcOp.ID,
 			Certificate: cert, Secrets: srcOp.Secrets(),
 			Live: opts.Live, InstanceOnly: !opts.IncludeSnapshots, Refresh: opts.Refresh,
 			AllowInconsistent: opts.AllowInconsistent,
 		},
 	}
-	dstOp, err := target.async(ctx, request{method: http.MethodPost, path: "/1.0/instances", body: body})
-	if err != nil {
-		cleanup()
-		return err
-	}
-	if err := dstOp.Wait(ctx, 0); err != nil {
-		if ctx.Err() != nil {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			_ = target.CancelOperation(cctx, dstOp.ID)
-			cancel()
+	// Try the source's addresses in turn, as LXD's own client does: the
+	// target may not reach the first one (another network, a NAT). Only a
+	// failure to connect moves on, and only while the source operation
+	// still waits, so its secrets are still good for the next address.
+	var unreached []string
+	for i, srcURL := range sources {
+		body.Source.Operation = srcURL + "/1.0/operations/" + srcOp.ID
+		var started bool
+		started, err = pull(ctx, target, body)
+		if err == nil {
+			break
+		}
+		last := i == len(sources)-1
+		if !last && started && ctx.Err() == nil && unreachable(err) && c.stillWaiting(ctx, srcOp.ID) {
+			unreached = append(unreached, fmt.Sprintf("%s (%s)", srcURL, errMessage(err)))
+			continue
+		}
+		if len(unreached) > 0 || unreachable(err) {
+			at := strings.Join(append(unreached, srcURL), ", nor at ")
+			err = fmt.Errorf("the target could not pull from the source at %s: %w", at, err)
+		}
+		if !started {
+			cleanup()
+			return err
 		}
 		// The source side often knows better why (CRIU runs there).
 		srcErr := c.sourceOutcome(ctx, srcOp, 2*time.Second)
@@ -197,24 +212,68 @@ func errMessage(err error) string {
 	return err.Error()
 }
 
-// migrationEndpoint is the HTTPS base URL the target dials to pull from
-// this daemon, and this daemon's certificate for the target to pin.
-func (c *Client) migrationEndpoint(ctx context.Context) (string, string, error) {
+// pull asks target to create the instance from the source operation named
+// in body and waits for it. started says whether the target accepted the
+// request (so a failure came from its operation, after it tried to dial).
+func pull(ctx context.Context, target *Client, body instancesPost) (started bool, err error) {
+	dstOp, err := target.async(ctx, request{method: http.MethodPost, path: "/1.0/instances", body: body})
+	if err != nil {
+		return false, err
+	}
+	if err := dstOp.Wait(ctx, 0); err != nil {
+		if ctx.Err() != nil {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = target.CancelOperation(cctx, dstOp.ID)
+			cancel()
+		}
+		return true, err
+	}
+	return true, nil
+}
+
+// unreachable reports whether the target failed because it could not
+// connect to the source at that address, the one failure another address
+// can cure. LXD 5.0 words it "Error transferring instance data: Unable to
+// connect to: 127.0.0.1:1 ([dial tcp 127.0.0.1:1: connect: connection
+// refused])".
+func unreachable(err error) bool {
+	var le *Error
+	return errors.As(err, &le) && le.Operation != "" && strings.Contains(le.Message, "Unable to connect to: ")
+}
+
+// stillWaiting reports whether the source operation is still running, that
+// is, no target got through to it yet.
+func (c *Client) stillWaiting(ctx context.Context, id string) bool {
+	op, err := c.GetOperation(ctx, id)
+	return err == nil && !op.Done()
+}
+
+// migrationSources lists the HTTPS base URLs the target may dial to pull
+// from this daemon, in the order to try them, and this daemon's certificate
+// for the target to pin. The client's own URL comes first (it is known to
+// answer), then every address the daemon reports, without repeats.
+func (c *Client) migrationSources(ctx context.Context) ([]string, string, error) {
 	srv := c.server
 	if srv == nil || srv.Environment.Certificate == "" {
 		var err error
 		if srv, err = c.GetServer(ctx); err != nil {
-			return "", "", err
+			return nil, "", err
 		}
 	}
 	if srv.Environment.Certificate == "" {
-		return "", "", errors.New("source daemon does not reveal its certificate: connect to it as a trusted client")
+		return nil, "", errors.New("source daemon does not reveal its certificate: connect to it as a trusted client")
 	}
+	var urls []string
 	if c.cfg.URL != "" {
-		return c.base, srv.Environment.Certificate, nil
+		urls = append(urls, c.base)
 	}
-	if len(srv.Environment.Addresses) == 0 {
-		return "", "", errors.New("source daemon does not listen on the network, so no target can pull from it: set core.https_address on it")
+	for _, addr := range srv.Environment.Addresses {
+		if u := "https://" + addr; !slices.Contains(urls, u) {
+			urls = append(urls, u)
+		}
 	}
-	return "https://" + srv.Environment.Addresses[0], srv.Environment.Certificate, nil
+	if len(urls) == 0 {
+		return nil, "", errors.New("source daemon does not listen on the network, so no target can pull from it: set core.https_address on it")
+	}
+	return urls, srv.Environment.Certificate, nil
 }

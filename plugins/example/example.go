@@ -5,13 +5,11 @@
 package example
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -165,8 +163,16 @@ func ParseEndpoint(line string) (sdk.Endpoint, error) {
 }
 
 // run executes argv in its own process group, streaming its output lines as
-// progress, and returns its stdout lines. Cancelling ctx or exceeding the
-// timeout kills the whole group, so a shell's children do not outlive it.
+// progress, and returns its stdout lines.
+//
+// The command may start a background service and print its endpoint (`sh -c
+// "web & echo 127.0.0.1 8080"`). The service inherits the command's stdout
+// and stderr, so they do not close when the command exits; run therefore
+// waits for the command's exit, not for the pipes, and then reads only what
+// the command wrote. A command that exits 0 keeps whatever it started
+// running. Cancelling ctx or exceeding the timeout kills the whole group,
+// and so does a failure, so neither a hung nor a failed command leaves its
+// children behind.
 func run(parent context.Context, argv []string, timeout time.Duration, env []string, progress sdk.ProgressFunc) ([]string, error) {
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
@@ -174,17 +180,28 @@ func run(parent context.Context, argv []string, timeout time.Duration, env []str
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	// A background grandchild can hold the pipes open; don't wait on it.
+	// Should the group kill not end the command, kill the command itself.
 	cmd.WaitDelay = time.Second
-	stdout, err := cmd.StdoutPipe()
+
+	// Our own pipes rather than StdoutPipe: Wait then returns when the
+	// command exits, and does not close the read ends under the readers.
+	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	stderr, err := cmd.StderrPipe()
+	defer outR.Close()
+	errR, errW, err := os.Pipe()
 	if err != nil {
+		outW.Close()
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	defer errR.Close()
+	cmd.Stdout, cmd.Stderr = outW, errW
+	err = cmd.Start()
+	// The command has its copies; ours would keep the pipes open forever.
+	outW.Close()
+	errW.Close()
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %w; check settings.command", argv[0], err)
 	}
 
@@ -194,47 +211,129 @@ func run(parent context.Context, argv []string, timeout time.Duration, env []str
 		errTail  []string
 		wg       sync.WaitGroup
 	)
-	read := func(r io.Reader, isErr bool) {
-		defer wg.Done()
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			line := sc.Text()
-			mu.Lock()
-			if isErr {
-				errTail = append(errTail, line)
-				if len(errTail) > 5 {
-					errTail = errTail[1:]
-				}
-				progress(sdk.Progress{Time: time.Now(), Message: "stderr: " + line})
-			} else {
-				if strings.TrimSpace(line) != "" {
-					outLines = append(outLines, line)
-				}
-				progress(sdk.Progress{Time: time.Now(), Message: line})
-			}
-			mu.Unlock()
-		}
-	}
+	exited := make(chan struct{})
 	wg.Add(2)
-	go read(stdout, false)
-	go read(stderr, true)
-	wg.Wait()
+	go func() {
+		defer wg.Done()
+		readLines(outR, exited, func(line string) {
+			mu.Lock()
+			defer mu.Unlock()
+			if strings.TrimSpace(line) != "" {
+				outLines = append(outLines, line)
+			}
+			progress(sdk.Progress{Time: time.Now(), Message: line})
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		readLines(errR, exited, func(line string) {
+			mu.Lock()
+			defer mu.Unlock()
+			errTail = append(errTail, line)
+			if len(errTail) > 5 {
+				errTail = errTail[1:]
+			}
+			progress(sdk.Progress{Time: time.Now(), Message: "stderr: " + line})
+		})
+	}()
 	err = cmd.Wait()
+	if err != nil {
+		// Failed or killed: take its children down with it.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	// Everything the command wrote is in the pipes now; tell the readers
+	// to stop at the first empty read instead of waiting for end of file,
+	// and wake one blocked waiting for more.
+	close(exited)
+	_ = outR.SetReadDeadline(time.Now())
+	_ = errR.SetReadDeadline(time.Now())
+	wg.Wait()
 
 	mu.Lock()
 	defer mu.Unlock()
 	switch {
+	case err == nil:
+		return outLines, nil
 	case parent.Err() != nil:
 		return nil, fmt.Errorf("%s was killed: %w", argv[0], parent.Err())
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("%s did not finish within %s (settings.timeout); it was killed: %w", argv[0], timeout, context.DeadlineExceeded)
-	case err != nil:
+	default:
 		msg := fmt.Sprintf("%s failed: %v", argv[0], err)
 		if len(errTail) > 0 {
 			msg += " (stderr: " + strings.Join(errTail, " | ") + ")"
 		}
 		return nil, errors.New(msg + "; fix the command or the service it starts")
 	}
-	return outLines, nil
+}
+
+// maxLine bounds one output line; a longer one is passed on in pieces.
+const maxLine = 1 << 20
+
+// readLines calls line for each line read from the pipe r, until end of
+// file or, once exited is closed, until r holds nothing more. A background
+// child of the command may hold the pipe's write end for as long as it
+// lives, so end of file may never come; but by the time the command has
+// exited, everything it wrote is in the pipe, so the first read that finds
+// the pipe empty after exit has seen all of it.
+//
+// r must come from os.Pipe (non-blocking, with deadlines): the reads go
+// through its raw descriptor so that "empty" is an answer, not a wait.
+func readLines(r *os.File, exited <-chan struct{}, line func(string)) {
+	var pending []byte
+	emit := func(final bool) {
+		for {
+			i := bytes.IndexByte(pending, '\n')
+			if i < 0 {
+				break
+			}
+			line(strings.TrimSuffix(string(pending[:i]), "\r"))
+			pending = pending[i+1:]
+		}
+		if len(pending) > 0 && (final || len(pending) >= maxLine) {
+			line(strings.TrimSuffix(string(pending), "\r"))
+			pending = nil
+		}
+	}
+	defer emit(true)
+	raw, err := r.SyscallConn()
+	if err != nil {
+		return
+	}
+	buf := make([]byte, 64*1024)
+	for {
+		after := isClosed(exited)
+		var n int
+		var rerr error
+		err := raw.Read(func(fd uintptr) bool {
+			for {
+				n, rerr = syscall.Read(int(fd), buf)
+				if rerr != syscall.EINTR {
+					break
+				}
+			}
+			// An empty pipe: wait for more while the command runs,
+			// stop once it has exited.
+			return rerr != syscall.EAGAIN || after
+		})
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// Woken because the command exited: read on, now without waiting.
+			_ = r.SetReadDeadline(time.Time{})
+			continue
+		}
+		if err != nil || rerr != nil || n <= 0 {
+			return // end of file, empty after exit, or a read error
+		}
+		pending = append(pending, buf[:n]...)
+		emit(false)
+	}
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }

@@ -1,6 +1,7 @@
 package example_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -154,6 +155,13 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Prepare did not return after cancel")
 	}
+	expectDead(t, pidFile, "the cancellation")
+}
+
+// expectDead waits for the process whose PID the command wrote to pidFile
+// to die, and fails (killing it) if it outlives when.
+func expectDead(t *testing.T, pidFile, when string) {
+	t.Helper()
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatal(err)
@@ -163,10 +171,123 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	for processAlive(pid) {
 		if time.Now().After(deadline) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("background child %d survived the cancellation", pid)
+			t.Fatalf("background child %d survived %s", pid, when)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestPrepareBackgroundService is the most common command: start a service
+// in the background and print where it listens. Prepare must return the
+// endpoint as soon as the shell exits, and leave the service running.
+func TestPrepareBackgroundService(t *testing.T) {
+	incident := fmt.Sprintf("bg-%d-%d", os.Getpid(), time.Now().UnixNano())
+	start := time.Now()
+	ep, err := example.Strategy{}.Prepare(context.Background(), sdk.PrepareRequest{
+		IncidentID: incident, Service: "web",
+		Settings: settings("sleep 30 & echo 127.0.0.1 8080", "3s"),
+	}, nil)
+	took := time.Since(start)
+	pids := leftovers(t, incident)
+	if err != nil {
+		t.Fatalf("Prepare = %v", err)
+	}
+	if ep.Address != "127.0.0.1" || ep.Port != 8080 {
+		t.Errorf("endpoint = %+v, want 127.0.0.1:8080", ep)
+	}
+	if took >= 3*time.Second {
+		t.Errorf("Prepare took %s: it waited for the timeout, not for the shell", took)
+	}
+	if len(pids) != 1 {
+		t.Fatalf("processes of this Prepare still alive: %v, want the background sleep alone", pids)
+	}
+	// The shell forks, then the child execs sleep: wait for the exec.
+	for deadline := time.Now().Add(5 * time.Second); cmdline(pids[0]) != "sleep 30"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("background process %d runs %q, want sleep 30", pids[0], cmdline(pids[0]))
+		}
+	}
+	// Past the command's timeout too: nothing kills it later.
+	time.Sleep(time.Until(start.Add(3*time.Second + 500*time.Millisecond)))
+	if !processAlive(pids[0]) {
+		t.Errorf("background sleep %d was killed after Prepare succeeded", pids[0])
+	}
+}
+
+// TestPrepareReadsAllOutputBeforeExit: what the shell wrote before it exited
+// is read in full, even though its background child keeps the pipe open.
+func TestPrepareReadsAllOutputBeforeExit(t *testing.T) {
+	incident := fmt.Sprintf("out-%d-%d", os.Getpid(), time.Now().UnixNano())
+	// About 200 KB, more than a pipe holds, then the endpoint.
+	ep, err := example.Strategy{}.Prepare(context.Background(), sdk.PrepareRequest{
+		IncidentID: incident,
+		Settings:   settings(`sleep 30 & i=0; while [ $i -lt 20000 ]; do echo "line $i"; i=$((i+1)); done; echo 127.0.0.1 8080`, "20s"),
+	}, nil)
+	leftovers(t, incident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep.Port != 8080 || ep.Details["output_lines"] != "20001" {
+		t.Errorf("endpoint = %+v, want port 8080 after 20001 lines", ep)
+	}
+}
+
+// TestFailedOrHungCommandLeavesNothing: a command that fails, or hangs
+// past its timeout, is reported clearly and its background children die.
+func TestFailedOrHungCommandLeavesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name, tail, timeout, want string
+	}{
+		{"fails", "exit 3", "10s", "exit status 3"},
+		{"hangs", "echo 127.0.0.1 8080; sleep 30", "500ms", "did not finish within 500ms (settings.timeout); it was killed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pidFile := filepath.Join(t.TempDir(), "child.pid")
+			start := time.Now()
+			_, err := example.Strategy{}.Prepare(context.Background(), sdk.PrepareRequest{
+				Settings: settings(fmt.Sprintf("sleep 60 & echo $! > %s; %s", pidFile, tc.tail), tc.timeout),
+			}, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Prepare = %v, want %q", err, tc.want)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %s", d)
+			}
+			expectDead(t, pidFile, "a command that "+tc.name)
+		})
+	}
+}
+
+// leftovers returns the live processes started by a Prepare of incident:
+// those whose environment holds its VCR_INCIDENT_ID. It kills them, by PID,
+// when the test ends.
+func leftovers(t *testing.T, incident string) []int {
+	t.Helper()
+	marker := []byte("VCR_INCIDENT_ID=" + incident + "\x00")
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err == nil && bytes.Contains(env, marker) && processAlive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return pids
+}
+
+// cmdline is a process's command line, arguments joined by spaces.
+func cmdline(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
 }
 
 func processAlive(pid int) bool {
