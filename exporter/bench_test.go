@@ -17,6 +17,7 @@ import (
 	libvirt "github.com/digitalocean/go-libvirt"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
@@ -144,7 +145,7 @@ func BenchmarkEventToAlertmanager(b *testing.B) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		return strings.Contains(string(body), AlertShutoff)
+		return strings.Contains(string(body), failure.AlertShutoff)
 	}
 	rounds := max(15, b.N)
 	lat := make([]time.Duration, 0, rounds)

@@ -8,25 +8,9 @@ import (
 
 	libvirt "github.com/digitalocean/go-libvirt"
 
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 )
-
-// DomainEvent is one lifecycle change of one domain, from libvirt events,
-// a libvirt-snmp trap or reconciliation after a reconnect.
-type DomainEvent struct {
-	Host, Cloud   string
-	Domain, UUID  string
-	Event, Detail string // lower-case names, e.g. "stopped", "destroyed"
-	State         int32  // state the event left behind, -1 if unknown
-	Source        string // "libvirt", "snmp" or "reconcile"
-	At            time.Time
-}
-
-// alertSink receives the fast path's decisions; *FastPath implements it.
-type alertSink interface {
-	Fire(ev DomainEvent, alertname string)
-	Resolve(ev DomainEvent)
-}
 
 // eventSource turns libvirt lifecycle events into counters, state-cache
 // updates and fast-path decisions. It runs on the supervisor's goroutine,
@@ -34,7 +18,7 @@ type alertSink interface {
 type eventSource struct {
 	host, cloud string
 	cache       *stateCache
-	sink        alertSink // nil when the fast path is off
+	sink        failure.Sink // nil when the fast path is off
 	logger      *slog.Logger
 	now         func() time.Time
 
@@ -46,9 +30,9 @@ type eventSource struct {
 	known map[string]domainObservation
 }
 
-func newEventSource(host, cloud string, cache *stateCache, sink alertSink, logger *slog.Logger) *eventSource {
+func newEventSource(host, cloud string, cache *stateCache, sink failure.Sink, logger *slog.Logger) *eventSource {
 	e := &eventSource{host: host, cloud: cloud, cache: cache, sink: sink, logger: logger, now: time.Now,
-		counts: make(map[string]float64), failures: map[string]float64{AlertShutoff: 0, AlertCrashed: 0},
+		counts: make(map[string]float64), failures: map[string]float64{failure.AlertShutoff: 0, failure.AlertCrashed: 0},
 		known: make(map[string]domainObservation)}
 	// Every event name starts at 0 so that rate() sees the first one.
 	for ev := int32(0); ev <= int32(libvirt.DomainEventCrashed); ev++ {
@@ -60,19 +44,19 @@ func newEventSource(host, cloud string, cache *stateCache, sink alertSink, logge
 func (e *eventSource) handle(msg libvirt.DomainEventLifecycleMsg) {
 	now := e.now()
 	uuid := virt.FormatUUID(msg.Dom.UUID)
-	ev := DomainEvent{Host: e.host, Cloud: e.cloud, Domain: msg.Dom.Name, UUID: uuid,
+	ev := failure.DomainEvent{Host: e.host, Cloud: e.cloud, Domain: msg.Dom.Name, UUID: uuid,
 		Event: virt.EventName(msg.Event), Detail: virt.DetailName(msg.Event, msg.Detail), State: -1,
 		Source: "libvirt", At: now}
 	state, hasState := virt.StateAfterEvent(msg.Event, msg.Detail)
 	if hasState {
 		ev.State = state
 	}
-	verdict, alertname := Classify(msg.Event, msg.Detail)
+	verdict, alertname := failure.Classify(msg.Event, msg.Detail)
 	e.logger.Info("lifecycle event", "domain", ev.Domain, "uuid", uuid, "event", ev.Event, "detail", ev.Detail, "fastpath", verdict.String())
 
 	e.mu.Lock()
 	e.counts[ev.Event]++
-	if verdict == Fire {
+	if verdict == failure.Fire {
 		e.failures[alertname]++
 	}
 	switch {
@@ -84,20 +68,7 @@ func (e *eventSource) handle(msg libvirt.DomainEventLifecycleMsg) {
 		e.cache.set(uuid, ev.Domain, state, now)
 	}
 	e.mu.Unlock()
-	dispatch(e.sink, ev, verdict, alertname)
-}
-
-// dispatch hands a verdict to the fast path; sink is nil when it is off.
-func dispatch(sink alertSink, ev DomainEvent, verdict Verdict, alertname string) {
-	if sink == nil {
-		return
-	}
-	switch verdict {
-	case Fire:
-		sink.Fire(ev, alertname)
-	case Resolve:
-		sink.Resolve(ev)
-	}
+	failure.Dispatch(e.sink, ev, verdict, alertname)
 }
 
 // reconcile compares the states libvirt reports right after a reconnect
@@ -115,8 +86,8 @@ func (e *eventSource) reconcile(ctx context.Context, c Client) {
 	}
 	now := e.now()
 	type change struct {
-		ev        DomainEvent
-		verdict   Verdict
+		ev        failure.DomainEvent
+		verdict   failure.Verdict
 		alertname string
 	}
 	var changes []change
@@ -141,14 +112,14 @@ func (e *eventSource) reconcile(ctx context.Context, c Client) {
 		if first || !had || old.state == state {
 			continue
 		}
-		verdict, alertname := ClassifyState(state)
-		if verdict == Ignore {
+		verdict, alertname := failure.ClassifyState(state)
+		if verdict == failure.Ignore {
 			continue
 		}
-		changes = append(changes, change{ev: DomainEvent{Host: e.host, Cloud: e.cloud, Domain: r.Dom.Name, UUID: uuid,
+		changes = append(changes, change{ev: failure.DomainEvent{Host: e.host, Cloud: e.cloud, Domain: r.Dom.Name, UUID: uuid,
 			Event: "reconciled", Detail: virt.StateName(old.state) + "_to_" + virt.StateName(state), State: state,
 			Source: "reconcile", At: now}, verdict: verdict, alertname: alertname})
-		if verdict == Fire {
+		if verdict == failure.Fire {
 			e.failures[alertname]++
 		}
 	}
@@ -159,10 +130,10 @@ func (e *eventSource) reconcile(ctx context.Context, c Client) {
 		}
 		delete(e.known, uuid)
 		if old.state == virt.StateRunning || old.state == virt.StatePaused {
-			changes = append(changes, change{ev: DomainEvent{Host: e.host, Cloud: e.cloud, Domain: old.name, UUID: uuid,
+			changes = append(changes, change{ev: failure.DomainEvent{Host: e.host, Cloud: e.cloud, Domain: old.name, UUID: uuid,
 				Event: "reconciled", Detail: "vanished", State: virt.StateShutoff, Source: "reconcile", At: now},
-				verdict: Fire, alertname: AlertShutoff})
-			e.failures[AlertShutoff]++
+				verdict: failure.Fire, alertname: failure.AlertShutoff})
+			e.failures[failure.AlertShutoff]++
 		}
 	}
 	e.mu.Unlock()
@@ -172,6 +143,6 @@ func (e *eventSource) reconcile(ctx context.Context, c Client) {
 		if ch.ev.State >= 0 {
 			e.cache.set(ch.ev.UUID, ch.ev.Domain, ch.ev.State, now)
 		}
-		dispatch(e.sink, ch.ev, ch.verdict, ch.alertname)
+		failure.Dispatch(e.sink, ch.ev, ch.verdict, ch.alertname)
 	}
 }

@@ -8,6 +8,8 @@ import (
 
 	libvirt "github.com/digitalocean/go-libvirt"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
 )
 
 // recordingSink remembers the fast path's decisions.
@@ -17,13 +19,13 @@ type recordingSink struct {
 	resolved []string // domain
 }
 
-func (r *recordingSink) Fire(ev DomainEvent, alertname string) {
+func (r *recordingSink) Fire(ev failure.DomainEvent, alertname string) {
 	r.mu.Lock()
 	r.fired = append(r.fired, alertname+"/"+ev.Domain)
 	r.mu.Unlock()
 }
 
-func (r *recordingSink) Resolve(ev DomainEvent) {
+func (r *recordingSink) Resolve(ev failure.DomainEvent) {
 	r.mu.Lock()
 	r.resolved = append(r.resolved, ev.Domain)
 	r.mu.Unlock()
@@ -62,7 +64,7 @@ func TestEventSourceCountsCachesAndDispatches(t *testing.T) {
 	if v := gatherValue(t, reg, "vcr_domain_lifecycle_events_total", "event", "stopped"); v != 1 {
 		t.Errorf("stopped events = %v", v)
 	}
-	if v := gatherValue(t, reg, "vcr_domain_failures_total", "alertname", AlertShutoff); v != 1 {
+	if v := gatherValue(t, reg, "vcr_domain_failures_total", "alertname", failure.AlertShutoff); v != 1 {
 		t.Errorf("failures = %v", v)
 	}
 	src.handle(lifecycle("web", webUUID, libvirt.DomainEventUndefined, 0))

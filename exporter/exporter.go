@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
 )
 
 // Options configures an Exporter. Zero values get the defaults of the
@@ -67,7 +69,7 @@ func New(opts Options) (*Exporter, error) {
 	}
 	e := &Exporter{opts: opts, logger: opts.Logger, registry: prometheus.NewRegistry(), attempt: make(chan struct{})}
 
-	var sink alertSink
+	var sink failure.Sink
 	if opts.FastPath != nil && len(opts.FastPath.URLs) > 0 {
 		fp, err := NewFastPath(*opts.FastPath, opts.Logger.With("component", "fastpath"))
 		if err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	libvirt "github.com/digitalocean/go-libvirt"
+
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
 )
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {
@@ -57,7 +59,7 @@ func TestExporterEndToEndWithFake(t *testing.T) {
 	// web is destroyed: the alert goes out and the event is counted.
 	fake.events <- lifecycle("web", webUUID, libvirt.DomainEventStopped, int32(libvirt.DomainEventStoppedDestroyed))
 	am.wait(t, 1)
-	if got := am.all()[0][0].Labels; got["alertname"] != AlertShutoff || got["host"] != "hv1" || got["cloud"] != "tokyo" {
+	if got := am.all()[0][0].Labels; got["alertname"] != failure.AlertShutoff || got["host"] != "hv1" || got["cloud"] != "tokyo" {
 		t.Errorf("pushed labels %v", got)
 	}
 	code, body := get(t, h, "/metrics")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 )
 
@@ -178,9 +179,9 @@ func (f *FastPath) Collect(ch chan<- prometheus.Metric) {
 // exactly the rule path's ({alertname, severity, domain, uuid, host,
 // cloud}), so Alertmanager merges the two into one alert; where it came
 // from is an annotation.
-func BuildAlert(ev DomainEvent, alertname, generatorURL string) PostableAlert {
+func BuildAlert(ev failure.DomainEvent, alertname, generatorURL string) PostableAlert {
 	what := "shut off"
-	if alertname == AlertCrashed {
+	if alertname == failure.AlertCrashed {
 		what = "crashed"
 	}
 	state := ""
@@ -219,7 +220,7 @@ func sourceName(s string) string {
 // Fire records the domain as failed and queues the alert for every
 // Alertmanager. A second Fire for the same domain and alert keeps the
 // original startsAt.
-func (f *FastPath) Fire(ev DomainEvent, alertname string) {
+func (f *FastPath) Fire(ev failure.DomainEvent, alertname string) {
 	a := BuildAlert(ev, alertname, f.opts.GeneratorURL)
 	a.EndsAt = ev.At.Add(4 * f.opts.ResendInterval)
 	key := firingKey{ev.Host, ev.UUID, alertname}
@@ -234,7 +235,7 @@ func (f *FastPath) Fire(ev DomainEvent, alertname string) {
 
 // Resolve sends endsAt=now for every alert the fast path has firing for the
 // domain, and forgets them. A domain with nothing firing costs nothing.
-func (f *FastPath) Resolve(ev DomainEvent) {
+func (f *FastPath) Resolve(ev failure.DomainEvent) {
 	var out []PostableAlert
 	f.mu.Lock()
 	for key, fa := range f.firing {

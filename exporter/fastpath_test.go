@@ -12,15 +12,17 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
 )
 
-var testEvent = DomainEvent{Host: "hv1", Cloud: "tokyo", Domain: "web", UUID: "11111111-2222-3333-4444-555555555555",
+var testEvent = failure.DomainEvent{Host: "hv1", Cloud: "tokyo", Domain: "web", UUID: "11111111-2222-3333-4444-555555555555",
 	Event: "stopped", Detail: "destroyed", State: 5, Source: "libvirt", At: time.Date(2026, 1, 2, 3, 4, 5, 600_000_000, time.UTC)}
 
 // The payload is what Alertmanager's POST /api/v2/alerts takes, with the
 // rule path's exact label set.
 func TestBuildAlertPayload(t *testing.T) {
-	a := BuildAlert(testEvent, AlertShutoff, "http://hv1:9477/")
+	a := BuildAlert(testEvent, failure.AlertShutoff, "http://hv1:9477/")
 	a.EndsAt = testEvent.At.Add(4 * time.Minute)
 	b, err := json.MarshalIndent([]PostableAlert{a}, "", "  ")
 	if err != nil {
@@ -52,7 +54,7 @@ func TestBuildAlertPayload(t *testing.T) {
 	if string(b) != want {
 		t.Fatalf("payload:\n%s\nwant:\n%s", b, want)
 	}
-	if c := BuildAlert(testEvent, AlertCrashed, ""); !strings.Contains(c.Annotations["summary"], "crashed") {
+	if c := BuildAlert(testEvent, failure.AlertCrashed, ""); !strings.Contains(c.Annotations["summary"], "crashed") {
 		t.Errorf("crashed summary = %q", c.Annotations["summary"])
 	}
 }
@@ -131,7 +133,7 @@ func pushes(f *FastPath, am, result string) float64 {
 func TestFastPathRetriesThenSucceeds(t *testing.T) {
 	am := newAMStub(t, 503, 500)
 	f := startFastPath(t, FastPathOptions{URLs: []string{am.srv.URL}, BackoffMin: time.Millisecond, BackoffMax: 2 * time.Millisecond})
-	f.Fire(testEvent, AlertShutoff)
+	f.Fire(testEvent, failure.AlertShutoff)
 	am.wait(t, 3)
 	host := strings.TrimPrefix(am.srv.URL, "http://")
 	waitFor(t, func() bool { return pushes(f, host, "success") == 1 })
@@ -139,7 +141,7 @@ func TestFastPathRetriesThenSucceeds(t *testing.T) {
 		t.Errorf("retries = %v, want 2", r)
 	}
 	for _, req := range am.all() {
-		if len(req) != 1 || req[0].Labels["alertname"] != AlertShutoff || req[0].Labels["domain"] != "web" {
+		if len(req) != 1 || req[0].Labels["alertname"] != failure.AlertShutoff || req[0].Labels["domain"] != "web" {
 			t.Errorf("request = %+v", req)
 		}
 	}
@@ -153,7 +155,7 @@ func TestFastPathRetriesThenSucceeds(t *testing.T) {
 func TestFastPathGivesUpOnClientError(t *testing.T) {
 	am := newAMStub(t, 400)
 	f := startFastPath(t, FastPathOptions{URLs: []string{am.srv.URL}, BackoffMin: time.Millisecond})
-	f.Fire(testEvent, AlertShutoff)
+	f.Fire(testEvent, failure.AlertShutoff)
 	am.wait(t, 1)
 	host := strings.TrimPrefix(am.srv.URL, "http://")
 	waitFor(t, func() bool { return pushes(f, host, "failure") == 1 })
@@ -170,7 +172,7 @@ func TestFastPathBoundedRetriesWhenDown(t *testing.T) {
 	am.srv.Close()
 	f := startFastPath(t, FastPathOptions{URLs: []string{url}, Attempts: 4, BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond})
 	start := time.Now()
-	f.Fire(testEvent, AlertShutoff)
+	f.Fire(testEvent, failure.AlertShutoff)
 	host := strings.TrimPrefix(url, "http://")
 	waitFor(t, func() bool { return pushes(f, host, "failure") == 1 })
 	if r := pushes(f, host, "retry"); r != 3 {
@@ -194,7 +196,7 @@ func TestFastPathQueueBoundedAndNonBlocking(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		ev := testEvent
 		ev.UUID = strings.Repeat(string(rune('a'+i)), 8) + ev.UUID[8:]
-		f.Fire(ev, AlertShutoff)
+		f.Fire(ev, failure.AlertShutoff)
 	}
 	if d := time.Since(start); d > 100*time.Millisecond {
 		t.Fatalf("10 Fire calls took %v with Alertmanager stuck", d)
@@ -210,7 +212,7 @@ func TestFastPathQueueBoundedAndNonBlocking(t *testing.T) {
 func TestFastPathResolve(t *testing.T) {
 	am := newAMStub(t)
 	f := startFastPath(t, FastPathOptions{URLs: []string{am.srv.URL}})
-	f.Fire(testEvent, AlertShutoff)
+	f.Fire(testEvent, failure.AlertShutoff)
 	am.wait(t, 1)
 	up := testEvent
 	up.Event, up.Detail, up.State, up.At = "started", "booted", 1, testEvent.At.Add(30*time.Second)
@@ -246,7 +248,7 @@ func TestFastPathFansOut(t *testing.T) {
 	dead.srv.Close()
 	f := startFastPath(t, FastPathOptions{URLs: []string{deadURL, live.srv.URL}, BackoffMin: 50 * time.Millisecond})
 	start := time.Now()
-	f.Fire(testEvent, AlertCrashed)
+	f.Fire(testEvent, failure.AlertCrashed)
 	live.wait(t, 1)
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("live Alertmanager got the alert after %v", d)
@@ -256,7 +258,7 @@ func TestFastPathFansOut(t *testing.T) {
 func TestFastPathResends(t *testing.T) {
 	am := newAMStub(t)
 	f := startFastPath(t, FastPathOptions{URLs: []string{am.srv.URL}, ResendInterval: 30 * time.Millisecond})
-	f.Fire(testEvent, AlertShutoff)
+	f.Fire(testEvent, failure.AlertShutoff)
 	am.wait(t, 3) // first push plus two resends
 	reqs := am.all()
 	if !reqs[2][0].StartsAt.Equal(testEvent.At) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
@@ -60,7 +61,7 @@ func TestIntegrationSNMPTraps(t *testing.T) {
 	eventually(t, 5*time.Second, "malformed traps counted", metricIs(t, exp, "vcr_snmp_traps_total", map[string]string{"result": "malformed"}, 2))
 	eventually(t, 5*time.Second, "valid trap counted", metricIs(t, exp, "vcr_snmp_traps_total", map[string]string{"result": "ok"}, 1))
 	eventually(t, 5*time.Second, "event counted", metricIs(t, exp, "vcr_snmp_guest_events_total", map[string]string{"host": remote, "event": "crashed"}, 1))
-	want := map[string]string{"alertname": AlertCrashed, "domain": "guest1", "uuid": uuid, "host": remote, "cloud": "itest"}
+	want := map[string]string{"alertname": failure.AlertCrashed, "domain": "guest1", "uuid": uuid, "host": remote, "cloud": "itest"}
 	eventually(t, 5*time.Second, "trap alert in Alertmanager", func() string {
 		a := findAlert(am.Alerts(t), want)
 		if a == nil {
@@ -200,7 +201,7 @@ func TestIntegrationQEMUDomain(t *testing.T) {
 		}
 		return ""
 	})
-	want := map[string]string{"alertname": AlertShutoff, "domain": vm.Name, "uuid": vm.UUID, "host": "qemu-host"}
+	want := map[string]string{"alertname": failure.AlertShutoff, "domain": vm.Name, "uuid": vm.UUID, "host": "qemu-host"}
 	eventually(t, 5*time.Second, "fast-path alert", func() string {
 		if a := findAlert(am.Alerts(t), want); a == nil {
 			return "no alert"

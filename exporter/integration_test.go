@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
@@ -150,7 +151,7 @@ func TestIntegrationTestDriver(t *testing.T) {
 
 	// The fast path: a VCRDomainShutoff for the destroyed domain, nothing for
 	// the paused or running ones.
-	want := map[string]string{"alertname": AlertShutoff, "domain": names[0], "uuid": uuids[0], "host": host,
+	want := map[string]string{"alertname": failure.AlertShutoff, "domain": names[0], "uuid": uuids[0], "host": host,
 		"cloud": "itest", "severity": "critical"}
 	eventually(t, 5*time.Second, "fast-path alert in Alertmanager", func() string {
 		if findAlert(am.Alerts(t), want) == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/gosnmp/gosnmp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 )
 
@@ -188,7 +189,7 @@ type snmpGuest struct {
 // fast path.
 type SNMPReceiver struct {
 	opts   SNMPOptions
-	sink   alertSink
+	sink   failure.Sink
 	logger *slog.Logger
 	params *gosnmp.GoSNMP
 	now    func() time.Time
@@ -205,7 +206,7 @@ type SNMPReceiver struct {
 }
 
 // NewSNMPReceiver builds a receiver; Run listens.
-func NewSNMPReceiver(opts SNMPOptions, sink alertSink, logger *slog.Logger) *SNMPReceiver {
+func NewSNMPReceiver(opts SNMPOptions, sink failure.Sink, logger *slog.Logger) *SNMPReceiver {
 	r := &SNMPReceiver{opts: opts, sink: sink, logger: logger, now: time.Now,
 		params:  &gosnmp.GoSNMP{Version: gosnmp.Version2c},
 		results: map[string]float64{trapOK: 0, trapMalformed: 0, trapIgnored: 0, trapRejected: 0},
@@ -334,12 +335,12 @@ func (r *SNMPReceiver) apply(g GuestTrap, host string) {
 	r.lastTrap[host] = now
 	r.mu.Unlock()
 
-	verdict, alertname := ClassifyState(g.State)
+	verdict, alertname := failure.ClassifyState(g.State)
 	r.logger.Info("libvirt-snmp guest notification", "host", host, "domain", g.Name, "uuid", g.UUID,
 		"state", virt.StateName(g.State), "fastpath", verdict.String())
-	ev := DomainEvent{Host: host, Cloud: r.opts.Cloud, Domain: g.Name, UUID: g.UUID, Event: event,
+	ev := failure.DomainEvent{Host: host, Cloud: r.opts.Cloud, Domain: g.Name, UUID: g.UUID, Event: event,
 		Detail: "snmp_trap", State: g.State, Source: "snmp", At: now}
-	dispatch(r.sink, ev, verdict, alertname)
+	failure.Dispatch(r.sink, ev, verdict, alertname)
 }
 
 func (r *SNMPReceiver) count(result string) {
