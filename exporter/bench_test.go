@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vcrcovery/vcrcovery/exporter/failure"
+	"github.com/vcrcovery/vcrcovery/exporter/internal/exportertest"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
@@ -185,7 +186,7 @@ func BenchmarkEventToAlertmanager(b *testing.B) {
 // the part of the scrape that the test driver, which reports only states,
 // does not exercise.
 func BenchmarkCollect(b *testing.B) {
-	base := sampleRecords()[0]
+	base := exportertest.SampleRecords()[0]
 	recs := make([]libvirt.DomainStatsRecord, 1000)
 	for i := range recs {
 		recs[i].Dom = base.Dom
@@ -205,9 +206,9 @@ func BenchmarkCollect(b *testing.B) {
 			}
 		}
 	}
-	c := newLibvirtCollector(connectedSupervisor(newFakeClient(recs...)), newStateCache(time.Minute), "hv1", "tokyo")
+	c := newLibvirtCollector(connectedSupervisor(exportertest.NewFakeClient(recs...)), newStateCache(time.Minute), "hv1", "tokyo")
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collectorAdapter{c: c, timeout: time.Minute})
+	reg.MustRegister(&exportertest.CollectorAdapter{C: c, Timeout: time.Minute})
 	if _, err := reg.Gather(); err != nil { // warm up: -benchtime 1x would time a cold run
 		b.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	libvirt "github.com/digitalocean/go-libvirt"
 
 	"github.com/vcrcovery/vcrcovery/exporter/failure"
+	"github.com/vcrcovery/vcrcovery/exporter/internal/exportertest"
 )
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {
@@ -24,14 +25,14 @@ func get(t *testing.T, h http.Handler, path string) (int, string) {
 // The whole exporter over a fake libvirt: endpoints, an event turned into
 // a pushed alert, and the state it leaves visible to the next scrape.
 func TestExporterEndToEndWithFake(t *testing.T) {
-	fake := newFakeClient(sampleRecords()...)
-	am := newAMStub(t)
+	fake := exportertest.NewFakeClient(exportertest.SampleRecords()...)
+	am := exportertest.NewAMStub(t)
 	exp, err := New(Options{
 		Dial:     func(context.Context) (Client, error) { return fake, nil },
 		Host:     "hv1",
 		Cloud:    "tokyo",
-		FastPath: &FastPathOptions{URLs: []string{am.srv.URL}},
-		Logger:   discardLogger(),
+		FastPath: &FastPathOptions{URLs: []string{am.Srv.URL}},
+		Logger:   exportertest.DiscardLogger(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +48,7 @@ func TestExporterEndToEndWithFake(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = exp.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, func() bool { c, _ := get(t, h, "/-/ready"); return c == 200 })
+	exportertest.WaitFor(t, func() bool { c, _ := get(t, h, "/-/ready"); return c == 200 })
 
 	if code, body := get(t, h, "/-/healthy"); code != 200 || !strings.Contains(body, "Healthy") {
 		t.Errorf("/-/healthy = %d %q", code, body)
@@ -57,37 +58,37 @@ func TestExporterEndToEndWithFake(t *testing.T) {
 	}
 
 	// web is destroyed: the alert goes out and the event is counted.
-	fake.events <- lifecycle("web", webUUID, libvirt.DomainEventStopped, int32(libvirt.DomainEventStoppedDestroyed))
-	am.wait(t, 1)
-	if got := am.all()[0][0].Labels; got["alertname"] != failure.AlertShutoff || got["host"] != "hv1" || got["cloud"] != "tokyo" {
+	fake.Events <- exportertest.Lifecycle("web", exportertest.WebUUID, libvirt.DomainEventStopped, int32(libvirt.DomainEventStoppedDestroyed))
+	am.Wait(t, 1)
+	if got := am.All()[0][0].Labels; got["alertname"] != failure.AlertShutoff || got["host"] != "hv1" || got["cloud"] != "tokyo" {
 		t.Errorf("pushed labels %v", got)
 	}
 	code, body := get(t, h, "/metrics")
 	if code != 200 {
 		t.Fatalf("/metrics = %d", code)
 	}
-	s := parseMetrics(t, strings.NewReader(body))
-	if v, _ := s.get("vcr_libvirt_up", nil); v != 1 {
+	s := exportertest.ParseMetrics(t, strings.NewReader(body))
+	if v, _ := s.Get("vcr_libvirt_up", nil); v != 1 {
 		t.Errorf("vcr_libvirt_up = %v", v)
 	}
-	if v, _ := s.get("vcr_domain_lifecycle_events_total", map[string]string{"event": "stopped"}); v != 1 {
+	if v, _ := s.Get("vcr_domain_lifecycle_events_total", map[string]string{"event": "stopped"}); v != 1 {
 		t.Errorf("stopped events = %v", v)
 	}
-	if v, _ := s.get("vcr_fastpath_firing_alerts", nil); v != 1 {
+	if v, _ := s.Get("vcr_fastpath_firing_alerts", nil); v != 1 {
 		t.Errorf("firing alerts = %v", v)
 	}
 	for _, c := range []string{"libvirt", "events"} {
-		if v, ok := s.get("vcr_scrape_collector_success", map[string]string{"collector": c}); !ok || v != 1 {
+		if v, ok := s.Get("vcr_scrape_collector_success", map[string]string{"collector": c}); !ok || v != 1 {
 			t.Errorf("collector %s success = %v", c, v)
 		}
 	}
-	if _, ok := s.get("vcr_process_resident_memory_bytes", nil); !ok {
+	if _, ok := s.Get("vcr_process_resident_memory_bytes", nil); !ok {
 		t.Error("no process metrics")
 	}
 	// This scrape's stats were taken after the event, so they win (the fake
 	// still says running); TestLibvirtCollectorPrefersNewerEvent covers the
 	// opposite order.
-	if v, _ := s.get("vcr_domain_state", map[string]string{"domain": "web"}); v != 1 {
+	if v, _ := s.Get("vcr_domain_state", map[string]string{"domain": "web"}); v != 1 {
 		t.Errorf("web state = %v, want 1 (stats newer than the event)", v)
 	}
 }
@@ -96,7 +97,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Error("New without a dialer succeeded")
 	}
-	dial := func(context.Context) (Client, error) { return nil, errFakeDial }
+	dial := func(context.Context) (Client, error) { return nil, exportertest.ErrFakeDial }
 	if _, err := New(Options{Dial: dial, FastPath: &FastPathOptions{URLs: []string{"am:9093"}}}); err == nil {
 		t.Error("New accepted an Alertmanager URL without scheme")
 	}

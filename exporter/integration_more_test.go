@@ -108,7 +108,7 @@ func TestIntegrationLibvirtdRestart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("exporter stopped serving while libvirtd is down: %v", err)
 	}
-	if v, _ := s.get("vcr_scrape_collector_success", map[string]string{"collector": "libvirt"}); v != 0 {
+	if v, _ := s.Get("vcr_scrape_collector_success", map[string]string{"collector": "libvirt"}); v != 0 {
 		t.Errorf("libvirt collector success = %v while libvirtd is down", v)
 	}
 
@@ -124,7 +124,7 @@ func TestIntegrationLibvirtdRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stopped0, _ := before.get("vcr_domain_lifecycle_events_total", map[string]string{"event": "stopped"})
+	stopped0, _ := before.Get("vcr_domain_lifecycle_events_total", map[string]string{"event": "stopped"})
 	td2 := lv.TestDriver(t)
 	_, name := td2.DefineNamed(t, "")
 	td2.Destroy(t, name)
@@ -133,7 +133,7 @@ func TestIntegrationLibvirtdRestart(t *testing.T) {
 		if err != nil {
 			return err.Error()
 		}
-		if v, _ := s.get("vcr_domain_lifecycle_events_total", map[string]string{"event": "stopped"}); v < stopped0+1 {
+		if v, _ := s.Get("vcr_domain_lifecycle_events_total", map[string]string{"event": "stopped"}); v < stopped0+1 {
 			return fmt.Sprintf("stopped events %v, want > %v", v, stopped0)
 		}
 		return ""
@@ -157,7 +157,7 @@ func TestIntegrationQEMUDomain(t *testing.T) {
 		if err != nil {
 			return 0, err.Error()
 		}
-		v, ok := s.get("vcr_domain_cpu_seconds_total", sel)
+		v, ok := s.Get("vcr_domain_cpu_seconds_total", sel)
 		if !ok {
 			return 0, "no vcr_domain_cpu_seconds_total for " + vm.Name
 		}
@@ -183,7 +183,7 @@ func TestIntegrationQEMUDomain(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"vcr_domain_vcpus", "vcr_domain_memory_current_bytes", "vcr_domain_memory_max_bytes"} {
-		if v, ok := s.get(n, sel); !ok || v <= 0 {
+		if v, ok := s.Get(n, sel); !ok || v <= 0 {
 			t.Errorf("%s = %v (present %v), want > 0", n, v, ok)
 		}
 	}
@@ -196,7 +196,7 @@ func TestIntegrationQEMUDomain(t *testing.T) {
 		}
 		// A persistent domain stays listed as shut off; a transient one is
 		// kept by the event cache with the state its stop event left.
-		if v, ok := s.get("vcr_domain_state", sel); !ok || v != 5 {
+		if v, ok := s.Get("vcr_domain_state", sel); !ok || v != 5 {
 			return fmt.Sprintf("state %v (present %v), want 5", v, ok)
 		}
 		return ""

@@ -13,27 +13,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/vcrcovery/vcrcovery/exporter/internal/exportertest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
-// collectorAdapter exposes one Collector to client_golang's test helpers.
-type collectorAdapter struct {
-	c       Collector
-	timeout time.Duration
-	err     error
-}
-
-func (a *collectorAdapter) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(a, ch) }
-func (a *collectorAdapter) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-	defer cancel()
-	a.err = a.c.Update(ctx, ch)
-}
-
 // connectedSupervisor returns a supervisor whose current client is c.
 func connectedSupervisor(c Client) *supervisor {
-	s := newSupervisor(nil, discardLogger())
+	s := newSupervisor(nil, exportertest.DiscardLogger())
 	s.set(c)
 	return s
 }
@@ -69,7 +57,7 @@ func compareGolden(t *testing.T, col prometheus.Collector, golden string) {
 }
 
 func TestLibvirtCollectorGolden(t *testing.T) {
-	fake := newFakeClient(sampleRecords()...)
+	fake := exportertest.NewFakeClient(exportertest.SampleRecords()...)
 	cache := newStateCache(10 * time.Minute)
 	// A transient domain that stopped (and vanished from libvirt's list)
 	// a minute ago stays visible with its last state; a running one that
@@ -80,10 +68,10 @@ func TestLibvirtCollectorGolden(t *testing.T) {
 	cache.set("99999999-0000-0000-0000-000000000003", "too-old", 5, now.Add(-time.Hour))
 	c := newLibvirtCollector(connectedSupervisor(fake), cache, "hv1", "tokyo")
 	c.now = func() time.Time { return now }
-	a := &collectorAdapter{c: c, timeout: time.Second}
+	a := &exportertest.CollectorAdapter{C: c, Timeout: time.Second}
 	compareGolden(t, a, "libvirt.golden")
-	if a.err != nil {
-		t.Fatalf("Update: %v", a.err)
+	if a.Err != nil {
+		t.Fatalf("Update: %v", a.Err)
 	}
 }
 
@@ -91,26 +79,26 @@ func TestLibvirtCollectorGolden(t *testing.T) {
 func TestLibvirtCollectorOneRoundTrip(t *testing.T) {
 	recs := make([]libvirt.DomainStatsRecord, 0, 300)
 	for i := 0; i < 100; i++ {
-		recs = append(recs, sampleRecords()...)
+		recs = append(recs, exportertest.SampleRecords()...)
 		recs[len(recs)-1].Dom.UUID[0] = byte(i)
 		recs[len(recs)-2].Dom.UUID[0] = byte(i)
 	}
-	fake := newFakeClient(recs...)
+	fake := exportertest.NewFakeClient(recs...)
 	c := newLibvirtCollector(connectedSupervisor(fake), newStateCache(time.Minute), "hv1", "")
 	ch := make(chan prometheus.Metric, 100000)
 	if err := c.Update(context.Background(), ch); err != nil {
 		t.Fatal(err)
 	}
-	if n := fake.statsCalls(); n != 1 {
+	if n := fake.StatsCalls(); n != 1 {
 		t.Fatalf("stats calls per scrape = %d, want 1", n)
 	}
 }
 
 func TestLibvirtCollectorDown(t *testing.T) {
-	c := newLibvirtCollector(newSupervisor(nil, discardLogger()), newStateCache(time.Minute), "hv1", "tokyo")
-	a := &collectorAdapter{c: c, timeout: time.Second}
+	c := newLibvirtCollector(newSupervisor(nil, exportertest.DiscardLogger()), newStateCache(time.Minute), "hv1", "tokyo")
+	a := &exportertest.CollectorAdapter{C: c, Timeout: time.Second}
 	compareGolden(t, a, "libvirt_down.golden")
-	if a.err == nil {
+	if a.Err == nil {
 		t.Fatal("Update succeeded without a connection")
 	}
 }
@@ -118,9 +106,9 @@ func TestLibvirtCollectorDown(t *testing.T) {
 // A hung libvirtd costs each scrape its timeout, never more, and stuck
 // calls do not pile up.
 func TestLibvirtCollectorTimeout(t *testing.T) {
-	fake := newFakeClient(sampleRecords()...)
-	fake.block = make(chan struct{})
-	defer close(fake.block)
+	fake := exportertest.NewFakeClient(exportertest.SampleRecords()...)
+	fake.Block = make(chan struct{})
+	defer close(fake.Block)
 	c := newLibvirtCollector(connectedSupervisor(fake), newStateCache(time.Minute), "hv1", "")
 	for i := 0; i < 3; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -138,21 +126,21 @@ func TestLibvirtCollectorTimeout(t *testing.T) {
 			t.Fatalf("first metric %s, want vcr_libvirt_up", m.Desc())
 		}
 	}
-	if n := fake.statsCalls(); n != 1 {
+	if n := fake.StatsCalls(); n != 1 {
 		t.Fatalf("%d stats calls in flight, want 1", n)
 	}
 }
 
 // An event that arrives after the stats snapshot was taken wins over it.
 func TestLibvirtCollectorPrefersNewerEvent(t *testing.T) {
-	fake := newFakeClient(sampleRecords()...)
+	fake := exportertest.NewFakeClient(exportertest.SampleRecords()...)
 	cache := newStateCache(time.Minute)
 	c := newLibvirtCollector(connectedSupervisor(fake), cache, "hv1", "")
 	t0 := time.Now()
 	c.now = func() time.Time { return t0 }
 	cache.set("11111111-2222-3333-4444-555555555555", "web", 5, t0.Add(time.Millisecond))
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collectorAdapter{c: c, timeout: time.Second})
+	reg.MustRegister(&exportertest.CollectorAdapter{C: c, Timeout: time.Second})
 	want := `# HELP vcr_domain_state libvirt domain state: 0 nostate, 1 running, 2 blocked, 3 paused, 4 shutdown, 5 shutoff, 6 crashed, 7 pmsuspended.
 # TYPE vcr_domain_state gauge
 vcr_domain_state{cloud="",domain="db",host="hv1",uuid="aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"} 5
@@ -172,9 +160,9 @@ vcr_domain_state{cloud="",domain="web",host="hv1",uuid="11111111-2222-3333-4444-
 // One failing collector costs its own success metric, not the scrape.
 func TestCollectorSetIsolatesFailures(t *testing.T) {
 	set := &collectorSet{collectors: map[string]Collector{
-		"libvirt": newLibvirtCollector(newSupervisor(nil, discardLogger()), newStateCache(time.Minute), "hv1", ""),
-		"events":  newEventsCollector(newEventSource("hv1", "", newStateCache(time.Minute), nil, discardLogger()), newSupervisor(nil, discardLogger())),
-	}, timeout: time.Second, logger: discardLogger()}
+		"libvirt": newLibvirtCollector(newSupervisor(nil, exportertest.DiscardLogger()), newStateCache(time.Minute), "hv1", ""),
+		"events":  newEventsCollector(newEventSource("hv1", "", newStateCache(time.Minute), nil, exportertest.DiscardLogger()), newSupervisor(nil, exportertest.DiscardLogger())),
+	}, timeout: time.Second, logger: exportertest.DiscardLogger()}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(set)
 	want := `# HELP vcr_scrape_collector_success vcr-exporter: whether a collector succeeded.
