@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/vcrcovery/vcrcovery/exporter/failure"
+	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
 )
 
 // Options configures an Exporter. Zero values get the defaults of the
@@ -32,7 +33,7 @@ type Options struct {
 	// crash event keeps being exported with that state.
 	EventRetention time.Duration
 	// FastPath is nil, or has no URLs, when the fast path is off.
-	FastPath *FastPathOptions
+	FastPath *fastpath.Options
 	// SNMP is nil when the trap receiver is off.
 	SNMP   *SNMPOptions
 	Logger *slog.Logger
@@ -45,7 +46,7 @@ type Exporter struct {
 	registry *prometheus.Registry
 	sup      *supervisor
 	events   *eventSource
-	fast     *FastPath
+	fast     *fastpath.Pusher
 	snmp     *SNMPReceiver
 	started  atomic.Bool
 	isReady  atomic.Bool
@@ -71,7 +72,7 @@ func New(opts Options) (*Exporter, error) {
 
 	var sink failure.Sink
 	if opts.FastPath != nil && len(opts.FastPath.URLs) > 0 {
-		fp, err := NewFastPath(*opts.FastPath, opts.Logger.With("component", "fastpath"))
+		fp, err := fastpath.New(*opts.FastPath, opts.Logger.With("component", "fastpath"))
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	libvirt "github.com/digitalocean/go-libvirt"
 
 	"github.com/vcrcovery/vcrcovery/exporter/failure"
+	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
 	"github.com/vcrcovery/vcrcovery/exporter/internal/exportertest"
 )
 
@@ -31,7 +32,7 @@ func TestExporterEndToEndWithFake(t *testing.T) {
 		Dial:     func(context.Context) (Client, error) { return fake, nil },
 		Host:     "hv1",
 		Cloud:    "tokyo",
-		FastPath: &FastPathOptions{URLs: []string{am.Srv.URL}},
+		FastPath: &fastpath.Options{URLs: []string{am.Srv.URL}},
 		Logger:   exportertest.DiscardLogger(),
 	})
 	if err != nil {
@@ -98,7 +99,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		t.Error("New without a dialer succeeded")
 	}
 	dial := func(context.Context) (Client, error) { return nil, exportertest.ErrFakeDial }
-	if _, err := New(Options{Dial: dial, FastPath: &FastPathOptions{URLs: []string{"am:9093"}}}); err == nil {
+	if _, err := New(Options{Dial: dial, FastPath: &fastpath.Options{URLs: []string{"am:9093"}}}); err == nil {
 		t.Error("New accepted an Alertmanager URL without scheme")
 	}
 	if _, err := New(Options{Dial: dial, SNMP: &SNMPOptions{Address: "256.0.0.1:99999"}}); err == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/vcrcovery/vcrcovery/exporter"
+	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
 	"github.com/vcrcovery/vcrcovery/internal/logging"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 	"github.com/vcrcovery/vcrcovery/lxd"
@@ -148,7 +149,7 @@ func run() error {
 		Logger:         logger,
 	}
 	if len(c.amURLs) > 0 {
-		opts.FastPath = &exporter.FastPathOptions{URLs: c.amURLs, Attempts: c.amAttempts, QueueSize: c.amQueue,
+		opts.FastPath = &fastpath.Options{URLs: c.amURLs, Attempts: c.amAttempts, QueueSize: c.amQueue,
 			ResendInterval: c.amResend, Timeout: c.amTimeout}
 	}
 	if c.snmpAddr != "" {

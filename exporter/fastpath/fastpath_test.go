@@ -1,4 +1,4 @@
-package exporter
+package fastpath
 
 import (
 	"context"
@@ -58,9 +58,9 @@ func TestBuildAlertPayload(t *testing.T) {
 	}
 }
 
-func startFastPath(t *testing.T, opts FastPathOptions) *FastPath {
+func startFastPath(t *testing.T, opts Options) *Pusher {
 	t.Helper()
-	f, err := NewFastPath(opts, exportertest.DiscardLogger())
+	f, err := New(opts, exportertest.DiscardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,13 +71,13 @@ func startFastPath(t *testing.T, opts FastPathOptions) *FastPath {
 	return f
 }
 
-func pushes(f *FastPath, am, result string) float64 {
+func pushes(f *Pusher, am, result string) float64 {
 	return testutil.ToFloat64(f.pushes.WithLabelValues(am, result))
 }
 
 func TestFastPathRetriesThenSucceeds(t *testing.T) {
 	am := exportertest.NewAMStub(t, 503, 500)
-	f := startFastPath(t, FastPathOptions{URLs: []string{am.Srv.URL}, BackoffMin: time.Millisecond, BackoffMax: 2 * time.Millisecond})
+	f := startFastPath(t, Options{URLs: []string{am.Srv.URL}, BackoffMin: time.Millisecond, BackoffMax: 2 * time.Millisecond})
 	f.Fire(testEvent, failure.AlertShutoff)
 	am.Wait(t, 3)
 	host := strings.TrimPrefix(am.Srv.URL, "http://")
@@ -99,7 +99,7 @@ func TestFastPathRetriesThenSucceeds(t *testing.T) {
 // draws the same line.
 func TestFastPathGivesUpOnClientError(t *testing.T) {
 	am := exportertest.NewAMStub(t, 400)
-	f := startFastPath(t, FastPathOptions{URLs: []string{am.Srv.URL}, BackoffMin: time.Millisecond})
+	f := startFastPath(t, Options{URLs: []string{am.Srv.URL}, BackoffMin: time.Millisecond})
 	f.Fire(testEvent, failure.AlertShutoff)
 	am.Wait(t, 1)
 	host := strings.TrimPrefix(am.Srv.URL, "http://")
@@ -115,7 +115,7 @@ func TestFastPathBoundedRetriesWhenDown(t *testing.T) {
 	am := exportertest.NewAMStub(t)
 	url := am.Srv.URL
 	am.Srv.Close()
-	f := startFastPath(t, FastPathOptions{URLs: []string{url}, Attempts: 4, BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond})
+	f := startFastPath(t, Options{URLs: []string{url}, Attempts: 4, BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond})
 	start := time.Now()
 	f.Fire(testEvent, failure.AlertShutoff)
 	host := strings.TrimPrefix(url, "http://")
@@ -136,7 +136,7 @@ func TestFastPathQueueBoundedAndNonBlocking(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
 	defer srv.Close()
 	defer close(block)
-	f := startFastPath(t, FastPathOptions{URLs: []string{srv.URL}, QueueSize: 2, Timeout: 10 * time.Second})
+	f := startFastPath(t, Options{URLs: []string{srv.URL}, QueueSize: 2, Timeout: 10 * time.Second})
 	start := time.Now()
 	for i := 0; i < 10; i++ {
 		ev := testEvent
@@ -156,7 +156,7 @@ func TestFastPathQueueBoundedAndNonBlocking(t *testing.T) {
 
 func TestFastPathResolve(t *testing.T) {
 	am := exportertest.NewAMStub(t)
-	f := startFastPath(t, FastPathOptions{URLs: []string{am.Srv.URL}})
+	f := startFastPath(t, Options{URLs: []string{am.Srv.URL}})
 	f.Fire(testEvent, failure.AlertShutoff)
 	am.Wait(t, 1)
 	up := testEvent
@@ -191,7 +191,7 @@ func TestFastPathFansOut(t *testing.T) {
 	dead := exportertest.NewAMStub(t)
 	deadURL := dead.Srv.URL
 	dead.Srv.Close()
-	f := startFastPath(t, FastPathOptions{URLs: []string{deadURL, live.Srv.URL}, BackoffMin: 50 * time.Millisecond})
+	f := startFastPath(t, Options{URLs: []string{deadURL, live.Srv.URL}, BackoffMin: 50 * time.Millisecond})
 	start := time.Now()
 	f.Fire(testEvent, failure.AlertCrashed)
 	live.Wait(t, 1)
@@ -202,7 +202,7 @@ func TestFastPathFansOut(t *testing.T) {
 
 func TestFastPathResends(t *testing.T) {
 	am := exportertest.NewAMStub(t)
-	f := startFastPath(t, FastPathOptions{URLs: []string{am.Srv.URL}, ResendInterval: 30 * time.Millisecond})
+	f := startFastPath(t, Options{URLs: []string{am.Srv.URL}, ResendInterval: 30 * time.Millisecond})
 	f.Fire(testEvent, failure.AlertShutoff)
 	am.Wait(t, 3) // first push plus two resends
 	reqs := am.All()
@@ -213,7 +213,7 @@ func TestFastPathResends(t *testing.T) {
 
 func TestNewFastPathRejectsBadURL(t *testing.T) {
 	for _, u := range []string{"localhost:9093", "ftp://x", "http://"} {
-		if _, err := NewFastPath(FastPathOptions{URLs: []string{u}}, exportertest.DiscardLogger()); err == nil {
+		if _, err := New(Options{URLs: []string{u}}, exportertest.DiscardLogger()); err == nil {
 			t.Errorf("accepted %q", u)
 		}
 	}
