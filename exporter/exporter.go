@@ -17,6 +17,7 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
+	"github.com/vcrcovery/vcrcovery/exporter/snmptrap"
 )
 
 // Options configures an Exporter. Zero values get the defaults of the
@@ -35,7 +36,7 @@ type Options struct {
 	// FastPath is nil, or has no URLs, when the fast path is off.
 	FastPath *fastpath.Options
 	// SNMP is nil when the trap receiver is off.
-	SNMP   *SNMPOptions
+	SNMP   *snmptrap.Options
 	Logger *slog.Logger
 }
 
@@ -47,7 +48,7 @@ type Exporter struct {
 	sup      *supervisor
 	events   *eventSource
 	fast     *fastpath.Pusher
-	snmp     *SNMPReceiver
+	snmp     *snmptrap.Receiver
 	started  atomic.Bool
 	isReady  atomic.Bool
 	attempt  chan struct{} // closed after the first libvirt connection attempt
@@ -100,7 +101,7 @@ func New(opts Options) (*Exporter, error) {
 		if so.Cloud == "" {
 			so.Cloud = opts.Cloud
 		}
-		e.snmp = NewSNMPReceiver(so, sink, opts.Logger.With("component", "snmp"))
+		e.snmp = snmptrap.New(so, sink, opts.Logger.With("component", "snmp"))
 		if err := e.snmp.Listen(); err != nil {
 			return nil, err
 		}

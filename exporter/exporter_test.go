@@ -13,6 +13,7 @@ import (
 	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
 	"github.com/vcrcovery/vcrcovery/exporter/internal/exportertest"
+	"github.com/vcrcovery/vcrcovery/exporter/snmptrap"
 )
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {
@@ -102,7 +103,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	if _, err := New(Options{Dial: dial, FastPath: &fastpath.Options{URLs: []string{"am:9093"}}}); err == nil {
 		t.Error("New accepted an Alertmanager URL without scheme")
 	}
-	if _, err := New(Options{Dial: dial, SNMP: &SNMPOptions{Address: "256.0.0.1:99999"}}); err == nil {
+	if _, err := New(Options{Dial: dial, SNMP: &snmptrap.Options{Address: "256.0.0.1:99999"}}); err == nil {
 		t.Error("New accepted a bad SNMP address")
 	}
 }

@@ -13,9 +13,9 @@ import (
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
-// snmptrap sends one trap with Debian's net-snmp CLI; MIBs are not needed
+// sendTrap sends one trap with Debian's net-snmp CLI; MIBs are not needed
 // since every OID is numeric.
-func snmptrap(t *testing.T, addr string, varbinds ...string) {
+func sendTrap(t *testing.T, addr string, varbinds ...string) {
 	t.Helper()
 	args := append([]string{"-m", "", "-v", "2c", "-c", "public", addr, "", ".1.3.6.1.4.1.36957.0.1"}, varbinds...)
 	cmd := exec.Command("snmptrap", args...)
@@ -46,9 +46,9 @@ func TestIntegrationSNMPTraps(t *testing.T) {
 	const col = ".1.3.6.1.4.1.36957.1.1.1."
 	uuid := "0a0b0c0d-1111-2222-3333-444455556666"
 	hexUUID := strings.ReplaceAll(uuid, "-", "")
-	snmptrap(t, trapAddr, col+"2.0", "s", "guest1", col+"1.0", "x", hexUUID, col+"3.0", "i", "6", col+"9.0", "i", "2")
+	sendTrap(t, trapAddr, col+"2.0", "s", "guest1", col+"1.0", "x", hexUUID, col+"3.0", "i", "6", col+"9.0", "i", "2")
 	// Malformed: the state as a string, and a datagram that is not SNMP.
-	snmptrap(t, trapAddr, col+"2.0", "s", "guest1", col+"1.0", "x", hexUUID, col+"3.0", "s", "crashed")
+	sendTrap(t, trapAddr, col+"2.0", "s", "guest1", col+"1.0", "x", hexUUID, col+"3.0", "s", "crashed")
 	c, err := net.Dial("udp", trapAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func TestIntegrationSNMPTraps(t *testing.T) {
 		return ""
 	})
 	// The guest runs again: the alert resolves.
-	snmptrap(t, trapAddr, col+"2.0", "s", "guest1", col+"1.0", "x", hexUUID, col+"3.0", "i", "1", col+"9.0", "i", "1")
+	sendTrap(t, trapAddr, col+"2.0", "s", "guest1", col+"1.0", "x", hexUUID, col+"3.0", "i", "1", col+"9.0", "i", "1")
 	eventually(t, 10*time.Second, "trap alert resolved", func() string {
 		if findAlert(am.Alerts(t), want) != nil {
 			return "still listed"

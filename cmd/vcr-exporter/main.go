@@ -19,6 +19,7 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/exporter"
 	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
+	"github.com/vcrcovery/vcrcovery/exporter/snmptrap"
 	"github.com/vcrcovery/vcrcovery/internal/logging"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 	"github.com/vcrcovery/vcrcovery/lxd"
@@ -161,7 +162,7 @@ func run() error {
 			}
 			hosts[ip] = h
 		}
-		opts.SNMP = &exporter.SNMPOptions{Address: c.snmpAddr, Community: c.snmpCommunity, Hosts: hosts}
+		opts.SNMP = &snmptrap.Options{Address: c.snmpAddr, Community: c.snmpCommunity, Hosts: hosts}
 	}
 	exp, err := exporter.New(opts)
 	if err != nil {

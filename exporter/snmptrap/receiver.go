@@ -1,4 +1,8 @@
-package exporter
+// Package snmptrap receives libvirt-snmp (LIBVIRT-MIB) v2c traps and informs
+// from other hosts and treats each guest notification as a lifecycle event
+// of the sending host: counted, exported as metrics, and handed to the fast
+// path (a failure.Sink).
+package snmptrap
 
 import (
 	"context"
@@ -6,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,22 +20,9 @@ import (
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 )
 
-// LIBVIRT-MIB (libvirt-snmp, src/LIBVIRT-MIB.txt). The MIB moved from the
-// placeholder enterprise 12345 to libvirt's registered 36957 in 2018; agents
-// of both generations are in the field, so both are accepted.
-var libvirtEnterprises = []string{".1.3.6.1.4.1.36957", ".1.3.6.1.4.1.12345"}
-
 const (
-	snmpTrapOID = ".1.3.6.1.6.3.1.1.4.1.0" // snmpTrapOID.0
-	// Below an enterprise prefix:
-	guestNotifSuffix  = ".0.1"    // libvirtNotifications.libvirtGuestNotif
-	guestEntrySuffix  = ".1.1.1." // libvirtObjects.libvirtGuestTable.libvirtGuestEntry
-	guestUUIDColumn   = "1"       // libvirtGuestUUID
-	guestNameColumn   = "2"       // libvirtGuestName
-	guestStateColumn  = "3"       // libvirtGuestState
-	guestRowStatusCol = "9"       // libvirtGuestRowStatus
-	maxSNMPGuests     = 10000     // bound on remembered remote guests
-	maxTrapSize       = 64 * 1024 // larger datagrams are not libvirt-snmp traps
+	maxGuests   = 10000     // bound on remembered remote guests
+	maxTrapSize = 64 * 1024 // larger datagrams are not libvirt-snmp traps
 )
 
 // Trap results, the values of vcr_snmp_traps_total{result}.
@@ -43,152 +33,26 @@ const (
 	trapRejected  = "rejected"  // wrong community or SNMP version
 )
 
-// GuestTrap is a decoded libvirtGuestNotif.
-type GuestTrap struct {
-	Name      string
-	UUID      string
-	State     int32
-	RowStatus int // 0 when absent
-}
-
-var errNotGuestNotif = errors.New("not a libvirtGuestNotif")
-
-// DecodeGuestTrap extracts the libvirtGuestNotif fields from an SNMP v2c
-// trap or inform. It returns errNotGuestNotif for other notifications and a
-// descriptive error for a guest notification it cannot trust.
-func DecodeGuestTrap(p *gosnmp.SnmpPacket) (GuestTrap, error) {
-	var g GuestTrap
-	if p.PDUType != gosnmp.SNMPv2Trap && p.PDUType != gosnmp.InformRequest {
-		return g, fmt.Errorf("PDU type %v: want an SNMPv2 trap or inform", p.PDUType)
-	}
-	prefix := ""
-	for _, v := range p.Variables {
-		if v.Name != snmpTrapOID {
-			continue
-		}
-		oid, ok := v.Value.(string)
-		if !ok {
-			return g, fmt.Errorf("snmpTrapOID.0 has type %v, want an OID", v.Type)
-		}
-		oid = "." + strings.TrimPrefix(oid, ".")
-		for _, e := range libvirtEnterprises {
-			if oid == e+guestNotifSuffix {
-				prefix = e + guestEntrySuffix
-			}
-		}
-		if prefix == "" {
-			return g, errNotGuestNotif
-		}
-	}
-	if prefix == "" {
-		return g, fmt.Errorf("no snmpTrapOID.0 varbind")
-	}
-	var haveName, haveUUID, haveState bool
-	for _, v := range p.Variables {
-		name := "." + strings.TrimPrefix(v.Name, ".")
-		if !strings.HasPrefix(name, prefix) {
-			continue
-		}
-		// The column, followed by the row index (".0" from libvirt-snmp).
-		col, _, _ := strings.Cut(name[len(prefix):], ".")
-		switch col {
-		case guestNameColumn:
-			b, ok := v.Value.([]byte)
-			if !ok || len(b) == 0 {
-				return g, fmt.Errorf("libvirtGuestName: want a non-empty OCTET STRING, got %v", v.Type)
-			}
-			g.Name, haveName = string(b), true
-		case guestUUIDColumn:
-			b, ok := v.Value.([]byte)
-			if !ok {
-				return g, fmt.Errorf("libvirtGuestUUID: want an OCTET STRING, got %v", v.Type)
-			}
-			u, err := trapUUID(b)
-			if err != nil {
-				return g, err
-			}
-			g.UUID, haveUUID = u, true
-		case guestStateColumn:
-			n, ok := v.Value.(int)
-			if !ok || v.Type != gosnmp.Integer {
-				return g, fmt.Errorf("libvirtGuestState: want an INTEGER, got %v", v.Type)
-			}
-			if n < 0 || n > int(virt.StatePMSuspended) {
-				return g, fmt.Errorf("libvirtGuestState %d: out of range 0..7", n)
-			}
-			g.State, haveState = int32(n), true
-		case guestRowStatusCol:
-			n, ok := v.Value.(int)
-			if !ok || n < 1 || n > 6 {
-				return g, fmt.Errorf("libvirtGuestRowStatus: want RowStatus 1..6, got %v %v", v.Type, v.Value)
-			}
-			g.RowStatus = n
-		}
-	}
-	switch {
-	case !haveName:
-		return g, fmt.Errorf("libvirtGuestNotif without libvirtGuestName")
-	case !haveUUID:
-		return g, fmt.Errorf("libvirtGuestNotif without libvirtGuestUUID")
-	case !haveState:
-		return g, fmt.Errorf("libvirtGuestNotif without libvirtGuestState")
-	}
-	return g, nil
-}
-
-// trapUUID accepts the MIB's 16 raw octets, and the 36- or 32-character
-// text form that hand-made traps (snmptrap ... s <uuid>) carry.
-func trapUUID(b []byte) (string, error) {
-	if len(b) == 16 {
-		return virt.FormatUUIDBytes(b), nil
-	}
-	u, err := virt.ParseUUID(string(b))
-	if err != nil {
-		return "", fmt.Errorf("libvirtGuestUUID: want 16 octets or a UUID string: %w", err)
-	}
-	return virt.FormatUUID(u), nil
-}
-
-// trapEvent names the lifecycle event a reported state implies: the trap
-// carries the state after the change, not libvirt's event.
-func trapEvent(state int32) string {
-	switch state {
-	case virt.StateRunning, virt.StateBlocked:
-		return "started"
-	case virt.StatePaused:
-		return "suspended"
-	case virt.StateShutdown:
-		return "shutdown"
-	case virt.StateShutoff:
-		return "stopped"
-	case virt.StateCrashed:
-		return "crashed"
-	case virt.StatePMSuspended:
-		return "pmsuspended"
-	}
-	return "unknown"
-}
-
-// SNMPOptions configures the trap receiver.
-type SNMPOptions struct {
+// Options configures the trap receiver.
+type Options struct {
 	Address   string            // UDP listen address, e.g. ":162"
 	Community string            // empty accepts any community
 	Hosts     map[string]string // trap source IP -> host label; default the IP
 	Cloud     string
 }
 
-type snmpGuestKey struct{ host, uuid string }
+type guestKey struct{ host, uuid string }
 
-type snmpGuest struct {
+type guest struct {
 	name  string
 	state int32
 }
 
-// SNMPReceiver listens for libvirt-snmp traps and treats each as a
+// Receiver listens for libvirt-snmp traps and treats each as a
 // lifecycle event of the sending host: counted, exported, and given to the
 // fast path.
-type SNMPReceiver struct {
-	opts   SNMPOptions
+type Receiver struct {
+	opts   Options
 	sink   failure.Sink
 	logger *slog.Logger
 	params *gosnmp.GoSNMP
@@ -198,19 +62,19 @@ type SNMPReceiver struct {
 	conn     net.PacketConn
 	results  map[string]float64
 	events   map[[2]string]float64 // host, event
-	guests   map[snmpGuestKey]snmpGuest
+	guests   map[guestKey]guest
 	lastTrap map[string]time.Time
 	ready    chan struct{}
 
 	trapsDesc, eventsDesc, stateDesc, lastDesc *prometheus.Desc
 }
 
-// NewSNMPReceiver builds a receiver; Run listens.
-func NewSNMPReceiver(opts SNMPOptions, sink failure.Sink, logger *slog.Logger) *SNMPReceiver {
-	r := &SNMPReceiver{opts: opts, sink: sink, logger: logger, now: time.Now,
+// New builds a receiver; Run listens.
+func New(opts Options, sink failure.Sink, logger *slog.Logger) *Receiver {
+	r := &Receiver{opts: opts, sink: sink, logger: logger, now: time.Now,
 		params:  &gosnmp.GoSNMP{Version: gosnmp.Version2c},
 		results: map[string]float64{trapOK: 0, trapMalformed: 0, trapIgnored: 0, trapRejected: 0},
-		events:  make(map[[2]string]float64), guests: make(map[snmpGuestKey]snmpGuest),
+		events:  make(map[[2]string]float64), guests: make(map[guestKey]guest),
 		lastTrap: make(map[string]time.Time), ready: make(chan struct{}),
 	}
 	cl := prometheus.Labels{"cloud": opts.Cloud}
@@ -223,7 +87,7 @@ func NewSNMPReceiver(opts SNMPOptions, sink failure.Sink, logger *slog.Logger) *
 
 // Listen binds the UDP socket; call it before Run so a bad address fails
 // start-up.
-func (r *SNMPReceiver) Listen() error {
+func (r *Receiver) Listen() error {
 	conn, err := net.ListenPacket("udp", r.opts.Address)
 	if err != nil {
 		return fmt.Errorf("--snmp.trap-address %s: %w; pick a free UDP port (162 needs root)", r.opts.Address, err)
@@ -236,13 +100,13 @@ func (r *SNMPReceiver) Listen() error {
 }
 
 // Addr is the bound address (after Listen).
-func (r *SNMPReceiver) Addr() net.Addr {
+func (r *Receiver) Addr() net.Addr {
 	<-r.ready
 	return r.conn.LocalAddr()
 }
 
 // Run reads traps until ctx ends.
-func (r *SNMPReceiver) Run(ctx context.Context) {
+func (r *Receiver) Run(ctx context.Context) {
 	<-r.ready
 	go func() {
 		<-ctx.Done()
@@ -269,7 +133,7 @@ func (r *SNMPReceiver) Run(ctx context.Context) {
 // HandlePacket decodes and processes one datagram. For an accepted inform
 // it returns the response to send back (the same varbinds as a
 // GetResponse, RFC 3416 4.2.7), so the sender stops retransmitting.
-func (r *SNMPReceiver) HandlePacket(b []byte, from net.Addr) []byte {
+func (r *Receiver) HandlePacket(b []byte, from net.Addr) []byte {
 	pkt, err := r.params.UnmarshalTrap(append([]byte(nil), b...), false)
 	if err != nil {
 		r.count(trapMalformed)
@@ -310,7 +174,7 @@ func (r *SNMPReceiver) HandlePacket(b []byte, from net.Addr) []byte {
 	return reply
 }
 
-func (r *SNMPReceiver) hostFor(from net.Addr) string {
+func (r *Receiver) hostFor(from net.Addr) string {
 	ip := from.String()
 	if ua, ok := from.(*net.UDPAddr); ok {
 		ip = ua.IP.String()
@@ -323,14 +187,14 @@ func (r *SNMPReceiver) hostFor(from net.Addr) string {
 	return ip
 }
 
-func (r *SNMPReceiver) apply(g GuestTrap, host string) {
+func (r *Receiver) apply(g GuestTrap, host string) {
 	now := r.now()
 	event := trapEvent(g.State)
 	r.mu.Lock()
 	r.events[[2]string{host, event}]++
-	key := snmpGuestKey{host, g.UUID}
-	if _, ok := r.guests[key]; ok || len(r.guests) < maxSNMPGuests {
-		r.guests[key] = snmpGuest{name: g.Name, state: g.State}
+	key := guestKey{host, g.UUID}
+	if _, ok := r.guests[key]; ok || len(r.guests) < maxGuests {
+		r.guests[key] = guest{name: g.Name, state: g.State}
 	}
 	r.lastTrap[host] = now
 	r.mu.Unlock()
@@ -343,14 +207,14 @@ func (r *SNMPReceiver) apply(g GuestTrap, host string) {
 	failure.Dispatch(r.sink, ev, verdict, alertname)
 }
 
-func (r *SNMPReceiver) count(result string) {
+func (r *Receiver) count(result string) {
 	r.mu.Lock()
 	r.results[result]++
 	r.mu.Unlock()
 }
 
 // Update implements Collector.
-func (r *SNMPReceiver) Update(_ context.Context, ch chan<- prometheus.Metric) error {
+func (r *Receiver) Update(_ context.Context, ch chan<- prometheus.Metric) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for res, n := range r.results {

@@ -1,4 +1,4 @@
-package exporter
+package snmptrap
 
 import (
 	"net"
@@ -109,7 +109,7 @@ func TestDecodeGuestTrapMalformed(t *testing.T) {
 
 func TestSNMPReceiverHandlePacket(t *testing.T) {
 	sink := &exportertest.RecordingSink{}
-	r := NewSNMPReceiver(SNMPOptions{Community: "public", Hosts: map[string]string{"10.0.0.7": "hv7"}, Cloud: "osaka"}, sink, exportertest.DiscardLogger())
+	r := New(Options{Community: "public", Hosts: map[string]string{"10.0.0.7": "hv7"}, Cloud: "osaka"}, sink, exportertest.DiscardLogger())
 	r.now = func() time.Time { return time.Unix(1700000000, 0) }
 	from := &net.UDPAddr{IP: net.ParseIP("10.0.0.7"), Port: 40000}
 	other := &net.UDPAddr{IP: net.ParseIP("10.0.0.8"), Port: 40000}
@@ -156,7 +156,7 @@ func gatherCompare(reg *prometheus.Registry, want string, names ...string) error
 // An inform is processed like a trap and answered, so the sender stops
 // retransmitting; a trap gets no answer.
 func TestSNMPInformIsAnswered(t *testing.T) {
-	r := NewSNMPReceiver(SNMPOptions{}, nil, exportertest.DiscardLogger())
+	r := New(Options{}, nil, exportertest.DiscardLogger())
 	from := &net.UDPAddr{IP: net.ParseIP("10.0.0.7"), Port: 40000}
 	if reply := r.HandlePacket(guestTrap(t, "public", nil), from); reply != nil {
 		t.Fatal("a trap was answered")
