@@ -19,6 +19,7 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/exporter/internal/exportertest"
+	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
@@ -206,7 +207,7 @@ func BenchmarkCollect(b *testing.B) {
 			}
 		}
 	}
-	c := newLibvirtCollector(connectedSupervisor(exportertest.NewFakeClient(recs...)), newStateCache(time.Minute), "hv1", "tokyo")
+	c := newLibvirtCollector(fixedConnection{exportertest.NewFakeClient(recs...)}, lifecycle.NewStateCache(time.Minute), "hv1", "tokyo")
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(&exportertest.CollectorAdapter{C: c, Timeout: time.Minute})
 	if _, err := reg.Gather(); err != nil { // warm up: -benchtime 1x would time a cold run

@@ -17,14 +17,15 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
+	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 	"github.com/vcrcovery/vcrcovery/exporter/snmptrap"
 )
 
 // Options configures an Exporter. Zero values get the defaults of the
 // vcr-exporter flags.
 type Options struct {
-	// Dial opens the libvirt connection; see LibvirtDialer.
-	Dial Dialer
+	// Dial opens the libvirt connection; see lifecycle.LibvirtDialer.
+	Dial lifecycle.Dialer
 	// Host and Cloud label the domain metrics and fast-path alerts. They
 	// must equal the Prometheus target labels of this exporter.
 	Host, Cloud string
@@ -45,8 +46,7 @@ type Exporter struct {
 	opts     Options
 	logger   *slog.Logger
 	registry *prometheus.Registry
-	sup      *supervisor
-	events   *eventSource
+	sup      *lifecycle.Supervisor
 	fast     *fastpath.Pusher
 	snmp     *snmptrap.Receiver
 	started  atomic.Bool
@@ -82,16 +82,14 @@ func New(opts Options) (*Exporter, error) {
 		e.registry.MustRegister(fp)
 	}
 
-	cache := newStateCache(opts.EventRetention)
-	e.sup = newSupervisor(e.dialOnce(opts.Dial), opts.Logger.With("component", "libvirt"))
-	e.events = newEventSource(opts.Host, opts.Cloud, cache, sink, opts.Logger.With("component", "events"))
-	e.sup.onEvent = e.events.handle
-	e.sup.onConnect = e.events.reconcile
+	cache := lifecycle.NewStateCache(opts.EventRetention)
+	tracker := lifecycle.NewTracker(opts.Host, opts.Cloud, cache, sink, opts.Logger.With("component", "events"))
+	e.sup = lifecycle.NewSupervisor(e.dialOnce(opts.Dial), tracker, opts.Logger.With("component", "libvirt"))
 
 	set := &collectorSet{
 		collectors: map[string]Collector{
 			"libvirt": newLibvirtCollector(e.sup, cache, opts.Host, opts.Cloud),
-			"events":  newEventsCollector(e.events, e.sup),
+			"events":  newEventsCollector(tracker, e.sup, opts.Host, opts.Cloud),
 		},
 		timeout: opts.ScrapeTimeout,
 		logger:  opts.Logger.With("component", "scrape"),
@@ -115,9 +113,9 @@ func New(opts Options) (*Exporter, error) {
 }
 
 // dialOnce wraps dial to note the end of the first attempt, for /-/ready.
-func (e *Exporter) dialOnce(dial Dialer) Dialer {
+func (e *Exporter) dialOnce(dial lifecycle.Dialer) lifecycle.Dialer {
 	var once sync.Once
-	return func(ctx context.Context) (Client, error) {
+	return func(ctx context.Context) (lifecycle.Client, error) {
 		c, err := dial(ctx)
 		if err != nil {
 			once.Do(func() { close(e.attempt) })
@@ -154,10 +152,10 @@ func (e *Exporter) Run(ctx context.Context) error {
 	if e.snmp != nil {
 		start(e.snmp.Run)
 	}
-	start(e.sup.run)
+	start(e.sup.Run)
 	go func() {
 		select {
-		case <-e.sup.connected:
+		case <-e.sup.Connected():
 		case <-e.attempt:
 		case <-ctx.Done():
 		}
@@ -189,7 +187,7 @@ func (e *Exporter) Handler(telemetryPath, version string) (http.Handler, error) 
 			return
 		}
 		w.WriteHeader(http.StatusOK)
-		if e.sup.current() != nil {
+		if e.sup.Current() != nil {
 			fmt.Fprintln(w, "Ready (libvirt connected)")
 		} else {
 			fmt.Fprintln(w, "Ready (libvirt unreachable: vcr_libvirt_up is 0, reconnecting)")

@@ -13,6 +13,7 @@ import (
 	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
 	"github.com/vcrcovery/vcrcovery/exporter/internal/exportertest"
+	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 	"github.com/vcrcovery/vcrcovery/exporter/snmptrap"
 )
 
@@ -30,7 +31,7 @@ func TestExporterEndToEndWithFake(t *testing.T) {
 	fake := exportertest.NewFakeClient(exportertest.SampleRecords()...)
 	am := exportertest.NewAMStub(t)
 	exp, err := New(Options{
-		Dial:     func(context.Context) (Client, error) { return fake, nil },
+		Dial:     func(context.Context) (lifecycle.Client, error) { return fake, nil },
 		Host:     "hv1",
 		Cloud:    "tokyo",
 		FastPath: &fastpath.Options{URLs: []string{am.Srv.URL}},
@@ -99,7 +100,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Error("New without a dialer succeeded")
 	}
-	dial := func(context.Context) (Client, error) { return nil, exportertest.ErrFakeDial }
+	dial := func(context.Context) (lifecycle.Client, error) { return nil, exportertest.ErrFakeDial }
 	if _, err := New(Options{Dial: dial, FastPath: &fastpath.Options{URLs: []string{"am:9093"}}}); err == nil {
 		t.Error("New accepted an Alertmanager URL without scheme")
 	}

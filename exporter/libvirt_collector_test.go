@@ -15,16 +15,16 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/vcrcovery/vcrcovery/exporter/internal/exportertest"
+	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
-// connectedSupervisor returns a supervisor whose current client is c.
-func connectedSupervisor(c Client) *supervisor {
-	s := newSupervisor(nil, exportertest.DiscardLogger())
-	s.set(c)
-	return s
-}
+// fixedConnection lends the libvirt collector c, or nothing if c is nil: a
+// libvirtd that is up, or down.
+type fixedConnection struct{ c lifecycle.Client }
+
+func (f fixedConnection) Current() lifecycle.Client { return f.c }
 
 func compareGolden(t *testing.T, col prometheus.Collector, golden string) {
 	t.Helper()
@@ -58,15 +58,15 @@ func compareGolden(t *testing.T, col prometheus.Collector, golden string) {
 
 func TestLibvirtCollectorGolden(t *testing.T) {
 	fake := exportertest.NewFakeClient(exportertest.SampleRecords()...)
-	cache := newStateCache(10 * time.Minute)
+	cache := lifecycle.NewStateCache(10 * time.Minute)
 	// A transient domain that stopped (and vanished from libvirt's list)
 	// a minute ago stays visible with its last state; a running one that
 	// vanished without an event is not invented.
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	cache.set("99999999-0000-0000-0000-000000000001", "transient", 5, now.Add(-time.Minute))
-	cache.set("99999999-0000-0000-0000-000000000002", "gone-running", 1, now.Add(-time.Minute))
-	cache.set("99999999-0000-0000-0000-000000000003", "too-old", 5, now.Add(-time.Hour))
-	c := newLibvirtCollector(connectedSupervisor(fake), cache, "hv1", "tokyo")
+	cache.Set("99999999-0000-0000-0000-000000000001", "transient", 5, now.Add(-time.Minute))
+	cache.Set("99999999-0000-0000-0000-000000000002", "gone-running", 1, now.Add(-time.Minute))
+	cache.Set("99999999-0000-0000-0000-000000000003", "too-old", 5, now.Add(-time.Hour))
+	c := newLibvirtCollector(fixedConnection{fake}, cache, "hv1", "tokyo")
 	c.now = func() time.Time { return now }
 	a := &exportertest.CollectorAdapter{C: c, Timeout: time.Second}
 	compareGolden(t, a, "libvirt.golden")
@@ -84,7 +84,7 @@ func TestLibvirtCollectorOneRoundTrip(t *testing.T) {
 		recs[len(recs)-2].Dom.UUID[0] = byte(i)
 	}
 	fake := exportertest.NewFakeClient(recs...)
-	c := newLibvirtCollector(connectedSupervisor(fake), newStateCache(time.Minute), "hv1", "")
+	c := newLibvirtCollector(fixedConnection{fake}, lifecycle.NewStateCache(time.Minute), "hv1", "")
 	ch := make(chan prometheus.Metric, 100000)
 	if err := c.Update(context.Background(), ch); err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func TestLibvirtCollectorOneRoundTrip(t *testing.T) {
 }
 
 func TestLibvirtCollectorDown(t *testing.T) {
-	c := newLibvirtCollector(newSupervisor(nil, exportertest.DiscardLogger()), newStateCache(time.Minute), "hv1", "tokyo")
+	c := newLibvirtCollector(fixedConnection{}, lifecycle.NewStateCache(time.Minute), "hv1", "tokyo")
 	a := &exportertest.CollectorAdapter{C: c, Timeout: time.Second}
 	compareGolden(t, a, "libvirt_down.golden")
 	if a.Err == nil {
@@ -109,7 +109,7 @@ func TestLibvirtCollectorTimeout(t *testing.T) {
 	fake := exportertest.NewFakeClient(exportertest.SampleRecords()...)
 	fake.Block = make(chan struct{})
 	defer close(fake.Block)
-	c := newLibvirtCollector(connectedSupervisor(fake), newStateCache(time.Minute), "hv1", "")
+	c := newLibvirtCollector(fixedConnection{fake}, lifecycle.NewStateCache(time.Minute), "hv1", "")
 	for i := 0; i < 3; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		start := time.Now()
@@ -134,11 +134,11 @@ func TestLibvirtCollectorTimeout(t *testing.T) {
 // An event that arrives after the stats snapshot was taken wins over it.
 func TestLibvirtCollectorPrefersNewerEvent(t *testing.T) {
 	fake := exportertest.NewFakeClient(exportertest.SampleRecords()...)
-	cache := newStateCache(time.Minute)
-	c := newLibvirtCollector(connectedSupervisor(fake), cache, "hv1", "")
+	cache := lifecycle.NewStateCache(time.Minute)
+	c := newLibvirtCollector(fixedConnection{fake}, cache, "hv1", "")
 	t0 := time.Now()
 	c.now = func() time.Time { return t0 }
-	cache.set("11111111-2222-3333-4444-555555555555", "web", 5, t0.Add(time.Millisecond))
+	cache.Set("11111111-2222-3333-4444-555555555555", "web", 5, t0.Add(time.Millisecond))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(&exportertest.CollectorAdapter{C: c, Timeout: time.Second})
 	want := `# HELP vcr_domain_state libvirt domain state: 0 nostate, 1 running, 2 blocked, 3 paused, 4 shutdown, 5 shutoff, 6 crashed, 7 pmsuspended.
@@ -150,7 +150,7 @@ vcr_domain_state{cloud="",domain="web",host="hv1",uuid="11111111-2222-3333-4444-
 		t.Fatal(err)
 	}
 	// An older event loses to the snapshot.
-	cache.set("11111111-2222-3333-4444-555555555555", "web", 5, t0.Add(-time.Millisecond))
+	cache.Set("11111111-2222-3333-4444-555555555555", "web", 5, t0.Add(-time.Millisecond))
 	want = strings.Replace(want, `uuid="11111111-2222-3333-4444-555555555555"} 5`, `uuid="11111111-2222-3333-4444-555555555555"} 1`, 1)
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "vcr_domain_state"); err != nil {
 		t.Fatal(err)
@@ -160,8 +160,8 @@ vcr_domain_state{cloud="",domain="web",host="hv1",uuid="11111111-2222-3333-4444-
 // One failing collector costs its own success metric, not the scrape.
 func TestCollectorSetIsolatesFailures(t *testing.T) {
 	set := &collectorSet{collectors: map[string]Collector{
-		"libvirt": newLibvirtCollector(newSupervisor(nil, exportertest.DiscardLogger()), newStateCache(time.Minute), "hv1", ""),
-		"events":  newEventsCollector(newEventSource("hv1", "", newStateCache(time.Minute), nil, exportertest.DiscardLogger()), newSupervisor(nil, exportertest.DiscardLogger())),
+		"libvirt": newLibvirtCollector(fixedConnection{}, lifecycle.NewStateCache(time.Minute), "hv1", ""),
+		"events":  newEventsCollector(lifecycle.NewTracker("hv1", "", lifecycle.NewStateCache(time.Minute), nil, exportertest.DiscardLogger()), lifecycle.NewSupervisor(nil, nil, exportertest.DiscardLogger()), "hv1", ""),
 	}, timeout: time.Second, logger: exportertest.DiscardLogger()}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(set)

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vcrcovery/vcrcovery/exporter/internal/exportertest"
+	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 	"github.com/vcrcovery/vcrcovery/lxd"
 )
 
@@ -121,7 +122,7 @@ func TestLXDCollectorFailureKeepsOtherCollectors(t *testing.T) {
 	f := exportertest.NewFakeLXD(t)
 	fake := exportertest.NewFakeClient(exportertest.SampleRecords()...)
 	exp, err := New(Options{
-		Dial: func(context.Context) (Client, error) { return fake, nil },
+		Dial: func(context.Context) (lifecycle.Client, error) { return fake, nil },
 		Host: "hv9", Cloud: "tokyo", Logger: exportertest.DiscardLogger(),
 	})
 	if err != nil {
@@ -130,7 +131,11 @@ func TestLXDCollectorFailureKeepsOtherCollectors(t *testing.T) {
 	if err := exp.AddLXD(LXDOptions{Config: lxd.Config{Socket: f.Socket}}); err != nil {
 		t.Fatal(err)
 	}
-	exp.sup.set(fake)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = exp.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	<-exp.sup.Connected()
 	h, err := exp.Handler("/metrics", "test")
 	if err != nil {
 		t.Fatal(err)

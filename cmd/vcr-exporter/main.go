@@ -19,6 +19,7 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/exporter"
 	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
+	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 	"github.com/vcrcovery/vcrcovery/exporter/snmptrap"
 	"github.com/vcrcovery/vcrcovery/internal/logging"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
@@ -142,7 +143,7 @@ func run() error {
 		}
 	}
 	opts := exporter.Options{
-		Dial:           exporter.LibvirtDialer(c.socket, c.uri, c.dialTimeout),
+		Dial:           lifecycle.LibvirtDialer(c.socket, c.uri, c.dialTimeout),
 		Host:           c.host,
 		Cloud:          c.cloud,
 		ScrapeTimeout:  c.scrapeTimeout,
