@@ -10,11 +10,13 @@ import (
 
 	libvirt "github.com/digitalocean/go-libvirt"
 
+	"github.com/vcrcovery/vcrcovery/exporter/collector"
 	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
 	"github.com/vcrcovery/vcrcovery/exporter/internal/exportertest"
 	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 	"github.com/vcrcovery/vcrcovery/exporter/snmptrap"
+	"github.com/vcrcovery/vcrcovery/lxd"
 )
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {
@@ -106,5 +108,66 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}
 	if _, err := New(Options{Dial: dial, SNMP: &snmptrap.Options{Address: "256.0.0.1:99999"}}); err == nil {
 		t.Error("New accepted a bad SNMP address")
+	}
+}
+
+// A failing daemon costs only the LXD collector: vcr_lxd_up 0, success 0,
+// and the libvirt collector's metrics are still served.
+func TestLXDCollectorFailureKeepsOtherCollectors(t *testing.T) {
+	f := exportertest.NewFakeLXD(t)
+	fake := exportertest.NewFakeClient(exportertest.SampleRecords()...)
+	exp, err := New(Options{
+		Dial: func(context.Context) (lifecycle.Client, error) { return fake, nil },
+		Host: "hv9", Cloud: "tokyo", Logger: exportertest.DiscardLogger(),
+		LXD: &collector.LXDOptions{Config: lxd.Config{Socket: f.Socket}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = exp.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	<-exp.sup.Connected()
+	h, err := exp.Handler("/metrics", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape := func() exportertest.Samples {
+		code, body := get(t, h, "/metrics")
+		if code != 200 {
+			t.Fatalf("/metrics = %d: %s", code, body)
+		}
+		return exportertest.ParseMetrics(t, strings.NewReader(body))
+	}
+	s := scrape()
+	if v, _ := s.Get("vcr_scrape_collector_success", map[string]string{"collector": "lxd"}); v != 1 {
+		t.Errorf("lxd collector success = %v with a healthy daemon", v)
+	}
+	if v, _ := s.Get("vcr_lxd_instance_cpu_seconds_total", map[string]string{"name": "web", "role": "standby", "host": "hv9", "cloud": "tokyo"}); v != 12.5 {
+		t.Errorf("web cpu = %v, want 12.5", v)
+	}
+
+	f.Set(func(f *exportertest.FakeLXD) { f.Down = true })
+	s = scrape()
+	if v, ok := s.Get("vcr_lxd_up", map[string]string{"role": "standby"}); !ok || v != 0 {
+		t.Errorf("vcr_lxd_up = %v %v while the daemon fails, want 0", v, ok)
+	}
+	if v, _ := s.Get("vcr_scrape_collector_success", map[string]string{"collector": "lxd"}); v != 0 {
+		t.Errorf("lxd collector success = %v while the daemon fails, want 0", v)
+	}
+	if _, ok := s.Get("vcr_lxd_instance_cpu_seconds_total", nil); ok {
+		t.Error("instance series exported from a failed scrape")
+	}
+	if v, _ := s.Get("vcr_libvirt_up", nil); v != 1 {
+		t.Errorf("vcr_libvirt_up = %v: an LXD failure emptied the libvirt collector", v)
+	}
+	if v, _ := s.Get("vcr_scrape_collector_success", map[string]string{"collector": "libvirt"}); v != 1 {
+		t.Errorf("libvirt collector success = %v", v)
+	}
+
+	f.Set(func(f *exportertest.FakeLXD) { f.Down = false })
+	if v, _ := scrape().Get("vcr_lxd_up", nil); v != 1 {
+		t.Errorf("vcr_lxd_up = %v after the daemon recovered, want 1", v)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/vcrcovery/vcrcovery/exporter"
+	"github.com/vcrcovery/vcrcovery/exporter/collector"
 	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
 	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 	"github.com/vcrcovery/vcrcovery/exporter/snmptrap"
@@ -87,7 +88,7 @@ func parseFlags(args []string, stderr *os.File) (*config, error) {
 	fs.StringVar(&c.lxdCert, "lxd.client-cert", "", "PEM client certificate the LXD daemon trusts (with --lxd.url).")
 	fs.StringVar(&c.lxdKey, "lxd.client-key", "", "PEM key of --lxd.client-cert.")
 	fs.StringVar(&c.lxdServerCert, "lxd.server-cert", "", "The LXD daemon's server.crt, pinned (with --lxd.url).")
-	fs.StringVar(&c.lxdRole, "lxd.role", exporter.DefaultLXDRole, "Value of the role label on vcr_lxd_* series; the rules read role=\"standby\".")
+	fs.StringVar(&c.lxdRole, "lxd.role", collector.DefaultLXDRole, "Value of the role label on vcr_lxd_* series; the rules read role=\"standby\".")
 	fs.Float64Var(&c.lxdCPUs, "lxd.cpus", 0, "CPUs the standby's containers may use, exported as vcr_lxd_cpus; 0 takes the LXD host's CPU count from /1.0/resources. Set it when the host has more CPUs than the standby may use (a CPU quota, a shared host).")
 	fs.StringVar(&c.logLevel, "log.level", "info", "Log level: debug, info, warn or error.")
 	fs.StringVar(&c.logFormat, "log.format", "logfmt", "Log format: logfmt or json.")
@@ -165,16 +166,13 @@ func run() error {
 		}
 		opts.SNMP = &snmptrap.Options{Address: c.snmpAddr, Community: c.snmpCommunity, Hosts: hosts}
 	}
+	if c.lxdSocket != "" || c.lxdURL != "" {
+		opts.LXD = &collector.LXDOptions{Role: c.lxdRole, CPUs: c.lxdCPUs, Config: lxd.Config{Socket: c.lxdSocket, URL: c.lxdURL,
+			ClientCert: c.lxdCert, ClientKey: c.lxdKey, ServerCert: c.lxdServerCert}}
+	}
 	exp, err := exporter.New(opts)
 	if err != nil {
 		return err
-	}
-	if c.lxdSocket != "" || c.lxdURL != "" {
-		err := exp.AddLXD(exporter.LXDOptions{Role: c.lxdRole, CPUs: c.lxdCPUs, Config: lxd.Config{Socket: c.lxdSocket, URL: c.lxdURL,
-			ClientCert: c.lxdCert, ClientKey: c.lxdKey, ServerCert: c.lxdServerCert}})
-		if err != nil {
-			return err
-		}
 	}
 	handler, err := exp.Handler(c.telemetryPath, version)
 	if err != nil {

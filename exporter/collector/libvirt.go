@@ -1,4 +1,4 @@
-package exporter
+package collector
 
 import (
 	"context"
@@ -14,6 +14,16 @@ import (
 	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 )
+
+// The libvirt collector is on whenever the exporter follows a libvirtd.
+func init() {
+	registerCollector("libvirt", func(cfg Config) (Collector, error) {
+		if cfg.Libvirt == nil || cfg.States == nil {
+			return nil, nil
+		}
+		return newLibvirtCollector(cfg.Libvirt, cfg.States, cfg.Host, cfg.Cloud), nil
+	})
+}
 
 // statsGroups are the domain stats fetched in the one round trip per scrape.
 const statsGroups = uint32(libvirt.DomainStatsState | libvirt.DomainStatsCPUTotal | libvirt.DomainStatsBalloon |

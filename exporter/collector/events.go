@@ -1,4 +1,4 @@
-package exporter
+package collector
 
 import (
 	"context"
@@ -7,6 +7,16 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 )
+
+// The events collector is on whenever the exporter follows a libvirtd.
+func init() {
+	registerCollector("events", func(cfg Config) (Collector, error) {
+		if cfg.Events == nil || cfg.Libvirt == nil {
+			return nil, nil
+		}
+		return newEventsCollector(cfg.Events, cfg.Libvirt, cfg.Host, cfg.Cloud), nil
+	})
+}
 
 // eventsCollector exports the event counters and the subscription state.
 type eventsCollector struct {
