@@ -193,7 +193,8 @@ func TestIntegrationTestDriver(t *testing.T) {
 	})
 }
 
-// The exporter's help must explain every flag of DESIGN.md.
+// The exporter's help must explain every flag that README.md ("Syntax")
+// promises and scripts depend on.
 func TestIntegrationHelp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
