@@ -12,12 +12,11 @@ import (
 
 // Alert is the part of one element of Alertmanager's POST /api/v2/alerts
 // body that tests look at. It is decoded independently of the fast path's
-// own type, as Alertmanager would decode it.
+// own type, as Alertmanager would decode it (encoding/json matches startsAt
+// and endsAt to the fields case-insensitively).
 type Alert struct {
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
-	StartsAt    time.Time         `json:"startsAt"`
-	EndsAt      time.Time         `json:"endsAt"`
+	Labels           map[string]string `json:"labels"`
+	StartsAt, EndsAt time.Time
 }
 
 // AMStub is an Alertmanager that answers with scripted status codes in turn
