@@ -81,6 +81,8 @@ func New(opts Options) (*Exporter, error) {
 		}
 		e.fast = fp
 		sink = fp
+		// The pusher's counters and histograms change as alerts go out;
+		// nothing is collected per scrape, so it is no collector of the set.
 		e.registry.MustRegister(fp)
 	}
 
@@ -128,7 +130,7 @@ func (e *Exporter) dialOnce(dial lifecycle.Dialer) lifecycle.Dialer {
 // Registry is the exporter's registry, for tests and embedding.
 func (e *Exporter) Registry() *prometheus.Registry { return e.registry }
 
-// SNMPAddr is the trap socket's address, or nil with SNMP off.
+// SNMPAddr is the trap socket's address, or empty with SNMP off.
 func (e *Exporter) SNMPAddr() string {
 	if e.snmp == nil {
 		return ""

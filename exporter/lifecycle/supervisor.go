@@ -125,7 +125,9 @@ func (s *Supervisor) serve(ctx context.Context, c Client) bool {
 				_ = c.Disconnect()
 				return true
 			}
-			s.onEvent(ev)
+			if s.onEvent != nil {
+				s.onEvent(ev)
+			}
 		case <-c.Disconnected():
 			s.logger.Warn("lost connection to libvirt; reconnecting")
 			return true
