@@ -15,8 +15,8 @@ import (
 	"time"
 
 	libvirt "github.com/digitalocean/go-libvirt"
-	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
@@ -144,7 +144,7 @@ func BenchmarkEventToAlertmanager(b *testing.B) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		return strings.Contains(string(body), AlertShutoff)
+		return strings.Contains(string(body), failure.AlertShutoff)
 	}
 	rounds := max(15, b.N)
 	lat := make([]time.Duration, 0, rounds)
@@ -177,44 +177,4 @@ func BenchmarkEventToAlertmanager(b *testing.B) {
 	}
 	b.ReportMetric(ms(median(lat)), "ms/event-to-AM-median")
 	b.ReportMetric(0, "ns/op")
-}
-
-// BenchmarkCollect measures the collector alone on 1,000 domains with every
-// stats group a QEMU domain reports (two disks, two NICs), without RPC:
-// the part of the scrape that the test driver, which reports only states,
-// does not exercise.
-func BenchmarkCollect(b *testing.B) {
-	base := sampleRecords()[0]
-	recs := make([]libvirt.DomainStatsRecord, 1000)
-	for i := range recs {
-		recs[i].Dom = base.Dom
-		recs[i].Dom.Name = fmt.Sprintf("dom-%04d", i)
-		recs[i].Dom.UUID[0], recs[i].Dom.UUID[1] = byte(i), byte(i>>8)
-		recs[i].Params = append(recs[i].Params, base.Params...)
-		for _, p := range base.Params {
-			if strings.HasPrefix(p.Field, "block.0.") || strings.HasPrefix(p.Field, "net.0.") {
-				q := p
-				q.Field = strings.Replace(q.Field, ".0.", ".1.", 1)
-				if q.Field == "block.1.name" {
-					q.Value.I = "vdb"
-				} else if q.Field == "net.1.name" {
-					q.Value.I = "vnet1"
-				}
-				recs[i].Params = append(recs[i].Params, q)
-			}
-		}
-	}
-	c := newLibvirtCollector(connectedSupervisor(newFakeClient(recs...)), newStateCache(time.Minute), "hv1", "tokyo")
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collectorAdapter{c: c, timeout: time.Minute})
-	if _, err := reg.Gather(); err != nil { // warm up: -benchtime 1x would time a cold run
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := reg.Gather(); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

@@ -2,5 +2,12 @@
 // as Prometheus metrics with one ConnectGetAllDomainStats round trip per
 // scrape, follows libvirt lifecycle events (and libvirt-snmp traps from other
 // hosts), and pushes VCRDomainShutoff/VCRDomainCrashed straight to
-// Alertmanager the moment a domain fails: the fast path of DESIGN.md.
+// Alertmanager the moment a domain fails: the fast path of
+// docs/ARCHITECTURE.md.
+//
+// This package only wires the parts, each a package of its own: lifecycle
+// (the libvirt connection and its events), failure (the failure table),
+// fastpath (the Alertmanager pusher), snmptrap (the trap receiver) and
+// collector (every collector, registered in one place). exporter/README.md
+// describes the layout.
 package exporter

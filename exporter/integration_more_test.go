@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
-// snmptrap sends one trap with Debian's net-snmp CLI; MIBs are not needed
+// sendTrap sends one trap with Debian's net-snmp CLI; MIBs are not needed
 // since every OID is numeric.
-func snmptrap(t *testing.T, addr string, varbinds ...string) {
+func sendTrap(t *testing.T, addr string, varbinds ...string) {
 	t.Helper()
 	args := append([]string{"-m", "", "-v", "2c", "-c", "public", addr, "", ".1.3.6.1.4.1.36957.0.1"}, varbinds...)
 	cmd := exec.Command("snmptrap", args...)
@@ -45,9 +46,9 @@ func TestIntegrationSNMPTraps(t *testing.T) {
 	const col = ".1.3.6.1.4.1.36957.1.1.1."
 	uuid := "0a0b0c0d-1111-2222-3333-444455556666"
 	hexUUID := strings.ReplaceAll(uuid, "-", "")
-	snmptrap(t, trapAddr, col+"2.0", "s", "guest1", col+"1.0", "x", hexUUID, col+"3.0", "i", "6", col+"9.0", "i", "2")
+	sendTrap(t, trapAddr, col+"2.0", "s", "guest1", col+"1.0", "x", hexUUID, col+"3.0", "i", "6", col+"9.0", "i", "2")
 	// Malformed: the state as a string, and a datagram that is not SNMP.
-	snmptrap(t, trapAddr, col+"2.0", "s", "guest1", col+"1.0", "x", hexUUID, col+"3.0", "s", "crashed")
+	sendTrap(t, trapAddr, col+"2.0", "s", "guest1", col+"1.0", "x", hexUUID, col+"3.0", "s", "crashed")
 	c, err := net.Dial("udp", trapAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +61,7 @@ func TestIntegrationSNMPTraps(t *testing.T) {
 	eventually(t, 5*time.Second, "malformed traps counted", metricIs(t, exp, "vcr_snmp_traps_total", map[string]string{"result": "malformed"}, 2))
 	eventually(t, 5*time.Second, "valid trap counted", metricIs(t, exp, "vcr_snmp_traps_total", map[string]string{"result": "ok"}, 1))
 	eventually(t, 5*time.Second, "event counted", metricIs(t, exp, "vcr_snmp_guest_events_total", map[string]string{"host": remote, "event": "crashed"}, 1))
-	want := map[string]string{"alertname": AlertCrashed, "domain": "guest1", "uuid": uuid, "host": remote, "cloud": "itest"}
+	want := map[string]string{"alertname": failure.AlertCrashed, "domain": "guest1", "uuid": uuid, "host": remote, "cloud": "itest"}
 	eventually(t, 5*time.Second, "trap alert in Alertmanager", func() string {
 		a := findAlert(am.Alerts(t), want)
 		if a == nil {
@@ -72,7 +73,7 @@ func TestIntegrationSNMPTraps(t *testing.T) {
 		return ""
 	})
 	// The guest runs again: the alert resolves.
-	snmptrap(t, trapAddr, col+"2.0", "s", "guest1", col+"1.0", "x", hexUUID, col+"3.0", "i", "1", col+"9.0", "i", "1")
+	sendTrap(t, trapAddr, col+"2.0", "s", "guest1", col+"1.0", "x", hexUUID, col+"3.0", "i", "1", col+"9.0", "i", "1")
 	eventually(t, 10*time.Second, "trap alert resolved", func() string {
 		if findAlert(am.Alerts(t), want) != nil {
 			return "still listed"
@@ -107,7 +108,7 @@ func TestIntegrationLibvirtdRestart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("exporter stopped serving while libvirtd is down: %v", err)
 	}
-	if v, _ := s.get("vcr_scrape_collector_success", map[string]string{"collector": "libvirt"}); v != 0 {
+	if v, _ := s.Get("vcr_scrape_collector_success", map[string]string{"collector": "libvirt"}); v != 0 {
 		t.Errorf("libvirt collector success = %v while libvirtd is down", v)
 	}
 
@@ -123,7 +124,7 @@ func TestIntegrationLibvirtdRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stopped0, _ := before.get("vcr_domain_lifecycle_events_total", map[string]string{"event": "stopped"})
+	stopped0, _ := before.Get("vcr_domain_lifecycle_events_total", map[string]string{"event": "stopped"})
 	td2 := lv.TestDriver(t)
 	_, name := td2.DefineNamed(t, "")
 	td2.Destroy(t, name)
@@ -132,7 +133,7 @@ func TestIntegrationLibvirtdRestart(t *testing.T) {
 		if err != nil {
 			return err.Error()
 		}
-		if v, _ := s.get("vcr_domain_lifecycle_events_total", map[string]string{"event": "stopped"}); v < stopped0+1 {
+		if v, _ := s.Get("vcr_domain_lifecycle_events_total", map[string]string{"event": "stopped"}); v < stopped0+1 {
 			return fmt.Sprintf("stopped events %v, want > %v", v, stopped0)
 		}
 		return ""
@@ -156,7 +157,7 @@ func TestIntegrationQEMUDomain(t *testing.T) {
 		if err != nil {
 			return 0, err.Error()
 		}
-		v, ok := s.get("vcr_domain_cpu_seconds_total", sel)
+		v, ok := s.Get("vcr_domain_cpu_seconds_total", sel)
 		if !ok {
 			return 0, "no vcr_domain_cpu_seconds_total for " + vm.Name
 		}
@@ -182,7 +183,7 @@ func TestIntegrationQEMUDomain(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"vcr_domain_vcpus", "vcr_domain_memory_current_bytes", "vcr_domain_memory_max_bytes"} {
-		if v, ok := s.get(n, sel); !ok || v <= 0 {
+		if v, ok := s.Get(n, sel); !ok || v <= 0 {
 			t.Errorf("%s = %v (present %v), want > 0", n, v, ok)
 		}
 	}
@@ -195,12 +196,12 @@ func TestIntegrationQEMUDomain(t *testing.T) {
 		}
 		// A persistent domain stays listed as shut off; a transient one is
 		// kept by the event cache with the state its stop event left.
-		if v, ok := s.get("vcr_domain_state", sel); !ok || v != 5 {
+		if v, ok := s.Get("vcr_domain_state", sel); !ok || v != 5 {
 			return fmt.Sprintf("state %v (present %v), want 5", v, ok)
 		}
 		return ""
 	})
-	want := map[string]string{"alertname": AlertShutoff, "domain": vm.Name, "uuid": vm.UUID, "host": "qemu-host"}
+	want := map[string]string{"alertname": failure.AlertShutoff, "domain": vm.Name, "uuid": vm.UUID, "host": "qemu-host"}
 	eventually(t, 5*time.Second, "fast-path alert", func() string {
 		if a := findAlert(am.Alerts(t), want); a == nil {
 			return "no alert"

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
+	"github.com/vcrcovery/vcrcovery/exporter/internal/exportertest"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
@@ -16,8 +18,8 @@ type runningExporter struct {
 	Addr string
 }
 
-func (e *runningExporter) scrape(t *testing.T) (samples, error) {
-	return scrapeURL(t, "http://"+e.Addr+"/metrics")
+func (e *runningExporter) scrape(t *testing.T) (exportertest.Samples, error) {
+	return exportertest.ScrapeURL(t, "http://"+e.Addr+"/metrics")
 }
 
 func startExporter(t *testing.T, lv *testenv.LibvirtEnv, uri string, extra ...string) *runningExporter {
@@ -61,7 +63,7 @@ func metricIs(t *testing.T, e *runningExporter, name string, labels map[string]s
 		if err != nil {
 			return err.Error()
 		}
-		v, ok := s.get(name, labels)
+		v, ok := s.Get(name, labels)
 		if !ok {
 			return fmt.Sprintf("no series %s%v", name, labels)
 		}
@@ -104,9 +106,9 @@ func TestIntegrationTestDriver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	started0, _ := before.get("vcr_domain_lifecycle_events_total", map[string]string{"event": "started"})
-	stopped0, _ := before.get("vcr_domain_lifecycle_events_total", map[string]string{"event": "stopped"})
-	suspended0, _ := before.get("vcr_domain_lifecycle_events_total", map[string]string{"event": "suspended"})
+	started0, _ := before.Get("vcr_domain_lifecycle_events_total", map[string]string{"event": "started"})
+	stopped0, _ := before.Get("vcr_domain_lifecycle_events_total", map[string]string{"event": "stopped"})
+	suspended0, _ := before.Get("vcr_domain_lifecycle_events_total", map[string]string{"event": "suspended"})
 
 	var names, uuids [3]string
 	for i := range names {
@@ -125,7 +127,7 @@ func TestIntegrationTestDriver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := s.get("vcr_domain_state", map[string]string{"domain": names[2]}); v != 1 {
+	if v, _ := s.Get("vcr_domain_state", map[string]string{"domain": names[2]}); v != 1 {
 		t.Errorf("untouched domain state = %v, want 1", v)
 	}
 	for _, c := range []struct {
@@ -133,24 +135,24 @@ func TestIntegrationTestDriver(t *testing.T) {
 		base  float64
 	}{{"started", started0 + 3}, {"stopped", stopped0 + 1}, {"suspended", suspended0 + 1}} {
 		// Other tests may share the test driver, so at least, not exactly.
-		if v, _ := s.get("vcr_domain_lifecycle_events_total", map[string]string{"event": c.event}); v < c.base {
+		if v, _ := s.Get("vcr_domain_lifecycle_events_total", map[string]string{"event": c.event}); v < c.base {
 			t.Errorf("vcr_domain_lifecycle_events_total{event=%q} = %v, want >= %v", c.event, v, c.base)
 		}
 	}
 	// libvirt 9.0's test driver reports only the state group; CPU, memory,
 	// block and network are checked on a real QEMU domain.
 	for _, n := range []string{"vcr_domain_info", "vcr_domain_state_reason"} {
-		if _, ok := s.get(n, map[string]string{"domain": names[2]}); !ok {
+		if _, ok := s.Get(n, map[string]string{"domain": names[2]}); !ok {
 			t.Errorf("no %s for %s; have %s", n, names[2], s)
 		}
 	}
-	if v, _ := s.get("vcr_scrape_collector_success", map[string]string{"collector": "libvirt"}); v != 1 {
+	if v, _ := s.Get("vcr_scrape_collector_success", map[string]string{"collector": "libvirt"}); v != 1 {
 		t.Errorf("libvirt collector success = %v", v)
 	}
 
 	// The fast path: a VCRDomainShutoff for the destroyed domain, nothing for
 	// the paused or running ones.
-	want := map[string]string{"alertname": AlertShutoff, "domain": names[0], "uuid": uuids[0], "host": host,
+	want := map[string]string{"alertname": failure.AlertShutoff, "domain": names[0], "uuid": uuids[0], "host": host,
 		"cloud": "itest", "severity": "critical"}
 	eventually(t, 5*time.Second, "fast-path alert in Alertmanager", func() string {
 		if findAlert(am.Alerts(t), want) == nil {
@@ -184,14 +186,15 @@ func TestIntegrationTestDriver(t *testing.T) {
 			return err.Error()
 		}
 		amHost := strings.TrimPrefix(am.URL, "http://")
-		if v, _ := s.get("vcr_alertmanager_pushes_total", map[string]string{"alertmanager": amHost, "result": "success"}); v < 2 {
+		if v, _ := s.Get("vcr_alertmanager_pushes_total", map[string]string{"alertmanager": amHost, "result": "success"}); v < 2 {
 			return fmt.Sprintf("successful pushes = %v, want >= 2 (fire, resolve)", v)
 		}
 		return ""
 	})
 }
 
-// The exporter's help must explain every flag of DESIGN.md.
+// The exporter's help must explain every flag that README.md ("Syntax")
+// promises and scripts depend on.
 func TestIntegrationHelp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")

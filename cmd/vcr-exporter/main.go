@@ -18,6 +18,10 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/vcrcovery/vcrcovery/exporter"
+	"github.com/vcrcovery/vcrcovery/exporter/collector"
+	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
+	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
+	"github.com/vcrcovery/vcrcovery/exporter/snmptrap"
 	"github.com/vcrcovery/vcrcovery/internal/logging"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 	"github.com/vcrcovery/vcrcovery/lxd"
@@ -84,7 +88,7 @@ func parseFlags(args []string, stderr *os.File) (*config, error) {
 	fs.StringVar(&c.lxdCert, "lxd.client-cert", "", "PEM client certificate the LXD daemon trusts (with --lxd.url).")
 	fs.StringVar(&c.lxdKey, "lxd.client-key", "", "PEM key of --lxd.client-cert.")
 	fs.StringVar(&c.lxdServerCert, "lxd.server-cert", "", "The LXD daemon's server.crt, pinned (with --lxd.url).")
-	fs.StringVar(&c.lxdRole, "lxd.role", exporter.DefaultLXDRole, "Value of the role label on vcr_lxd_* series; the rules read role=\"standby\".")
+	fs.StringVar(&c.lxdRole, "lxd.role", collector.DefaultLXDRole, "Value of the role label on vcr_lxd_* series; the rules read role=\"standby\".")
 	fs.Float64Var(&c.lxdCPUs, "lxd.cpus", 0, "CPUs the standby's containers may use, exported as vcr_lxd_cpus; 0 takes the LXD host's CPU count from /1.0/resources. Set it when the host has more CPUs than the standby may use (a CPU quota, a shared host).")
 	fs.StringVar(&c.logLevel, "log.level", "info", "Log level: debug, info, warn or error.")
 	fs.StringVar(&c.logFormat, "log.format", "logfmt", "Log format: logfmt or json.")
@@ -140,7 +144,7 @@ func run() error {
 		}
 	}
 	opts := exporter.Options{
-		Dial:           exporter.LibvirtDialer(c.socket, c.uri, c.dialTimeout),
+		Dial:           lifecycle.LibvirtDialer(c.socket, c.uri, c.dialTimeout),
 		Host:           c.host,
 		Cloud:          c.cloud,
 		ScrapeTimeout:  c.scrapeTimeout,
@@ -148,7 +152,7 @@ func run() error {
 		Logger:         logger,
 	}
 	if len(c.amURLs) > 0 {
-		opts.FastPath = &exporter.FastPathOptions{URLs: c.amURLs, Attempts: c.amAttempts, QueueSize: c.amQueue,
+		opts.FastPath = &fastpath.Options{URLs: c.amURLs, Attempts: c.amAttempts, QueueSize: c.amQueue,
 			ResendInterval: c.amResend, Timeout: c.amTimeout}
 	}
 	if c.snmpAddr != "" {
@@ -160,18 +164,15 @@ func run() error {
 			}
 			hosts[ip] = h
 		}
-		opts.SNMP = &exporter.SNMPOptions{Address: c.snmpAddr, Community: c.snmpCommunity, Hosts: hosts}
+		opts.SNMP = &snmptrap.Options{Address: c.snmpAddr, Community: c.snmpCommunity, Hosts: hosts}
+	}
+	if c.lxdSocket != "" || c.lxdURL != "" {
+		opts.LXD = &collector.LXDOptions{Role: c.lxdRole, CPUs: c.lxdCPUs, Config: lxd.Config{Socket: c.lxdSocket, URL: c.lxdURL,
+			ClientCert: c.lxdCert, ClientKey: c.lxdKey, ServerCert: c.lxdServerCert}}
 	}
 	exp, err := exporter.New(opts)
 	if err != nil {
 		return err
-	}
-	if c.lxdSocket != "" || c.lxdURL != "" {
-		err := exp.AddLXD(exporter.LXDOptions{Role: c.lxdRole, CPUs: c.lxdCPUs, Config: lxd.Config{Socket: c.lxdSocket, URL: c.lxdURL,
-			ClientCert: c.lxdCert, ClientKey: c.lxdKey, ServerCert: c.lxdServerCert}})
-		if err != nil {
-			return err
-		}
 	}
 	handler, err := exp.Handler(c.telemetryPath, version)
 	if err != nil {

@@ -1,4 +1,4 @@
-package exporter
+package collector
 
 import (
 	"context"
@@ -11,24 +11,29 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 )
+
+// The libvirt collector is on whenever the exporter follows a libvirtd.
+func init() {
+	registerCollector("libvirt", func(cfg Config) (Collector, error) {
+		if cfg.Libvirt == nil || cfg.States == nil {
+			return nil, nil
+		}
+		return newLibvirtCollector(cfg.Libvirt, cfg.States, cfg.Host, cfg.Cloud), nil
+	})
+}
 
 // statsGroups are the domain stats fetched in the one round trip per scrape.
 const statsGroups = uint32(libvirt.DomainStatsState | libvirt.DomainStatsCPUTotal | libvirt.DomainStatsBalloon |
 	libvirt.DomainStatsVCPU | libvirt.DomainStatsInterface | libvirt.DomainStatsBlock)
 
-// statsFlags asks for active and inactive domains alike. NOWAIT makes
-// libvirt skip, rather than wait for, stats of a domain whose job lock is
-// held (a migrating or hung QEMU), so one domain cannot stall the scrape.
-const statsFlags = uint32(libvirt.ConnectGetAllDomainsStatsActive | libvirt.ConnectGetAllDomainsStatsInactive |
-	libvirt.ConnectGetAllDomainsStatsNowait)
-
 // libvirtCollector exports every domain from one ConnectGetAllDomainStats
 // call. Descriptors are built once, in newLibvirtCollector.
 type libvirtCollector struct {
-	sup   *supervisor
-	cache *stateCache
+	conn  connection
+	cache *lifecycle.StateCache
 	now   func() time.Time
 	// inflight serialises stats calls: go-libvirt's RPCs take no context,
 	// so a call that outlives its scrape keeps running, and a hung libvirtd
@@ -51,12 +56,18 @@ type libvirtCollector struct {
 	blkCounters, blkGauges, netCounters []deviceMetric
 }
 
+// connection lends the collector the open libvirt connection, nil while
+// there is none; *lifecycle.Supervisor is one.
+type connection interface {
+	Current() lifecycle.Client
+}
+
 type deviceMetric struct {
 	key  string
 	desc *prometheus.Desc
 }
 
-func newLibvirtCollector(sup *supervisor, cache *stateCache, host, cloud string) *libvirtCollector {
+func newLibvirtCollector(conn connection, cache *lifecycle.StateCache, host, cloud string) *libvirtCollector {
 	constLabels := prometheus.Labels{"host": host, "cloud": cloud}
 	dom := []string{"domain", "uuid"}
 	blk := []string{"domain", "uuid", "device", "path"}
@@ -66,7 +77,7 @@ func newLibvirtCollector(sup *supervisor, cache *stateCache, host, cloud string)
 	}
 	c := &libvirtCollector{
 		hostPair: labelPair("host", host), cloudPair: labelPair("cloud", cloud),
-		sup: sup, cache: cache, now: time.Now, inflight: make(chan struct{}, 1),
+		conn: conn, cache: cache, now: time.Now, inflight: make(chan struct{}, 1),
 
 		up:          d("libvirt_up", "1 if this scrape's libvirt stats call succeeded, else 0.", nil),
 		nDomains:    d("libvirt_domains", "Domains libvirt reported in this scrape, active and inactive.", nil),
@@ -120,7 +131,7 @@ func (c *libvirtCollector) Update(ctx context.Context, ch chan<- prometheus.Metr
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
 	ch <- prometheus.MustNewConstMetric(c.nDomains, prometheus.GaugeValue, float64(len(records)))
 
-	cached := c.cache.snapshot(c.now())
+	cached := c.cache.Snapshot(c.now())
 	for i := range records {
 		uuid := virt.FormatUUID(records[i].Dom.UUID)
 		c.emitDomain(ch, &records[i], uuid, start, cached)
@@ -130,17 +141,17 @@ func (c *libvirtCollector) Update(ctx context.Context, ch chan<- prometheus.Metr
 	// or crashed: transient domains vanish on shutoff, and their failure must
 	// stay visible to the rule path for the retention period.
 	for uuid, o := range cached {
-		if o.state != virt.StateShutoff && o.state != virt.StateCrashed {
+		if o.State != virt.StateShutoff && o.State != virt.StateCrashed {
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, o.name, uuid)
-		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, float64(o.state), o.name, uuid)
+		ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, o.Name, uuid)
+		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, float64(o.State), o.Name, uuid)
 	}
 	return nil
 }
 
 func (c *libvirtCollector) fetch(ctx context.Context) ([]libvirt.DomainStatsRecord, time.Time, error) {
-	client := c.sup.current()
+	client := c.conn.Current()
 	if client == nil {
 		return nil, time.Time{}, errNotConnected
 	}
@@ -152,7 +163,7 @@ func (c *libvirtCollector) fetch(ctx context.Context) ([]libvirt.DomainStatsReco
 	start := c.now()
 	records, err := virt.Call(ctx, func() ([]libvirt.DomainStatsRecord, error) {
 		defer func() { <-c.inflight }()
-		return client.ConnectGetAllDomainStats(nil, statsGroups, statsFlags)
+		return client.ConnectGetAllDomainStats(nil, statsGroups, lifecycle.StatsFlags)
 	})
 	if err != nil {
 		return nil, start, fmt.Errorf("libvirt ConnectGetAllDomainStats: %w", err)
@@ -188,7 +199,7 @@ type device struct {
 	vals       map[string]float64
 }
 
-func (c *libvirtCollector) emitDomain(ch chan<- prometheus.Metric, r *libvirt.DomainStatsRecord, uuid string, start time.Time, cached map[string]domainObservation) {
+func (c *libvirtCollector) emitDomain(ch chan<- prometheus.Metric, r *libvirt.DomainStatsRecord, uuid string, start time.Time, cached map[string]lifecycle.Observation) {
 	name := r.Dom.Name
 	var s domainStats
 	var blocks, nets []device
@@ -196,21 +207,21 @@ func (c *libvirtCollector) emitDomain(ch chan<- prometheus.Metric, r *libvirt.Do
 		f := p.Field
 		switch {
 		case f == "state.state":
-			s.state, s.hasState = num(p.Value), true
+			s.state, s.hasState = lifecycle.ParamFloat(p.Value), true
 		case f == "state.reason":
-			s.reason = num(p.Value)
+			s.reason = lifecycle.ParamFloat(p.Value)
 		case f == "cpu.time":
-			s.cpu, s.hasCPU = num(p.Value)/1e9, true
+			s.cpu, s.hasCPU = lifecycle.ParamFloat(p.Value)/1e9, true
 		case f == "cpu.user":
-			s.cpuUser, s.hasUser = num(p.Value)/1e9, true
+			s.cpuUser, s.hasUser = lifecycle.ParamFloat(p.Value)/1e9, true
 		case f == "cpu.system":
-			s.cpuSystem, s.hasSys = num(p.Value)/1e9, true
+			s.cpuSystem, s.hasSys = lifecycle.ParamFloat(p.Value)/1e9, true
 		case f == "vcpu.current":
-			s.vcpus, s.hasVcpus = num(p.Value), true
+			s.vcpus, s.hasVcpus = lifecycle.ParamFloat(p.Value), true
 		case f == "vcpu.maximum":
-			s.vcpusMax, s.hasVcpusMax = num(p.Value), true
+			s.vcpusMax, s.hasVcpusMax = lifecycle.ParamFloat(p.Value), true
 		case strings.HasPrefix(f, "balloon."):
-			v := num(p.Value) * 1024 // KiB
+			v := lifecycle.ParamFloat(p.Value) * 1024 // KiB
 			switch f[len("balloon."):] {
 			case "current":
 				s.memCur, s.memMask = v, s.memMask|memCur
@@ -234,8 +245,8 @@ func (c *libvirtCollector) emitDomain(ch chan<- prometheus.Metric, r *libvirt.Do
 
 	// An event newer than this snapshot wins: the scrape then shows the
 	// state libvirt announced, not the one it had before.
-	if o, ok := cached[uuid]; ok && o.at.After(start) {
-		s.state, s.hasState = float64(o.state), true
+	if o, ok := cached[uuid]; ok && o.At.After(start) {
+		s.state, s.hasState = float64(o.State), true
 	}
 
 	// Label pairs sorted by name: cloud, [device], domain, host, [interface], [path], uuid.
@@ -336,28 +347,7 @@ func deviceParam(devs []device, rest string, v libvirt.TypedParamValue) []device
 		if d.vals == nil {
 			d.vals = make(map[string]float64, 8)
 		}
-		d.vals[key] = num(v)
+		d.vals[key] = lifecycle.ParamFloat(v)
 	}
 	return devs
-}
-
-// num converts a typed parameter's value to float64; strings become 0.
-func num(v libvirt.TypedParamValue) float64 {
-	switch x := v.I.(type) {
-	case int32:
-		return float64(x)
-	case uint32:
-		return float64(x)
-	case int64:
-		return float64(x)
-	case uint64:
-		return float64(x)
-	case float64:
-		return x
-	case bool:
-		if x {
-			return 1
-		}
-	}
-	return 0
 }

@@ -1,4 +1,9 @@
-package exporter
+// Package fastpath pushes VCRDomainShutoff and VCRDomainCrashed straight to
+// Alertmanager (POST /api/v2/alerts) the moment a domain fails, and resolves
+// them when it runs again: the sub-second detection path beside the rule
+// path. Its Pusher is the failure.Sink that libvirt events, reconciliation
+// and SNMP traps report to.
+package fastpath
 
 import (
 	"bytes"
@@ -16,11 +21,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/vcrcovery/vcrcovery/internal/virt"
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
 )
 
-// FastPathOptions configures the Alertmanager pusher.
-type FastPathOptions struct {
+// namespace prefixes every metric of the exporter.
+const namespace = "vcr"
+
+// Options configures the Alertmanager pusher.
+type Options struct {
 	URLs []string // Alertmanager base URLs; /api/v2/alerts is appended
 	// QueueSize bounds the alerts waiting per Alertmanager; beyond it new
 	// ones are dropped and counted, so a dead Alertmanager costs memory
@@ -41,7 +49,7 @@ type FastPathOptions struct {
 	GeneratorURL   string
 }
 
-func (o *FastPathOptions) defaults() {
+func (o *Options) defaults() {
 	if o.QueueSize <= 0 {
 		o.QueueSize = 1024
 	}
@@ -65,16 +73,6 @@ func (o *FastPathOptions) defaults() {
 	}
 }
 
-// PostableAlert is one element of the JSON array Alertmanager's
-// POST /api/v2/alerts accepts.
-type PostableAlert struct {
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
-	StartsAt     time.Time         `json:"startsAt,omitempty"`
-	EndsAt       time.Time         `json:"endsAt,omitempty"`
-	GeneratorURL string            `json:"generatorURL,omitempty"`
-}
-
 // queued is an alert plus the moment its triggering event arrived, for the
 // event-to-push latency histogram.
 type queued struct {
@@ -82,12 +80,12 @@ type queued struct {
 	eventAt time.Time
 }
 
-// FastPath pushes VCRDomainShutoff/VCRDomainCrashed to every Alertmanager
+// Pusher pushes VCRDomainShutoff/VCRDomainCrashed to every Alertmanager
 // the moment an event says a domain failed, and resolves them when it runs
 // again. Fire and Resolve never block: each Alertmanager has its own
 // bounded queue and worker.
-type FastPath struct {
-	opts    FastPathOptions
+type Pusher struct {
+	opts    Options
 	logger  *slog.Logger
 	now     func() time.Time
 	targets []*amTarget
@@ -103,6 +101,9 @@ type FastPath struct {
 	firingG  prometheus.GaugeFunc
 }
 
+// The pusher is what events and traps report failures to.
+var _ failure.Sink = (*Pusher)(nil)
+
 type firingKey struct{ host, uuid, alertname string }
 
 type firingAlert struct {
@@ -115,10 +116,10 @@ type amTarget struct {
 	queue chan queued
 }
 
-// NewFastPath validates the URLs and builds the pusher; Run starts it.
-func NewFastPath(opts FastPathOptions, logger *slog.Logger) (*FastPath, error) {
+// New validates the URLs and builds the pusher; Run starts it.
+func New(opts Options, logger *slog.Logger) (*Pusher, error) {
 	opts.defaults()
-	f := &FastPath{opts: opts, logger: logger, now: time.Now, firing: make(map[firingKey]*firingAlert)}
+	f := &Pusher{opts: opts, logger: logger, now: time.Now, firing: make(map[firingKey]*firingAlert)}
 	for _, raw := range opts.URLs {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -153,7 +154,7 @@ func NewFastPath(opts FastPathOptions, logger *slog.Logger) (*FastPath, error) {
 }
 
 // Describe and Collect make the pusher's metrics registrable as one unit.
-func (f *FastPath) Describe(ch chan<- *prometheus.Desc) {
+func (f *Pusher) Describe(ch chan<- *prometheus.Desc) {
 	f.pushes.Describe(ch)
 	f.dropped.Describe(ch)
 	f.latency.Describe(ch)
@@ -162,7 +163,7 @@ func (f *FastPath) Describe(ch chan<- *prometheus.Desc) {
 	f.firingG.Describe(ch)
 }
 
-func (f *FastPath) Collect(ch chan<- prometheus.Metric) {
+func (f *Pusher) Collect(ch chan<- prometheus.Metric) {
 	for _, t := range f.targets {
 		f.queueLen.WithLabelValues(t.name).Set(float64(len(t.queue)))
 	}
@@ -174,52 +175,10 @@ func (f *FastPath) Collect(ch chan<- prometheus.Metric) {
 	f.firingG.Collect(ch)
 }
 
-// BuildAlert is the fast path's alert for a failed domain. Its label set is
-// exactly the rule path's ({alertname, severity, domain, uuid, host,
-// cloud}), so Alertmanager merges the two into one alert; where it came
-// from is an annotation.
-func BuildAlert(ev DomainEvent, alertname, generatorURL string) PostableAlert {
-	what := "shut off"
-	if alertname == AlertCrashed {
-		what = "crashed"
-	}
-	state := ""
-	if ev.State >= 0 {
-		state = virt.StateName(ev.State)
-	}
-	return PostableAlert{
-		Labels: map[string]string{
-			"alertname": alertname, "severity": "critical",
-			"domain": ev.Domain, "uuid": ev.UUID, "host": ev.Host, "cloud": ev.Cloud,
-		},
-		Annotations: map[string]string{
-			"summary": fmt.Sprintf("Domain %s on %s (%s) %s", ev.Domain, ev.Host, ev.Cloud, what),
-			"description": fmt.Sprintf("%s reported %s/%s for domain %s (uuid %s) at %s; pushed by vcr-exporter's fast path.",
-				sourceName(ev.Source), ev.Event, ev.Detail, ev.Domain, ev.UUID, ev.At.UTC().Format(time.RFC3339Nano)),
-			"source": "fastpath",
-			"origin": ev.Source,
-			"event":  ev.Event + "/" + ev.Detail,
-			"state":  state,
-		},
-		StartsAt:     ev.At,
-		GeneratorURL: generatorURL,
-	}
-}
-
-func sourceName(s string) string {
-	switch s {
-	case "snmp":
-		return "A libvirt-snmp trap"
-	case "reconcile":
-		return "Reconciliation after reconnecting to libvirt"
-	}
-	return "libvirt"
-}
-
 // Fire records the domain as failed and queues the alert for every
 // Alertmanager. A second Fire for the same domain and alert keeps the
 // original startsAt.
-func (f *FastPath) Fire(ev DomainEvent, alertname string) {
+func (f *Pusher) Fire(ev failure.DomainEvent, alertname string) {
 	a := BuildAlert(ev, alertname, f.opts.GeneratorURL)
 	a.EndsAt = ev.At.Add(4 * f.opts.ResendInterval)
 	key := firingKey{ev.Host, ev.UUID, alertname}
@@ -234,7 +193,7 @@ func (f *FastPath) Fire(ev DomainEvent, alertname string) {
 
 // Resolve sends endsAt=now for every alert the fast path has firing for the
 // domain, and forgets them. A domain with nothing firing costs nothing.
-func (f *FastPath) Resolve(ev DomainEvent) {
+func (f *Pusher) Resolve(ev failure.DomainEvent) {
 	var out []PostableAlert
 	f.mu.Lock()
 	for key, fa := range f.firing {
@@ -253,7 +212,7 @@ func (f *FastPath) Resolve(ev DomainEvent) {
 	}
 }
 
-func (f *FastPath) enqueue(q queued) {
+func (f *Pusher) enqueue(q queued) {
 	for _, t := range f.targets {
 		select {
 		case t.queue <- q:
@@ -267,7 +226,7 @@ func (f *FastPath) enqueue(q queued) {
 
 // Run starts one worker per Alertmanager plus the re-sender, and blocks
 // until ctx ends.
-func (f *FastPath) Run(ctx context.Context) {
+func (f *Pusher) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, t := range f.targets {
 		wg.Add(1)
@@ -289,7 +248,7 @@ func (f *FastPath) Run(ctx context.Context) {
 	}
 }
 
-func (f *FastPath) resend() {
+func (f *Pusher) resend() {
 	now := f.now()
 	var out []PostableAlert
 	f.mu.Lock()
@@ -306,7 +265,7 @@ func (f *FastPath) resend() {
 // maxBatch bounds how many queued alerts one POST carries.
 const maxBatch = 64
 
-func (f *FastPath) work(ctx context.Context, t *amTarget) {
+func (f *Pusher) work(ctx context.Context, t *amTarget) {
 	batch := make([]queued, 0, maxBatch)
 	for {
 		batch = batch[:0]
@@ -332,7 +291,7 @@ func (f *FastPath) work(ctx context.Context, t *amTarget) {
 }
 
 // push posts one batch with bounded retries and exponential backoff.
-func (f *FastPath) push(ctx context.Context, t *amTarget, batch []queued) {
+func (f *Pusher) push(ctx context.Context, t *amTarget, batch []queued) {
 	alerts := make([]PostableAlert, len(batch))
 	for i, q := range batch {
 		alerts[i] = q.alert
@@ -365,7 +324,9 @@ func (f *FastPath) push(ctx context.Context, t *amTarget, batch []queued) {
 		}
 		f.pushes.WithLabelValues(t.name, "retry").Inc()
 		f.logger.Warn("push to alertmanager failed; retrying", "alertmanager", t.name, "attempt", attempt, "retry_in", delay, "err", err)
-		if !sleepCtx(ctx, delay) {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
 			f.pushes.WithLabelValues(t.name, "failure").Inc()
 			return
 		}
@@ -375,7 +336,7 @@ func (f *FastPath) push(ctx context.Context, t *amTarget, batch []queued) {
 
 // post sends one request; retryable follows Alertmanager's own notifier:
 // transport errors, 5xx and 429 are worth another try, other 4xx are not.
-func (f *FastPath) post(ctx context.Context, t *amTarget, body []byte) (retryable bool, err error) {
+func (f *Pusher) post(ctx context.Context, t *amTarget, body []byte) (retryable bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, f.opts.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))

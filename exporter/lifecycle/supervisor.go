@@ -1,4 +1,4 @@
-package exporter
+package lifecycle
 
 import (
 	"context"
@@ -16,16 +16,16 @@ const (
 	reconnectMax = 5 * time.Second
 )
 
-// supervisor keeps one connection to libvirtd open: it dials, subscribes to
-// lifecycle events, hands every event to onEvent, and after a loss dials
+// Supervisor keeps one connection to libvirtd open: it dials, subscribes to
+// lifecycle events, hands every event to its Tracker, and after a loss dials
 // again with exponential backoff until ctx ends. Scrapes borrow the current
 // connection; while there is none they report vcr_libvirt_up 0.
-type supervisor struct {
+type Supervisor struct {
 	dial    Dialer
 	logger  *slog.Logger
 	onEvent func(libvirt.DomainEventLifecycleMsg)
 	// onConnect runs after each successful subscription, before events are
-	// read; the event source uses it to reconcile what it missed.
+	// read; the tracker uses it to reconcile what it missed.
 	onConnect func(ctx context.Context, c Client)
 
 	mu     sync.RWMutex
@@ -37,24 +37,31 @@ type supervisor struct {
 	once       sync.Once
 }
 
-func newSupervisor(dial Dialer, logger *slog.Logger) *supervisor {
-	return &supervisor{dial: dial, logger: logger, connected: make(chan struct{})}
+// NewSupervisor dials with dial and hands events to t (nil: none, for a
+// supervisor that only lends its connection); Run starts it.
+func NewSupervisor(dial Dialer, t *Tracker, logger *slog.Logger) *Supervisor {
+	s := &Supervisor{dial: dial, logger: logger, connected: make(chan struct{})}
+	if t != nil {
+		s.onEvent, s.onConnect = t.handle, t.reconcile
+	}
+	return s
 }
 
-func (s *supervisor) current() Client {
+// Current is the open connection, or nil while there is none.
+func (s *Supervisor) Current() Client {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.client
 }
 
-func (s *supervisor) set(c Client) {
+func (s *Supervisor) set(c Client) {
 	s.mu.Lock()
 	s.client = c
 	s.mu.Unlock()
 }
 
-// run blocks until ctx ends, then disconnects.
-func (s *supervisor) run(ctx context.Context) {
+// Run blocks until ctx ends, then disconnects.
+func (s *Supervisor) Run(ctx context.Context) {
 	delay := reconnectMin
 	failures := 0
 	for ctx.Err() == nil {
@@ -90,7 +97,7 @@ func (s *supervisor) run(ctx context.Context) {
 
 // serve subscribes to lifecycle events on c and forwards them until the
 // connection or ctx ends. It reports whether the subscription worked.
-func (s *supervisor) serve(ctx context.Context, c Client) bool {
+func (s *Supervisor) serve(ctx context.Context, c Client) bool {
 	subCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events, err := c.LifecycleEvents(subCtx)
@@ -118,7 +125,9 @@ func (s *supervisor) serve(ctx context.Context, c Client) bool {
 				_ = c.Disconnect()
 				return true
 			}
-			s.onEvent(ev)
+			if s.onEvent != nil {
+				s.onEvent(ev)
+			}
 		case <-c.Disconnected():
 			s.logger.Warn("lost connection to libvirt; reconnecting")
 			return true
@@ -140,3 +149,12 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// Connected is closed at the first successful connection.
+func (s *Supervisor) Connected() <-chan struct{} { return s.connected }
+
+// Subscribed reports whether lifecycle events are followed right now.
+func (s *Supervisor) Subscribed() bool { return s.subscribed.Load() }
+
+// Connects counts successful connections, the first included.
+func (s *Supervisor) Connects() uint64 { return s.connects.Load() }

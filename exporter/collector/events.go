@@ -1,21 +1,33 @@
-package exporter
+package collector
 
 import (
 	"context"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 )
+
+// The events collector is on whenever the exporter follows a libvirtd.
+func init() {
+	registerCollector("events", func(cfg Config) (Collector, error) {
+		if cfg.Events == nil || cfg.Libvirt == nil {
+			return nil, nil
+		}
+		return newEventsCollector(cfg.Events, cfg.Libvirt, cfg.Host, cfg.Cloud), nil
+	})
+}
 
 // eventsCollector exports the event counters and the subscription state.
 type eventsCollector struct {
-	src *eventSource
-	sup *supervisor
+	src *lifecycle.Tracker
+	sup *lifecycle.Supervisor
 
 	events, failures, subscribed, connects *prometheus.Desc
 }
 
-func newEventsCollector(src *eventSource, sup *supervisor) *eventsCollector {
-	constLabels := prometheus.Labels{"host": src.host, "cloud": src.cloud}
+func newEventsCollector(src *lifecycle.Tracker, sup *lifecycle.Supervisor, host, cloud string) *eventsCollector {
+	constLabels := prometheus.Labels{"host": host, "cloud": cloud}
 	return &eventsCollector{src: src, sup: sup,
 		events: prometheus.NewDesc("vcr_domain_lifecycle_events_total",
 			"libvirt domain lifecycle events received, by event type.", []string{"event"}, constLabels),
@@ -29,19 +41,18 @@ func newEventsCollector(src *eventSource, sup *supervisor) *eventsCollector {
 }
 
 func (c *eventsCollector) Update(_ context.Context, ch chan<- prometheus.Metric) error {
-	c.src.mu.Lock()
-	for ev, n := range c.src.counts {
+	events, failures := c.src.Counts()
+	for ev, n := range events {
 		ch <- prometheus.MustNewConstMetric(c.events, prometheus.CounterValue, n, ev)
 	}
-	for name, n := range c.src.failures {
+	for name, n := range failures {
 		ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, n, name)
 	}
-	c.src.mu.Unlock()
 	sub := 0.0
-	if c.sup.subscribed.Load() {
+	if c.sup.Subscribed() {
 		sub = 1
 	}
 	ch <- prometheus.MustNewConstMetric(c.subscribed, prometheus.GaugeValue, sub)
-	ch <- prometheus.MustNewConstMetric(c.connects, prometheus.CounterValue, float64(c.sup.connects.Load()))
+	ch <- prometheus.MustNewConstMetric(c.connects, prometheus.CounterValue, float64(c.sup.Connects()))
 	return nil
 }

@@ -1,26 +1,27 @@
-package exporter
+package fastpath
 
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
+	"github.com/vcrcovery/vcrcovery/exporter/internal/exportertest"
 )
 
-var testEvent = DomainEvent{Host: "hv1", Cloud: "tokyo", Domain: "web", UUID: "11111111-2222-3333-4444-555555555555",
+var testEvent = failure.DomainEvent{Host: "hv1", Cloud: "tokyo", Domain: "web", UUID: "11111111-2222-3333-4444-555555555555",
 	Event: "stopped", Detail: "destroyed", State: 5, Source: "libvirt", At: time.Date(2026, 1, 2, 3, 4, 5, 600_000_000, time.UTC)}
 
 // The payload is what Alertmanager's POST /api/v2/alerts takes, with the
 // rule path's exact label set.
 func TestBuildAlertPayload(t *testing.T) {
-	a := BuildAlert(testEvent, AlertShutoff, "http://hv1:9477/")
+	a := BuildAlert(testEvent, failure.AlertShutoff, "http://hv1:9477/")
 	a.EndsAt = testEvent.At.Add(4 * time.Minute)
 	b, err := json.MarshalIndent([]PostableAlert{a}, "", "  ")
 	if err != nil {
@@ -52,68 +53,14 @@ func TestBuildAlertPayload(t *testing.T) {
 	if string(b) != want {
 		t.Fatalf("payload:\n%s\nwant:\n%s", b, want)
 	}
-	if c := BuildAlert(testEvent, AlertCrashed, ""); !strings.Contains(c.Annotations["summary"], "crashed") {
+	if c := BuildAlert(testEvent, failure.AlertCrashed, ""); !strings.Contains(c.Annotations["summary"], "crashed") {
 		t.Errorf("crashed summary = %q", c.Annotations["summary"])
 	}
 }
 
-// amStub is an Alertmanager that answers with the scripted status codes in
-// turn (then 200) and records what it got.
-type amStub struct {
-	mu       sync.Mutex
-	codes    []int
-	requests [][]PostableAlert
-	got      chan struct{}
-	srv      *httptest.Server
-}
-
-func newAMStub(t *testing.T, codes ...int) *amStub {
-	s := &amStub{codes: codes, got: make(chan struct{}, 100)}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v2/alerts" || r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
-			http.Error(w, "bad request "+r.Method+" "+r.URL.Path, http.StatusNotFound)
-			return
-		}
-		body, _ := io.ReadAll(r.Body)
-		var alerts []PostableAlert
-		if err := json.Unmarshal(body, &alerts); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		s.mu.Lock()
-		s.requests = append(s.requests, alerts)
-		code := http.StatusOK
-		if len(s.codes) > 0 {
-			code, s.codes = s.codes[0], s.codes[1:]
-		}
-		s.mu.Unlock()
-		w.WriteHeader(code)
-		s.got <- struct{}{}
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *amStub) wait(t *testing.T, n int) {
+func startFastPath(t *testing.T, opts Options) *Pusher {
 	t.Helper()
-	for i := 0; i < n; i++ {
-		select {
-		case <-s.got:
-		case <-time.After(5 * time.Second):
-			t.Fatalf("Alertmanager got %d requests, want %d", i, n)
-		}
-	}
-}
-
-func (s *amStub) all() [][]PostableAlert {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([][]PostableAlert(nil), s.requests...)
-}
-
-func startFastPath(t *testing.T, opts FastPathOptions) *FastPath {
-	t.Helper()
-	f, err := NewFastPath(opts, discardLogger())
+	f, err := New(opts, exportertest.DiscardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,22 +71,22 @@ func startFastPath(t *testing.T, opts FastPathOptions) *FastPath {
 	return f
 }
 
-func pushes(f *FastPath, am, result string) float64 {
+func pushes(f *Pusher, am, result string) float64 {
 	return testutil.ToFloat64(f.pushes.WithLabelValues(am, result))
 }
 
 func TestFastPathRetriesThenSucceeds(t *testing.T) {
-	am := newAMStub(t, 503, 500)
-	f := startFastPath(t, FastPathOptions{URLs: []string{am.srv.URL}, BackoffMin: time.Millisecond, BackoffMax: 2 * time.Millisecond})
-	f.Fire(testEvent, AlertShutoff)
-	am.wait(t, 3)
-	host := strings.TrimPrefix(am.srv.URL, "http://")
-	waitFor(t, func() bool { return pushes(f, host, "success") == 1 })
+	am := exportertest.NewAMStub(t, 503, 500)
+	f := startFastPath(t, Options{URLs: []string{am.Srv.URL}, BackoffMin: time.Millisecond, BackoffMax: 2 * time.Millisecond})
+	f.Fire(testEvent, failure.AlertShutoff)
+	am.Wait(t, 3)
+	host := strings.TrimPrefix(am.Srv.URL, "http://")
+	exportertest.WaitFor(t, func() bool { return pushes(f, host, "success") == 1 })
 	if r := pushes(f, host, "retry"); r != 2 {
 		t.Errorf("retries = %v, want 2", r)
 	}
-	for _, req := range am.all() {
-		if len(req) != 1 || req[0].Labels["alertname"] != AlertShutoff || req[0].Labels["domain"] != "web" {
+	for _, req := range am.All() {
+		if len(req) != 1 || req[0].Labels["alertname"] != failure.AlertShutoff || req[0].Labels["domain"] != "web" {
 			t.Errorf("request = %+v", req)
 		}
 	}
@@ -151,28 +98,28 @@ func TestFastPathRetriesThenSucceeds(t *testing.T) {
 // A 4xx will not get better by retrying; Alertmanager's own notifier
 // draws the same line.
 func TestFastPathGivesUpOnClientError(t *testing.T) {
-	am := newAMStub(t, 400)
-	f := startFastPath(t, FastPathOptions{URLs: []string{am.srv.URL}, BackoffMin: time.Millisecond})
-	f.Fire(testEvent, AlertShutoff)
-	am.wait(t, 1)
-	host := strings.TrimPrefix(am.srv.URL, "http://")
-	waitFor(t, func() bool { return pushes(f, host, "failure") == 1 })
+	am := exportertest.NewAMStub(t, 400)
+	f := startFastPath(t, Options{URLs: []string{am.Srv.URL}, BackoffMin: time.Millisecond})
+	f.Fire(testEvent, failure.AlertShutoff)
+	am.Wait(t, 1)
+	host := strings.TrimPrefix(am.Srv.URL, "http://")
+	exportertest.WaitFor(t, func() bool { return pushes(f, host, "failure") == 1 })
 	time.Sleep(20 * time.Millisecond)
-	if n := len(am.all()); n != 1 {
+	if n := len(am.All()); n != 1 {
 		t.Fatalf("requests = %d, want 1", n)
 	}
 }
 
 // A dead Alertmanager gets exactly Attempts tries with growing waits.
 func TestFastPathBoundedRetriesWhenDown(t *testing.T) {
-	am := newAMStub(t)
-	url := am.srv.URL
-	am.srv.Close()
-	f := startFastPath(t, FastPathOptions{URLs: []string{url}, Attempts: 4, BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond})
+	am := exportertest.NewAMStub(t)
+	url := am.Srv.URL
+	am.Srv.Close()
+	f := startFastPath(t, Options{URLs: []string{url}, Attempts: 4, BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond})
 	start := time.Now()
-	f.Fire(testEvent, AlertShutoff)
+	f.Fire(testEvent, failure.AlertShutoff)
 	host := strings.TrimPrefix(url, "http://")
-	waitFor(t, func() bool { return pushes(f, host, "failure") == 1 })
+	exportertest.WaitFor(t, func() bool { return pushes(f, host, "failure") == 1 })
 	if r := pushes(f, host, "retry"); r != 3 {
 		t.Errorf("retries = %v, want 3", r)
 	}
@@ -189,12 +136,12 @@ func TestFastPathQueueBoundedAndNonBlocking(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
 	defer srv.Close()
 	defer close(block)
-	f := startFastPath(t, FastPathOptions{URLs: []string{srv.URL}, QueueSize: 2, Timeout: 10 * time.Second})
+	f := startFastPath(t, Options{URLs: []string{srv.URL}, QueueSize: 2, Timeout: 10 * time.Second})
 	start := time.Now()
 	for i := 0; i < 10; i++ {
 		ev := testEvent
 		ev.UUID = strings.Repeat(string(rune('a'+i)), 8) + ev.UUID[8:]
-		f.Fire(ev, AlertShutoff)
+		f.Fire(ev, failure.AlertShutoff)
 	}
 	if d := time.Since(start); d > 100*time.Millisecond {
 		t.Fatalf("10 Fire calls took %v with Alertmanager stuck", d)
@@ -208,15 +155,15 @@ func TestFastPathQueueBoundedAndNonBlocking(t *testing.T) {
 }
 
 func TestFastPathResolve(t *testing.T) {
-	am := newAMStub(t)
-	f := startFastPath(t, FastPathOptions{URLs: []string{am.srv.URL}})
-	f.Fire(testEvent, AlertShutoff)
-	am.wait(t, 1)
+	am := exportertest.NewAMStub(t)
+	f := startFastPath(t, Options{URLs: []string{am.Srv.URL}})
+	f.Fire(testEvent, failure.AlertShutoff)
+	am.Wait(t, 1)
 	up := testEvent
 	up.Event, up.Detail, up.State, up.At = "started", "booted", 1, testEvent.At.Add(30*time.Second)
 	f.Resolve(up)
-	am.wait(t, 1)
-	reqs := am.all()
+	am.Wait(t, 1)
+	reqs := am.All()
 	fired, resolved := reqs[0][0], reqs[1][0]
 	if !fired.EndsAt.After(testEvent.At.Add(time.Minute)) {
 		t.Errorf("firing endsAt %s should lie in the future", fired.EndsAt)
@@ -232,7 +179,7 @@ func TestFastPathResolve(t *testing.T) {
 	// Nothing firing: resolving again sends nothing.
 	f.Resolve(up)
 	time.Sleep(50 * time.Millisecond)
-	if n := len(am.all()); n != 2 {
+	if n := len(am.All()); n != 2 {
 		t.Fatalf("requests = %d, want 2", n)
 	}
 }
@@ -240,25 +187,25 @@ func TestFastPathResolve(t *testing.T) {
 // Every Alertmanager gets every alert, and a dead one does not slow the
 // live one down.
 func TestFastPathFansOut(t *testing.T) {
-	live := newAMStub(t)
-	dead := newAMStub(t)
-	deadURL := dead.srv.URL
-	dead.srv.Close()
-	f := startFastPath(t, FastPathOptions{URLs: []string{deadURL, live.srv.URL}, BackoffMin: 50 * time.Millisecond})
+	live := exportertest.NewAMStub(t)
+	dead := exportertest.NewAMStub(t)
+	deadURL := dead.Srv.URL
+	dead.Srv.Close()
+	f := startFastPath(t, Options{URLs: []string{deadURL, live.Srv.URL}, BackoffMin: 50 * time.Millisecond})
 	start := time.Now()
-	f.Fire(testEvent, AlertCrashed)
-	live.wait(t, 1)
+	f.Fire(testEvent, failure.AlertCrashed)
+	live.Wait(t, 1)
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("live Alertmanager got the alert after %v", d)
 	}
 }
 
 func TestFastPathResends(t *testing.T) {
-	am := newAMStub(t)
-	f := startFastPath(t, FastPathOptions{URLs: []string{am.srv.URL}, ResendInterval: 30 * time.Millisecond})
-	f.Fire(testEvent, AlertShutoff)
-	am.wait(t, 3) // first push plus two resends
-	reqs := am.all()
+	am := exportertest.NewAMStub(t)
+	f := startFastPath(t, Options{URLs: []string{am.Srv.URL}, ResendInterval: 30 * time.Millisecond})
+	f.Fire(testEvent, failure.AlertShutoff)
+	am.Wait(t, 3) // first push plus two resends
+	reqs := am.All()
 	if !reqs[2][0].StartsAt.Equal(testEvent.At) {
 		t.Errorf("resend changed startsAt to %s", reqs[2][0].StartsAt)
 	}
@@ -266,19 +213,8 @@ func TestFastPathResends(t *testing.T) {
 
 func TestNewFastPathRejectsBadURL(t *testing.T) {
 	for _, u := range []string{"localhost:9093", "ftp://x", "http://"} {
-		if _, err := NewFastPath(FastPathOptions{URLs: []string{u}}, discardLogger()); err == nil {
+		if _, err := New(Options{URLs: []string{u}}, exportertest.DiscardLogger()); err == nil {
 			t.Errorf("accepted %q", u)
 		}
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }

@@ -1,4 +1,10 @@
-package exporter
+// Package failure decides which domain lifecycle changes are failures (the
+// event/detail table of the fast path) and carries each decision, as a
+// DomainEvent, from where it was observed (libvirt events, libvirt-snmp
+// traps, reconciliation) to a Sink (the fast path). Every part of the
+// exporter that classifies or reacts to a failure imports this package, so
+// the table exists once.
+package failure
 
 import (
 	libvirt "github.com/digitalocean/go-libvirt"

@@ -1,9 +1,10 @@
-package exporter
+package collector
 
 import (
 	"testing"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/exporter/internal/exportertest"
 	"github.com/vcrcovery/vcrcovery/lxd"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
@@ -20,7 +21,7 @@ func TestIntegrationLXDCollector(t *testing.T) {
 	x.LaunchService(t, "web", testenv.FreePort(t))
 
 	newCol := func(cfg lxd.Config) *lxdCollector {
-		c, err := newLXDCollector(LXDOptions{Config: cfg}, "hv9", "tokyo", 10*time.Second, discardLogger())
+		c, err := newLXDCollector(LXDOptions{Config: cfg}, "hv9", "tokyo", 10*time.Second, exportertest.DiscardLogger())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -28,23 +29,23 @@ func TestIntegrationLXDCollector(t *testing.T) {
 	}
 	sock := newTestRegistry(t, newCol(lxd.Config{Socket: x.Socket}))
 	web := map[string]string{"name": "web", "role": "standby", "host": "hv9", "cloud": "tokyo"}
-	s := gatherSamples(t, sock)
-	if v, _ := s.get("vcr_lxd_up", nil); v != 1 {
+	s := exportertest.Gather(t, sock)
+	if v, _ := s.Get("vcr_lxd_up", nil); v != 1 {
 		t.Fatalf("vcr_lxd_up = %v over the socket", v)
 	}
-	if v, _ := s.get("vcr_lxd_instance_running", web); v != 1 {
+	if v, _ := s.Get("vcr_lxd_instance_running", web); v != 1 {
 		t.Errorf("web running = %v, want 1", v)
 	}
-	if v, _ := s.get("vcr_lxd_cpus", nil); v < 1 {
+	if v, _ := s.Get("vcr_lxd_cpus", nil); v < 1 {
 		t.Errorf("vcr_lxd_cpus = %v, want the host's CPU count", v)
 	}
-	if v, _ := s.get("vcr_lxd_memory_bytes", nil); v < 64<<20 {
+	if v, _ := s.Get("vcr_lxd_memory_bytes", nil); v < 64<<20 {
 		t.Errorf("vcr_lxd_memory_bytes = %v, want the host's memory", v)
 	}
-	if v, ok := s.get("vcr_lxd_instance_memory_bytes", web); !ok || v <= 0 {
+	if v, ok := s.Get("vcr_lxd_instance_memory_bytes", web); !ok || v <= 0 {
 		t.Errorf("web memory = %v %v, want its cgroup usage", v, ok)
 	}
-	cpu0, ok := s.get("vcr_lxd_instance_cpu_seconds_total", web)
+	cpu0, ok := s.Get("vcr_lxd_instance_cpu_seconds_total", web)
 	if !ok {
 		t.Fatalf("no CPU counter for web: %s", s)
 	}
@@ -53,7 +54,7 @@ func TestIntegrationLXDCollector(t *testing.T) {
 	x.Lxc(t, "exec", "web", "--", "sh", "-c", "for i in 1 2; do (while :; do :; done) </dev/null >/dev/null 2>&1 & done")
 	t0 := time.Now()
 	time.Sleep(3 * time.Second)
-	cpu1, _ := gatherSamples(t, sock).get("vcr_lxd_instance_cpu_seconds_total", web)
+	cpu1, _ := exportertest.Gather(t, sock).Get("vcr_lxd_instance_cpu_seconds_total", web)
 	burnt := cpu1 - cpu0
 	t.Logf("two busy loops in web: %.2f CPU-seconds in %s", burnt, time.Since(t0).Round(time.Millisecond))
 	// Two loops on a 2-core machine shared with other tests got 0.8 to 1.9
@@ -63,21 +64,21 @@ func TestIntegrationLXDCollector(t *testing.T) {
 		t.Errorf("web's CPU counter grew by %.2f s in 3 s of two busy loops, want ≥ 1", burnt)
 	}
 
-	https := gatherSamples(t, newTestRegistry(t, newCol(lxd.Config{URL: x.URL, ClientCert: x.ClientCert,
+	https := exportertest.Gather(t, newTestRegistry(t, newCol(lxd.Config{URL: x.URL, ClientCert: x.ClientCert,
 		ClientKey: x.ClientKey, ServerCert: x.ServerCert})))
-	if v, _ := https.get("vcr_lxd_up", nil); v != 1 {
+	if v, _ := https.Get("vcr_lxd_up", nil); v != 1 {
 		t.Errorf("vcr_lxd_up = %v over HTTPS", v)
 	}
-	if v, _ := https.get("vcr_lxd_instance_cpu_seconds_total", web); v < cpu1 {
+	if v, _ := https.Get("vcr_lxd_instance_cpu_seconds_total", web); v < cpu1 {
 		t.Errorf("CPU over HTTPS %v < %v read before over the socket", v, cpu1)
 	}
 
 	x.Lxc(t, "stop", "--force", "web")
-	s = gatherSamples(t, sock)
-	if v, ok := s.get("vcr_lxd_instance_running", web); !ok || v != 0 {
+	s = exportertest.Gather(t, sock)
+	if v, ok := s.Get("vcr_lxd_instance_running", web); !ok || v != 0 {
 		t.Errorf("web running = %v %v after stop, want 0", v, ok)
 	}
-	if _, ok := s.get("vcr_lxd_instance_cpu_seconds_total", web); ok {
+	if _, ok := s.Get("vcr_lxd_instance_cpu_seconds_total", web); ok {
 		t.Error("stopped web still has a CPU counter (it would read as a reset to 0)")
 	}
 }

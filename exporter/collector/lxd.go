@@ -1,4 +1,4 @@
-package exporter
+package collector
 
 import (
 	"context"
@@ -44,30 +44,19 @@ type LXDOptions struct {
 	CPUs float64
 }
 
-// AddLXD adds the LXD collector ("lxd" in vcr_scrape_collector_*) to the
-// exporter. It checks the configuration's files now, so a wrong path fails at
-// start-up, but connects lazily: the daemon may start after the exporter,
-// and while it is unreachable vcr_lxd_up is 0 and the other collectors are
-// unaffected.
-func (e *Exporter) AddLXD(opts LXDOptions) error {
-	c, err := newLXDCollector(opts, e.opts.Host, e.opts.Cloud, e.opts.ScrapeTimeout, e.logger.With("component", "lxd"))
-	if err != nil {
-		return err
-	}
-	// Its own set: the libvirt collectors' set was registered by New. The
-	// scrape descriptors are already registered there, so this set
-	// describes nothing (an unchecked collector) to avoid a duplicate.
-	e.registry.MustRegister(&uncheckedSet{&collectorSet{
-		collectors: map[string]Collector{"lxd": c},
-		timeout:    e.opts.ScrapeTimeout,
-		logger:     e.logger.With("component", "scrape"),
-	}})
-	return nil
+// The lxd collector is on when the exporter has LXD options (--lxd.socket or
+// --lxd.url). newLXDCollector checks the configuration's files at start-up,
+// so a wrong path fails there, but connects lazily: the daemon may start
+// after the exporter, and while it is unreachable vcr_lxd_up is 0 and the
+// other collectors are unaffected.
+func init() {
+	registerCollector("lxd", func(cfg Config) (Collector, error) {
+		if cfg.LXD == nil {
+			return nil, nil
+		}
+		return newLXDCollector(*cfg.LXD, cfg.Host, cfg.Cloud, cfg.ScrapeTimeout, cfg.Logger.With("component", "lxd"))
+	})
 }
-
-type uncheckedSet struct{ *collectorSet }
-
-func (*uncheckedSet) Describe(chan<- *prometheus.Desc) {}
 
 // lxdCollector exports the instances of one LXD daemon from one
 // GET /1.0/instances?recursion=2 per scrape (instances with their state), and

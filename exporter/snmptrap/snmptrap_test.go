@@ -1,4 +1,4 @@
-package exporter
+package snmptrap
 
 import (
 	"net"
@@ -9,6 +9,8 @@ import (
 	"github.com/gosnmp/gosnmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vcrcovery/vcrcovery/exporter/internal/exportertest"
 )
 
 const lvPrefix = ".1.3.6.1.4.1.36957"
@@ -17,7 +19,7 @@ const lvPrefix = ".1.3.6.1.4.1.36957"
 // (libvirtNotifications.c), optionally with fields replaced or dropped.
 func guestTrap(t *testing.T, community string, mutate func([]gosnmp.SnmpPDU) []gosnmp.SnmpPDU) []byte {
 	t.Helper()
-	uuid := mustUUID(webUUID)
+	uuid := exportertest.MustUUID(exportertest.WebUUID)
 	vars := []gosnmp.SnmpPDU{
 		{Name: ".1.3.6.1.2.1.1.3.0", Type: gosnmp.TimeTicks, Value: uint32(12345)},
 		{Name: snmpTrapOID, Type: gosnmp.ObjectIdentifier, Value: lvPrefix + ".0.1"},
@@ -52,7 +54,7 @@ func TestDecodeGuestTrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.Name != "web" || g.UUID != webUUID || g.State != 5 || g.RowStatus != 2 {
+	if g.Name != "web" || g.UUID != exportertest.WebUUID || g.State != 5 || g.RowStatus != 2 {
 		t.Fatalf("decoded %+v", g)
 	}
 	// The pre-2018 enterprise number, a text UUID (as snmptrap's "s" type
@@ -61,11 +63,11 @@ func TestDecodeGuestTrap(t *testing.T) {
 		old := ".1.3.6.1.4.1.12345"
 		v[1].Value = old + ".0.1"
 		v[2].Name = old + ".1.1.1.2.0"
-		v[3] = gosnmp.SnmpPDU{Name: old + ".1.1.1.1.0", Type: gosnmp.OctetString, Value: []byte(webUUID)}
+		v[3] = gosnmp.SnmpPDU{Name: old + ".1.1.1.1.0", Type: gosnmp.OctetString, Value: []byte(exportertest.WebUUID)}
 		v[4].Name = old + ".1.1.1.3.0"
 		return v[:5]
 	}))
-	if err != nil || g.UUID != webUUID || g.State != 5 {
+	if err != nil || g.UUID != exportertest.WebUUID || g.State != 5 {
 		t.Fatalf("old enterprise: %+v %v", g, err)
 	}
 }
@@ -106,8 +108,8 @@ func TestDecodeGuestTrapMalformed(t *testing.T) {
 }
 
 func TestSNMPReceiverHandlePacket(t *testing.T) {
-	sink := &recordingSink{}
-	r := NewSNMPReceiver(SNMPOptions{Community: "public", Hosts: map[string]string{"10.0.0.7": "hv7"}, Cloud: "osaka"}, sink, discardLogger())
+	sink := &exportertest.RecordingSink{}
+	r := New(Options{Community: "public", Hosts: map[string]string{"10.0.0.7": "hv7"}, Cloud: "osaka"}, sink, exportertest.DiscardLogger())
 	r.now = func() time.Time { return time.Unix(1700000000, 0) }
 	from := &net.UDPAddr{IP: net.ParseIP("10.0.0.7"), Port: 40000}
 	other := &net.UDPAddr{IP: net.ParseIP("10.0.0.8"), Port: 40000}
@@ -122,14 +124,14 @@ func TestSNMPReceiverHandlePacket(t *testing.T) {
 	}), from)
 	r.HandlePacket(guestTrap(t, "public", func(v []gosnmp.SnmpPDU) []gosnmp.SnmpPDU { v[4].Value = 1; return v }), other)
 
-	fired, resolved := sink.snapshot()
+	fired, resolved := sink.Snapshot()
 	if len(fired) != 1 || fired[0] != "VCRDomainShutoff/web" || len(resolved) != 1 {
 		t.Fatalf("fired %v resolved %v", fired, resolved)
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collectorAdapter{c: r, timeout: time.Second})
+	reg.MustRegister(&exportertest.CollectorAdapter{C: r, Timeout: time.Second})
 	for res, want := range map[string]float64{"ok": 2, "malformed": 2, "rejected": 1, "ignored": 1} {
-		if v := gatherValue(t, reg, "vcr_snmp_traps_total", "result", res); v != want {
+		if v := exportertest.GatherValue(t, reg, "vcr_snmp_traps_total", "result", res); v != want {
 			t.Errorf("traps{result=%s} = %v, want %v", res, v, want)
 		}
 	}
@@ -154,12 +156,12 @@ func gatherCompare(reg *prometheus.Registry, want string, names ...string) error
 // An inform is processed like a trap and answered, so the sender stops
 // retransmitting; a trap gets no answer.
 func TestSNMPInformIsAnswered(t *testing.T) {
-	r := NewSNMPReceiver(SNMPOptions{}, nil, discardLogger())
+	r := New(Options{}, nil, exportertest.DiscardLogger())
 	from := &net.UDPAddr{IP: net.ParseIP("10.0.0.7"), Port: 40000}
 	if reply := r.HandlePacket(guestTrap(t, "public", nil), from); reply != nil {
 		t.Fatal("a trap was answered")
 	}
-	uuid := mustUUID(webUUID)
+	uuid := exportertest.MustUUID(exportertest.WebUUID)
 	inform := &gosnmp.SnmpPacket{Version: gosnmp.Version2c, Community: "public", PDUType: gosnmp.InformRequest, RequestID: 4242,
 		Variables: []gosnmp.SnmpPDU{
 			{Name: ".1.3.6.1.2.1.1.3.0", Type: gosnmp.TimeTicks, Value: uint32(1)},

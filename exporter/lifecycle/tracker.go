@@ -1,0 +1,159 @@
+package lifecycle
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"sync"
+	"time"
+
+	libvirt "github.com/digitalocean/go-libvirt"
+
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
+	"github.com/vcrcovery/vcrcovery/internal/virt"
+)
+
+// Tracker turns libvirt lifecycle events into counters, state-cache
+// updates and fast-path decisions. It runs on the supervisor's goroutine,
+// so everything it calls must return at once.
+type Tracker struct {
+	host, cloud string
+	cache       *StateCache
+	sink        failure.Sink // nil when the fast path is off
+	logger      *slog.Logger
+	now         func() time.Time
+
+	mu       sync.Mutex
+	counts   map[string]float64 // by event name
+	failures map[string]float64 // by alert name
+	// known is the last state seen per domain, to find the failures that
+	// happened while libvirtd was unreachable.
+	known map[string]Observation
+}
+
+// NewTracker labels events with host and cloud, records states in cache and
+// hands verdicts to sink (nil when the fast path is off).
+func NewTracker(host, cloud string, cache *StateCache, sink failure.Sink, logger *slog.Logger) *Tracker {
+	t := &Tracker{host: host, cloud: cloud, cache: cache, sink: sink, logger: logger, now: time.Now,
+		counts: make(map[string]float64), failures: map[string]float64{failure.AlertShutoff: 0, failure.AlertCrashed: 0},
+		known: make(map[string]Observation)}
+	// Every event name starts at 0 so that rate() sees the first one.
+	for ev := int32(0); ev <= int32(libvirt.DomainEventCrashed); ev++ {
+		t.counts[virt.EventName(ev)] = 0
+	}
+	return t
+}
+
+func (t *Tracker) handle(msg libvirt.DomainEventLifecycleMsg) {
+	now := t.now()
+	uuid := virt.FormatUUID(msg.Dom.UUID)
+	ev := failure.DomainEvent{Host: t.host, Cloud: t.cloud, Domain: msg.Dom.Name, UUID: uuid,
+		Event: virt.EventName(msg.Event), Detail: virt.DetailName(msg.Event, msg.Detail), State: -1,
+		Source: "libvirt", At: now}
+	state, hasState := virt.StateAfterEvent(msg.Event, msg.Detail)
+	if hasState {
+		ev.State = state
+	}
+	verdict, alertname := failure.Classify(msg.Event, msg.Detail)
+	t.logger.Info("lifecycle event", "domain", ev.Domain, "uuid", uuid, "event", ev.Event, "detail", ev.Detail, "fastpath", verdict.String())
+
+	t.mu.Lock()
+	t.counts[ev.Event]++
+	if verdict == failure.Fire {
+		t.failures[alertname]++
+	}
+	switch {
+	case libvirt.DomainEventType(msg.Event) == libvirt.DomainEventUndefined:
+		delete(t.known, uuid)
+		t.cache.forget(uuid)
+	case hasState:
+		t.known[uuid] = Observation{Name: ev.Domain, State: state, At: now}
+		t.cache.Set(uuid, ev.Domain, state, now)
+	}
+	t.mu.Unlock()
+	failure.Dispatch(t.sink, ev, verdict, alertname)
+}
+
+// reconcile compares the states libvirt reports right after a reconnect
+// with the last ones seen. A domain that was running and is now shut off
+// or crashed failed while we could not hear about it: raise it now rather
+// than wait for the rule path. The first connection only records states,
+// since a domain already off at start-up may well be off on purpose.
+func (t *Tracker) reconcile(ctx context.Context, c Client) {
+	recs, err := virt.Call(ctx, func() ([]libvirt.DomainStatsRecord, error) {
+		return c.ConnectGetAllDomainStats(nil, uint32(libvirt.DomainStatsState), StatsFlags)
+	})
+	if err != nil {
+		t.logger.Warn("reconcile domain states after connecting failed; relying on events and the rule path", "err", err)
+		return
+	}
+	now := t.now()
+	type change struct {
+		ev        failure.DomainEvent
+		verdict   failure.Verdict
+		alertname string
+	}
+	var changes []change
+	t.mu.Lock()
+	first := len(t.known) == 0
+	seen := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		uuid := virt.FormatUUID(r.Dom.UUID)
+		seen[uuid] = true
+		state := int32(-1)
+		for _, p := range r.Params {
+			if p.Field == "state.state" {
+				state = int32(ParamFloat(p.Value))
+				break
+			}
+		}
+		if state < 0 {
+			continue
+		}
+		old, had := t.known[uuid]
+		t.known[uuid] = Observation{Name: r.Dom.Name, State: state, At: now}
+		if first || !had || old.State == state {
+			continue
+		}
+		verdict, alertname := failure.ClassifyState(state)
+		if verdict == failure.Ignore {
+			continue
+		}
+		changes = append(changes, change{ev: failure.DomainEvent{Host: t.host, Cloud: t.cloud, Domain: r.Dom.Name, UUID: uuid,
+			Event: "reconciled", Detail: virt.StateName(old.State) + "_to_" + virt.StateName(state), State: state,
+			Source: "reconcile", At: now}, verdict: verdict, alertname: alertname})
+		if verdict == failure.Fire {
+			t.failures[alertname]++
+		}
+	}
+	// A transient domain that was running and is gone entirely stopped too.
+	for uuid, old := range t.known {
+		if seen[uuid] {
+			continue
+		}
+		delete(t.known, uuid)
+		if old.State == virt.StateRunning || old.State == virt.StatePaused {
+			changes = append(changes, change{ev: failure.DomainEvent{Host: t.host, Cloud: t.cloud, Domain: old.Name, UUID: uuid,
+				Event: "reconciled", Detail: "vanished", State: virt.StateShutoff, Source: "reconcile", At: now},
+				verdict: failure.Fire, alertname: failure.AlertShutoff})
+			t.failures[failure.AlertShutoff]++
+		}
+	}
+	t.mu.Unlock()
+	for _, ch := range changes {
+		t.logger.Warn("domain changed state while libvirt was unreachable", "domain", ch.ev.Domain, "uuid", ch.ev.UUID,
+			"change", ch.ev.Detail, "fastpath", ch.verdict.String())
+		if ch.ev.State >= 0 {
+			t.cache.Set(ch.ev.UUID, ch.ev.Domain, ch.ev.State, now)
+		}
+		failure.Dispatch(t.sink, ch.ev, ch.verdict, ch.alertname)
+	}
+}
+
+// Counts returns copies of the event counters: by event name (every name
+// from 0) and by the alert a failure raises.
+func (t *Tracker) Counts() (events, failures map[string]float64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return maps.Clone(t.counts), maps.Clone(t.failures)
+}
