@@ -88,6 +88,16 @@ var Rules = []Rule{
 		To:   `exporter(/.+)?`,
 	},
 	{
+		Why:  "the exporter's parts are wired by the exporter package alone; the failure table is their common ground",
+		From: `exporter/(failure|fastpath|snmptrap|lifecycle)`,
+		To:   `exporter|exporter/collector`,
+	},
+	{
+		Why:  "the fast path and the trap receiver meet only through the failure table",
+		From: `exporter/(fastpath|snmptrap|lifecycle|failure)`,
+		To:   `exporter/(fastpath|snmptrap|lifecycle)`,
+	},
+	{
 		Why:  "the recovery pipeline runs stages over interfaces; it must not reach back into the receiver that drives it",
 		From: `receiver/pipeline(/.+)?`,
 		To:   `receiver|receiver/live|receiver/ui(/.+)?|receiver/journal/etcd`,
