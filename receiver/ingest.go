@@ -14,7 +14,7 @@ import (
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
 )
 
-// Alert names (DESIGN.md, "Interfaces") and what they make the receiver do.
+// Alert names (docs/ARCHITECTURE.md, "Interfaces") and what they make the receiver do.
 // VCRDomainCPUPinned is only recorded: a busy guest is not a failed one.
 var failoverAlerts = map[string]bool{
 	"VCRDomainShutoff":     true,
@@ -304,8 +304,8 @@ func (r *Receiver) afterCommit(ids []string) {
 }
 
 // Ingest journals a webhook delivery and opens or joins incidents. It
-// returns the incidents touched; an error means nothing may be assumed
-// journaled and the sender should retry.
+// returns the incidents touched; an error (ErrUnavailable) means nothing may
+// be assumed journaled and the sender should retry.
 func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
 	now := r.clock.Now()
 	res := r.ingest(msg, now)
@@ -313,7 +313,7 @@ func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
 		if len(res.wait) > 0 {
 			if err := r.waitClaims(ctx, res.wait); err != nil {
 				if attempt >= 5 || ctx.Err() != nil {
-					return nil, err
+					return nil, withKind(ErrUnavailable, err)
 				}
 				res = r.ingest(msg, now) // the opener failed: route again
 				continue
@@ -326,7 +326,7 @@ func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
 		}
 		var conflict *journal.ConflictError
 		if !errors.As(err, &conflict) || attempt >= 5 {
-			return nil, err
+			return nil, withKind(ErrUnavailable, err)
 		}
 		// Another replica opened, closed or runs this service's incident:
 		// learn the current state and route the alerts again.
@@ -335,7 +335,7 @@ func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
 	}
 	if r.cluster == nil {
 		if err := r.commit(ctx, res.batch); err != nil {
-			return nil, err
+			return nil, withKind(ErrUnavailable, err)
 		}
 	}
 	for _, a := range res.batch.Alerts {

@@ -4,19 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
 )
 
 // Manual opens a failover drill or a failback of a service and starts its
-// pipeline. It answers the HTTP status to use with an error.
-func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (api.Incident, int, error) {
+// pipeline. Its errors are ErrNotFound (no such service), ErrConflict (the
+// service has an open incident or is not where the run starts) and
+// ErrUnavailable (nothing journaled).
+func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (api.Incident, error) {
 	cfg := r.Config()
 	svc := cfg.Service(service)
 	if svc == nil {
-		return api.Incident{}, http.StatusNotFound, fmt.Errorf("no service %q in the configuration: list them with GET /api/v1/services", service)
+		return api.Incident{}, withKind(ErrNotFound, fmt.Errorf("no service %q in the configuration: list them with GET /api/v1/services", service))
 	}
 	now := r.clock.Now()
 	r.mu.Lock()
@@ -25,12 +26,12 @@ func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (a
 			id = r.remote[service] + " (run by another replica)"
 		}
 		r.mu.Unlock()
-		return api.Incident{}, http.StatusConflict, fmt.Errorf("service %s already has incident %s: wait for it or acknowledge it first", service, id)
+		return api.Incident{}, withKind(ErrConflict, fmt.Errorf("service %s already has incident %s: wait for it or acknowledge it first", service, id))
 	}
 	loc := r.stateLocked(service).location
 	if kind == api.KindDrill && loc != api.LocationPrimary {
 		r.mu.Unlock()
-		return api.Incident{}, http.StatusConflict, fmt.Errorf("service %s already runs on the %s: fail back first", service, loc)
+		return api.Incident{}, withKind(ErrConflict, fmt.Errorf("service %s already runs on the %s: fail back first", service, loc))
 	}
 	reason := "drill"
 	if kind == api.KindFailback {
@@ -56,18 +57,20 @@ func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (a
 		var conflict *journal.ConflictError
 		if errors.As(err, &conflict) {
 			r.learn(conflict)
-			return api.Incident{}, http.StatusConflict, fmt.Errorf("service %s: another replica changed its incidents meanwhile (%v); check GET /api/v1/services and retry", service, err)
+			return api.Incident{}, withKind(ErrConflict, fmt.Errorf("service %s: another replica changed its incidents meanwhile (%v); check GET /api/v1/services and retry", service, err))
 		}
-		return api.Incident{}, http.StatusServiceUnavailable, fmt.Errorf("journal the %s: %w", reason, err)
+		return api.Incident{}, withKind(ErrUnavailable, fmt.Errorf("journal the %s: %w", reason, err))
 	}
 	r.afterCommit([]string{inc.ID})
-	return inc, http.StatusAccepted, nil
+	return inc, nil
 }
 
 // Acknowledge records that an operator has seen an incident. A failed or
 // needs-attention incident becomes acknowledged, which frees its service
-// for the next incident; a running one cannot be acknowledged.
-func (r *Receiver) Acknowledge(ctx context.Context, id string) (api.Incident, int, error) {
+// for the next incident; a running one cannot be acknowledged (ErrConflict).
+// Its other errors are ErrNotFound, ErrNotOwner (another replica runs it)
+// and ErrUnavailable (nothing journaled).
+func (r *Receiver) Acknowledge(ctx context.Context, id string) (api.Incident, error) {
 	now := r.clock.Now()
 	r.mu.Lock()
 	mi := r.incidents[id]
@@ -75,32 +78,32 @@ func (r *Receiver) Acknowledge(ctx context.Context, id string) (api.Incident, in
 	if mi == nil {
 		inc, err := r.opts.Journal.Incident(ctx, id)
 		if errors.Is(err, journal.ErrNotFound) {
-			return inc, http.StatusNotFound, fmt.Errorf("no incident %s", id)
+			return inc, withKind(ErrNotFound, fmt.Errorf("no incident %s", id))
 		}
 		if err != nil {
-			return inc, http.StatusInternalServerError, err
+			return inc, err
 		}
 		if r.cluster != nil {
 			// Only the owner may write an incident (fencing); a closed one
 			// has no owner left to note the acknowledgement.
 			if inc.State.Holds() {
-				return inc, http.StatusConflict, fmt.Errorf("incident %s is run by replica %s: send the acknowledgement to that replica", id, inc.Owner)
+				return inc, withKind(ErrNotOwner, fmt.Errorf("incident %s is run by replica %s: send the acknowledgement to that replica", id, inc.Owner))
 			}
-			return inc, http.StatusOK, nil
+			return inc, nil
 		}
 		// Closed already (resolved): just note the acknowledgement.
 		if inc.AcknowledgedAt == nil {
 			inc.AcknowledgedAt = &now
 			inc.Revision++
 			if err := r.commit(ctx, journal.Batch{Incidents: []api.Incident{inc}}); err != nil {
-				return inc, http.StatusServiceUnavailable, err
+				return inc, withKind(ErrUnavailable, err)
 			}
 		}
-		return inc, http.StatusOK, nil
+		return inc, nil
 	}
 	snap, ok := r.snapshot(id)
 	if ok && snap.State.Running() {
-		return snap, http.StatusConflict, fmt.Errorf("incident %s is still %s: wait for it to end", id, snap.State)
+		return snap, withKind(ErrConflict, fmt.Errorf("incident %s is still %s: wait for it to end", id, snap.State))
 	}
 	ev := journal.Event{Time: now, Kind: "acknowledge", IncidentID: id, Service: snap.Service}
 	inc, err := r.update(ctx, id, []journal.Event{ev}, func(inc *api.Incident) {
@@ -111,7 +114,7 @@ func (r *Receiver) Acknowledge(ctx context.Context, id string) (api.Incident, in
 		}
 	})
 	if err != nil {
-		return inc, http.StatusServiceUnavailable, err
+		return inc, withKind(ErrUnavailable, err)
 	}
-	return inc, http.StatusOK, nil
+	return inc, nil
 }
