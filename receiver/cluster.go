@@ -6,64 +6,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
+	"github.com/vcrcovery/vcrcovery/receiver/ownership"
 )
 
 // orphanPoll bounds how long an orphaned incident waits for adoption when
 // the watch on owner keys missed its event (a member restart, a partition).
 const orphanPoll = time.Second
-
-func (r *Receiver) registerClusterMetrics(reg prometheus.Registerer) {
-	r.takeovers = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "vcr_receiver_takeovers_total",
-		Help: "Incidents this replica adopted after their owner's etcd lease expired.",
-	})
-	owned := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "vcr_receiver_incidents_owned",
-		Help: "Incidents holding their service that this replica owns (runs, or keeps until acknowledged).",
-	}, func() float64 {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return float64(len(r.incidents))
-	})
-	if reg != nil {
-		reg.MustRegister(r.takeovers, owned)
-	}
-}
-
-// startCluster is Start for a shared journal: it learns every service's
-// location and which incidents other replicas hold, then adopts orphans
-// (including this replica's own from before a restart, once their lease
-// has expired) in the background.
-func (r *Receiver) startCluster(incs []api.Incident) {
-	r.mu.Lock()
-	for i := len(incs) - 1; i >= 0; i-- {
-		inc := incs[i]
-		if inc.State == api.StateResolved {
-			r.applyLocationLocked(&inc)
-		}
-		if inc.State.Holds() {
-			r.remote[inc.Service] = inc.ID
-		}
-	}
-	r.mu.Unlock()
-	r.adoptOrphans()
-	r.ready.Store(true)
-	go r.clusterLoop()
-}
-
-func (r *Receiver) commitClaims(ctx context.Context, b journal.Batch, claims []journal.Claim) error {
-	if r.cluster == nil {
-		return r.commit(ctx, b)
-	}
-	start := time.Now()
-	err := r.cluster.CommitClaims(ctx, b, claims)
-	r.m.journalWrite.Observe(time.Since(start).Seconds())
-	return err
-}
 
 // settleOpened ends the claims of incidents a delivery opened: kept if the
 // write succeeded, forgotten otherwise; either way their waiters wake.
@@ -159,21 +109,22 @@ func (r *Receiver) release(ctx context.Context, id string) {
 	r.m.incidentsOpen.Set(float64(len(r.open)))
 }
 
-// clusterLoop adopts orphaned incidents as soon as an owner lease expires
-// (or at the next poll), and starts over with a new lease when this
-// replica's own was lost.
-func (r *Receiver) clusterLoop() {
+// watchOwnership adopts orphaned incidents as soon as an owner lease
+// expires (or at the next poll), and starts over with a new session when
+// this replica's own was lost. With a local journal nothing ever happens
+// here.
+func (r *Receiver) watchOwnership() {
 	tick := time.NewTicker(orphanPoll)
 	defer tick.Stop()
-	lost := r.cluster.SessionLost()
+	lost := r.own.SessionLost()
 	for {
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-lost:
 			r.sessionLost()
-			lost = r.cluster.SessionLost()
-		case <-r.cluster.Changes():
+			lost = r.own.SessionLost()
+		case <-r.own.Changes():
 		case <-tick.C:
 		}
 		r.adoptOrphans()
@@ -198,7 +149,7 @@ func (r *Receiver) sessionLost() {
 	r.mu.Unlock()
 	for r.ctx.Err() == nil {
 		ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
-		err := r.cluster.Renew(ctx)
+		err := r.own.Renew(ctx)
 		cancel()
 		if err == nil {
 			return
@@ -219,7 +170,7 @@ func (r *Receiver) adoptOrphans() {
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
 	defer cancel()
-	ids, err := r.cluster.Orphans(ctx)
+	ids, err := r.own.Orphans(ctx)
 	if err != nil {
 		r.log.Debug("list orphaned incidents", "err", err)
 		return
@@ -231,9 +182,9 @@ func (r *Receiver) adoptOrphans() {
 		if mine {
 			continue
 		}
-		inc, ok, err := r.cluster.Adopt(ctx, id)
+		inc, ok, err := r.own.Adopt(ctx, id)
 		if err != nil {
-			if !errors.Is(err, journal.ErrFenced) {
+			if !errors.Is(err, ownership.ErrNotOwner) {
 				r.log.Warn("adopt orphaned incident", "incident", id, "err", err)
 			}
 			continue
@@ -242,16 +193,15 @@ func (r *Receiver) adoptOrphans() {
 			continue // another replica was faster
 		}
 		prev := inc.Owner
-		inc.Owner = r.cluster.Replica()
+		inc.Owner = r.own.Replica()
 		r.mu.Lock()
-		r.incidents[id] = &memIncident{inc: inc, persisted: true}
+		r.incidents[id] = &memIncident{inc: inc}
 		r.open[inc.Service] = id
 		if r.remote[inc.Service] == id {
 			delete(r.remote, inc.Service)
 		}
 		r.m.incidentsOpen.Set(float64(len(r.open)))
 		r.mu.Unlock()
-		r.takeovers.Inc()
 		r.log.Info("took over incident", "incident", id, "service", inc.Service, "state", inc.State, "previous_owner", prev)
 		if inc.State.Running() {
 			r.startRunner(id)

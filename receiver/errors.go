@@ -1,6 +1,10 @@
 package receiver
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/vcrcovery/vcrcovery/receiver/ownership"
+)
 
 // The kinds of failure the receiver's operations (Ingest, Manual,
 // Acknowledge) report. Each error still says in words what happened and what
@@ -14,9 +18,10 @@ var (
 	// acknowledging first helps.
 	ErrConflict = errors.New("conflict")
 	// ErrNotOwner: another replica runs the incident; only it may write it.
-	ErrNotOwner = errors.New("not the owner")
+	// It is the ownership seam's verdict of the same name.
+	ErrNotOwner = ownership.ErrNotOwner
 	// ErrUnavailable: nothing could be journaled; retrying later may succeed.
-	ErrUnavailable = errors.New("journal unavailable")
+	ErrUnavailable = ownership.ErrUnavailable
 )
 
 // kindError marks an error with a kind without changing its message, so the

@@ -106,8 +106,8 @@ type ingestResult struct {
 	batch     journal.Batch
 	incidents []string  // opened or joined, for the answer
 	detect    []float64 // detect durations of the incidents opened
-	// HA mode: the slot checks the journal makes in the same transaction,
-	// and the incidents opened here (dropped again if the write fails).
+	// The slot checks the journal makes in the same write, and the
+	// incidents opened here (dropped again if the write fails).
 	claims []journal.Claim
 	opened []string
 	wait   map[string]chan struct{} // own incidents still being claimed by another delivery
@@ -154,22 +154,20 @@ func (r *Receiver) ingest(msg *Message, now time.Time) ingestResult {
 			if id != "" && !touched[id] {
 				touched[id] = true
 				res.incidents = append(res.incidents, id)
-				if r.cluster != nil {
-					switch mi := r.incidents[id]; {
-					case note == noteOpened:
-						res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id, Open: true, ClosedRev: r.stateLocked(svc.Name).closedRev})
-						res.opened = append(res.opened, id)
-						mi.claimed = make(chan struct{})
-					case mi == nil:
-						res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id})
-					default:
-						res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id, Join: true})
-						if mi.claimed != nil {
-							if res.wait == nil {
-								res.wait = map[string]chan struct{}{}
-							}
-							res.wait[id] = mi.claimed
+				switch mi := r.incidents[id]; {
+				case note == noteOpened:
+					res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id, Open: true, ClosedRev: r.stateLocked(svc.Name).closedRev})
+					res.opened = append(res.opened, id)
+					mi.claimed = make(chan struct{})
+				case mi == nil:
+					res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id})
+				default:
+					res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id, Join: true})
+					if mi.claimed != nil {
+						if res.wait == nil {
+							res.wait = map[string]chan struct{}{}
 						}
+						res.wait[id] = mi.claimed
 					}
 				}
 			}
@@ -189,7 +187,7 @@ func (r *Receiver) ingest(msg *Message, now time.Time) ingestResult {
 }
 
 // noteOpened is routeLocked's note when it opened an incident; ingest keys
-// the detect metric and the HA claim on it.
+// the detect metric and the slot claim on it.
 const noteOpened = "opened incident"
 
 // routeLocked joins the alert to the service's held incident or opens one,
@@ -244,9 +242,7 @@ func (r *Receiver) routeLocked(cfg *config.Config, svc *config.Service, a templa
 		OpenedAt: now,
 		Labels:   a.Labels,
 	}
-	if r.cluster != nil {
-		inc.Owner = r.cluster.Replica()
-	}
+	inc.Owner = r.own.Replica()
 	joinAlert(&inc, a, source, now)
 	// Detection ends when the receiver hears of the failure; it started when
 	// the alert says the failure started.
@@ -288,16 +284,9 @@ func joinAlert(inc *api.Incident, a template.Alert, source string, now time.Time
 	s.BySource[source]++
 }
 
-// afterCommit marks the batch's incidents as journaled and starts their
-// pipelines; only a journaled incident may act.
+// afterCommit starts the pipelines of the batch's incidents once it is
+// journaled; only a journaled incident may act.
 func (r *Receiver) afterCommit(ids []string) {
-	r.mu.Lock()
-	for _, id := range ids {
-		if mi := r.incidents[id]; mi != nil {
-			mi.persisted = true
-		}
-	}
-	r.mu.Unlock()
 	for _, id := range ids {
 		r.startRunner(id)
 	}
@@ -309,7 +298,7 @@ func (r *Receiver) afterCommit(ids []string) {
 func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
 	now := r.clock.Now()
 	res := r.ingest(msg, now)
-	for attempt := 1; r.cluster != nil; attempt++ {
+	for attempt := 1; ; attempt++ {
 		if len(res.wait) > 0 {
 			if err := r.waitClaims(ctx, res.wait); err != nil {
 				if attempt >= 5 || ctx.Err() != nil {
@@ -319,7 +308,7 @@ func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
 				continue
 			}
 		}
-		err := r.commitClaims(ctx, res.batch, res.claims)
+		err := r.commit(ctx, res.batch, res.claims)
 		r.settleOpened(res.opened, err == nil)
 		if err == nil {
 			break
@@ -332,11 +321,6 @@ func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
 		// learn the current state and route the alerts again.
 		r.learn(conflict)
 		res = r.ingest(msg, now)
-	}
-	if r.cluster == nil {
-		if err := r.commit(ctx, res.batch); err != nil {
-			return nil, withKind(ErrUnavailable, err)
-		}
 	}
 	for _, a := range res.batch.Alerts {
 		r.m.alertsReceived.WithLabelValues(a.Source, a.Status).Inc()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
@@ -42,17 +43,14 @@ func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (a
 		State: api.StateOpen, Reason: reason, Kind: kind, OpenedAt: now, Revision: 1,
 		Phases: []api.Phase{{Name: api.PhaseDetect, StartedAt: now, EndedAt: &now, Outcome: api.OutcomeOK, Attempts: 1, Messages: []string{"requested through the API"}}},
 	}
-	var claims []journal.Claim
-	if r.cluster != nil {
-		inc.Owner = r.cluster.Replica()
-		claims = []journal.Claim{{Service: service, IncidentID: inc.ID, Open: true, ClosedRev: r.stateLocked(service).closedRev}}
-	}
+	inc.Owner = r.own.Replica()
+	claims := []journal.Claim{{Service: service, IncidentID: inc.ID, Open: true, ClosedRev: r.stateLocked(service).closedRev}}
 	r.incidents[inc.ID] = &memIncident{inc: inc}
 	r.open[service] = inc.ID
 	r.m.incidentsOpen.Set(float64(len(r.open)))
 	r.mu.Unlock()
 	ev := journal.Event{Time: now, Kind: reason, IncidentID: inc.ID, Service: service, Message: "requested through the API"}
-	if err := r.commitClaims(ctx, journal.Batch{Events: []journal.Event{ev}, Incidents: []api.Incident{clone(inc)}}, claims); err != nil {
+	if err := r.commit(ctx, journal.Batch{Events: []journal.Event{ev}, Incidents: []api.Incident{clone(inc)}}, claims); err != nil {
 		r.dropOpened([]string{inc.ID})
 		var conflict *journal.ConflictError
 		if errors.As(err, &conflict) {
@@ -83,23 +81,27 @@ func (r *Receiver) Acknowledge(ctx context.Context, id string) (api.Incident, er
 		if err != nil {
 			return inc, err
 		}
-		if r.cluster != nil {
-			// Only the owner may write an incident (fencing); a closed one
-			// has no owner left to note the acknowledgement.
-			if inc.State.Holds() {
-				return inc, withKind(ErrNotOwner, fmt.Errorf("incident %s is run by replica %s: send the acknowledgement to that replica", id, inc.Owner))
-			}
+		if inc.AcknowledgedAt != nil {
 			return inc, nil
 		}
-		// Closed already (resolved): just note the acknowledgement.
-		if inc.AcknowledgedAt == nil {
-			inc.AcknowledgedAt = &now
-			inc.Revision++
-			if err := r.commit(ctx, journal.Batch{Incidents: []api.Incident{inc}}); err != nil {
-				return inc, withKind(ErrUnavailable, err)
-			}
+		// Closed already (resolved), or run by another replica: note the
+		// acknowledgement if this replica may write the incident.
+		ack := inc
+		ack.AcknowledgedAt = &now
+		ack.Revision++
+		start := time.Now()
+		err = r.own.CommitUnheld(ctx, ack)
+		r.m.journalWrite.Observe(time.Since(start).Seconds())
+		switch {
+		case err == nil:
+			return ack, nil
+		case errors.Is(err, ErrNotOwner) && inc.State.Holds():
+			return inc, withKind(ErrNotOwner, fmt.Errorf("incident %s is run by replica %s: send the acknowledgement to that replica", id, inc.Owner))
+		case errors.Is(err, ErrNotOwner):
+			return inc, nil // closed: no owner is left to note the acknowledgement
+		default:
+			return inc, withKind(ErrUnavailable, err)
 		}
-		return inc, nil
 	}
 	snap, ok := r.snapshot(id)
 	if ok && snap.State.Running() {

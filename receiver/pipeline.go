@@ -14,6 +14,7 @@ import (
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 	"github.com/vcrcovery/vcrcovery/receiver/config"
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
+	"github.com/vcrcovery/vcrcovery/receiver/ownership"
 )
 
 // maxNotesPerAttempt bounds the messages one phase attempt keeps.
@@ -71,13 +72,12 @@ func (r *Receiver) run(ctx context.Context, id string) {
 			log.Info("pipeline stopped; the incident resumes at the next start", "phase", p.name)
 			return
 		}
-		if errors.Is(err, journal.ErrFenced) {
+		if errors.Is(err, ownership.ErrNotOwner) {
 			log.Warn("lost ownership of the incident: stopping without writing or switching anything; another replica resumes it", "phase", p.name, "err", err)
 			r.release(ctx, id)
 			return
 		}
-		var jerr *journalError
-		if r.cluster != nil && errors.As(err, &jerr) {
+		if errors.Is(err, ownership.ErrUnavailable) {
 			// etcd did not answer (no quorum, timeout). The incident stays
 			// as last journaled; it is adopted again (by this replica while
 			// its lease lasts, else by another) once etcd answers.
@@ -167,8 +167,7 @@ func (r *Receiver) runPhase(ctx context.Context, id string, p phaseSpec) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		var jour *journalError
-		if r.cluster != nil && (errors.As(err, &jour) || errors.Is(err, journal.ErrFenced)) {
+		if errors.Is(err, ownership.ErrNotOwner) || errors.Is(err, ownership.ErrUnavailable) {
 			return err // not the phase's fault: retrying it would not help
 		}
 		var stop *stopError
@@ -221,8 +220,7 @@ func (r *Receiver) finish(ctx context.Context, id string, state api.State, msg s
 		inc.State, inc.Error = state, msg
 		inc.ClosedAt = &now
 	})
-	var jerr *journalError
-	if errors.Is(err, journal.ErrFenced) || (r.cluster != nil && errors.As(err, &jerr)) {
+	if errors.Is(err, ownership.ErrNotOwner) || errors.Is(err, ownership.ErrUnavailable) {
 		r.log.Warn("could not journal the incident's end; it is resumed from its last journaled state", "incident", id, "err", err)
 		r.release(ctx, id)
 		return

@@ -20,6 +20,7 @@ import (
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 	"github.com/vcrcovery/vcrcovery/receiver/config"
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
+	"github.com/vcrcovery/vcrcovery/receiver/ownership"
 )
 
 // Options are the receiver's collaborators. Journal and Config are
@@ -60,21 +61,19 @@ type Receiver struct {
 	runners sync.WaitGroup
 	ready   atomic.Bool
 
-	// HA mode (cluster != nil): the journal is shared by several replicas.
-	// incidents and open then hold only the incidents this replica owns;
-	// remote names the incidents other replicas run, by service.
-	cluster   journal.Cluster
+	// own decides who may act. incidents and open hold only the incidents
+	// this replica owns; remote names the incidents other replicas run, by
+	// service (always empty with a local journal).
+	own       ownership.Ownership
 	remote    map[string]string
-	runCtx    context.Context // cancelled when this replica loses its lease
+	runCtx    context.Context // cancelled when this replica loses its session
 	runCancel context.CancelFunc
-	takeovers prometheus.Counter
 }
 
 type memIncident struct {
-	inc       api.Incident
-	persisted bool // a snapshot reached the journal
-	running   bool // a pipeline goroutine owns it
-	// claimed (HA mode) is non-nil while the delivery that opened the
+	inc     api.Incident
+	running bool // a pipeline goroutine owns it
+	// claimed is non-nil while the delivery that opened the
 	// incident is still claiming the service's slot in etcd; it is closed
 	// when that ends. Deliveries joining it meanwhile wait for it, since
 	// their writes are fenced on an ownership that does not exist yet.
@@ -87,7 +86,7 @@ type serviceState struct {
 	location   string
 	address    string
 	lastClosed time.Time
-	// closedRev (HA mode) is the etcd revision of the service's last close
+	// closedRev (shared journal) is the etcd revision of the service's last close
 	// that location reflects; opening an incident requires it current.
 	closedRev int64
 }
@@ -111,15 +110,16 @@ func New(opts Options) (*Receiver, error) {
 		incidents: map[string]*memIncident{},
 		open:      map[string]string{},
 		services:  map[string]*serviceState{},
+		remote:    map[string]string{},
 	}
+	r.own = ownership.New(opts.Journal, opts.Registry, func() int {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.incidents)
+	})
 	r.cfg.Store(opts.Config)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.runCtx, r.runCancel = context.WithCancel(r.ctx)
-	if cl, ok := opts.Journal.(journal.Cluster); ok {
-		r.cluster = cl
-		r.remote = map[string]string{}
-		r.registerClusterMetrics(opts.Registry)
-	}
 	return r, nil
 }
 
@@ -132,15 +132,14 @@ func (r *Receiver) SetConfig(cfg *config.Config) { r.cfg.Store(cfg) }
 
 // Start loads the journal, restores which services hold incidents and where
 // each service runs, and resumes every incident whose pipeline had not
-// finished. Completed phases are never run again.
+// finished and that this replica owns; other replicas' incidents are adopted
+// once their owner's lease expired (including this replica's own from
+// before a restart), in the background. Completed phases are never run
+// again.
 func (r *Receiver) Start(ctx context.Context) error {
 	incs, err := r.opts.Journal.Incidents(ctx)
 	if err != nil {
 		return fmt.Errorf("load incidents from journal: %w", err)
-	}
-	if r.cluster != nil {
-		r.startCluster(incs)
-		return nil
 	}
 	var resume []string
 	r.mu.Lock()
@@ -153,11 +152,15 @@ func (r *Receiver) Start(ctx context.Context) error {
 		if !inc.State.Holds() {
 			continue
 		}
+		if !r.own.OwnsAtStart(inc) {
+			r.remote[inc.Service] = inc.ID
+			continue
+		}
 		if other, ok := r.open[inc.Service]; ok {
 			r.log.Warn("journal holds two open incidents for one service; keeping the older", "service", inc.Service, "kept", other, "ignored", inc.ID)
 			continue
 		}
-		r.incidents[inc.ID] = &memIncident{inc: inc, persisted: true}
+		r.incidents[inc.ID] = &memIncident{inc: inc}
 		r.open[inc.Service] = inc.ID
 		if inc.State.Running() {
 			resume = append(resume, inc.ID)
@@ -169,7 +172,9 @@ func (r *Receiver) Start(ctx context.Context) error {
 		r.log.Info("resuming incident after restart", "incident", id)
 		r.startRunner(id)
 	}
+	r.adoptOrphans()
 	r.ready.Store(true)
+	go r.watchOwnership()
 	return nil
 }
 
@@ -221,14 +226,6 @@ func (r *Receiver) applyLocationLocked(inc *api.Incident) {
 	}
 }
 
-// journalError is a failed journal write of an incident snapshot: with a
-// shared journal the pipeline then hands the incident back rather than
-// failing it, since etcd may only be briefly without quorum.
-type journalError struct{ err error }
-
-func (e *journalError) Error() string { return e.err.Error() }
-func (e *journalError) Unwrap() error { return e.err }
-
 // runnerKey marks a pipeline's context with the in-memory incident it was
 // started for, so a runner left over from a lost lease cannot write through
 // a later adoption of the same incident.
@@ -275,16 +272,13 @@ func (r *Receiver) update(ctx context.Context, id string, events []journal.Event
 	mi := r.incidents[id]
 	if mi == nil {
 		r.mu.Unlock()
-		if r.cluster != nil {
-			return api.Incident{}, fmt.Errorf("incident %s: %w", id, journal.ErrFenced)
-		}
-		return api.Incident{}, fmt.Errorf("incident %s is not held in memory", id)
+		return api.Incident{}, fmt.Errorf("incident %s is not held by this replica: %w", id, ownership.ErrNotOwner)
 	}
 	if own, ok := ctx.Value(runnerKey{}).(*memIncident); ok && own != mi {
 		// This pipeline ran the incident under an earlier lease; the
 		// incident was adopted again since, and another runner owns it.
 		r.mu.Unlock()
-		return api.Incident{}, fmt.Errorf("incident %s: %w", id, journal.ErrFenced)
+		return api.Incident{}, fmt.Errorf("incident %s was adopted again since this pipeline started: %w", id, ownership.ErrNotOwner)
 	}
 	fn(&mi.inc)
 	mi.inc.Revision++
@@ -302,20 +296,16 @@ func (r *Receiver) update(ctx context.Context, id string, events []journal.Event
 		r.m.incidentsOpen.Set(float64(len(r.open)))
 	}
 	r.mu.Unlock()
-	if err := r.commit(ctx, journal.Batch{Events: events, Incidents: []api.Incident{snap}}); err != nil {
-		return snap, &journalError{err}
+	if err := r.commit(ctx, journal.Batch{Events: events, Incidents: []api.Incident{snap}}, nil); err != nil {
+		return snap, err
 	}
-	r.mu.Lock()
-	if mi := r.incidents[id]; mi != nil {
-		mi.persisted = true
-	}
-	r.mu.Unlock()
 	return snap, nil
 }
 
-func (r *Receiver) commit(ctx context.Context, b journal.Batch) error {
+// commit writes b with claims through the ownership seam, timing the write.
+func (r *Receiver) commit(ctx context.Context, b journal.Batch, claims []journal.Claim) error {
 	start := time.Now()
-	err := r.opts.Journal.Commit(ctx, b)
+	err := r.own.Commit(ctx, b, claims)
 	r.m.journalWrite.Observe(time.Since(start).Seconds())
 	return err
 }
