@@ -352,9 +352,7 @@ func TestClusterFencedOwnerStops(t *testing.T) {
 	close(block) // a's Prepare returns now, long after its lease ended
 	rs[0].Wait()
 	rs[1].Wait()
-	rs[0].mu.Lock()
-	held := len(rs[0].incidents)
-	rs[0].mu.Unlock()
+	held := rs[0].store.count()
 	if held != 0 {
 		t.Errorf("a still holds %d incidents after being fenced", held)
 	}

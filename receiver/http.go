@@ -213,20 +213,22 @@ func (r *Receiver) handleIncident(w http.ResponseWriter, req *http.Request) {
 // Services reports every configured service and where it runs.
 func (r *Receiver) Services() []api.ServiceStatus {
 	cfg := r.Config()
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	out := make([]api.ServiceStatus, 0, len(cfg.Services))
-	for _, s := range cfg.Services {
-		st := r.stateLocked(s.Name)
-		ss := api.ServiceStatus{Name: s.Name, Strategy: s.Strategy.Name, DNSName: s.DNS.Name, Location: st.location, CurrentAddress: st.address, OpenIncident: r.open[s.Name]}
-		if ss.OpenIncident == "" {
-			ss.OpenIncident = r.remote[s.Name]
+	r.store.locked(func() {
+		for _, s := range cfg.Services {
+			st := r.store.stateLocked(s.Name)
+			ss := api.ServiceStatus{Name: s.Name, Strategy: s.Strategy.Name, DNSName: s.DNS.Name, Location: st.location, CurrentAddress: st.address}
+			if mi := r.store.heldLocked(s.Name); mi != nil {
+				ss.OpenIncident = mi.inc.ID
+			} else {
+				ss.OpenIncident = r.store.remoteLocked(s.Name)
+			}
+			if ss.CurrentAddress == "" || st.location == api.LocationPrimary {
+				ss.CurrentAddress = s.Primary.Address
+			}
+			out = append(out, ss)
 		}
-		if ss.CurrentAddress == "" || st.location == api.LocationPrimary {
-			ss.CurrentAddress = s.Primary.Address
-		}
-		out = append(out, ss)
-	}
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }

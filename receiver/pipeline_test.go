@@ -17,6 +17,7 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
+	"github.com/vcrcovery/vcrcovery/receiver/pipeline"
 )
 
 func openIncident(t *testing.T, h *harness, labels map[string]string) string {
@@ -167,7 +168,7 @@ func TestPhaseRetriesThenFails(t *testing.T) {
 
 func TestSplitBrainGuard(t *testing.T) {
 	h := newHarness(t, testConfig)
-	h.fencer.err = fmt.Errorf("dial: %w", ErrHostUnreachable)
+	h.fencer.err = fmt.Errorf("dial: %w", pipeline.ErrHostUnreachable)
 	h.prober.primaryAnswers.Store(true)
 	id := openIncident(t, h, shutoffWeb)
 	inc := h.waitState(id, api.StateNeedsAttention)
