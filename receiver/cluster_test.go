@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -215,8 +216,8 @@ func (f *fakeCluster) Renew(context.Context) error {
 }
 
 // replicas starts n receivers on one fake cluster, sharing the fakes so the
-// counts are totals across replicas.
-func replicas(t *testing.T, n int, strat *fakeStrategies, dns *fakeDNS) (*fakeStore, []*Receiver) {
+// counts are totals across replicas; each has its own metrics registry.
+func replicas(t *testing.T, n int, strat *fakeStrategies, dns *fakeDNS) (*fakeStore, []*Receiver, []*prometheus.Registry) {
 	t.Helper()
 	cfg, err := config.Parse([]byte(testConfig))
 	if err != nil {
@@ -224,10 +225,12 @@ func replicas(t *testing.T, n int, strat *fakeStrategies, dns *fakeDNS) (*fakeSt
 	}
 	store := newFakeStore()
 	var out []*Receiver
+	var regs []*prometheus.Registry
 	for i := range n {
+		reg := prometheus.NewRegistry()
 		r, err := New(Options{Config: cfg, Journal: store.join(string(rune('a' + i))), Fencer: &fakeFencer{}, Strategies: strat,
 			Prober: &fakeProber{}, DNS: dns, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Registry: prometheus.NewRegistry(), Clock: &fastClock{}})
+			Registry: reg, Clock: &fastClock{}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,8 +239,9 @@ func replicas(t *testing.T, n int, strat *fakeStrategies, dns *fakeDNS) (*fakeSt
 		}
 		t.Cleanup(func() { r.Shutdown(context.Background()) })
 		out = append(out, r)
+		regs = append(regs, reg)
 	}
-	return store, out
+	return store, out, regs
 }
 
 func webhook(t *testing.T, labels map[string]string) *Message {
@@ -278,7 +282,7 @@ func onlyIncident(incs map[string]api.Incident, state api.State) bool {
 // one replica, one Prepare and one switch.
 func TestClusterOneIncidentAcrossReplicas(t *testing.T) {
 	strat, dns := &fakeStrategies{}, &fakeDNS{}
-	store, rs := replicas(t, 3, strat, dns)
+	store, rs, _ := replicas(t, 3, strat, dns)
 	storm := func() {
 		var wg sync.WaitGroup
 		for range 30 {
@@ -314,7 +318,7 @@ func TestClusterOneIncidentAcrossReplicas(t *testing.T) {
 		t.Errorf("owner %q, %d alerts journaled; want an owner and 180", owner, alerts)
 	}
 	for i, r := range rs {
-		if got := r.Services()[1]; got.Name != "web" || (r.cluster.Replica() == owner && got.Location != api.LocationStandby) {
+		if got := r.Services()[1]; got.Name != "web" || (r.own.Replica() == owner && got.Location != api.LocationStandby) {
 			t.Errorf("replica %d: service %+v", i, got)
 		}
 	}
@@ -327,7 +331,7 @@ func TestClusterOneIncidentAcrossReplicas(t *testing.T) {
 func TestClusterFencedOwnerStops(t *testing.T) {
 	strat, dns := &fakeStrategies{block: make(chan struct{}), started: make(chan struct{})}, &fakeDNS{}
 	started := strat.started
-	store, rs := replicas(t, 2, strat, dns)
+	store, rs, regs := replicas(t, 2, strat, dns)
 	ids, err := rs[0].Ingest(context.Background(), webhook(t, shutoffWeb))
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("ingest: %v %v", ids, err)
@@ -348,17 +352,19 @@ func TestClusterFencedOwnerStops(t *testing.T) {
 	close(block) // a's Prepare returns now, long after its lease ended
 	rs[0].Wait()
 	rs[1].Wait()
-	rs[0].mu.Lock()
-	held := len(rs[0].incidents)
-	rs[0].mu.Unlock()
+	held := rs[0].store.count()
 	if held != 0 {
 		t.Errorf("a still holds %d incidents after being fenced", held)
 	}
 	if p, _ := strat.counts(); dns.count() != 1 || p != 2 {
 		t.Fatalf("%d switches and %d prepares, want 1 switch (the adopter's) and 2 prepares", dns.count(), p)
 	}
-	if got := testutil.ToFloat64(rs[1].takeovers); got != 1 {
-		t.Errorf("b's takeovers = %v, want 1", got)
+	if err := testutil.GatherAndCompare(regs[1], strings.NewReader(`
+# HELP vcr_receiver_takeovers_total Incidents this replica adopted after their owner's etcd lease expired.
+# TYPE vcr_receiver_takeovers_total counter
+vcr_receiver_takeovers_total 1
+`), "vcr_receiver_takeovers_total"); err != nil {
+		t.Errorf("b's takeovers, want 1: %v", err)
 	}
 	store.mu.Lock()
 	inc := store.incidents[ids[0]]

@@ -22,6 +22,7 @@ import (
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 	"github.com/vcrcovery/vcrcovery/receiver/config"
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
+	"github.com/vcrcovery/vcrcovery/receiver/pipeline"
 )
 
 const testConfig = `
@@ -126,14 +127,14 @@ type fakeProber struct {
 	waitErr        error
 }
 
-func (p *fakeProber) Once(ctx context.Context, c Check) error {
+func (p *fakeProber) Once(ctx context.Context, c pipeline.Check) error {
 	if p.primaryAnswers.Load() {
 		return nil
 	}
 	return errors.New("connection refused")
 }
 
-func (p *fakeProber) Wait(ctx context.Context, c Check) error { return p.waitErr }
+func (p *fakeProber) Wait(ctx context.Context, c pipeline.Check) error { return p.waitErr }
 
 type fakeDNS struct {
 	mu       sync.Mutex

@@ -101,6 +101,22 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, api.Error{Error: msg})
 }
 
+// statusOf maps an operation's error kind to its HTTP status. The first
+// match wins: an operation that could not be journaled is unavailable (503,
+// worth a retry) whatever the journal's reason, even a lost ownership.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrNotOwner):
+		return http.StatusConflict
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
 // DecodeWebhook parses and checks an Alertmanager webhook body. Its error
 // names the problem for a 400 answer.
 func DecodeWebhook(body []byte) (*Message, error) {
@@ -158,8 +174,9 @@ func (r *Receiver) handleAlerts(w http.ResponseWriter, req *http.Request) {
 	}
 	ids, err := r.Ingest(req.Context(), msg)
 	if err != nil {
-		// Only a journal failure lands here, and a retry may succeed.
-		code = http.StatusServiceUnavailable
+		// Only a journal failure lands here (ErrUnavailable), and a retry
+		// may succeed.
+		code = statusOf(err)
 		r.log.Error("alerts not journaled; answering 503 so Alertmanager retries", "err", err)
 		writeError(w, code, "alerts could not be journaled: "+err.Error())
 		return
@@ -196,20 +213,22 @@ func (r *Receiver) handleIncident(w http.ResponseWriter, req *http.Request) {
 // Services reports every configured service and where it runs.
 func (r *Receiver) Services() []api.ServiceStatus {
 	cfg := r.Config()
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	out := make([]api.ServiceStatus, 0, len(cfg.Services))
-	for _, s := range cfg.Services {
-		st := r.stateLocked(s.Name)
-		ss := api.ServiceStatus{Name: s.Name, Strategy: s.Strategy.Name, DNSName: s.DNS.Name, Location: st.location, CurrentAddress: st.address, OpenIncident: r.open[s.Name]}
-		if ss.OpenIncident == "" {
-			ss.OpenIncident = r.remote[s.Name]
+	r.store.locked(func() {
+		for _, s := range cfg.Services {
+			st := r.store.stateLocked(s.Name)
+			ss := api.ServiceStatus{Name: s.Name, Strategy: s.Strategy.Name, DNSName: s.DNS.Name, Location: st.location, CurrentAddress: st.address}
+			if mi := r.store.heldLocked(s.Name); mi != nil {
+				ss.OpenIncident = mi.inc.ID
+			} else {
+				ss.OpenIncident = r.store.remoteLocked(s.Name)
+			}
+			if ss.CurrentAddress == "" || st.location == api.LocationPrimary {
+				ss.CurrentAddress = s.Primary.Address
+			}
+			out = append(out, ss)
 		}
-		if ss.CurrentAddress == "" || st.location == api.LocationPrimary {
-			ss.CurrentAddress = s.Primary.Address
-		}
-		out = append(out, ss)
-	}
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
@@ -220,9 +239,9 @@ func (r *Receiver) handleServices(w http.ResponseWriter, _ *http.Request) {
 
 func (r *Receiver) handleManual(kind api.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
-		inc, code, err := r.Manual(req.Context(), req.PathValue("name"), kind)
+		inc, err := r.Manual(req.Context(), req.PathValue("name"), kind)
 		if err != nil {
-			writeError(w, code, err.Error())
+			writeError(w, statusOf(err), err.Error())
 			return
 		}
 		writeJSON(w, http.StatusAccepted, inc)
@@ -230,9 +249,9 @@ func (r *Receiver) handleManual(kind api.Kind) http.HandlerFunc {
 }
 
 func (r *Receiver) handleAcknowledge(w http.ResponseWriter, req *http.Request) {
-	inc, code, err := r.Acknowledge(req.Context(), req.PathValue("id"))
+	inc, err := r.Acknowledge(req.Context(), req.PathValue("id"))
 	if err != nil {
-		writeError(w, code, err.Error())
+		writeError(w, statusOf(err), err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, inc)

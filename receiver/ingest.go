@@ -2,7 +2,10 @@ package receiver
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -14,7 +17,8 @@ import (
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
 )
 
-// Alert names (DESIGN.md, "Interfaces") and what they make the receiver do.
+// Alert names (the contract with the exporter and the rules, listed in
+// docs/ARCHITECTURE.md) and what they make the receiver do.
 // VCRDomainCPUPinned is only recorded: a busy guest is not a failed one.
 var failoverAlerts = map[string]bool{
 	"VCRDomainShutoff":     true,
@@ -32,6 +36,191 @@ type Message struct {
 	Version         string `json:"version"`
 	GroupKey        string `json:"groupKey"`
 	TruncatedAlerts uint64 `json:"truncatedAlerts"`
+}
+
+// Ingest journals a webhook delivery and opens or joins incidents. It
+// returns the incidents touched; an error (ErrUnavailable) means nothing may
+// be assumed journaled and the sender should retry.
+func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
+	now := r.clock.Now()
+	res := routeDelivery(r.store, r.Config(), msg, now)
+	for attempt := 1; ; attempt++ {
+		if len(res.wait) > 0 {
+			if err := r.store.waitClaims(ctx, res.wait); err != nil {
+				if attempt >= 5 || ctx.Err() != nil {
+					return nil, withKind(ErrUnavailable, err)
+				}
+				res = routeDelivery(r.store, r.Config(), msg, now) // the opener failed: route again
+				continue
+			}
+		}
+		err := r.store.commit(ctx, res.batch, res.claims)
+		r.store.settleOpened(res.opened, err == nil)
+		if err == nil {
+			break
+		}
+		var conflict *journal.ConflictError
+		if !errors.As(err, &conflict) || attempt >= 5 {
+			return nil, withKind(ErrUnavailable, err)
+		}
+		// Another replica opened, closed or runs this service's incident:
+		// learn the current state and route the alerts again.
+		r.store.learn(conflict)
+		res = routeDelivery(r.store, r.Config(), msg, now)
+	}
+	for _, a := range res.batch.Alerts {
+		r.m.alertsReceived.WithLabelValues(a.Source, a.Status).Inc()
+		r.log.Debug("alert journaled", "alertname", a.Labels["alertname"], "status", a.Status, "source", a.Source,
+			"starts_at", a.StartsAt, "service", a.Service, "incident", a.IncidentID, "note", a.Note)
+	}
+	for _, d := range res.detect {
+		r.m.phaseDuration.WithLabelValues(api.PhaseDetect).Observe(d)
+	}
+	// Only a journaled incident may act: start the pipelines now.
+	for _, id := range res.incidents {
+		r.store.start(id)
+	}
+	return res.incidents, nil
+}
+
+// ingestResult is what one webhook delivery did.
+type ingestResult struct {
+	batch     journal.Batch
+	incidents []string  // opened or joined, for the answer
+	detect    []float64 // detect durations of the incidents opened
+	// The slot checks the journal makes in the same write, and the
+	// incidents opened here (dropped again if the write fails).
+	claims []journal.Claim
+	opened []string
+	wait   map[string]chan struct{} // own incidents still being claimed by another delivery
+}
+
+// routeDelivery maps a delivery's alerts to services and opens or joins
+// incidents, all under the store's lock, and returns the journal batch to
+// write. Nothing here blocks on I/O, so the lock is held for microseconds.
+func routeDelivery(s *store, cfg *config.Config, msg *Message, now time.Time) ingestResult {
+	var res ingestResult
+	s.locked(func() {
+		touched := map[string]bool{}
+		for _, a := range msg.Alerts {
+			rec := journal.AlertRecord{
+				ReceivedAt:  now,
+				Receiver:    msg.Receiver,
+				GroupKey:    msg.GroupKey,
+				Status:      a.Status,
+				Fingerprint: a.Fingerprint,
+				Source:      alertSource(a),
+				Labels:      a.Labels,
+				StartsAt:    a.StartsAt,
+				EndsAt:      a.EndsAt,
+			}
+			services := matchServices(s, cfg, a)
+			if len(services) == 0 {
+				rec.Note = "matches no configured service"
+				res.batch.Alerts = append(res.batch.Alerts, rec)
+				continue
+			}
+			for _, svc := range services {
+				rec := rec
+				rec.Service = svc.Name
+				id, note := route(s, svc, a, rec.Source, now)
+				rec.IncidentID, rec.Note = id, note
+				if note == noteOpened {
+					if d := s.incidentLocked(id).inc.Phase(api.PhaseDetect); d != nil {
+						res.detect = append(res.detect, d.DurationSeconds)
+					}
+				}
+				if id != "" && !touched[id] {
+					touched[id] = true
+					res.incidents = append(res.incidents, id)
+					res.claim(s, svc.Name, id, note)
+				}
+				res.batch.Alerts = append(res.batch.Alerts, rec)
+			}
+		}
+		for _, id := range res.incidents {
+			mi := s.incidentLocked(id)
+			if mi == nil {
+				continue // run by another replica: the alert record is the join
+			}
+			mi.inc.Revision++
+			res.batch.Incidents = append(res.batch.Incidents, clone(mi.inc))
+		}
+	})
+	return res
+}
+
+// claim records the check the journal makes on the service's slot in the
+// same write: an incident opened here takes the free slot; an alert joining
+// an incident another replica runs needs that incident to still hold it;
+// one joining this replica's own incident waits until the delivery that
+// opened it has claimed the slot.
+func (res *ingestResult) claim(s *store, service, id, note string) {
+	switch mi := s.incidentLocked(id); {
+	case note == noteOpened:
+		res.claims = append(res.claims, journal.Claim{Service: service, IncidentID: id, Open: true, ClosedRev: s.stateLocked(service).closedRev})
+		res.opened = append(res.opened, id)
+		mi.claimed = make(chan struct{})
+	case mi == nil:
+		res.claims = append(res.claims, journal.Claim{Service: service, IncidentID: id})
+	default:
+		res.claims = append(res.claims, journal.Claim{Service: service, IncidentID: id, Join: true})
+		if mi.claimed != nil {
+			if res.wait == nil {
+				res.wait = map[string]chan struct{}{}
+			}
+			res.wait[id] = mi.claimed
+		}
+	}
+}
+
+// matchServices returns the services an alert is about. The `service` label
+// wins; otherwise the domain UUID, then the domain name (also requiring the
+// host to match when both sides name one); host- and cloud-wide alerts match
+// every service on that host or cloud. VCRStandbyOverloaded is about the
+// standby VM, so it matches every service that runs there. Call it under
+// the store's lock.
+func matchServices(s *store, cfg *config.Config, a template.Alert) []*config.Service {
+	l := a.Labels
+	if name := l["service"]; name != "" {
+		if svc := cfg.Service(name); svc != nil {
+			return []*config.Service{svc}
+		}
+		return nil
+	}
+	var out []*config.Service
+	alertname := l["alertname"]
+	for i := range cfg.Services {
+		svc := &cfg.Services[i]
+		switch {
+		case alertname == scaleUpAlert:
+			if s.stateLocked(svc.Name).location == api.LocationStandby {
+				out = append(out, svc)
+			}
+		case l["uuid"] != "" && svc.Primary.UUID != "":
+			if sameUUID(l["uuid"], svc.Primary.UUID) {
+				out = append(out, svc)
+			}
+		case l["domain"] != "" && svc.Primary.Domain != "":
+			if l["domain"] == svc.Primary.Domain && (l["host"] == "" || svc.Primary.Host.Name == "" || l["host"] == svc.Primary.Host.Name) {
+				out = append(out, svc)
+			}
+		case alertname == "VCRHostHeartbeatLost" && l["host"] != "":
+			if l["host"] == svc.Primary.Host.Name {
+				out = append(out, svc)
+			}
+		case alertname == "VCRCloudDown" && l["cloud"] != "":
+			if l["cloud"] == svc.Primary.Host.Cloud {
+				out = append(out, svc)
+			}
+		}
+	}
+	return out
+}
+
+func sameUUID(a, b string) bool {
+	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "-", "")) }
+	return norm(a) == norm(b)
 }
 
 // alertSource says which path delivered an alert: its `source` label or
@@ -53,158 +242,24 @@ func alertSource(a template.Alert) string {
 	return "unknown"
 }
 
-// matchServices returns the services an alert is about. The `service` label
-// wins; otherwise the domain UUID, then the domain name (also requiring the
-// host to match when both sides name one); host- and cloud-wide alerts match
-// every service on that host or cloud. VCRStandbyOverloaded is about the
-// standby VM, so it matches every service that runs there.
-func (r *Receiver) matchServicesLocked(cfg *config.Config, a template.Alert) []*config.Service {
-	l := a.Labels
-	if name := l["service"]; name != "" {
-		if s := cfg.Service(name); s != nil {
-			return []*config.Service{s}
-		}
-		return nil
-	}
-	var out []*config.Service
-	alertname := l["alertname"]
-	for i := range cfg.Services {
-		s := &cfg.Services[i]
-		switch {
-		case alertname == scaleUpAlert:
-			if st := r.services[s.Name]; st != nil && st.location == api.LocationStandby {
-				out = append(out, s)
-			}
-		case l["uuid"] != "" && s.Primary.UUID != "":
-			if sameUUID(l["uuid"], s.Primary.UUID) {
-				out = append(out, s)
-			}
-		case l["domain"] != "" && s.Primary.Domain != "":
-			if l["domain"] == s.Primary.Domain && (l["host"] == "" || s.Primary.Host.Name == "" || l["host"] == s.Primary.Host.Name) {
-				out = append(out, s)
-			}
-		case alertname == "VCRHostHeartbeatLost" && l["host"] != "":
-			if l["host"] == s.Primary.Host.Name {
-				out = append(out, s)
-			}
-		case alertname == "VCRCloudDown" && l["cloud"] != "":
-			if l["cloud"] == s.Primary.Host.Cloud {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}
-
-func sameUUID(a, b string) bool {
-	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "-", "")) }
-	return norm(a) == norm(b)
-}
-
-// ingestResult is what one webhook delivery did.
-type ingestResult struct {
-	batch     journal.Batch
-	incidents []string  // opened or joined, for the answer
-	detect    []float64 // detect durations of the incidents opened
-	// HA mode: the slot checks the journal makes in the same transaction,
-	// and the incidents opened here (dropped again if the write fails).
-	claims []journal.Claim
-	opened []string
-	wait   map[string]chan struct{} // own incidents still being claimed by another delivery
-}
-
-// ingest maps a delivery's alerts to services and opens or joins incidents,
-// all under mu, and returns the journal batch to write. Nothing here blocks
-// on I/O, so the lock is held for microseconds.
-func (r *Receiver) ingest(msg *Message, now time.Time) ingestResult {
-	cfg := r.Config()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-
-	touched := map[string]bool{}
-	var res ingestResult
-	for _, a := range msg.Alerts {
-		rec := journal.AlertRecord{
-			ReceivedAt:  now,
-			Receiver:    msg.Receiver,
-			GroupKey:    msg.GroupKey,
-			Status:      a.Status,
-			Fingerprint: a.Fingerprint,
-			Source:      alertSource(a),
-			Labels:      a.Labels,
-			StartsAt:    a.StartsAt,
-			EndsAt:      a.EndsAt,
-		}
-		services := r.matchServicesLocked(cfg, a)
-		if len(services) == 0 {
-			rec.Note = "matches no configured service"
-			res.batch.Alerts = append(res.batch.Alerts, rec)
-			continue
-		}
-		for _, svc := range services {
-			rec := rec
-			rec.Service = svc.Name
-			id, note := r.routeLocked(cfg, svc, a, rec.Source, now)
-			rec.IncidentID, rec.Note = id, note
-			if note == noteOpened {
-				if d := r.incidents[id].inc.Phase(api.PhaseDetect); d != nil {
-					res.detect = append(res.detect, d.DurationSeconds)
-				}
-			}
-			if id != "" && !touched[id] {
-				touched[id] = true
-				res.incidents = append(res.incidents, id)
-				if r.cluster != nil {
-					switch mi := r.incidents[id]; {
-					case note == noteOpened:
-						res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id, Open: true, ClosedRev: r.stateLocked(svc.Name).closedRev})
-						res.opened = append(res.opened, id)
-						mi.claimed = make(chan struct{})
-					case mi == nil:
-						res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id})
-					default:
-						res.claims = append(res.claims, journal.Claim{Service: svc.Name, IncidentID: id, Join: true})
-						if mi.claimed != nil {
-							if res.wait == nil {
-								res.wait = map[string]chan struct{}{}
-							}
-							res.wait[id] = mi.claimed
-						}
-					}
-				}
-			}
-			res.batch.Alerts = append(res.batch.Alerts, rec)
-		}
-	}
-	for _, id := range res.incidents {
-		mi := r.incidents[id]
-		if mi == nil {
-			continue // run by another replica: the alert record is the join
-		}
-		mi.inc.Revision++
-		res.batch.Incidents = append(res.batch.Incidents, clone(mi.inc))
-	}
-	r.m.incidentsOpen.Set(float64(len(r.open)))
-	return res
-}
-
-// noteOpened is routeLocked's note when it opened an incident; ingest keys
-// the detect metric and the HA claim on it.
+// noteOpened is route's note when it opened an incident; ingest keys the
+// detect metric and the slot claim on it.
 const noteOpened = "opened incident"
 
-// routeLocked joins the alert to the service's held incident or opens one,
+// route joins the alert to the service's open incident or opens one,
 // returning the incident ID (empty if none) and a note for the journal.
-func (r *Receiver) routeLocked(cfg *config.Config, svc *config.Service, a template.Alert, source string, now time.Time) (string, string) {
+// Call it under the store's lock.
+func route(s *store, svc *config.Service, a template.Alert, source string, now time.Time) (string, string) {
 	alertname := a.Labels["alertname"]
 	firing := a.Status != "resolved"
-	if id, ok := r.open[svc.Name]; ok {
-		joinAlert(&r.incidents[id].inc, a, source, now)
+	if mi := s.heldLocked(svc.Name); mi != nil {
+		joinAlert(&mi.inc, a, source, now)
 		if !firing {
-			return id, "resolved: recorded; a started recovery is never cancelled"
+			return mi.inc.ID, "resolved: recorded; a started recovery is never cancelled"
 		}
-		return id, "joined the open incident"
+		return mi.inc.ID, "joined the open incident"
 	}
-	if id, ok := r.remote[svc.Name]; ok {
+	if id := s.remoteLocked(svc.Name); id != "" {
 		if !firing {
 			return id, "resolved: recorded; a started recovery is never cancelled"
 		}
@@ -213,7 +268,7 @@ func (r *Receiver) routeLocked(cfg *config.Config, svc *config.Service, a templa
 	if !firing {
 		return "", "resolved and no incident is open"
 	}
-	st := r.stateLocked(svc.Name)
+	st := s.stateLocked(svc.Name)
 	kind := api.KindFailover
 	strategy := svc.Strategy.Name
 	switch {
@@ -244,9 +299,7 @@ func (r *Receiver) routeLocked(cfg *config.Config, svc *config.Service, a templa
 		OpenedAt: now,
 		Labels:   a.Labels,
 	}
-	if r.cluster != nil {
-		inc.Owner = r.cluster.Replica()
-	}
+	inc.Owner = s.own.Replica()
 	joinAlert(&inc, a, source, now)
 	// Detection ends when the receiver hears of the failure; it started when
 	// the alert says the failure started.
@@ -266,8 +319,7 @@ func (r *Receiver) routeLocked(cfg *config.Config, svc *config.Service, a templa
 		closed := now
 		inc.ClosedAt = &closed
 	}
-	r.incidents[inc.ID] = &memIncident{inc: inc}
-	r.open[svc.Name] = inc.ID
+	s.holdLocked(inc)
 	return inc.ID, noteOpened
 }
 
@@ -288,64 +340,8 @@ func joinAlert(inc *api.Incident, a template.Alert, source string, now time.Time
 	s.BySource[source]++
 }
 
-// afterCommit marks the batch's incidents as journaled and starts their
-// pipelines; only a journaled incident may act.
-func (r *Receiver) afterCommit(ids []string) {
-	r.mu.Lock()
-	for _, id := range ids {
-		if mi := r.incidents[id]; mi != nil {
-			mi.persisted = true
-		}
-	}
-	r.mu.Unlock()
-	for _, id := range ids {
-		r.startRunner(id)
-	}
-}
-
-// Ingest journals a webhook delivery and opens or joins incidents. It
-// returns the incidents touched; an error means nothing may be assumed
-// journaled and the sender should retry.
-func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
-	now := r.clock.Now()
-	res := r.ingest(msg, now)
-	for attempt := 1; r.cluster != nil; attempt++ {
-		if len(res.wait) > 0 {
-			if err := r.waitClaims(ctx, res.wait); err != nil {
-				if attempt >= 5 || ctx.Err() != nil {
-					return nil, err
-				}
-				res = r.ingest(msg, now) // the opener failed: route again
-				continue
-			}
-		}
-		err := r.commitClaims(ctx, res.batch, res.claims)
-		r.settleOpened(res.opened, err == nil)
-		if err == nil {
-			break
-		}
-		var conflict *journal.ConflictError
-		if !errors.As(err, &conflict) || attempt >= 5 {
-			return nil, err
-		}
-		// Another replica opened, closed or runs this service's incident:
-		// learn the current state and route the alerts again.
-		r.learn(conflict)
-		res = r.ingest(msg, now)
-	}
-	if r.cluster == nil {
-		if err := r.commit(ctx, res.batch); err != nil {
-			return nil, err
-		}
-	}
-	for _, a := range res.batch.Alerts {
-		r.m.alertsReceived.WithLabelValues(a.Source, a.Status).Inc()
-		r.log.Debug("alert journaled", "alertname", a.Labels["alertname"], "status", a.Status, "source", a.Source,
-			"starts_at", a.StartsAt, "service", a.Service, "incident", a.IncidentID, "note", a.Note)
-	}
-	for _, d := range res.detect {
-		r.m.phaseDuration.WithLabelValues(api.PhaseDetect).Observe(d)
-	}
-	r.afterCommit(res.incidents)
-	return res.incidents, nil
+func newIncidentID(now time.Time, service string) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%s-%s", now.UTC().Format("20060102-150405"), service, hex.EncodeToString(b[:]))
 }

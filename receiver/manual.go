@@ -4,106 +4,85 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
+	"time"
 
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
 )
 
 // Manual opens a failover drill or a failback of a service and starts its
-// pipeline. It answers the HTTP status to use with an error.
-func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (api.Incident, int, error) {
+// pipeline. Its errors are ErrNotFound (no such service), ErrConflict (the
+// service has an open incident or is not where the run starts) and
+// ErrUnavailable (nothing journaled).
+func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (api.Incident, error) {
 	cfg := r.Config()
 	svc := cfg.Service(service)
 	if svc == nil {
-		return api.Incident{}, http.StatusNotFound, fmt.Errorf("no service %q in the configuration: list them with GET /api/v1/services", service)
+		return api.Incident{}, withKind(ErrNotFound, fmt.Errorf("no service %q in the configuration: list them with GET /api/v1/services", service))
 	}
 	now := r.clock.Now()
-	r.mu.Lock()
-	if id, ok := r.open[service]; ok || r.remote[service] != "" {
-		if !ok {
-			id = r.remote[service] + " (run by another replica)"
-		}
-		r.mu.Unlock()
-		return api.Incident{}, http.StatusConflict, fmt.Errorf("service %s already has incident %s: wait for it or acknowledge it first", service, id)
-	}
-	loc := r.stateLocked(service).location
-	if kind == api.KindDrill && loc != api.LocationPrimary {
-		r.mu.Unlock()
-		return api.Incident{}, http.StatusConflict, fmt.Errorf("service %s already runs on the %s: fail back first", service, loc)
-	}
 	reason := "drill"
 	if kind == api.KindFailback {
 		reason = "failback"
 	}
-	inc := api.Incident{
-		ID: newIncidentID(now, service), Service: service, Strategy: svc.Strategy.Name,
-		State: api.StateOpen, Reason: reason, Kind: kind, OpenedAt: now, Revision: 1,
-		Phases: []api.Phase{{Name: api.PhaseDetect, StartedAt: now, EndedAt: &now, Outcome: api.OutcomeOK, Attempts: 1, Messages: []string{"requested through the API"}}},
-	}
+	var inc api.Incident
 	var claims []journal.Claim
-	if r.cluster != nil {
-		inc.Owner = r.cluster.Replica()
-		claims = []journal.Claim{{Service: service, IncidentID: inc.ID, Open: true, ClosedRev: r.stateLocked(service).closedRev}}
+	var refused error
+	r.store.locked(func() {
+		if mi := r.store.heldLocked(service); mi != nil {
+			refused = fmt.Errorf("service %s already has incident %s: wait for it or acknowledge it first", service, mi.inc.ID)
+			return
+		}
+		if id := r.store.remoteLocked(service); id != "" {
+			refused = fmt.Errorf("service %s already has incident %s (run by another replica): wait for it or acknowledge it first", service, id)
+			return
+		}
+		st := r.store.stateLocked(service)
+		if kind == api.KindDrill && st.location != api.LocationPrimary {
+			refused = fmt.Errorf("service %s already runs on the %s: fail back first", service, st.location)
+			return
+		}
+		inc = api.Incident{
+			ID: newIncidentID(now, service), Service: service, Strategy: svc.Strategy.Name, Owner: r.own.Replica(),
+			State: api.StateOpen, Reason: reason, Kind: kind, OpenedAt: now, Revision: 1,
+			Phases: []api.Phase{{Name: api.PhaseDetect, StartedAt: now, EndedAt: &now, Outcome: api.OutcomeOK, Attempts: 1, Messages: []string{"requested through the API"}}},
+		}
+		claims = []journal.Claim{{Service: service, IncidentID: inc.ID, Open: true, ClosedRev: st.closedRev}}
+		r.store.holdLocked(inc)
+	})
+	if refused != nil {
+		return api.Incident{}, withKind(ErrConflict, refused)
 	}
-	r.incidents[inc.ID] = &memIncident{inc: inc}
-	r.open[service] = inc.ID
-	r.m.incidentsOpen.Set(float64(len(r.open)))
-	r.mu.Unlock()
 	ev := journal.Event{Time: now, Kind: reason, IncidentID: inc.ID, Service: service, Message: "requested through the API"}
-	if err := r.commitClaims(ctx, journal.Batch{Events: []journal.Event{ev}, Incidents: []api.Incident{clone(inc)}}, claims); err != nil {
-		r.dropOpened([]string{inc.ID})
+	if err := r.store.commit(ctx, journal.Batch{Events: []journal.Event{ev}, Incidents: []api.Incident{clone(inc)}}, claims); err != nil {
+		r.store.dropOpened([]string{inc.ID})
 		var conflict *journal.ConflictError
 		if errors.As(err, &conflict) {
-			r.learn(conflict)
-			return api.Incident{}, http.StatusConflict, fmt.Errorf("service %s: another replica changed its incidents meanwhile (%v); check GET /api/v1/services and retry", service, err)
+			r.store.learn(conflict)
+			return api.Incident{}, withKind(ErrConflict, fmt.Errorf("service %s: another replica changed its incidents meanwhile (%v); check GET /api/v1/services and retry", service, err))
 		}
-		return api.Incident{}, http.StatusServiceUnavailable, fmt.Errorf("journal the %s: %w", reason, err)
+		return api.Incident{}, withKind(ErrUnavailable, fmt.Errorf("journal the %s: %w", reason, err))
 	}
-	r.afterCommit([]string{inc.ID})
-	return inc, http.StatusAccepted, nil
+	r.store.start(inc.ID)
+	return inc, nil
 }
 
 // Acknowledge records that an operator has seen an incident. A failed or
 // needs-attention incident becomes acknowledged, which frees its service
-// for the next incident; a running one cannot be acknowledged.
-func (r *Receiver) Acknowledge(ctx context.Context, id string) (api.Incident, int, error) {
+// for the next incident; a running one cannot be acknowledged (ErrConflict).
+// Its other errors are ErrNotFound, ErrNotOwner (another replica runs it)
+// and ErrUnavailable (nothing journaled).
+func (r *Receiver) Acknowledge(ctx context.Context, id string) (api.Incident, error) {
 	now := r.clock.Now()
-	r.mu.Lock()
-	mi := r.incidents[id]
-	r.mu.Unlock()
-	if mi == nil {
-		inc, err := r.opts.Journal.Incident(ctx, id)
-		if errors.Is(err, journal.ErrNotFound) {
-			return inc, http.StatusNotFound, fmt.Errorf("no incident %s", id)
-		}
-		if err != nil {
-			return inc, http.StatusInternalServerError, err
-		}
-		if r.cluster != nil {
-			// Only the owner may write an incident (fencing); a closed one
-			// has no owner left to note the acknowledgement.
-			if inc.State.Holds() {
-				return inc, http.StatusConflict, fmt.Errorf("incident %s is run by replica %s: send the acknowledgement to that replica", id, inc.Owner)
-			}
-			return inc, http.StatusOK, nil
-		}
-		// Closed already (resolved): just note the acknowledgement.
-		if inc.AcknowledgedAt == nil {
-			inc.AcknowledgedAt = &now
-			inc.Revision++
-			if err := r.commit(ctx, journal.Batch{Incidents: []api.Incident{inc}}); err != nil {
-				return inc, http.StatusServiceUnavailable, err
-			}
-		}
-		return inc, http.StatusOK, nil
+	snap, held := r.store.snapshot(id)
+	if !held {
+		return acknowledgeUnheld(ctx, r.opts.Journal, r.store, id, now)
 	}
-	snap, ok := r.snapshot(id)
-	if ok && snap.State.Running() {
-		return snap, http.StatusConflict, fmt.Errorf("incident %s is still %s: wait for it to end", id, snap.State)
+	if snap.State.Running() {
+		return snap, withKind(ErrConflict, fmt.Errorf("incident %s is still %s: wait for it to end", id, snap.State))
 	}
 	ev := journal.Event{Time: now, Kind: "acknowledge", IncidentID: id, Service: snap.Service}
-	inc, err := r.update(ctx, id, []journal.Event{ev}, func(inc *api.Incident) {
+	inc, err := r.store.update(ctx, id, nil, []journal.Event{ev}, func(inc *api.Incident) {
 		inc.State = api.StateAcknowledged
 		inc.AcknowledgedAt = &now
 		if inc.ClosedAt == nil {
@@ -111,7 +90,36 @@ func (r *Receiver) Acknowledge(ctx context.Context, id string) (api.Incident, in
 		}
 	})
 	if err != nil {
-		return inc, http.StatusServiceUnavailable, err
+		return inc, withKind(ErrUnavailable, err)
 	}
-	return inc, http.StatusOK, nil
+	return inc, nil
+}
+
+// acknowledgeUnheld acknowledges an incident this replica does not hold:
+// one closed already (resolved), or one another replica runs. It notes the
+// acknowledgement if this replica may write the incident.
+func acknowledgeUnheld(ctx context.Context, j journal.Journal, s *store, id string, now time.Time) (api.Incident, error) {
+	inc, err := j.Incident(ctx, id)
+	if errors.Is(err, journal.ErrNotFound) {
+		return inc, withKind(ErrNotFound, fmt.Errorf("no incident %s", id))
+	}
+	if err != nil {
+		return inc, err
+	}
+	if inc.AcknowledgedAt != nil {
+		return inc, nil
+	}
+	ack := inc
+	ack.AcknowledgedAt = &now
+	ack.Revision++
+	switch err := s.commitUnheld(ctx, ack); {
+	case err == nil:
+		return ack, nil
+	case errors.Is(err, ErrNotOwner) && inc.State.Holds():
+		return inc, withKind(ErrNotOwner, fmt.Errorf("incident %s is run by replica %s: send the acknowledgement to that replica", id, inc.Owner))
+	case errors.Is(err, ErrNotOwner):
+		return inc, nil // closed: no owner is left to note the acknowledgement
+	default:
+		return inc, withKind(ErrUnavailable, err)
+	}
 }

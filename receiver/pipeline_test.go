@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
+	"github.com/vcrcovery/vcrcovery/receiver/pipeline"
 )
 
 func openIncident(t *testing.T, h *harness, labels map[string]string) string {
@@ -151,8 +153,8 @@ func TestPhaseRetriesThenFails(t *testing.T) {
 	}
 	// ...until an operator acknowledges it.
 	h.r.Wait()
-	if _, code, err := h.r.Acknowledge(context.Background(), id); err != nil {
-		t.Fatal(code, err)
+	if _, err := h.r.Acknowledge(context.Background(), id); err != nil {
+		t.Fatal(statusOf(err), err)
 	}
 	h.strat.mu.Lock()
 	h.strat.err = nil
@@ -166,7 +168,7 @@ func TestPhaseRetriesThenFails(t *testing.T) {
 
 func TestSplitBrainGuard(t *testing.T) {
 	h := newHarness(t, testConfig)
-	h.fencer.err = fmt.Errorf("dial: %w", ErrHostUnreachable)
+	h.fencer.err = fmt.Errorf("dial: %w", pipeline.ErrHostUnreachable)
 	h.prober.primaryAnswers.Store(true)
 	id := openIncident(t, h, shutoffWeb)
 	inc := h.waitState(id, api.StateNeedsAttention)
@@ -268,13 +270,22 @@ func TestResumeAfterRestart(t *testing.T) {
 	}
 }
 
+// manual runs Manual and returns the status the HTTP API would answer.
+func manual(h *harness, service string, kind api.Kind) (api.Incident, int, error) {
+	inc, err := h.r.Manual(context.Background(), service, kind)
+	if err != nil {
+		return inc, statusOf(err), err
+	}
+	return inc, http.StatusAccepted, nil
+}
+
 func TestManualDrillAndFailback(t *testing.T) {
 	h := newHarness(t, testConfig)
-	inc, code, err := h.r.Manual(context.Background(), "web", api.KindDrill)
+	inc, code, err := manual(h, "web", api.KindDrill)
 	if err != nil {
 		t.Fatal(code, err)
 	}
-	if _, code, _ := h.r.Manual(context.Background(), "web", api.KindFailback); code != 409 {
+	if _, code, _ := manual(h, "web", api.KindFailback); code != 409 {
 		t.Fatalf("second manual run while one is open: %d, want 409", code)
 	}
 	got := h.waitState(inc.ID, api.StateResolved)
@@ -282,10 +293,10 @@ func TestManualDrillAndFailback(t *testing.T) {
 		t.Fatal("a drill fenced the healthy primary")
 	}
 	h.r.Wait()
-	if _, code, _ := h.r.Manual(context.Background(), "web", api.KindDrill); code != 409 {
+	if _, code, _ := manual(h, "web", api.KindDrill); code != 409 {
 		t.Fatalf("drill while on standby: %d, want 409", code)
 	}
-	back, _, err := h.r.Manual(context.Background(), "web", api.KindFailback)
+	back, _, err := manual(h, "web", api.KindFailback)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +311,7 @@ func TestManualDrillAndFailback(t *testing.T) {
 	if s := h.r.Services()[1]; s.Location != api.LocationPrimary || s.CurrentAddress != "127.0.0.10" {
 		t.Fatalf("after failback: %+v", s)
 	}
-	if _, code, _ := h.r.Manual(context.Background(), "nope", api.KindDrill); code != 404 {
+	if _, code, _ := manual(h, "nope", api.KindDrill); code != 404 {
 		t.Fatalf("unknown service: %d", code)
 	}
 }
@@ -366,7 +377,7 @@ func TestFlapPolicy(t *testing.T) {
 	id := openIncident(t, h, shutoffWeb)
 	h.waitState(id, api.StateResolved)
 	h.r.Wait()
-	back, _, _ := h.r.Manual(context.Background(), "web", api.KindFailback)
+	back, _, _ := manual(h, "web", api.KindFailback)
 	h.waitState(back.ID, api.StateResolved)
 	h.r.Wait()
 	again := openIncident(t, h, shutoffWeb)

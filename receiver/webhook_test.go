@@ -138,9 +138,8 @@ func TestMapping(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h.r.mu.Lock()
-			got := h.r.matchServicesLocked(h.cfg, msg.Alerts[0])
-			h.r.mu.Unlock()
+			var got []*config.Service
+			h.r.store.locked(func() { got = matchServices(h.r.store, h.cfg, msg.Alerts[0]) })
 			var names []string
 			for _, s := range got {
 				names = append(names, s.Name)
@@ -224,10 +223,10 @@ func FuzzWebhookDecode(f *testing.F) {
 			t.Fatalf("accepted an invalid payload: %+v", msg)
 		}
 		// Mapping must not panic on whatever labels got through.
-		h := &Receiver{services: map[string]*serviceState{}}
+		s := &store{services: map[string]*serviceState{}}
 		cfg, _ := config.Parse([]byte(testConfig))
 		for _, a := range msg.Alerts {
-			h.matchServicesLocked(cfg, a)
+			matchServices(s, cfg, a)
 		}
 	})
 }

@@ -31,10 +31,11 @@ import (
 	"github.com/vcrcovery/vcrcovery/receiver/config"
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
 	"github.com/vcrcovery/vcrcovery/receiver/live"
+	"github.com/vcrcovery/vcrcovery/receiver/pipeline"
 	"github.com/vcrcovery/vcrcovery/receiver/ui"
 )
 
-var _ receiver.Strategies = (*manager.Manager)(nil)
+var _ pipeline.Strategies = (*manager.Manager)(nil)
 
 const usage = `vcr-receiver: VCRcovery's Alertmanager webhook receiver and recovery pipeline.
 

@@ -16,7 +16,7 @@ func client(s config.DNSServer) (*dnsupdate.Client, error) {
 	return dnsupdate.New(dnsupdate.Config{Server: s.Address, KeyName: s.KeyName, Algorithm: s.Algorithm, SecretFile: s.SecretFile, Timeout: s.Timeout})
 }
 
-// Replace implements receiver.DNS.
+// Replace implements pipeline.DNS.
 func (DNS) Replace(ctx context.Context, s config.DNSServer, zone, name string, ttl uint32, addrs []netip.Addr) error {
 	c, err := client(s)
 	if err != nil {
@@ -25,7 +25,7 @@ func (DNS) Replace(ctx context.Context, s config.DNSServer, zone, name string, t
 	return c.Replace(ctx, zone, name, ttl, addrs)
 }
 
-// Lookup implements receiver.DNS.
+// Lookup implements pipeline.DNS.
 func (DNS) Lookup(ctx context.Context, s config.DNSServer, zone, name string) ([]netip.Addr, error) {
 	c, err := client(s)
 	if err != nil {

@@ -1,5 +1,5 @@
-// Package live implements the receiver's Fencer, Prober and DNS interfaces
-// with the real components: libvirt through internal/virt, package probe, and
-// package dnsupdate. The strategy side is plugins/manager, which satisfies
-// receiver.Strategies as it is.
+// Package live implements the pipeline's Fencer, Prober and DNS interfaces
+// (receiver/pipeline) with the real components: libvirt through
+// internal/virt, package probe, and package dnsupdate. The strategy side is
+// plugins/manager, which satisfies pipeline.Strategies as it is.
 package live

@@ -7,19 +7,19 @@ import (
 	libvirt "github.com/digitalocean/go-libvirt"
 
 	"github.com/vcrcovery/vcrcovery/internal/virt"
-	"github.com/vcrcovery/vcrcovery/receiver"
 	"github.com/vcrcovery/vcrcovery/receiver/config"
+	"github.com/vcrcovery/vcrcovery/receiver/pipeline"
 )
 
 // Fencer destroys primary domains through go-libvirt.
 type Fencer struct{}
 
-// Fence implements receiver.Fencer. A domain that is already shut off, or
+// Fence implements pipeline.Fencer. A domain that is already shut off, or
 // not defined on the host, counts as fenced: it cannot be serving there.
 func (Fencer) Fence(ctx context.Context, host config.Host, domain, uuid string) (string, error) {
 	l, err := virt.Dial(ctx, host.Socket, host.URI, host.Timeout)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", receiver.ErrHostUnreachable, err)
+		return "", fmt.Errorf("%w: %v", pipeline.ErrHostUnreachable, err)
 	}
 	defer func() { go l.Disconnect() }() // never let a stuck close hold the pipeline
 

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vcrcovery/vcrcovery/receiver"
 	"github.com/vcrcovery/vcrcovery/receiver/config"
+	"github.com/vcrcovery/vcrcovery/receiver/pipeline"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
@@ -44,7 +44,7 @@ func TestFenceLibvirtTestDriver(t *testing.T) {
 func TestFenceUnreachableHost(t *testing.T) {
 	host := config.Host{Socket: filepath.Join(t.TempDir(), "nothing.sock"), Timeout: time.Second}
 	_, err := Fencer{}.Fence(context.Background(), host, "web01", "")
-	if !errors.Is(err, receiver.ErrHostUnreachable) {
+	if !errors.Is(err, pipeline.ErrHostUnreachable) {
 		t.Fatalf("error = %v, want ErrHostUnreachable", err)
 	}
 }

@@ -4,21 +4,21 @@ import (
 	"context"
 
 	"github.com/vcrcovery/vcrcovery/probe"
-	"github.com/vcrcovery/vcrcovery/receiver"
+	"github.com/vcrcovery/vcrcovery/receiver/pipeline"
 )
 
 // Prober checks endpoints with package probe.
 type Prober struct{}
 
-func toProbe(c receiver.Check) probe.Check {
+func toProbe(c pipeline.Check) probe.Check {
 	return probe.Check{Address: c.Address, Port: c.Port, HTTPPath: c.HTTPPath, ExpectStatus: c.ExpectStatus}
 }
 
-// Once implements receiver.Prober.
-func (Prober) Once(ctx context.Context, c receiver.Check) error { return probe.Once(ctx, toProbe(c)) }
+// Once implements pipeline.Prober.
+func (Prober) Once(ctx context.Context, c pipeline.Check) error { return probe.Once(ctx, toProbe(c)) }
 
-// Wait implements receiver.Prober.
-func (Prober) Wait(ctx context.Context, c receiver.Check) error {
+// Wait implements pipeline.Prober.
+func (Prober) Wait(ctx context.Context, c pipeline.Check) error {
 	_, err := probe.Wait(ctx, toProbe(c))
 	return err
 }

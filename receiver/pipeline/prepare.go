@@ -1,0 +1,76 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
+	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/config"
+)
+
+// Strategies runs strategy plugins by name (plugins/manager).
+type Strategies interface {
+	Prepare(ctx context.Context, name string, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error)
+	Finalize(ctx context.Context, name string, req sdk.FinalizeRequest) error
+	ValidateConfig(ctx context.Context, name string, settings json.RawMessage) error
+}
+
+// Prepare has the incident's strategy plugin make the service available on
+// its target and records the endpoint it returns; the plugin's progress
+// lines become the phase's messages. A failback's endpoint is the primary,
+// so it asks no plugin.
+type Prepare struct {
+	Strategies Strategies
+}
+
+func (Prepare) Phase() string    { return api.PhasePrepare }
+func (Prepare) State() api.State { return api.StatePreparing }
+
+func (p Prepare) Exec(ctx context.Context, a Attempt) error {
+	inc, svc := a.Incident, a.Service
+	if inc.Kind == api.KindFailback {
+		ep := api.Endpoint{Address: svc.Primary.Address, Port: svc.Primary.Port}
+		a.Note("failback target is the primary at " + hostPort(ep.Address, ep.Port))
+		_, err := a.Held.Update(ctx, nil, func(inc *api.Incident) { inc.Endpoint = &ep })
+		return err
+	}
+	if p.Strategies == nil {
+		return errors.New("no strategy plugins available in this receiver")
+	}
+	st := strategyFor(inc, svc)
+	req := sdk.PrepareRequest{
+		IncidentID: inc.ID,
+		Service:    inc.Service,
+		Reason:     inc.Reason,
+		Settings:   st.SettingsJSON,
+		Shared:     a.Config.Shared(),
+		Labels:     inc.Labels,
+	}
+	pctx, cancel := context.WithTimeout(ctx, a.Config.Plugins.Timeout)
+	defer cancel()
+	ep, err := p.Strategies.Prepare(pctx, st.Name, req, func(pr sdk.Progress) { a.Note(pr.Message) })
+	if err != nil {
+		return fmt.Errorf("strategy %s: %w", st.Name, err)
+	}
+	if _, perr := netip.ParseAddr(ep.Address); perr != nil || ep.Port < 1 || ep.Port > 65535 {
+		return fmt.Errorf("strategy %s returned an unusable endpoint %q port %d; the plugin must return an IP address and a port", st.Name, ep.Address, ep.Port)
+	}
+	a.Note("endpoint " + hostPort(ep.Address, ep.Port))
+	_, err = a.Held.Update(ctx, nil, func(inc *api.Incident) {
+		inc.Endpoint = &api.Endpoint{Address: ep.Address, Port: ep.Port, Details: ep.Details}
+	})
+	return err
+}
+
+// strategyFor is the plugin an incident uses: the service's scale-up
+// strategy for a scale-up, its strategy otherwise.
+func strategyFor(inc api.Incident, svc *config.Service) config.Strategy {
+	if inc.Kind == api.KindScaleUp && svc.ScaleUp != nil {
+		return *svc.ScaleUp
+	}
+	return svc.Strategy
+}
