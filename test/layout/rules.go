@@ -98,6 +98,27 @@ var Rules = []Rule{
 		To:   `exporter/(fastpath|snmptrap|lifecycle)`,
 	},
 	{
+		Why:    "the journal is the receiver's bottom layer: it records, it does not decide",
+		From:   `receiver/journal(/.+)?`,
+		To:     `receiver(/.+)?`,
+		Unless: `receiver/api|receiver/journal(/.+)?`,
+	},
+	{
+		Why:  "the ownership seam sits below the pipeline and the receiver that use it",
+		From: `receiver/ownership`,
+		To:   `receiver|receiver/pipeline|receiver/live|receiver/ui(/.+)?`,
+	},
+	{
+		Why:  "the pipeline's collaborators implement its interfaces; they do not drive the receiver",
+		From: `receiver/live`,
+		To:   `receiver|receiver/ui(/.+)?`,
+	},
+	{
+		Why:  "the status page and the configuration read the API's types, not the receiver's internals",
+		From: `receiver/(ui|config)(/.+)?`,
+		To:   `receiver|receiver/pipeline|receiver/ownership|receiver/journal(/.+)?|receiver/live`,
+	},
+	{
 		Why:  "the recovery pipeline runs stages over interfaces; it must not reach back into the receiver that drives it",
 		From: `receiver/pipeline(/.+)?`,
 		To:   `receiver|receiver/live|receiver/ui(/.+)?|receiver/journal/etcd`,
