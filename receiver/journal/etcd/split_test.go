@@ -32,6 +32,9 @@ func openWith(t *testing.T, o Options) *Journal {
 	return j
 }
 
+// at is when the tests' deliveries arrive.
+var at = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
 // delivery is what the receiver commits for one webhook delivery whose
 // alerts open one incident for each of n services (svc000, svc001, ...),
 // plus extra alerts that matched no service.
@@ -49,6 +52,28 @@ func delivery(replica string, n, extra int, at time.Time) (journal.Batch, []jour
 		b.Alerts = append(b.Alerts, journal.AlertRecord{ReceivedAt: at, Status: "firing", Fingerprint: fmt.Sprintf("x%04d", i), Note: "matches no configured service"})
 	}
 	return b, claims
+}
+
+// replicas starts etcd and opens two replicas, a and b, of one receiver
+// group (one prefix).
+func replicas(t *testing.T) (a, b *Journal) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs etcd")
+	}
+	c := testenv.StartEtcdCluster(t, 1)
+	prefix := "/" + t.Name() + "/"
+	return openWith(t, Options{Endpoints: c.Endpoints, Replica: "a", Prefix: prefix}),
+		openWith(t, Options{Endpoints: c.Endpoints, Replica: "b", Prefix: prefix})
+}
+
+// openService has j open the incident of service i its own delivery would.
+func openService(t *testing.T, j *Journal, i int, at time.Time) {
+	t.Helper()
+	b, claims := delivery(j.Replica(), i+1, 0, at)
+	if err := j.CommitClaims(context.Background(), journal.Batch{Incidents: b.Incidents[i:]}, claims[i:]); err != nil {
+		t.Errorf("%s opens %s: %v", j.Replica(), claims[i].Service, err)
+	}
 }
 
 // slots returns every service's open slot: service -> incident.
@@ -83,7 +108,6 @@ func TestDeliveriesOfAnySize(t *testing.T) {
 	}
 	ctx := context.Background()
 	c := testenv.StartEtcdCluster(t, 1)
-	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 	t.Run("500 alerts", func(t *testing.T) {
 		j := openWith(t, Options{Endpoints: c.Endpoints, Replica: "a"})
@@ -177,24 +201,14 @@ func TestDeliveriesOfAnySize(t *testing.T) {
 // transactions. The commit fails with a ConflictError naming that service,
 // takes back what it had opened, and the re-routed delivery then commits.
 func TestSplitCommitConflictInTheMiddle(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs etcd")
-	}
+	a, b := replicas(t)
 	ctx := context.Background()
-	c := testenv.StartEtcdCluster(t, 1)
-	prefix := "/" + t.Name() + "/"
-	a := openWith(t, Options{Endpoints: c.Endpoints, Replica: "a", Prefix: prefix})
-	b := openWith(t, Options{Endpoints: c.Endpoints, Replica: "b", Prefix: prefix})
-	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 	batch, claims := delivery("a", 60, 100, at)
 	writes := 0
 	a.afterWrite = func() {
 		if writes++; writes == 1 {
-			bb, bc := delivery("b", 60, 0, at)
-			if err := b.CommitClaims(ctx, journal.Batch{Incidents: bb.Incidents[45:46]}, bc[45:46]); err != nil {
-				t.Errorf("b opens svc045: %v", err)
-			}
+			openService(t, b, 45, at)
 		}
 	}
 	err := a.CommitClaims(ctx, batch, claims)
@@ -235,23 +249,11 @@ func TestSplitCommitConflictInTheMiddle(t *testing.T) {
 // TestConflictNamesEveryFailedClaim: a split commit whose guards already
 // fail writes nothing and names every service that conflicts.
 func TestConflictNamesEveryFailedClaim(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs etcd")
-	}
-	ctx := context.Background()
-	c := testenv.StartEtcdCluster(t, 1)
-	prefix := "/" + t.Name() + "/"
-	a := openWith(t, Options{Endpoints: c.Endpoints, Replica: "a", Prefix: prefix})
-	b := openWith(t, Options{Endpoints: c.Endpoints, Replica: "b", Prefix: prefix})
-	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	bb, bc := delivery("b", 60, 0, at)
-	for _, i := range []int{10, 50} {
-		if err := b.CommitClaims(ctx, journal.Batch{Incidents: bb.Incidents[i : i+1]}, bc[i:i+1]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a, b := replicas(t)
+	openService(t, b, 10, at)
+	openService(t, b, 50, at)
 	batch, claims := delivery("a", 60, 0, at)
-	err := a.CommitClaims(ctx, batch, claims)
+	err := a.CommitClaims(context.Background(), batch, claims)
 	var conflict *journal.ConflictError
 	if !errors.As(err, &conflict) || conflict.Service != "svc010" || len(conflict.Also) != 1 || conflict.Also[0].Service != "svc050" || conflict.Also[0].Holder != "b-svc050" {
 		t.Fatalf("commit = %v (%+v), want conflicts on svc010 and svc050", err, conflict)
@@ -272,7 +274,6 @@ func TestSplitCommitRetryAfterFailureHalfway(t *testing.T) {
 	}
 	ctx := context.Background()
 	c := testenv.StartEtcdCluster(t, 3)
-	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	// 60 services take three transactions of 20, then 360 records four.
 	// The transaction that fails for want of a quorum may still be
 	// committed once the members are back (its entry waits in the
