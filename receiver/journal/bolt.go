@@ -88,6 +88,7 @@ func (j *Bolt) Commit(ctx context.Context, b Batch) error {
 		}
 		ib, xb := tx.Bucket(bucketIncidents), tx.Bucket(bucketOpened)
 		for i, inc := range b.Incidents {
+			indexed := false
 			if old := ib.Get([]byte(inc.ID)); old != nil {
 				var stored struct {
 					Revision uint64    `json:"revision"`
@@ -97,7 +98,7 @@ func (j *Bolt) Commit(ctx context.Context, b Batch) error {
 					if stored.Revision >= inc.Revision {
 						continue // a newer snapshot is already stored
 					}
-					if !stored.OpenedAt.Equal(inc.OpenedAt) {
+					if indexed = stored.OpenedAt.Equal(inc.OpenedAt); !indexed {
 						if err := xb.Delete(openedKey(stored.OpenedAt, inc.ID)); err != nil {
 							return err
 						}
@@ -107,8 +108,10 @@ func (j *Bolt) Commit(ctx context.Context, b Batch) error {
 			if err := ib.Put([]byte(inc.ID), enc.Incidents[i]); err != nil {
 				return err
 			}
-			if err := xb.Put(openedKey(inc.OpenedAt, inc.ID), []byte{}); err != nil {
-				return err
+			if !indexed {
+				if err := xb.Put(openedKey(inc.OpenedAt, inc.ID), []byte{}); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
