@@ -19,12 +19,17 @@ var (
 	bucketAlerts    = []byte("alerts")
 	bucketEvents    = []byte("events")
 	bucketIncidents = []byte("incidents")
+	// bucketOpened indexes incidents by opening time: key TimeKey(OpenedAt)
+	// followed by the ID, empty value. Read backwards, it lists incidents
+	// newest first (IncidentsPage) without reading the others.
+	bucketOpened = []byte("incidents-by-opened")
 )
 
 // Bolt is the embedded journal, one bbolt file. Commit uses bbolt's Batch,
 // so concurrent webhook requests share one fsync instead of paying one each.
 type Bolt struct {
-	db *bolt.DB
+	db      *bolt.DB
+	metrics *Metrics
 }
 
 // OpenBolt opens (creating if needed) the journal file at path. It fails
@@ -47,18 +52,20 @@ func OpenBolt(path string) (*Bolt, error) {
 	db.MaxBatchDelay = 2 * time.Millisecond
 	db.MaxBatchSize = 1000
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketAlerts, bucketEvents, bucketIncidents} {
+		for _, b := range [][]byte{bucketAlerts, bucketEvents, bucketIncidents, bucketOpened} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		return indexIncidents(tx)
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("initialise journal %s: %w", path, err)
 	}
-	return &Bolt{db: db}, nil
+	j := &Bolt{db: db}
+	j.metrics = NewMetrics(j.size)
+	return j, nil
 }
 
 // Commit implements Journal.
@@ -79,18 +86,32 @@ func (j *Bolt) Commit(ctx context.Context, b Batch) error {
 		if err := appendAll(tx.Bucket(bucketEvents), enc.Events); err != nil {
 			return err
 		}
-		ib := tx.Bucket(bucketIncidents)
+		ib, xb := tx.Bucket(bucketIncidents), tx.Bucket(bucketOpened)
 		for i, inc := range b.Incidents {
+			indexed := false
 			if old := ib.Get([]byte(inc.ID)); old != nil {
-				var rev struct {
-					Revision uint64 `json:"revision"`
+				var stored struct {
+					Revision uint64    `json:"revision"`
+					OpenedAt time.Time `json:"opened_at"`
 				}
-				if err := json.Unmarshal(old, &rev); err == nil && rev.Revision >= inc.Revision {
-					continue // a newer snapshot is already stored
+				if err := json.Unmarshal(old, &stored); err == nil {
+					if stored.Revision >= inc.Revision {
+						continue // a newer snapshot is already stored
+					}
+					if indexed = stored.OpenedAt.Equal(inc.OpenedAt); !indexed {
+						if err := xb.Delete(openedKey(stored.OpenedAt, inc.ID)); err != nil {
+							return err
+						}
+					}
 				}
 			}
 			if err := ib.Put([]byte(inc.ID), enc.Incidents[i]); err != nil {
 				return err
+			}
+			if !indexed {
+				if err := xb.Put(openedKey(inc.OpenedAt, inc.ID), []byte{}); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -76,6 +76,10 @@ type ConflictError struct {
 	Holder    string
 	ClosedRev int64
 	Closed    *api.Incident
+	// Also lists the batch's other claims that failed too, when the
+	// backend found them in the same check, so the caller can learn every
+	// changed slot before it routes the delivery again.
+	Also []*ConflictError
 }
 
 func (e *ConflictError) Error() string {

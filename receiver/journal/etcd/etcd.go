@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,14 +40,23 @@ type Options struct {
 	KeyFile        string
 	Logger         *slog.Logger
 	Registry       prometheus.Registerer
+
+	// MaxTxnOps and MaxTxnBytes are the budget of one transaction: a batch
+	// beyond it is split (see CommitClaims). They must stay below etcd's
+	// --max-txn-ops (128 by default) and --max-request-bytes (1.5 MiB);
+	// the defaults, 100 and 1 MiB, leave room for the framing.
+	MaxTxnOps   int
+	MaxTxnBytes int
 }
 
 // Journal implements journal.Cluster on etcd.
 //
 // Keys, below Prefix:
 //
-//	alerts/<time>-<replica>-<seq>, events/<time>-<replica>-<seq>: JSON records
+//	alerts/<time>-<replica>-<batch>-<n>, events/...: JSON records, by the
+//	  record's time; <batch> is a digest of the batch (see commit.records)
 //	incidents/<id>: the newest snapshot; rev/<id>: its revision, zero-padded
+//	opened/<newest first>: the incident's ID, listed newest first (pages)
 //	open/<service>: the ID of the incident holding the service's slot
 //	owner/<id>: the replica running the incident, attached to its lease
 //	closed/<service>: the ID of the service's last closed incident
@@ -57,7 +65,12 @@ type Journal struct {
 	opts Options
 	log  *slog.Logger
 	dur  *prometheus.HistogramVec
-	seq  atomic.Uint64
+	// metrics is the size collector History.Collector returns; the
+	// receiver registers it.
+	metrics *journal.Metrics
+	// afterWrite, when set (by tests), runs after each transaction of a
+	// split commit: where a failure halfway can be made to happen.
+	afterWrite func()
 
 	mu      sync.Mutex
 	session *concurrency.Session
@@ -93,6 +106,12 @@ func Open(ctx context.Context, o Options) (*Journal, error) {
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = 5 * time.Second
 	}
+	if o.MaxTxnOps <= 0 {
+		o.MaxTxnOps = 100
+	}
+	if o.MaxTxnBytes <= 0 {
+		o.MaxTxnBytes = 1 << 20
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -118,6 +137,7 @@ func Open(ctx context.Context, o Options) (*Journal, error) {
 		return nil, fmt.Errorf("connect to etcd %v: %w; check journal.endpoints", o.Endpoints, err)
 	}
 	j := &Journal{cli: cli, opts: o, log: o.Logger, changes: make(chan struct{}, 1)}
+	j.metrics = journal.NewMetrics(j.size)
 	j.dur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "vcr_etcd_request_duration_seconds",
 		Help:    "Duration of the receiver's etcd requests, by operation.",
@@ -131,11 +151,16 @@ func Open(ctx context.Context, o Options) (*Journal, error) {
 	defer cancel()
 	if _, err := cli.Get(clientv3.WithRequireLeader(sctx), o.Prefix+"probe"); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("etcd %v does not answer: %w; check that a quorum of members runs", o.Endpoints, err)
+		return nil, j.classify("open the journal on etcd", err, txnSize{})
 	}
 	if err := j.Renew(sctx); err != nil {
 		cli.Close()
 		return nil, err
+	}
+	if err := j.indexIncidents(sctx); err != nil {
+		// Only listings by page miss the unindexed incidents; the next
+		// start tries again.
+		j.log.Warn("could not index the journal's incidents newest first", "err", err)
 	}
 	go j.watchOwners()
 	return j, nil
@@ -155,7 +180,7 @@ func (j *Journal) Renew(ctx context.Context) error {
 	}
 	s, err := concurrency.NewSession(j.cli, concurrency.WithTTL(ttl), concurrency.WithContext(j.ctx))
 	if err != nil {
-		return fmt.Errorf("take an etcd lease: %w; check etcd's quorum", err)
+		return j.classify("take an etcd lease", err, txnSize{})
 	}
 	j.mu.Lock()
 	old := j.session
@@ -231,168 +256,11 @@ func (j *Journal) reqCtx(ctx context.Context) (context.Context, context.CancelFu
 
 func padRev(r uint64) string { return fmt.Sprintf("%020d", r) }
 
-func (j *Journal) seqKey(kind string) string {
-	return j.key(kind, "/", fmt.Sprintf("%020d-%s-%08d", time.Now().UnixNano(), j.opts.Replica, j.seq.Add(1)))
-}
-
-// Commit implements journal.Journal.
-func (j *Journal) Commit(ctx context.Context, b journal.Batch) error {
-	return j.CommitClaims(ctx, b, nil)
-}
-
-// CommitClaims implements journal.Cluster: one transaction writes the
-// batch, guarded by the claims, by this replica's lease on every incident it
-// writes (fencing), and by the snapshots' revisions.
-func (j *Journal) CommitClaims(ctx context.Context, b journal.Batch, claims []journal.Claim) error {
-	start := time.Now()
-	defer j.observe("commit", start)
-	ctx, cancel := j.reqCtx(ctx)
-	defer cancel()
-	enc, err := journal.Encode(b)
-	if err != nil {
-		return err
+// wrote runs the test hook after each transaction of a split commit.
+func (j *Journal) wrote() {
+	if j.afterWrite != nil {
+		j.afterWrite()
 	}
-	var fixed []clientv3.Op
-	for _, v := range enc.Alerts {
-		fixed = append(fixed, clientv3.OpPut(j.seqKey("alerts"), string(v)))
-	}
-	for _, v := range enc.Events {
-		fixed = append(fixed, clientv3.OpPut(j.seqKey("events"), string(v)))
-	}
-	opened, joins := map[string]bool{}, map[string]bool{}
-	for _, c := range claims {
-		if c.Open {
-			opened[c.IncidentID] = true
-		}
-		if c.Join {
-			joins[c.IncidentID] = true
-		}
-	}
-	lease := j.lease()
-	stale := map[string]bool{}
-	for attempt := 0; attempt < 4; attempt++ {
-		var cmps []clientv3.Cmp
-		ops := append([]clientv3.Op(nil), fixed...)
-		for _, c := range claims {
-			openKey := j.key("open/", c.Service)
-			if c.Join {
-				continue // checked through the incident's owner below
-			}
-			if !c.Open {
-				cmps = append(cmps, clientv3.Compare(clientv3.Value(openKey), "=", c.IncidentID))
-				continue
-			}
-			if lease == 0 {
-				return fmt.Errorf("open incident for %s: %w", c.Service, journal.ErrFenced)
-			}
-			// The closed/ compare keeps a replica that has not yet heard of
-			// another's completed failover from starting a second one.
-			cmps = append(cmps,
-				clientv3.Compare(clientv3.CreateRevision(openKey), "=", 0),
-				clientv3.Compare(clientv3.ModRevision(j.key("closed/", c.Service)), "=", c.ClosedRev))
-			ops = append(ops, clientv3.OpPut(openKey, c.IncidentID),
-				clientv3.OpPut(j.key("owner/", c.IncidentID), j.opts.Replica, clientv3.WithLease(lease)))
-		}
-		for i, inc := range b.Incidents {
-			if stale[inc.ID] {
-				continue
-			}
-			if !opened[inc.ID] {
-				if lease == 0 {
-					return fmt.Errorf("write incident %s: %w", inc.ID, journal.ErrFenced)
-				}
-				cmps = append(cmps,
-					clientv3.Compare(clientv3.LeaseValue(j.key("owner/", inc.ID)), "=", lease),
-					clientv3.Compare(clientv3.Value(j.key("rev/", inc.ID)), "<", padRev(inc.Revision)))
-			}
-			ops = append(ops, clientv3.OpPut(j.key("incidents/", inc.ID), string(enc.Incidents[i])),
-				clientv3.OpPut(j.key("rev/", inc.ID), padRev(inc.Revision)))
-			if !inc.State.Holds() {
-				// Closing frees the slot and records the close, in the same
-				// transaction, so no replica can see the slot free while
-				// still believing the service runs on its primary.
-				if !opened[inc.ID] {
-					cmps = append(cmps, clientv3.Compare(clientv3.Value(j.key("open/", inc.Service)), "=", inc.ID))
-				}
-				ops = append(ops, clientv3.OpDelete(j.key("open/", inc.Service)),
-					clientv3.OpPut(j.key("closed/", inc.Service), inc.ID),
-					clientv3.OpDelete(j.key("owner/", inc.ID)))
-			}
-		}
-		resp, err := j.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
-		if err != nil {
-			return fmt.Errorf("write journal to etcd: %w; check etcd's quorum (the sender should retry)", err)
-		}
-		if resp.Succeeded {
-			return nil
-		}
-		// Find which guard failed: a claim conflict or lost ownership ends
-		// the commit; a stale snapshot is dropped (a newer one is stored)
-		// and the rest is written.
-		if err := j.diagnose(ctx, claims, b.Incidents, opened, joins, stale, lease); err != nil {
-			return err
-		}
-	}
-	return errors.New("etcd journal: write kept conflicting; retry")
-}
-
-func (j *Journal) diagnose(ctx context.Context, claims []journal.Claim, incs []api.Incident, opened, joins, stale map[string]bool, lease clientv3.LeaseID) error {
-	for _, c := range claims {
-		if c.Join {
-			continue
-		}
-		open, err := j.cli.Get(ctx, j.key("open/", c.Service))
-		if err != nil {
-			return fmt.Errorf("read etcd: %w; check etcd's quorum", err)
-		}
-		holder := ""
-		if len(open.Kvs) > 0 {
-			holder = string(open.Kvs[0].Value)
-		}
-		conflict := &journal.ConflictError{Service: c.Service, Holder: holder}
-		closed, err := j.cli.Get(ctx, j.key("closed/", c.Service))
-		if err != nil {
-			return fmt.Errorf("read etcd: %w; check etcd's quorum", err)
-		}
-		if len(closed.Kvs) > 0 {
-			conflict.ClosedRev = closed.Kvs[0].ModRevision
-		}
-		if conflict.ClosedRev != c.ClosedRev && conflict.ClosedRev != 0 {
-			inc, err := j.Incident(ctx, string(closed.Kvs[0].Value))
-			if err != nil {
-				return err
-			}
-			conflict.Closed = &inc
-		}
-		if c.Open && (holder != "" || conflict.ClosedRev != c.ClosedRev) {
-			return conflict
-		}
-		if !c.Open && holder != c.IncidentID {
-			return conflict
-		}
-	}
-	for _, inc := range incs {
-		if opened[inc.ID] || stale[inc.ID] {
-			continue
-		}
-		resp, err := j.cli.Txn(ctx).Then(clientv3.OpGet(j.key("owner/", inc.ID)), clientv3.OpGet(j.key("rev/", inc.ID))).Commit()
-		if err != nil {
-			return fmt.Errorf("read etcd: %w; check etcd's quorum", err)
-		}
-		owner, rev := resp.Responses[0].GetResponseRange(), resp.Responses[1].GetResponseRange()
-		owned := len(owner.Kvs) > 0 && clientv3.LeaseID(owner.Kvs[0].Lease) == lease
-		newer := len(rev.Kvs) > 0 && string(rev.Kvs[0].Value) >= padRev(inc.Revision)
-		switch {
-		case newer && (owned || joins[inc.ID]):
-			// A newer snapshot is stored (the pipeline moved on, or closed
-			// the incident while this delivery joined it): drop this one,
-			// as bbolt does.
-			stale[inc.ID] = true
-		case !owned:
-			return fmt.Errorf("write incident %s: %w", inc.ID, journal.ErrFenced)
-		}
-	}
-	return nil
 }
 
 // Orphans implements journal.Cluster.
@@ -405,7 +273,7 @@ func (j *Journal) Orphans(ctx context.Context) ([]string, error) {
 		clientv3.OpGet(j.key("open/"), clientv3.WithPrefix()),
 		clientv3.OpGet(j.key("owner/"), clientv3.WithPrefix())).Commit()
 	if err != nil {
-		return nil, fmt.Errorf("list open incidents in etcd: %w", err)
+		return nil, j.classify("list open incidents in etcd", err, txnSize{ops: 2})
 	}
 	// An incident owned under this replica's own lease is listed too: a
 	// write that timed out (answered 503) may still have been committed
@@ -455,7 +323,7 @@ func (j *Journal) Adopt(ctx context.Context, id string) (api.Incident, bool, err
 		clientv3.OpGet(j.key("incidents/", id)),
 	).Commit()
 	if err != nil {
-		return inc, false, fmt.Errorf("adopt incident %s: %w", id, err)
+		return inc, false, j.classify("adopt incident "+id, err, txnSize{})
 	}
 	if !resp.Succeeded {
 		return inc, false, nil
@@ -477,7 +345,7 @@ func (j *Journal) Incident(ctx context.Context, id string) (api.Incident, error)
 	var inc api.Incident
 	resp, err := j.cli.Get(ctx, j.key("incidents/", id))
 	if err != nil {
-		return inc, fmt.Errorf("read incident %s from etcd: %w", id, err)
+		return inc, j.classify("read incident "+id+" from etcd", err, txnSize{})
 	}
 	if len(resp.Kvs) == 0 {
 		return inc, journal.ErrNotFound
@@ -496,7 +364,7 @@ func (j *Journal) Incidents(ctx context.Context) ([]api.Incident, error) {
 	defer cancel()
 	resp, err := j.cli.Get(ctx, j.key("incidents/"), clientv3.WithPrefix())
 	if err != nil {
-		return nil, fmt.Errorf("read incidents from etcd: %w; check etcd's quorum", err)
+		return nil, j.classify("read incidents from etcd", err, txnSize{})
 	}
 	out := make([]api.Incident, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
@@ -521,7 +389,7 @@ func (j *Journal) list(ctx context.Context, kind string, limit int, fn func([]by
 	}
 	resp, err := j.cli.Get(ctx, j.key(kind, "/"), opts...)
 	if err != nil {
-		return fmt.Errorf("read %s from etcd: %w", kind, err)
+		return j.classify("read "+kind+" from etcd", err, txnSize{})
 	}
 	for _, kv := range resp.Kvs {
 		if err := fn(kv.Value); err != nil {
