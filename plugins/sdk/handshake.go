@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-plugin"
 )
@@ -29,12 +30,15 @@ const (
 // vcr-strategy-<name>.
 const BinaryPrefix = "vcr-strategy-"
 
-// Handshake is the go-plugin handshake shared by the host and every plugin.
-// ProtocolVersion is left zero on purpose: versions are negotiated through
-// VersionedPlugins.
-var Handshake = plugin.HandshakeConfig{
-	MagicCookieKey:   MagicCookieKey,
-	MagicCookieValue: MagicCookieValue,
+// Handshake returns the go-plugin handshake shared by the host and every
+// plugin. It is a function, not a variable, so no code in a host or a plugin
+// can change it for everyone else. ProtocolVersion is left zero on purpose:
+// versions are negotiated through VersionedPlugins.
+func Handshake() plugin.HandshakeConfig {
+	return plugin.HandshakeConfig{
+		MagicCookieKey:   MagicCookieKey,
+		MagicCookieValue: MagicCookieValue,
+	}
 }
 
 // SupportedVersions lists the protocol versions this SDK can serve and
@@ -44,8 +48,14 @@ func SupportedVersions() []int { return []int{ProtocolVersion} }
 // VersionedPlugins is the go-plugin plugin set per protocol version. A plugin
 // passes its implementation; a host passes nil.
 func VersionedPlugins(impl Strategy) map[int]plugin.PluginSet {
+	return versionedPlugins(impl, nil)
+}
+
+// versionedPlugins is VersionedPlugins with the plugin side's count of
+// in-flight calls, which Serve waits for before the process exits.
+func versionedPlugins(impl Strategy, calls *sync.WaitGroup) map[int]plugin.PluginSet {
 	return map[int]plugin.PluginSet{
-		ProtocolVersion: {PluginName: &GRPCPlugin{Impl: impl}},
+		ProtocolVersion: {PluginName: &grpcPlugin{impl: impl, calls: calls}},
 	}
 }
 

@@ -28,14 +28,15 @@ func TestMain(m *testing.M) {
 	if v := os.Getenv(envServeVersion); v != "" {
 		version, _ := strconv.Atoi(v)
 		plugin.Serve(&plugin.ServeConfig{
-			HandshakeConfig: sdk.Handshake,
+			HandshakeConfig: sdk.Handshake(),
 			VersionedPlugins: map[int]plugin.PluginSet{
-				version: {sdk.PluginName: &sdk.GRPCPlugin{Impl: &fake{}}},
+				version: sdk.VersionedPlugins(&fake{})[sdk.ProtocolVersion],
 			},
 			GRPCServer: plugin.DefaultGRPCServer,
 		})
 		os.Exit(0)
 	}
+	actAsHostOrPlugin()
 	os.Exit(m.Run())
 }
 

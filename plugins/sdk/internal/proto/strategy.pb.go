@@ -5,7 +5,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: plugins/sdk/proto/strategy.proto
+// source: plugins/sdk/internal/proto/strategy.proto
 
 package proto
 
@@ -32,7 +32,7 @@ type InfoRequest struct {
 
 func (x *InfoRequest) Reset() {
 	*x = InfoRequest{}
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[0]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +44,7 @@ func (x *InfoRequest) String() string {
 func (*InfoRequest) ProtoMessage() {}
 
 func (x *InfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[0]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +57,7 @@ func (x *InfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
 func (*InfoRequest) Descriptor() ([]byte, []int) {
-	return file_plugins_sdk_proto_strategy_proto_rawDescGZIP(), []int{0}
+	return file_plugins_sdk_internal_proto_strategy_proto_rawDescGZIP(), []int{0}
 }
 
 type InfoResponse struct {
@@ -71,7 +71,7 @@ type InfoResponse struct {
 
 func (x *InfoResponse) Reset() {
 	*x = InfoResponse{}
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[1]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -83,7 +83,7 @@ func (x *InfoResponse) String() string {
 func (*InfoResponse) ProtoMessage() {}
 
 func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[1]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -96,7 +96,7 @@ func (x *InfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
 func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_plugins_sdk_proto_strategy_proto_rawDescGZIP(), []int{1}
+	return file_plugins_sdk_internal_proto_strategy_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *InfoResponse) GetName() string {
@@ -129,7 +129,7 @@ type ValidateConfigRequest struct {
 
 func (x *ValidateConfigRequest) Reset() {
 	*x = ValidateConfigRequest{}
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[2]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -141,7 +141,7 @@ func (x *ValidateConfigRequest) String() string {
 func (*ValidateConfigRequest) ProtoMessage() {}
 
 func (x *ValidateConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[2]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -154,7 +154,7 @@ func (x *ValidateConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConfigRequest.ProtoReflect.Descriptor instead.
 func (*ValidateConfigRequest) Descriptor() ([]byte, []int) {
-	return file_plugins_sdk_proto_strategy_proto_rawDescGZIP(), []int{2}
+	return file_plugins_sdk_internal_proto_strategy_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ValidateConfigRequest) GetSettings() []byte {
@@ -176,7 +176,7 @@ type ValidateConfigResponse struct {
 
 func (x *ValidateConfigResponse) Reset() {
 	*x = ValidateConfigResponse{}
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[3]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -188,7 +188,7 @@ func (x *ValidateConfigResponse) String() string {
 func (*ValidateConfigResponse) ProtoMessage() {}
 
 func (x *ValidateConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[3]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -201,7 +201,7 @@ func (x *ValidateConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConfigResponse.ProtoReflect.Descriptor instead.
 func (*ValidateConfigResponse) Descriptor() ([]byte, []int) {
-	return file_plugins_sdk_proto_strategy_proto_rawDescGZIP(), []int{3}
+	return file_plugins_sdk_internal_proto_strategy_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ValidateConfigResponse) GetError() string {
@@ -225,7 +225,7 @@ type PrepareRequest struct {
 
 func (x *PrepareRequest) Reset() {
 	*x = PrepareRequest{}
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[4]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -237,7 +237,7 @@ func (x *PrepareRequest) String() string {
 func (*PrepareRequest) ProtoMessage() {}
 
 func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[4]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -250,7 +250,7 @@ func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareRequest.ProtoReflect.Descriptor instead.
 func (*PrepareRequest) Descriptor() ([]byte, []int) {
-	return file_plugins_sdk_proto_strategy_proto_rawDescGZIP(), []int{4}
+	return file_plugins_sdk_internal_proto_strategy_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PrepareRequest) GetIncidentId() string {
@@ -306,7 +306,7 @@ type Endpoint struct {
 
 func (x *Endpoint) Reset() {
 	*x = Endpoint{}
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[5]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +318,7 @@ func (x *Endpoint) String() string {
 func (*Endpoint) ProtoMessage() {}
 
 func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[5]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +331,7 @@ func (x *Endpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
 func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_plugins_sdk_proto_strategy_proto_rawDescGZIP(), []int{5}
+	return file_plugins_sdk_internal_proto_strategy_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Endpoint) GetAddress() string {
@@ -365,7 +365,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[6]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -377,7 +377,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[6]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -390,7 +390,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_plugins_sdk_proto_strategy_proto_rawDescGZIP(), []int{6}
+	return file_plugins_sdk_internal_proto_strategy_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Progress) GetTimeUnixNano() int64 {
@@ -421,7 +421,7 @@ type PrepareEvent struct {
 
 func (x *PrepareEvent) Reset() {
 	*x = PrepareEvent{}
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[7]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +433,7 @@ func (x *PrepareEvent) String() string {
 func (*PrepareEvent) ProtoMessage() {}
 
 func (x *PrepareEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[7]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +446,7 @@ func (x *PrepareEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareEvent.ProtoReflect.Descriptor instead.
 func (*PrepareEvent) Descriptor() ([]byte, []int) {
-	return file_plugins_sdk_proto_strategy_proto_rawDescGZIP(), []int{7}
+	return file_plugins_sdk_internal_proto_strategy_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PrepareEvent) GetEvent() isPrepareEvent_Event {
@@ -518,7 +518,7 @@ type FinalizeRequest struct {
 
 func (x *FinalizeRequest) Reset() {
 	*x = FinalizeRequest{}
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[8]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +530,7 @@ func (x *FinalizeRequest) String() string {
 func (*FinalizeRequest) ProtoMessage() {}
 
 func (x *FinalizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[8]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +543,7 @@ func (x *FinalizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinalizeRequest.ProtoReflect.Descriptor instead.
 func (*FinalizeRequest) Descriptor() ([]byte, []int) {
-	return file_plugins_sdk_proto_strategy_proto_rawDescGZIP(), []int{8}
+	return file_plugins_sdk_internal_proto_strategy_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *FinalizeRequest) GetIncidentId() string {
@@ -590,7 +590,7 @@ type FinalizeResponse struct {
 
 func (x *FinalizeResponse) Reset() {
 	*x = FinalizeResponse{}
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[9]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -602,7 +602,7 @@ func (x *FinalizeResponse) String() string {
 func (*FinalizeResponse) ProtoMessage() {}
 
 func (x *FinalizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_sdk_proto_strategy_proto_msgTypes[9]
+	mi := &file_plugins_sdk_internal_proto_strategy_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -615,7 +615,7 @@ func (x *FinalizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinalizeResponse.ProtoReflect.Descriptor instead.
 func (*FinalizeResponse) Descriptor() ([]byte, []int) {
-	return file_plugins_sdk_proto_strategy_proto_rawDescGZIP(), []int{9}
+	return file_plugins_sdk_internal_proto_strategy_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *FinalizeResponse) GetError() string {
@@ -625,11 +625,11 @@ func (x *FinalizeResponse) GetError() string {
 	return ""
 }
 
-var File_plugins_sdk_proto_strategy_proto protoreflect.FileDescriptor
+var File_plugins_sdk_internal_proto_strategy_proto protoreflect.FileDescriptor
 
-const file_plugins_sdk_proto_strategy_proto_rawDesc = "" +
+const file_plugins_sdk_internal_proto_strategy_proto_rawDesc = "" +
 	"\n" +
-	" plugins/sdk/proto/strategy.proto\x12\x0fvcr.strategy.v1\"\r\n" +
+	")plugins/sdk/internal/proto/strategy.proto\x12\x0fvcr.strategy.v1\"\r\n" +
 	"\vInfoRequest\"^\n" +
 	"\fInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -678,22 +678,22 @@ const file_plugins_sdk_proto_strategy_proto_rawDesc = "" +
 	"\x04Info\x12\x1c.vcr.strategy.v1.InfoRequest\x1a\x1d.vcr.strategy.v1.InfoResponse\x12a\n" +
 	"\x0eValidateConfig\x12&.vcr.strategy.v1.ValidateConfigRequest\x1a'.vcr.strategy.v1.ValidateConfigResponse\x12K\n" +
 	"\aPrepare\x12\x1f.vcr.strategy.v1.PrepareRequest\x1a\x1d.vcr.strategy.v1.PrepareEvent0\x01\x12O\n" +
-	"\bFinalize\x12 .vcr.strategy.v1.FinalizeRequest\x1a!.vcr.strategy.v1.FinalizeResponseB2Z0github.com/vcrcovery/vcrcovery/plugins/sdk/protob\x06proto3"
+	"\bFinalize\x12 .vcr.strategy.v1.FinalizeRequest\x1a!.vcr.strategy.v1.FinalizeResponseB;Z9github.com/vcrcovery/vcrcovery/plugins/sdk/internal/protob\x06proto3"
 
 var (
-	file_plugins_sdk_proto_strategy_proto_rawDescOnce sync.Once
-	file_plugins_sdk_proto_strategy_proto_rawDescData []byte
+	file_plugins_sdk_internal_proto_strategy_proto_rawDescOnce sync.Once
+	file_plugins_sdk_internal_proto_strategy_proto_rawDescData []byte
 )
 
-func file_plugins_sdk_proto_strategy_proto_rawDescGZIP() []byte {
-	file_plugins_sdk_proto_strategy_proto_rawDescOnce.Do(func() {
-		file_plugins_sdk_proto_strategy_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_plugins_sdk_proto_strategy_proto_rawDesc), len(file_plugins_sdk_proto_strategy_proto_rawDesc)))
+func file_plugins_sdk_internal_proto_strategy_proto_rawDescGZIP() []byte {
+	file_plugins_sdk_internal_proto_strategy_proto_rawDescOnce.Do(func() {
+		file_plugins_sdk_internal_proto_strategy_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_plugins_sdk_internal_proto_strategy_proto_rawDesc), len(file_plugins_sdk_internal_proto_strategy_proto_rawDesc)))
 	})
-	return file_plugins_sdk_proto_strategy_proto_rawDescData
+	return file_plugins_sdk_internal_proto_strategy_proto_rawDescData
 }
 
-var file_plugins_sdk_proto_strategy_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
-var file_plugins_sdk_proto_strategy_proto_goTypes = []any{
+var file_plugins_sdk_internal_proto_strategy_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_plugins_sdk_internal_proto_strategy_proto_goTypes = []any{
 	(*InfoRequest)(nil),            // 0: vcr.strategy.v1.InfoRequest
 	(*InfoResponse)(nil),           // 1: vcr.strategy.v1.InfoResponse
 	(*ValidateConfigRequest)(nil),  // 2: vcr.strategy.v1.ValidateConfigRequest
@@ -707,7 +707,7 @@ var file_plugins_sdk_proto_strategy_proto_goTypes = []any{
 	nil,                            // 10: vcr.strategy.v1.PrepareRequest.LabelsEntry
 	nil,                            // 11: vcr.strategy.v1.Endpoint.DetailsEntry
 }
-var file_plugins_sdk_proto_strategy_proto_depIdxs = []int32{
+var file_plugins_sdk_internal_proto_strategy_proto_depIdxs = []int32{
 	10, // 0: vcr.strategy.v1.PrepareRequest.labels:type_name -> vcr.strategy.v1.PrepareRequest.LabelsEntry
 	11, // 1: vcr.strategy.v1.Endpoint.details:type_name -> vcr.strategy.v1.Endpoint.DetailsEntry
 	6,  // 2: vcr.strategy.v1.PrepareEvent.progress:type_name -> vcr.strategy.v1.Progress
@@ -728,12 +728,12 @@ var file_plugins_sdk_proto_strategy_proto_depIdxs = []int32{
 	0,  // [0:5] is the sub-list for field type_name
 }
 
-func init() { file_plugins_sdk_proto_strategy_proto_init() }
-func file_plugins_sdk_proto_strategy_proto_init() {
-	if File_plugins_sdk_proto_strategy_proto != nil {
+func init() { file_plugins_sdk_internal_proto_strategy_proto_init() }
+func file_plugins_sdk_internal_proto_strategy_proto_init() {
+	if File_plugins_sdk_internal_proto_strategy_proto != nil {
 		return
 	}
-	file_plugins_sdk_proto_strategy_proto_msgTypes[7].OneofWrappers = []any{
+	file_plugins_sdk_internal_proto_strategy_proto_msgTypes[7].OneofWrappers = []any{
 		(*PrepareEvent_Progress)(nil),
 		(*PrepareEvent_Endpoint)(nil),
 		(*PrepareEvent_Error)(nil),
@@ -742,17 +742,17 @@ func file_plugins_sdk_proto_strategy_proto_init() {
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugins_sdk_proto_strategy_proto_rawDesc), len(file_plugins_sdk_proto_strategy_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugins_sdk_internal_proto_strategy_proto_rawDesc), len(file_plugins_sdk_internal_proto_strategy_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
-		GoTypes:           file_plugins_sdk_proto_strategy_proto_goTypes,
-		DependencyIndexes: file_plugins_sdk_proto_strategy_proto_depIdxs,
-		MessageInfos:      file_plugins_sdk_proto_strategy_proto_msgTypes,
+		GoTypes:           file_plugins_sdk_internal_proto_strategy_proto_goTypes,
+		DependencyIndexes: file_plugins_sdk_internal_proto_strategy_proto_depIdxs,
+		MessageInfos:      file_plugins_sdk_internal_proto_strategy_proto_msgTypes,
 	}.Build()
-	File_plugins_sdk_proto_strategy_proto = out.File
-	file_plugins_sdk_proto_strategy_proto_goTypes = nil
-	file_plugins_sdk_proto_strategy_proto_depIdxs = nil
+	File_plugins_sdk_internal_proto_strategy_proto = out.File
+	file_plugins_sdk_internal_proto_strategy_proto_goTypes = nil
+	file_plugins_sdk_internal_proto_strategy_proto_depIdxs = nil
 }

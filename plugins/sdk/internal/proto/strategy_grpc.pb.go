@@ -5,7 +5,7 @@
 // versions:
 // - protoc-gen-go-grpc v1.6.2
 // - protoc             v3.21.12
-// source: plugins/sdk/proto/strategy.proto
+// source: plugins/sdk/internal/proto/strategy.proto
 
 package proto
 
@@ -242,5 +242,5 @@ var Strategy_ServiceDesc = grpc.ServiceDesc{
 			ServerStreams: true,
 		},
 	},
-	Metadata: "plugins/sdk/proto/strategy.proto",
+	Metadata: "plugins/sdk/internal/proto/strategy.proto",
 }
