@@ -2,7 +2,6 @@ package receiver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/netip"
 	"time"
@@ -32,7 +31,7 @@ var ErrHostUnreachable = errors.New("libvirt host unreachable")
 type Strategies interface {
 	Prepare(ctx context.Context, name string, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error)
 	Finalize(ctx context.Context, name string, req sdk.FinalizeRequest) error
-	ValidateConfig(ctx context.Context, name string, settings json.RawMessage) error
+	ValidateConfig(ctx context.Context, name string, req sdk.ValidateRequest) error
 }
 
 // Check is one readiness check of an endpoint.

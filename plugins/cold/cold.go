@@ -2,7 +2,6 @@ package cold
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -29,8 +28,8 @@ func (Strategy) Info(context.Context) (sdk.Info, error) {
 }
 
 // ValidateConfig implements sdk.Strategy.
-func (Strategy) ValidateConfig(_ context.Context, settings json.RawMessage) error {
-	_, err := backupstore.ParseSettings(settings)
+func (Strategy) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
+	_, err := backupstore.ParseSettings(req.Settings)
 	return err
 }
 
@@ -105,6 +104,11 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 
 // Finalize implements sdk.Strategy; the restored container stays.
 func (Strategy) Finalize(context.Context, sdk.FinalizeRequest) error { return nil }
+
+// Abort implements sdk.Strategy. Until restored instances carry ownership
+// marks, cold cannot tell its own import from a namesake, so it removes
+// nothing.
+func (Strategy) Abort(context.Context, sdk.AbortRequest) error { return nil }
 
 // removeInstance force-stops and deletes name if it exists.
 func removeInstance(ctx context.Context, c *lxd.Client, name string) (bool, error) {

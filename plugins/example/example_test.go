@@ -67,8 +67,10 @@ func TestValidateConfig(t *testing.T) {
 		{`{"command":["true"],"timeout":"-1s"}`, "settings.timeout"},
 		{`{"command":["true"],"comand":1}`, "unknown field"},
 		{`{"command":["true"],"finalize_command":[""]}`, "settings.finalize_command"},
+		{`{"command":["true"],"abort_command":["sh","-c","true"]}`, ""},
+		{`{"command":["true"],"abort_command":[""]}`, "settings.abort_command"},
 	} {
-		err := example.Strategy{}.ValidateConfig(context.Background(), json.RawMessage(tc.raw))
+		err := example.Strategy{}.ValidateConfig(context.Background(), sdk.ValidateRequest{Service: "web", Settings: json.RawMessage(tc.raw)})
 		if tc.err == "" && err != nil {
 			t.Errorf("ValidateConfig(%s) = %v", tc.raw, err)
 		}
@@ -215,7 +217,7 @@ func TestPluginBinary(t *testing.T) {
 	if err != nil || info.Name != "example" || info.Version != example.Version {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}
-	if err := s.ValidateConfig(ctx, json.RawMessage(`{"command":[]}`)); err == nil || !strings.Contains(err.Error(), "settings.command: required") {
+	if err := s.ValidateConfig(ctx, sdk.ValidateRequest{Settings: json.RawMessage(`{"command":[]}`)}); err == nil || !strings.Contains(err.Error(), "settings.command: required") {
 		t.Errorf("ValidateConfig error = %v", err)
 	}
 	var progress []string

@@ -197,10 +197,10 @@ func TestPrepareInfoValidate(t *testing.T) {
 	if err != nil || info.Name != "testplug" || info.Version != "0.0.1" {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}
-	if err := m.ValidateConfig(ctx, "testplug", json.RawMessage(`{"mode":"ok"}`)); err != nil {
+	if err := m.ValidateConfig(ctx, "testplug", sdk.ValidateRequest{Service: "web", Settings: json.RawMessage(`{"mode":"ok"}`)}); err != nil {
 		t.Errorf("ValidateConfig(valid) = %v", err)
 	}
-	err = m.ValidateConfig(ctx, "testplug", json.RawMessage(`{"mode":"sideways"}`))
+	err = m.ValidateConfig(ctx, "testplug", sdk.ValidateRequest{Service: "web", Settings: json.RawMessage(`{"mode":"sideways"}`)})
 	if err == nil || !strings.Contains(err.Error(), `settings.mode: unknown mode "sideways"`) {
 		t.Errorf("ValidateConfig(bad) = %v", err)
 	}
@@ -214,6 +214,13 @@ func TestPrepareInfoValidate(t *testing.T) {
 	}
 	if err := m.Finalize(ctx, "testplug", sdk.FinalizeRequest{Service: "web", Endpoint: ep}); err != nil {
 		t.Errorf("Finalize = %v", err)
+	}
+	if err := m.Abort(ctx, "testplug", sdk.AbortRequest{Service: "web", Settings: json.RawMessage(`{"mode":"ok"}`)}); err != nil {
+		t.Errorf("Abort = %v", err)
+	}
+	err = m.Abort(ctx, "testplug", sdk.AbortRequest{Service: "web", Settings: json.RawMessage(`{"mode":"fail"}`)})
+	if err == nil || !strings.Contains(err.Error(), "strategy testplug: Abort: abort: source unreachable") {
+		t.Errorf("failing Abort = %v", err)
 	}
 }
 
@@ -371,13 +378,13 @@ func TestChecksum(t *testing.T) {
 }
 
 func TestVersionMismatch(t *testing.T) {
-	t.Setenv("TESTPLUGIN_PROTOCOL", "2")
+	t.Setenv("TESTPLUGIN_PROTOCOL", "3")
 	m := newManager(t, manager.Config{})
 	_, err := m.Info(context.Background(), "testplug")
 	if !errors.Is(err, sdk.ErrIncompatibleVersion) {
-		t.Fatalf("Info from a version-2 plugin = %v", err)
+		t.Fatalf("Info from a version-3 plugin = %v", err)
 	}
-	for _, want := range []string{"vcr-strategy-testplug speaks protocol version 2", "supports strategy protocol version(s) 1"} {
+	for _, want := range []string{"vcr-strategy-testplug speaks protocol version 3", "supports strategy protocol version(s) 1, 2"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

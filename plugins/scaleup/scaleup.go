@@ -2,7 +2,6 @@ package scaleup
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -33,8 +32,8 @@ func (*Strategy) Info(context.Context) (sdk.Info, error) {
 }
 
 // ValidateConfig implements sdk.Strategy.
-func (*Strategy) ValidateConfig(_ context.Context, settings json.RawMessage) error {
-	_, err := ParseSettings(settings)
+func (*Strategy) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
+	_, err := ParseSettings(req.Settings)
 	return err
 }
 
@@ -172,3 +171,8 @@ func (st *Strategy) Finalize(ctx context.Context, req sdk.FinalizeRequest) error
 	}
 	return nil
 }
+
+// Abort implements sdk.Strategy. Until moved instances carry ownership
+// marks, scale-up cannot tell its own target copy from a namesake, so it
+// changes nothing.
+func (st *Strategy) Abort(context.Context, sdk.AbortRequest) error { return nil }

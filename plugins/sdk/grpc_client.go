@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +33,8 @@ func (e *TransportError) Unwrap() error { return e.Err }
 // grpcClient implements Strategy by calling a plugin over gRPC (host side).
 type grpcClient struct {
 	client pb.StrategyClient
+	// version is the protocol version negotiated with the plugin.
+	version int
 }
 
 var _ Strategy = (*grpcClient)(nil)
@@ -48,8 +49,13 @@ func (c *grpcClient) Info(ctx context.Context) (Info, error) {
 }
 
 // ValidateConfig implements Strategy.
-func (c *grpcClient) ValidateConfig(ctx context.Context, settings json.RawMessage) error {
-	resp, err := c.client.ValidateConfig(ctx, &pb.ValidateConfigRequest{Settings: settings})
+func (c *grpcClient) ValidateConfig(ctx context.Context, req ValidateRequest) error {
+	// A version-1 plugin ignores the fields it does not know.
+	resp, err := c.client.ValidateConfig(ctx, &pb.ValidateConfigRequest{
+		Settings: req.Settings,
+		Shared:   req.Shared,
+		Service:  req.Service,
+	})
 	if err != nil {
 		return fromStatus(ctx, err)
 	}
@@ -101,6 +107,30 @@ func (c *grpcClient) Finalize(ctx context.Context, req FinalizeRequest) error {
 		Endpoint:   endpointToProto(req.Endpoint),
 	})
 	if err != nil {
+		return fromStatus(ctx, err)
+	}
+	return remote(resp.GetError())
+}
+
+// Abort implements Strategy. A plugin that negotiated protocol version 1 has
+// no Abort: the call fails with an *UnsupportedError without reaching it.
+func (c *grpcClient) Abort(ctx context.Context, req AbortRequest) error {
+	if c.version < sinceVersion["Abort"] {
+		return &UnsupportedError{Call: "Abort", Version: c.version}
+	}
+	resp, err := c.client.Abort(ctx, &pb.AbortRequest{
+		IncidentId: req.IncidentID,
+		Service:    req.Service,
+		Reason:     req.Reason,
+		Settings:   req.Settings,
+		Shared:     req.Shared,
+		Endpoint:   endpointToProto(req.Endpoint),
+	})
+	if err != nil {
+		if status.Code(err) == codes.Unimplemented {
+			// A plugin that claims version 2 but registered no Abort.
+			return &UnsupportedError{Call: "Abort", Version: c.version}
+		}
 		return fromStatus(ctx, err)
 	}
 	return remote(resp.GetError())

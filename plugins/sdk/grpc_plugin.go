@@ -18,6 +18,8 @@ import (
 type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	impl Strategy
+	// version is the protocol version this plugin set stands for.
+	version int
 
 	// calls tracks in-flight calls on the plugin side so Serve can let them
 	// unwind before the process exits.
@@ -35,7 +37,7 @@ func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 
 // GRPCClient returns the client shim (host side), which implements Strategy.
 func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &grpcClient{client: pb.NewStrategyClient(c)}, nil
+	return &grpcClient{client: pb.NewStrategyClient(c), version: p.version}, nil
 }
 
 func endpointToProto(ep Endpoint) *pb.Endpoint {

@@ -42,7 +42,12 @@ func (s *grpcServer) Info(ctx context.Context, _ *pb.InfoRequest) (*pb.InfoRespo
 // ValidateConfig implements the gRPC service.
 func (s *grpcServer) ValidateConfig(ctx context.Context, req *pb.ValidateConfigRequest) (*pb.ValidateConfigResponse, error) {
 	defer s.track()()
-	if err := s.impl.ValidateConfig(ctx, req.GetSettings()); err != nil {
+	err := s.impl.ValidateConfig(ctx, ValidateRequest{
+		Service:  req.GetService(),
+		Settings: req.GetSettings(),
+		Shared:   req.GetShared(),
+	})
+	if err != nil {
 		return &pb.ValidateConfigResponse{Error: errorText(err)}, nil
 	}
 	return &pb.ValidateConfigResponse{}, nil
@@ -104,6 +109,23 @@ func (s *grpcServer) Finalize(ctx context.Context, req *pb.FinalizeRequest) (*pb
 		return &pb.FinalizeResponse{Error: errorText(err)}, nil
 	}
 	return &pb.FinalizeResponse{}, nil
+}
+
+// Abort implements the gRPC service (protocol version 2).
+func (s *grpcServer) Abort(ctx context.Context, req *pb.AbortRequest) (*pb.AbortResponse, error) {
+	defer s.track()()
+	err := s.impl.Abort(ctx, AbortRequest{
+		IncidentID: req.GetIncidentId(),
+		Service:    req.GetService(),
+		Reason:     req.GetReason(),
+		Settings:   req.GetSettings(),
+		Shared:     req.GetShared(),
+		Endpoint:   endpointFromProto(req.GetEndpoint()),
+	})
+	if err != nil {
+		return &pb.AbortResponse{Error: errorText(err)}, nil
+	}
+	return &pb.AbortResponse{}, nil
 }
 
 // errorText keeps an error's message but never sends an empty one, which

@@ -10,10 +10,12 @@ import (
 	"github.com/hashicorp/go-plugin"
 )
 
-// ProtocolVersion is the strategy wire protocol this SDK speaks. It changes
-// only when strategy.proto changes incompatibly; a host keeps serving the
-// versions listed in SupportedVersions so older plugins keep working.
-const ProtocolVersion = 1
+// ProtocolVersion is the newest strategy wire protocol this SDK speaks.
+// Version 2 added Abort and the shared settings in ValidateConfig. A host
+// offers every version in SupportedVersions and a plugin serves them all, so
+// go-plugin settles on the newest both know: a version-1 plugin built before
+// Abort existed keeps working with a new host, without Abort.
+const ProtocolVersion = 2
 
 // PluginName is the key of the strategy plugin in every plugin set.
 const PluginName = "strategy"
@@ -43,7 +45,7 @@ func Handshake() plugin.HandshakeConfig {
 
 // SupportedVersions lists the protocol versions this SDK can serve and
 // consume, oldest first.
-func SupportedVersions() []int { return []int{ProtocolVersion} }
+func SupportedVersions() []int { return []int{1, ProtocolVersion} }
 
 // VersionedPlugins is the go-plugin plugin set per protocol version. A plugin
 // passes its implementation; a host passes nil.
@@ -53,10 +55,16 @@ func VersionedPlugins(impl Strategy) map[int]plugin.PluginSet {
 
 // versionedPlugins is VersionedPlugins with the plugin side's count of
 // in-flight calls, which Serve waits for before the process exits.
+//
+// Every version registers the same server: version 2 only adds an RPC and
+// fields, which a version-1 host never sends. On the host side the version
+// decides what the client may ask: a version-1 plugin gets no Abort.
 func versionedPlugins(impl Strategy, calls *sync.WaitGroup) map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{
-		ProtocolVersion: {PluginName: &grpcPlugin{impl: impl, calls: calls}},
+	sets := make(map[int]plugin.PluginSet, len(SupportedVersions()))
+	for _, v := range SupportedVersions() {
+		sets[v] = plugin.PluginSet{PluginName: &grpcPlugin{impl: impl, version: v, calls: calls}}
 	}
+	return sets
 }
 
 // ErrIncompatibleVersion marks a plugin built against a protocol version this

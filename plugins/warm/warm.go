@@ -2,7 +2,6 @@ package warm
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
@@ -24,8 +23,8 @@ func (Strategy) Info(context.Context) (sdk.Info, error) {
 }
 
 // ValidateConfig implements sdk.Strategy.
-func (Strategy) ValidateConfig(_ context.Context, settings json.RawMessage) error {
-	_, err := ParseSettings(settings)
+func (Strategy) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
+	_, err := ParseSettings(req.Settings)
 	return err
 }
 
@@ -62,3 +61,8 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 
 // Finalize implements sdk.Strategy; a warm standby has nothing to clean up.
 func (Strategy) Finalize(context.Context, sdk.FinalizeRequest) error { return nil }
+
+// Abort implements sdk.Strategy: it leaves the container running. A warm
+// standby runs before an incident and after it; stopping it would only make
+// the next recovery slower.
+func (Strategy) Abort(context.Context, sdk.AbortRequest) error { return nil }

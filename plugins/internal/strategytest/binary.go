@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 )
 
@@ -23,10 +24,10 @@ func CheckBinary(t *testing.T, cmdPkg, name string, valid json.RawMessage) {
 	if err != nil || info.Name != name || info.Version == "" {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}
-	if err := s.ValidateConfig(ctx, valid); err != nil {
+	if err := s.ValidateConfig(ctx, sdk.ValidateRequest{Service: "web", Settings: valid}); err != nil {
 		t.Errorf("valid settings refused: %v", err)
 	}
-	if err := s.ValidateConfig(ctx, json.RawMessage(`{"remtoe":"x"}`)); err == nil {
+	if err := s.ValidateConfig(ctx, sdk.ValidateRequest{Service: "web", Settings: json.RawMessage(`{"remtoe":"x"}`)}); err == nil {
 		t.Error("misspelt settings accepted")
 	}
 }

@@ -84,14 +84,14 @@ func checkValidate(t tb, s sdk.Strategy, valid json.RawMessage) {
 	t.Helper()
 	ctx := context.Background()
 	for _, g := range garbage {
-		if err := s.ValidateConfig(ctx, g); err == nil {
+		if err := s.ValidateConfig(ctx, sdk.ValidateRequest{Settings: g}); err == nil {
 			t.Errorf("ValidateConfig(%q) = nil; malformed settings must be rejected at config load", g)
 		} else if err.Error() == "" {
 			t.Errorf("ValidateConfig(%q) returned an error with no message", g)
 		}
 	}
 	if valid != nil {
-		if err := s.ValidateConfig(ctx, valid); err != nil {
+		if err := s.ValidateConfig(ctx, sdk.ValidateRequest{Settings: valid}); err != nil {
 			t.Errorf("ValidateConfig(valid settings %s) = %v", valid, err)
 		}
 	}

@@ -2,7 +2,6 @@ package sdktest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"strings"
@@ -43,13 +42,14 @@ func run(check func(tb)) []string {
 // sloppy gets everything wrong that Conformance checks.
 type sloppy struct{}
 
-func (sloppy) Info(context.Context) (sdk.Info, error)                { return sdk.Info{Name: "sloppy"}, nil }
-func (sloppy) ValidateConfig(context.Context, json.RawMessage) error { return nil }
+func (sloppy) Info(context.Context) (sdk.Info, error)                    { return sdk.Info{Name: "sloppy"}, nil }
+func (sloppy) ValidateConfig(context.Context, sdk.ValidateRequest) error { return nil }
 func (sloppy) Prepare(context.Context, sdk.PrepareRequest, sdk.ProgressFunc) (sdk.Endpoint, error) {
 	time.Sleep(2 * time.Second) // ignores its context
 	return sdk.Endpoint{Address: "127.0.0.1", Port: 1}, nil
 }
 func (sloppy) Finalize(context.Context, sdk.FinalizeRequest) error { return nil }
+func (sloppy) Abort(context.Context, sdk.AbortRequest) error       { return nil }
 
 func TestChecksCatchASloppyStrategy(t *testing.T) {
 	direct := func(s sdk.Strategy) sdk.Strategy { return s }
