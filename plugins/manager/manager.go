@@ -421,6 +421,10 @@ func (m *Manager) start(name, path string) (*instance, error) {
 	inst.client = client
 	inst.strategy = s
 	log.Debug("strategy plugin started", "version", client.NegotiatedVersion())
+	if v := client.NegotiatedVersion(); v < sdk.ProtocolVersion {
+		log.Warn("strategy plugin speaks an older protocol: it runs recoveries but cannot undo them (no Abort); rebuild it against the current plugins/sdk",
+			"plugin", bin, "protocol", v, "current", sdk.ProtocolVersion)
+	}
 	return inst, nil
 }
 
