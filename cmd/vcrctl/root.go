@@ -99,7 +99,7 @@ Commands that need the receiver's configuration read --config.file.`,
 
 	root.AddCommand(a.statusCmd(), a.incidentsCmd(), a.showCmd(),
 		a.failoverCmd(), a.failbackCmd(), a.ackCmd(),
-		a.checkConfigCmd(), a.backupCmd(), a.costCmd(), a.uiCmd())
+		a.checkConfigCmd(), a.backupCmd(), a.standbyCmd(), a.costCmd(), a.uiCmd())
 	return root
 }
 
