@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
+	"github.com/vcrcovery/vcrcovery/plugins/ownership"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 )
 
@@ -43,6 +44,11 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 	inst, _, err := c.GetInstance(ctx, name)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, notFoundHint(err, name, s.Remote))
+	}
+	// A warm standby is often made by hand, so an unmarked instance is
+	// fine; one marked for another service is not this service's standby.
+	if err := ownership.CheckNotOthers(inst, s.Remote, req.Service, "start it and switch the service to it"); err != nil {
+		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
 	}
 	// Read the endpoint before starting, so a misconfigured proxy fails the
 	// recovery without side effects.
