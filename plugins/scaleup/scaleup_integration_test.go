@@ -122,6 +122,29 @@ func TestScaleupIntegration(t *testing.T) {
 	}
 	strategytest.WaitPage(t, ep.Address, ep.Port, "web\n", 5*time.Second)
 
+	t.Run("abort puts the source back", func(t *testing.T) {
+		// web now lives on bigvm; move it back to the standby, then undo.
+		back := json.RawMessage(`{"source":"bigvm","target":"standby","live":"off","proxy_device":"web","sample_interval":"50ms"}`)
+		r := sdk.PrepareRequest{IncidentID: "i2", Service: "web", Settings: back, Shared: p.shared}
+		ep, err := s.Prepare(ctx, r, nil)
+		if err != nil || ep.Address != "127.0.0.2" {
+			t.Fatalf("Prepare back = %+v, %v", ep, err)
+		}
+		if st := status(t, p.bigvm, "web"); st != "FROZEN" {
+			t.Fatalf("source copy is %q after the move, want FROZEN", st)
+		}
+		abort := sdk.AbortRequest{IncidentID: "i2", Service: "web", Reason: "DNS switch failed", Settings: back, Shared: p.shared, Endpoint: ep}
+		for range 2 { // the second Abort finds nothing left to undo
+			if err := s.Abort(ctx, abort); err != nil {
+				t.Fatalf("Abort: %v", err)
+			}
+		}
+		strategytest.WaitPage(t, "127.0.0.3", port, "web\n", 5*time.Second)
+		if st := status(t, p.standby, "web"); st != "" {
+			t.Errorf("the target copy is still there after Abort: %q", st)
+		}
+	})
+
 	t.Run("instance missing", func(t *testing.T) {
 		r := req
 		r.Settings = json.RawMessage(`{"source":"standby","target":"bigvm","candidates":["ghost"]}`)
@@ -162,10 +185,32 @@ func TestScaleupIntegration(t *testing.T) {
 		sdktest.Conformance(t, &Strategy{}, sdktest.Options{ValidSettings: r.Settings, BlockingPrepare: &r, CancelWithin: 2 * time.Second})
 	})
 
+	t.Run("namesake on the target it does not own survives", func(t *testing.T) {
+		p.bigvm.LaunchService(t, "idle", idlePort) // made by hand: no marks
+		r := req
+		r.Service = "idle"
+		r.Settings = json.RawMessage(`{"source":"standby","target":"bigvm","live":"off","proxy_device":"web","sample_interval":"50ms"}`)
+		_, err := s.Prepare(ctx, r, nil)
+		if err == nil || !strings.Contains(err.Error(), `remote "bigvm" has an instance "idle" that VCRcovery does not own`) ||
+			!strings.Contains(err.Error(), "vcrctl standby adopt idle --remote bigvm") {
+			t.Fatalf("err = %v", err)
+		}
+		t.Logf("error: %v", err)
+		if err := s.Abort(ctx, sdk.AbortRequest{IncidentID: r.IncidentID, Service: "idle", Settings: r.Settings, Shared: p.shared}); err != nil {
+			t.Fatalf("Abort: %v", err)
+		}
+		strategytest.WaitPage(t, "127.0.0.3", idlePort, "idle\n", 5*time.Second)
+		strategytest.WaitPage(t, "127.0.0.2", idlePort, "idle\n", 5*time.Second)
+		p.bigvm.Lxc(t, "delete", "--force", "idle")
+	})
+
 	t.Run("target unreachable mid-migration", func(t *testing.T) {
 		// Kill the bigger VM's daemon between the pre-copy and the stop:
 		// the refresh then fails, and the source must be serving again.
-		st := &Strategy{afterPreCopy: func() {
+		st := &Strategy{afterStep: func(step string) {
+			if step != "pre-copied" {
+				return
+			}
 			syscall.Kill(-p.bigvm.Proc.PID, syscall.SIGKILL)
 			for !p.bigvm.Proc.Exited() {
 				time.Sleep(10 * time.Millisecond)
