@@ -25,8 +25,14 @@ func (Strategy) Info(context.Context) (sdk.Info, error) {
 
 // ValidateConfig implements sdk.Strategy.
 func (Strategy) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
-	_, err := backupstore.ParseSettings(req.Settings)
-	return err
+	s, err := backupstore.ParseSettings(req.Settings)
+	if err != nil {
+		return err
+	}
+	if err := strategy.CheckRemotes(req.Shared, map[string]string{"remote": s.Remote, "source_remote": s.SourceRemote}); err != nil {
+		return fmt.Errorf("cold settings: %w", err)
+	}
+	return nil
 }
 
 // Prepare implements sdk.Strategy: restore, re-address, start.

@@ -34,8 +34,14 @@ func (*Strategy) Info(context.Context) (sdk.Info, error) {
 
 // ValidateConfig implements sdk.Strategy.
 func (*Strategy) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
-	_, err := ParseSettings(req.Settings)
-	return err
+	s, err := ParseSettings(req.Settings)
+	if err != nil {
+		return err
+	}
+	if err := strategy.CheckRemotes(req.Shared, map[string]string{"source": s.Source, "target": s.Target}); err != nil {
+		return fmt.Errorf("scaleup settings: %w", err)
+	}
+	return nil
 }
 
 // Prepare implements sdk.Strategy: measure, choose, move. It returns the

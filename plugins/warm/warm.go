@@ -25,8 +25,14 @@ func (Strategy) Info(context.Context) (sdk.Info, error) {
 
 // ValidateConfig implements sdk.Strategy.
 func (Strategy) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
-	_, err := ParseSettings(req.Settings)
-	return err
+	s, err := ParseSettings(req.Settings)
+	if err != nil {
+		return err
+	}
+	if err := strategy.CheckRemotes(req.Shared, map[string]string{"remote": s.Remote}); err != nil {
+		return fmt.Errorf("warm settings: %w", err)
+	}
+	return nil
 }
 
 // Prepare implements sdk.Strategy: it starts the container if it does not run
