@@ -5,11 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 )
 
 func TestConformance(t *testing.T) {
-	sdktest.Conformance(t, Strategy{}, sdktest.Options{ValidSettings: json.RawMessage(`{"remote":"standby","keep":3}`)})
+	sdktest.Conformance(t, func() sdk.Strategy { return Strategy{} }, sdktest.Fixture{Settings: json.RawMessage(`{"remote":"standby","keep":3}`)})
 }
 
 func TestStagingName(t *testing.T) {

@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
+	"github.com/vcrcovery/vcrcovery/plugins/ownership"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
@@ -182,7 +185,7 @@ func TestScaleupIntegration(t *testing.T) {
 		r := req
 		r.Service = "idle"
 		r.Settings = json.RawMessage(`{"source":"standby","target":"bigvm","proxy_device":"web","sample_interval":"50s"}`)
-		sdktest.Conformance(t, &Strategy{}, sdktest.Options{ValidSettings: r.Settings, BlockingPrepare: &r, CancelWithin: 2 * time.Second})
+		sdktest.Conformance(t, func() sdk.Strategy { return &Strategy{} }, sdktest.Fixture{Settings: r.Settings, Shared: p.shared, BlockingPrepare: &r, CancelWithin: 2 * time.Second})
 	})
 
 	t.Run("namesake on the target it does not own survives", func(t *testing.T) {
@@ -230,5 +233,60 @@ func TestScaleupIntegration(t *testing.T) {
 			}
 		}
 		strategytest.WaitPage(t, "127.0.0.2", idlePort, "idle\n", 10*time.Second)
+	})
+}
+
+// TestConformanceAgainstLXD runs the SDK's conformance suite, idempotency
+// included, against two real LXD daemons. The service's container on the
+// standby was adopted (vcrctl standby adopt); the bigger VM starts empty.
+func TestConformanceAgainstLXD(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs two real LXD daemons")
+	}
+	p := startPair(t)
+	port := testenv.FreePort(t)
+	p.standby.LaunchService(t, "web", port)
+	ctx := context.Background()
+	req := &sdk.PrepareRequest{IncidentID: "conformance-1", Service: "web", Reason: "VCRStandbyOverloaded"}
+	settings := json.RawMessage(`{"source":"standby","target":"bigvm","proxy_device":"web","sample_interval":"50ms","live":"off"}`)
+	sdktest.Conformance(t, func() sdk.Strategy { return &Strategy{} }, sdktest.Fixture{
+		Settings: settings,
+		Shared:   p.shared,
+		Request:  req,
+		Reset: func(t testing.TB) {
+			strategytest.Removed(t, p.bigvm)
+			if status(t, p.standby, "web") == "" { // finalized: moved away for good
+				p.standby.LaunchService(t, "web", port)
+			}
+			strategytest.Running(t, p.standby, "web")
+			c := strategytest.Client(t, p.standby)
+			if err := strategy.RetryBusy(ctx, func() error {
+				return ownership.Mark(ctx, c, "web", ownership.Marks("web", "adopted", nil))
+			}); err != nil {
+				t.Fatal(err)
+			}
+		},
+		State: func(t testing.TB) string { return strategytest.Instances(t, p.standby, p.bigvm) },
+		// The plugin died after the refresh, before it started the copy:
+		// the source frozen, a stopped copy on the target.
+		Crash: func(t testing.TB) {
+			r := *req
+			r.Settings, r.Shared = settings, p.shared
+			crashed := make(chan struct{})
+			go func() {
+				defer close(crashed)
+				st := &Strategy{afterStep: func(step string) {
+					if step == "refreshed" {
+						runtime.Goexit()
+					}
+				}}
+				_, err := st.Prepare(ctx, r, nil)
+				t.Errorf("Prepare did not reach the crash point: %v", err)
+			}()
+			<-crashed
+			if got := status(t, p.standby, "web"); got != "FROZEN" {
+				t.Fatalf("after the crash web is %q on the standby, want FROZEN", got)
+			}
+		},
 	})
 }

@@ -86,9 +86,11 @@ func (f *fake) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sdk
 	for _, p := range f.progress {
 		progress(sdk.Progress{Time: time.Unix(1700000000, 42), Message: p})
 	}
-	if f.block {
+	if f.block || req.Reason == "block" {
 		<-ctx.Done()
-		f.doneOnce.Do(func() { close(f.sawDone) })
+		if f.sawDone != nil {
+			f.doneOnce.Do(func() { close(f.sawDone) })
+		}
 		return sdk.Endpoint{}, fmt.Errorf("prepare interrupted: %w", ctx.Err())
 	}
 	if f.prepareErr != nil {
@@ -235,9 +237,10 @@ func TestPrepareCancellationReachesPlugin(t *testing.T) {
 }
 
 func TestConformanceOfFake(t *testing.T) {
-	sdktest.Conformance(t, &fake{block: true, sawDone: make(chan struct{})}, sdktest.Options{
-		ValidSettings:   json.RawMessage(`{"x":1}`),
-		BlockingPrepare: &sdk.PrepareRequest{Service: "web"},
+	sdktest.Conformance(t, func() sdk.Strategy { return &fake{} }, sdktest.Fixture{
+		Settings:        json.RawMessage(`{"x":1}`),
+		Request:         &sdk.PrepareRequest{Service: "web"},
+		BlockingPrepare: &sdk.PrepareRequest{Service: "web", Reason: "block"},
 	})
 }
 
