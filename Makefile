@@ -11,6 +11,10 @@ DEB_PACKAGES := libvirt-daemon-system libvirt-clients qemu-system-x86 lxd lxd-cl
 	bind9 bind9-dnsutils prometheus prometheus-alertmanager snmp snmpd busybox-static \
 	cpio protobuf-compiler curl iproute2 procps chromium etcd-server
 
+# The strategy SDK is a Go module of its own (plugins/sdk/README.md); `./...`
+# in the main module stops at its go.mod, so vet, test and bench visit it too.
+SDK := plugins/sdk
+
 BINARIES := vcr-exporter vcr-receiver vcrctl vcr-strategy-warm vcr-strategy-cold \
 	vcr-strategy-scaleup vcr-strategy-example
 
@@ -29,6 +33,7 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd $(SDK) && $(GO) vet ./...
 
 rules-test:
 	promtool check rules rules/*.yml
@@ -36,12 +41,15 @@ rules-test:
 
 test: deps lint build rules-test
 	$(GO) test $(TESTFLAGS) ./...
+	cd $(SDK) && $(GO) test $(TESTFLAGS) ./...
 
 unit:
 	$(GO) test -short -count=1 ./...
+	cd $(SDK) && $(GO) test -short -count=1 ./...
 
 bench: deps build
-	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./... | tee $(BIN)/bench.txt
+	{ $(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./... && \
+	  cd $(SDK) && $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./... ; } | tee $(BIN)/bench.txt
 
 bench-e2e: deps build
 	$(GO) run ./test/bench-e2e
@@ -52,10 +60,14 @@ demo: deps build
 demo-down:
 	$(GO) run ./test/demo --down
 
+# Needs protoc-gen-go v1.36.12 and protoc-gen-go-grpc v1.6.2 on PATH (go install
+# google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12 and
+# google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2). The generated code is
+# internal to the SDK module.
 proto:
 	protoc --go_out=. --go_opt=paths=source_relative \
 		--go-grpc_out=. --go-grpc_opt=paths=source_relative \
-		plugins/sdk/proto/strategy.proto
+		$(SDK)/internal/proto/strategy.proto
 
 clean:
 	rm -rf $(BIN)

@@ -112,7 +112,7 @@ func (f *fakeStrategies) Finalize(ctx context.Context, name string, req sdk.Fina
 	return nil
 }
 
-func (f *fakeStrategies) ValidateConfig(ctx context.Context, name string, settings json.RawMessage) error {
+func (f *fakeStrategies) ValidateConfig(ctx context.Context, name string, req sdk.ValidateRequest) error {
 	return nil
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/vcrcovery/vcrcovery/cost"
 	"github.com/vcrcovery/vcrcovery/internal/logging"
 	"github.com/vcrcovery/vcrcovery/plugins/manager"
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/receiver"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 	"github.com/vcrcovery/vcrcovery/receiver/config"
@@ -149,7 +150,8 @@ func checkConfig(path string, log *slog.Logger) int {
 				fmt.Fprintf(os.Stderr, "%s.name: plugin vcr-strategy-%s is not installed in %s; settings not checked\n", x.path, x.st.Name, cfg.Plugins.Dir)
 				continue
 			}
-			if err := m.ValidateConfig(ctx, x.st.Name, x.st.SettingsJSON); err != nil {
+			req := sdk.ValidateRequest{Service: s.Name, Settings: x.st.SettingsJSON, Shared: cfg.Shared()}
+			if err := m.ValidateConfig(ctx, x.st.Name, req); err != nil {
 				fmt.Fprintf(os.Stderr, "%s.settings: %v\n", x.path, err)
 				bad++
 			}

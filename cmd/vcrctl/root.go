@@ -90,7 +90,7 @@ Commands that need the receiver's configuration read --config.file.`,
 	f := root.PersistentFlags()
 	f.StringVar(&a.receiverURL, "receiver.url", url, "vcr-receiver's base URL (env VCR_RECEIVER_URL)")
 	f.StringVar(&a.tokenFile, "token-file", "", "file holding the API bearer token (default: env VCR_TOKEN)")
-	f.StringVar(&a.configFile, "config.file", cfgFile, "the receiver's configuration, for check-config, backup and cost (env VCR_CONFIG_FILE)")
+	f.StringVar(&a.configFile, "config.file", cfgFile, "the receiver's configuration, for check-config, backup, standby and cost (env VCR_CONFIG_FILE)")
 	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	f.DurationVar(&a.timeout, "timeout", 30*time.Second, "bound on each request to the receiver")
 	f.StringVar(&a.caFile, "tls.ca-file", "", "CA certificate to verify the receiver's HTTPS certificate")
@@ -99,7 +99,7 @@ Commands that need the receiver's configuration read --config.file.`,
 
 	root.AddCommand(a.statusCmd(), a.incidentsCmd(), a.showCmd(),
 		a.failoverCmd(), a.failbackCmd(), a.ackCmd(),
-		a.checkConfigCmd(), a.backupCmd(), a.costCmd(), a.uiCmd())
+		a.checkConfigCmd(), a.backupCmd(), a.standbyCmd(), a.costCmd(), a.uiCmd())
 	return root
 }
 

@@ -2,13 +2,8 @@ package cold
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"strconv"
 
-	"github.com/vcrcovery/vcrcovery/lxd"
 	"github.com/vcrcovery/vcrcovery/plugins/backupstore"
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
@@ -29,12 +24,23 @@ func (Strategy) Info(context.Context) (sdk.Info, error) {
 }
 
 // ValidateConfig implements sdk.Strategy.
-func (Strategy) ValidateConfig(_ context.Context, settings json.RawMessage) error {
-	_, err := backupstore.ParseSettings(settings)
-	return err
+func (Strategy) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
+	s, err := backupstore.ParseSettings(req.Settings)
+	if err != nil {
+		return err
+	}
+	if err := strategy.CheckRemotes(req.Shared, map[string]string{"remote": s.Remote, "source_remote": s.SourceRemote}); err != nil {
+		return fmt.Errorf("cold settings: %w", err)
+	}
+	return nil
 }
 
 // Prepare implements sdk.Strategy: restore, re-address, start.
+//
+// It restores only when this incident has not done so already: an instance
+// marked as restored for this incident is finished (re-addressed, started)
+// and returned as it is, so a second Prepare, or one after a crash halfway,
+// neither restores twice nor restarts a running service.
 func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error) {
 	s, shared, err := strategy.ParseRequest(req.Settings, req.Shared, backupstore.ParseSettings)
 	if err != nil {
@@ -53,100 +59,13 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
 	}
-	name := s.InstanceFor(req.Service)
-
-	var replaced bool
-	restore := func(ctx context.Context, b backupstore.Backup, f *os.File) error {
-		gone, err := removeInstance(ctx, c, name)
-		if err != nil {
-			return err
-		}
-		if gone {
-			replaced = true
-			strategy.Report(progress, "removed stale instance %s from %s", name, s.Remote)
-		}
-		strategy.Report(progress, "importing backup %s (%d bytes) as %s", b.Name(), b.Size, name)
-		return c.ImportBackup(ctx, f, lxd.ImportOptions{Name: name})
-	}
-	note := func(m string) { strategy.Report(progress, "%s", m) }
-	b, err := store.RestoreNewest(ctx, bname, restore, note)
+	r := &restorer{c: c, remoteName: s.Remote, remote: remote, settings: s, req: req, progress: progress}
+	ep, err := r.run(ctx, store, bname)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
 	}
-
-	inst, _, err := c.GetInstance(ctx, name)
-	if err != nil {
-		return sdk.Endpoint{}, fmt.Errorf("cold %s: restored instance: %w", req.Service, err)
-	}
-	if remote.Address != "" {
-		if err := Readdress(ctx, c, inst, s.ProxyDevice, remote.Address); err != nil {
-			return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
-		}
-		if inst, _, err = c.GetInstance(ctx, name); err != nil {
-			return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
-		}
-	}
-	ep, err := strategy.ProxyEndpoint(inst, s.ProxyDevice, remote.Address)
-	if err != nil {
-		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
-	}
-	if _, err := strategy.EnsureRunning(ctx, c, name, &ep, progress); err != nil {
-		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
-	}
-	ep.Details = map[string]string{
-		"remote":   s.Remote,
-		"instance": name,
-		"backup":   b.Name(),
-		"replaced": strconv.FormatBool(replaced),
-	}
-	strategy.Report(progress, "restored %s from %s; serving at %s:%d", name, b.Name(), ep.Address, ep.Port)
 	return ep, nil
 }
 
 // Finalize implements sdk.Strategy; the restored container stays.
 func (Strategy) Finalize(context.Context, sdk.FinalizeRequest) error { return nil }
-
-// removeInstance force-stops and deletes name if it exists.
-func removeInstance(ctx context.Context, c *lxd.Client, name string) (bool, error) {
-	if _, _, err := c.GetInstance(ctx, name); err != nil {
-		if errors.Is(err, lxd.ErrNotFound) {
-			return false, nil
-		}
-		return false, err
-	}
-	if err := strategy.RemoveInstance(ctx, c, name); err != nil {
-		return false, fmt.Errorf("replace stale instance: %w", err)
-	}
-	return true, nil
-}
-
-// Readdress points inst's proxy device at addr, keeping its port, so a
-// container restored (or moved) onto another "VM" listens on that VM's
-// address. It does nothing when the device already listens there.
-func Readdress(ctx context.Context, c *lxd.Client, inst *lxd.Instance, device, addr string) error {
-	dev, ok := inst.Devices[device]
-	if !ok {
-		// A profile's proxy cannot be edited per instance; an instance
-		// device of the same name overrides it.
-		dev, ok = inst.ExpandedDevices[device]
-	}
-	if !ok || dev["type"] != "proxy" {
-		return fmt.Errorf("instance %q has no proxy device %q: add one (listen=tcp:<addr>:<port> connect=tcp:127.0.0.1:<port>) before backing it up", inst.Name, device)
-	}
-	listen, err := strategy.RewriteListen(dev["listen"], addr)
-	if err != nil {
-		return fmt.Errorf("instance %q device %q: %w", inst.Name, device, err)
-	}
-	if listen == dev["listen"] {
-		return nil
-	}
-	nd := make(map[string]string, len(dev))
-	for k, v := range dev {
-		nd[k] = v
-	}
-	nd["listen"] = listen
-	if err := c.SetDevice(ctx, inst.Name, device, nd); err != nil {
-		return fmt.Errorf("re-address instance %q to %s: %w", inst.Name, addr, err)
-	}
-	return nil
-}

@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/lxd"
 	"github.com/vcrcovery/vcrcovery/plugins/backupstore"
 	"github.com/vcrcovery/vcrcovery/plugins/cold"
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
+	"github.com/vcrcovery/vcrcovery/plugins/ownership"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
@@ -68,11 +70,26 @@ func TestColdIntegration(t *testing.T) {
 	if bs, _ := store.List("web"); len(bs) != 2 || bs[0].Path != b3.Path || bs[1].Path != b2.Path {
 		t.Fatalf("store holds %v", bs)
 	}
-	// The standby's copy goes stale.
+	// The standby's copy goes stale. An earlier incident restored it, so it
+	// is web's to replace.
 	setPage(t, x, "web", "stale\n")
+	c, err := lxd.Connect(ctx, lxd.Config{Socket: x.Socket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ownership.Mark(ctx, c, "web", ownership.Marks("web", "i0", nil)); err != nil {
+		t.Fatal(err)
+	}
 
 	s := sdktest.GRPC(t, cold.Strategy{})
 	req := sdk.PrepareRequest{IncidentID: "i1", Service: "web", Reason: "VCRDomainShutoff", Settings: settings, Shared: shared}
+	// incident gives req another incident's ID: each restore below is a new
+	// incident, since one incident restores once.
+	incident := func(id string) sdk.PrepareRequest {
+		r := req
+		r.IncidentID = id
+		return r
+	}
 
 	t.Run("restore newest", func(t *testing.T) {
 		ep, err := s.Prepare(ctx, req, nil)
@@ -90,7 +107,7 @@ func TestColdIntegration(t *testing.T) {
 		raw[len(raw)/2] ^= 0xff
 		os.WriteFile(b3.Path, raw, 0o640)
 		var progress []string
-		ep, err := s.Prepare(ctx, req, func(p sdk.Progress) { progress = append(progress, p.Message) })
+		ep, err := s.Prepare(ctx, incident("i2"), func(p sdk.Progress) { progress = append(progress, p.Message) })
 		if err != nil {
 			t.Fatalf("Prepare: %v", err)
 		}
@@ -118,7 +135,7 @@ func TestColdIntegration(t *testing.T) {
 		}
 		defer os.Remove(junk.Path)
 		var progress []string
-		ep, err := s.Prepare(ctx, req, func(p sdk.Progress) { progress = append(progress, p.Message) })
+		ep, err := s.Prepare(ctx, incident("i3"), func(p sdk.Progress) { progress = append(progress, p.Message) })
 		if err != nil {
 			t.Fatalf("Prepare: %v", err)
 		}
@@ -126,6 +143,53 @@ func TestColdIntegration(t *testing.T) {
 			t.Fatalf("backup %s, progress %q", ep.Details["backup"], progress)
 		}
 		strategytest.WaitPage(t, ep.Address, ep.Port, "v2\n", 15*time.Second)
+	})
+
+	t.Run("prepare again in the same incident", func(t *testing.T) {
+		var progress []string
+		ep, err := s.Prepare(ctx, incident("i3"), func(p sdk.Progress) { progress = append(progress, p.Message) })
+		if err != nil {
+			t.Fatalf("Prepare: %v", err)
+		}
+		if ep.Address != "127.0.0.2" || ep.Port != port || ep.Details["backup"] != b2.Name() || ep.Details["replaced"] != "false" {
+			t.Fatalf("endpoint = %+v", ep)
+		}
+		if all := strings.Join(progress, "\n"); !strings.Contains(all, "earlier in this incident") || strings.Contains(all, "importing") {
+			t.Errorf("a second Prepare of the incident restored again:\n%s", all)
+		}
+		strategytest.WaitPage(t, ep.Address, ep.Port, "v2\n", 15*time.Second)
+	})
+
+	t.Run("abort of another incident leaves the instance", func(t *testing.T) {
+		if err := s.Abort(ctx, sdk.AbortRequest{IncidentID: "i2", Service: "web", Settings: settings, Shared: shared}); err != nil {
+			t.Fatalf("Abort: %v", err)
+		}
+		strategytest.WaitPage(t, "127.0.0.2", port, "v2\n", 5*time.Second)
+	})
+
+	t.Run("abort removes what the incident restored", func(t *testing.T) {
+		for range 2 { // the second Abort finds nothing to do
+			if err := s.Abort(ctx, sdk.AbortRequest{IncidentID: "i3", Service: "web", Settings: settings, Shared: shared}); err != nil {
+				t.Fatalf("Abort: %v", err)
+			}
+		}
+		if out := strings.TrimSpace(x.Lxc(t, "list", "--format", "csv", "-c", "n")); out != "" {
+			t.Errorf("standby holds %q after the abort", out)
+		}
+	})
+
+	t.Run("namesake it does not own survives", func(t *testing.T) {
+		x.LaunchService(t, "web", port)
+		r := incident("i4")
+		_, err := s.Prepare(ctx, r, nil)
+		if err == nil || !strings.Contains(err.Error(), "does not own") || !strings.Contains(err.Error(), "vcrctl standby adopt web") {
+			t.Fatalf("Prepare over an unowned web = %v, want a conflict naming vcrctl standby adopt web", err)
+		}
+		t.Logf("error: %v", err)
+		if err := s.Abort(ctx, sdk.AbortRequest{IncidentID: "i4", Service: "web", Settings: settings, Shared: shared}); err != nil {
+			t.Fatalf("Abort: %v", err)
+		}
+		strategytest.WaitPage(t, "127.0.0.2", port, "web\n", 5*time.Second)
 	})
 
 	t.Run("no backup", func(t *testing.T) {

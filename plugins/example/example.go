@@ -37,6 +37,9 @@ type Settings struct {
 	// FinalizeCommand, if set, runs after DNS has switched, with the same
 	// environment plus VCR_ENDPOINT_ADDRESS and VCR_ENDPOINT_PORT.
 	FinalizeCommand []string `json:"finalize_command,omitempty"`
+	// AbortCommand, if set, runs when the receiver undoes a recovery (see
+	// Abort), with the same environment plus VCR_ABORT_REASON.
+	AbortCommand []string `json:"abort_command,omitempty"`
 
 	timeout time.Duration
 }
@@ -66,6 +69,9 @@ func ParseSettings(raw json.RawMessage) (Settings, error) {
 	if len(s.FinalizeCommand) > 0 && s.FinalizeCommand[0] == "" {
 		return s, errors.New("settings.finalize_command: the program name is empty; remove the field or give an argv")
 	}
+	if len(s.AbortCommand) > 0 && s.AbortCommand[0] == "" {
+		return s, errors.New("settings.abort_command: the program name is empty; remove the field or give an argv")
+	}
 	return s, nil
 }
 
@@ -84,8 +90,8 @@ func (Strategy) Info(context.Context) (sdk.Info, error) {
 }
 
 // ValidateConfig implements sdk.Strategy.
-func (Strategy) ValidateConfig(_ context.Context, raw json.RawMessage) error {
-	_, err := ParseSettings(raw)
+func (Strategy) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
+	_, err := ParseSettings(req.Settings)
 	return err
 }
 

@@ -68,8 +68,10 @@ func TestValidateConfig(t *testing.T) {
 		{`{"command":["true"],"timeout":"-1s"}`, "settings.timeout"},
 		{`{"command":["true"],"comand":1}`, "unknown field"},
 		{`{"command":["true"],"finalize_command":[""]}`, "settings.finalize_command"},
+		{`{"command":["true"],"abort_command":["sh","-c","true"]}`, ""},
+		{`{"command":["true"],"abort_command":[""]}`, "settings.abort_command"},
 	} {
-		err := example.Strategy{}.ValidateConfig(context.Background(), json.RawMessage(tc.raw))
+		err := example.Strategy{}.ValidateConfig(context.Background(), sdk.ValidateRequest{Service: "web", Settings: json.RawMessage(tc.raw)})
 		if tc.err == "" && err != nil {
 			t.Errorf("ValidateConfig(%s) = %v", tc.raw, err)
 		}
@@ -317,11 +319,61 @@ func TestFinalize(t *testing.T) {
 	}
 }
 
+// TestConformance runs the SDK's conformance suite, idempotency included,
+// against a command strategy whose "service" is a directory: Prepare makes
+// it (mkdir -p, so a second Prepare finds it made), Abort removes it.
 func TestConformance(t *testing.T) {
-	sdktest.Conformance(t, example.Strategy{}, sdktest.Options{
-		ValidSettings:   settings("echo 127.0.0.1 80", "10s"),
-		BlockingPrepare: &sdk.PrepareRequest{Service: "web", Settings: settings("sleep 30", "60s")},
+	dir := t.TempDir()
+	world := filepath.Join(dir, "world")
+	raw, _ := json.Marshal(map[string]any{
+		"command":       []string{"sh", "-c", `mkdir -p "$WORLD/$VCR_SERVICE" && echo "$VCR_INCIDENT_ID" > "$WORLD/$VCR_SERVICE/incident" && echo 127.0.0.1 8080`},
+		"abort_command": []string{"sh", "-c", `rm -rf "$WORLD/$VCR_SERVICE"`},
+		"timeout":       "10s",
 	})
+	t.Setenv("WORLD", world)
+	sdktest.Conformance(t, func() sdk.Strategy { return example.Strategy{} }, sdktest.Fixture{
+		Settings:        raw,
+		Request:         &sdk.PrepareRequest{Service: "web", Reason: "VCRDomainShutoff"},
+		BlockingPrepare: &sdk.PrepareRequest{Service: "web", Settings: settings("sleep 30", "60s")},
+		Reset: func(t testing.TB) {
+			if err := os.RemoveAll(world); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(world, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		},
+		State: func(t testing.TB) string { return tree(t, world) },
+		// A command killed halfway made the directory but wrote nothing.
+		Crash: func(t testing.TB) {
+			if err := os.MkdirAll(filepath.Join(world, "web"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		},
+	})
+}
+
+// tree lists the files under dir with their contents.
+func tree(t testing.TB, dir string) string {
+	t.Helper()
+	var lines []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || path == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if d.IsDir() {
+			lines = append(lines, rel+"/")
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		lines = append(lines, rel+": "+strings.TrimSpace(string(b)))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // TestPluginBinary runs the real plugin binary in its own process, started
@@ -336,7 +388,7 @@ func TestPluginBinary(t *testing.T) {
 	if err != nil || info.Name != "example" || info.Version != example.Version {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}
-	if err := s.ValidateConfig(ctx, json.RawMessage(`{"command":[]}`)); err == nil || !strings.Contains(err.Error(), "settings.command: required") {
+	if err := s.ValidateConfig(ctx, sdk.ValidateRequest{Settings: json.RawMessage(`{"command":[]}`)}); err == nil || !strings.Contains(err.Error(), "settings.command: required") {
 		t.Errorf("ValidateConfig error = %v", err)
 	}
 	var progress []string

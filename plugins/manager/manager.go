@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -52,7 +51,7 @@ type Config struct {
 	// plugin with a checksum is verified by go-plugin before every start;
 	// plugins without one run unverified.
 	Checksums map[string]string
-	// CallTimeout bounds Info, ValidateConfig, Prepare and Finalize when the
+	// CallTimeout bounds Info, ValidateConfig, Prepare, Finalize and Abort when the
 	// caller's context has no deadline of its own. It also bounds a plugin's
 	// start-up. Zero means DefaultCallTimeout.
 	CallTimeout time.Duration
@@ -148,10 +147,11 @@ func (m *Manager) Info(ctx context.Context, name string) (sdk.Info, error) {
 	return info, err
 }
 
-// ValidateConfig asks a strategy whether settings are valid for it.
-func (m *Manager) ValidateConfig(ctx context.Context, name string, settings json.RawMessage) error {
+// ValidateConfig asks a strategy whether a service's settings are valid for
+// it, given the receiver-wide shared settings (req.Shared).
+func (m *Manager) ValidateConfig(ctx context.Context, name string, req sdk.ValidateRequest) error {
 	return m.call(ctx, name, "ValidateConfig", func(ctx context.Context, s sdk.Strategy) error {
-		return s.ValidateConfig(ctx, settings)
+		return s.ValidateConfig(ctx, req)
 	})
 }
 
@@ -171,6 +171,16 @@ func (m *Manager) Prepare(ctx context.Context, name string, req sdk.PrepareReque
 func (m *Manager) Finalize(ctx context.Context, name string, req sdk.FinalizeRequest) error {
 	return m.call(ctx, name, "Finalize", func(ctx context.Context, s sdk.Strategy) error {
 		return s.Finalize(ctx, req)
+	})
+}
+
+// Abort asks a strategy to undo what Prepare did for req.IncidentID. A
+// plugin built for protocol version 1 has no Abort: the error then wraps
+// sdk.ErrUnsupported ("Abort is not supported by this plugin (protocol v1)"),
+// which a caller records as the abort's outcome before carrying on.
+func (m *Manager) Abort(ctx context.Context, name string, req sdk.AbortRequest) error {
+	return m.call(ctx, name, "Abort", func(ctx context.Context, s sdk.Strategy) error {
+		return s.Abort(ctx, req)
 	})
 }
 
@@ -411,6 +421,10 @@ func (m *Manager) start(name, path string) (*instance, error) {
 	inst.client = client
 	inst.strategy = s
 	log.Debug("strategy plugin started", "version", client.NegotiatedVersion())
+	if v := client.NegotiatedVersion(); v < sdk.ProtocolVersion {
+		log.Warn("strategy plugin speaks an older protocol: it runs recoveries but cannot undo them (no Abort); rebuild it against the current plugins/sdk",
+			"plugin", bin, "protocol", v, "current", sdk.ProtocolVersion)
+	}
 	return inst, nil
 }
 

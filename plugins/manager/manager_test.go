@@ -1,7 +1,6 @@
 package manager_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -46,8 +44,8 @@ func goBuild(out, pkg string) error {
 	return nil
 }
 
-// testPlugins builds the test plugin and the tiny host binary (the test
-// needs real processes: crashes, hangs and orphans do not exist in-process).
+// testPlugins builds the test plugin (the test needs real processes:
+// crashes and hangs do not exist in-process).
 func testPlugins(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
@@ -58,10 +56,7 @@ func testPlugins(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		if buildErr = goBuild(filepath.Join(pluginDir, "vcr-strategy-testplug"), "./testdata/testplugin"); buildErr != nil {
-			return
-		}
-		buildErr = goBuild(filepath.Join(pluginDir, "host"), "./testdata/host")
+		buildErr = goBuild(filepath.Join(pluginDir, "vcr-strategy-testplug"), "./testdata/testplugin")
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -202,10 +197,10 @@ func TestPrepareInfoValidate(t *testing.T) {
 	if err != nil || info.Name != "testplug" || info.Version != "0.0.1" {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}
-	if err := m.ValidateConfig(ctx, "testplug", json.RawMessage(`{"mode":"ok"}`)); err != nil {
+	if err := m.ValidateConfig(ctx, "testplug", sdk.ValidateRequest{Service: "web", Settings: json.RawMessage(`{"mode":"ok"}`)}); err != nil {
 		t.Errorf("ValidateConfig(valid) = %v", err)
 	}
-	err = m.ValidateConfig(ctx, "testplug", json.RawMessage(`{"mode":"sideways"}`))
+	err = m.ValidateConfig(ctx, "testplug", sdk.ValidateRequest{Service: "web", Settings: json.RawMessage(`{"mode":"sideways"}`)})
 	if err == nil || !strings.Contains(err.Error(), `settings.mode: unknown mode "sideways"`) {
 		t.Errorf("ValidateConfig(bad) = %v", err)
 	}
@@ -219,6 +214,13 @@ func TestPrepareInfoValidate(t *testing.T) {
 	}
 	if err := m.Finalize(ctx, "testplug", sdk.FinalizeRequest{Service: "web", Endpoint: ep}); err != nil {
 		t.Errorf("Finalize = %v", err)
+	}
+	if err := m.Abort(ctx, "testplug", sdk.AbortRequest{Service: "web", Settings: json.RawMessage(`{"mode":"ok"}`)}); err != nil {
+		t.Errorf("Abort = %v", err)
+	}
+	err = m.Abort(ctx, "testplug", sdk.AbortRequest{Service: "web", Settings: json.RawMessage(`{"mode":"fail"}`)})
+	if err == nil || !strings.Contains(err.Error(), "strategy testplug: Abort: abort: source unreachable") {
+		t.Errorf("failing Abort = %v", err)
 	}
 }
 
@@ -376,13 +378,13 @@ func TestChecksum(t *testing.T) {
 }
 
 func TestVersionMismatch(t *testing.T) {
-	t.Setenv("TESTPLUGIN_PROTOCOL", "2")
+	t.Setenv("TESTPLUGIN_PROTOCOL", "3")
 	m := newManager(t, manager.Config{})
 	_, err := m.Info(context.Background(), "testplug")
 	if !errors.Is(err, sdk.ErrIncompatibleVersion) {
-		t.Fatalf("Info from a version-2 plugin = %v", err)
+		t.Fatalf("Info from a version-3 plugin = %v", err)
 	}
-	for _, want := range []string{"vcr-strategy-testplug speaks protocol version 2", "supports strategy protocol version(s) 1"} {
+	for _, want := range []string{"vcr-strategy-testplug speaks protocol version 3", "supports strategy protocol version(s) 1, 2"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -396,58 +398,5 @@ func TestCloseKillsPlugins(t *testing.T) {
 	waitGone(t, pid, 5*time.Second)
 	if _, err := m.Info(context.Background(), "testplug"); !errors.Is(err, manager.ErrClosed) {
 		t.Errorf("Info after Close = %v, want ErrClosed", err)
-	}
-}
-
-// startHost runs the tiny host binary and returns it with its plugin's PID.
-func startHost(t *testing.T, env ...string) (*exec.Cmd, int) {
-	t.Helper()
-	dir := testPlugins(t)
-	cmd := exec.Command(filepath.Join(dir, "host"), dir)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = testWriter{t}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("host printed no plugin pid: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil || !alive(pid) {
-		t.Fatalf("host printed %q, not a live pid", line)
-	}
-	return cmd, pid
-}
-
-func TestNoOrphanAfterHostSIGKILL(t *testing.T) {
-	host, pid := startHost(t)
-	if err := host.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = host.Wait()
-	waitGone(t, pid, 5*time.Second)
-}
-
-// TestWithoutParentWatchPluginIsOrphaned shows why Serve watches its parent:
-// go-plugin alone leaves the plugin running after the host is SIGKILLed.
-func TestWithoutParentWatchPluginIsOrphaned(t *testing.T) {
-	host, pid := startHost(t, sdk.EnvNoParentWatch+"=1")
-	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
-	if err := host.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = host.Wait()
-	time.Sleep(2 * time.Second)
-	if !alive(pid) {
-		t.Skip("plugin exited without the parent watch; go-plugin may have learned to do this itself")
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/lxd"
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
+	"github.com/vcrcovery/vcrcovery/plugins/ownership"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 )
 
@@ -31,10 +32,14 @@ type mover struct {
 	dstAddr          string // the target "VM"'s address, for proxy listens
 	device           string
 	live             string
-	progress         sdk.ProgressFunc
-	// afterPreCopy runs between the pre-copy and stopping the source; tests
-	// use it to break the target mid-migration.
-	afterPreCopy func()
+	// service and incident are what the mover's instances are marked with
+	// (package ownership): the source it adopts and the copies it makes.
+	service, incident string
+	progress          sdk.ProgressFunc
+	// afterStep runs after each step of a stateless move ("pre-copied",
+	// "frozen", "refreshed"); tests use it to break the target or to stop
+	// a move halfway, as a crash would.
+	afterStep func(step string)
 }
 
 // moveResult says how one instance moved.
@@ -52,9 +57,22 @@ type moveResult struct {
 
 func (m *mover) report(format string, args ...any) { strategy.Report(m.progress, format, args...) }
 
+func (m *mover) step(name string) {
+	if m.afterStep != nil {
+		m.afterStep(name)
+	}
+}
+
+// marks are the ownership marks of everything this move touches.
+func (m *mover) marks() map[string]string { return ownership.Marks(m.service, m.incident, nil) }
+
 // move migrates one instance. On failure the source is left (or put back)
 // running and the half-made target copy is deleted where possible; the error
 // says which.
+//
+// The source is adopted first (marked as the service's, for this incident),
+// and every copy carries the same marks, so Abort and a later attempt can
+// tell this incident's work from anything else on either daemon.
 func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 	res := moveResult{Instance: name}
 	inst, _, err := m.src.GetInstance(ctx, name)
@@ -63,6 +81,9 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 			return res, fmt.Errorf("instance %q not found on source %q: check `instance`/`candidates` in the scaleup settings", name, m.srcName)
 		}
 		return res, fmt.Errorf("source %q: %w", m.srcName, err)
+	}
+	if err := ownership.CheckNotOthers(inst, m.srcName, m.service, "move it to "+m.dstName); err != nil {
+		return res, err
 	}
 	srcEP, err := strategy.ProxyEndpoint(inst, m.device, "")
 	if err != nil {
@@ -87,11 +108,14 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 		res.Endpoint, err = m.targetEndpoint(ctx, name)
 		return res, err
 	}
+	if err := ownership.Mark(ctx, m.src, name, m.marks()); err != nil {
+		return res, err
+	}
 
 	if m.live != LiveOff && inst.StatusCode == lxd.StatusRunning {
 		m.report("migrating %s live (CRIU) from %s to %s", name, m.srcName, m.dstName)
 		start := time.Now()
-		err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{Live: true, Devices: override})
+		err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{Live: true, Config: m.marks(), Devices: override})
 		if err == nil {
 			if err = ensureRunning(ctx, m.dst, name); err == nil {
 				res.Method = MethodLive
@@ -127,13 +151,11 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 	// AllowInconsistent: without it LXD freezes the running source for the
 	// whole transfer, the very pause the pre-copy exists to avoid. The
 	// refresh below runs frozen, so the target ends up consistent anyway.
-	if err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{AllowInconsistent: true, Devices: override}); err != nil {
+	if err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{AllowInconsistent: true, Config: m.marks(), Devices: override}); err != nil {
 		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("pre-copy of %s to %s: %w", name, m.dstName, err))
 	}
 	m.report("pre-copy done in %s", since(preAt))
-	if m.afterPreCopy != nil {
-		m.afterPreCopy()
-	}
+	m.step("pre-copied")
 	// Freeze rather than stop: it takes milliseconds instead of most of a
 	// second, it quiesces the filesystem just as well for the refresh, and
 	// a rollback is an instant unfreeze instead of a restart. The frozen
@@ -146,11 +168,13 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 			return res, m.rollback(ctx, name, srcEP, fmt.Errorf("freeze %s on source: %w", name, err))
 		}
 	}
+	m.step("frozen")
 	m.report("froze %s in %s; refreshing it on %s with what changed since the pre-copy", name, since(stopped), m.dstName)
 	refreshAt := time.Now()
-	if err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{Refresh: true, Devices: override}); err != nil {
+	if err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{Refresh: true, Config: m.marks(), Devices: override}); err != nil {
 		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("refresh of %s on %s: %w", name, m.dstName, err))
 	}
+	m.step("refreshed")
 	m.report("refreshed in %s; starting %s on %s", since(refreshAt), name, m.dstName)
 	startAt := time.Now()
 	if err := strategy.StartListening(ctx, m.dst, name, dstEP); err != nil {
@@ -188,13 +212,22 @@ func (m *mover) targetProxy(inst *lxd.Instance) (map[string]string, error) {
 }
 
 // clearTarget removes a leftover copy of name from the target. If the target
-// already runs the instance while the source does not, an earlier attempt
-// completed the move, and clearTarget reports done.
+// already runs the service's copy while the source does not, an earlier
+// attempt completed the move, and clearTarget reports done. An instance of
+// that name which is not the service's is neither removed nor taken for a
+// finished move: the move stops with a conflict.
 func (m *mover) clearTarget(ctx context.Context, name string, srcRunning bool) (done bool, err error) {
-	st, err := m.dst.GetInstanceState(ctx, name)
+	inst, _, err := m.dst.GetInstance(ctx, name)
 	if errors.Is(err, lxd.ErrNotFound) {
 		return false, nil
 	}
+	if err != nil {
+		return false, fmt.Errorf("target %q: %w: check the bigger VM's LXD is up", m.dstName, err)
+	}
+	if err := ownership.Check(inst, m.dstName, m.service, "replace it with "+name+" from "+m.srcName); err != nil {
+		return false, err
+	}
+	st, err := m.dst.GetInstanceState(ctx, name)
 	if err != nil {
 		return false, fmt.Errorf("target %q: %w: check the bigger VM's LXD is up", m.dstName, err)
 	}
@@ -218,7 +251,8 @@ func (m *mover) targetEndpoint(ctx context.Context, name string) (sdk.Endpoint, 
 }
 
 // repair puts things back after a failed attempt: the source runs
-// (srcErr says if not) and the target has no copy (dstErr says if it may).
+// (srcErr says if not) and the target has no copy of this incident (dstErr
+// says if it may).
 func (m *mover) repair(ctx context.Context, name string) (srcErr, dstErr error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 	defer cancel()
@@ -230,7 +264,7 @@ func (m *mover) repair(ctx context.Context, name string) (srcErr, dstErr error) 
 			srcErr = err
 		}
 	}
-	if err := strategy.RemoveInstance(rctx, m.dst, name); err != nil {
+	if _, err := ownership.RemoveIfIncident(rctx, m.dst, name, m.service, m.incident); err != nil {
 		dstErr = fmt.Errorf("could not remove the half copy from %s (%v): delete it by hand once %s is back: lxc delete --force %s", m.dstName, err, m.dstName, name)
 	}
 	return srcErr, dstErr

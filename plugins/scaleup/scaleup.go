@@ -2,7 +2,6 @@ package scaleup
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/lxd"
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
+	"github.com/vcrcovery/vcrcovery/plugins/ownership"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 )
 
@@ -20,8 +20,8 @@ const Version = "0.1.0"
 
 // Strategy is the scale-up strategy. The zero value is ready to use.
 type Strategy struct {
-	// afterPreCopy is a test hook, see mover.
-	afterPreCopy func()
+	// afterStep is a test hook, see mover.
+	afterStep func(step string)
 }
 
 var _ sdk.Strategy = (*Strategy)(nil)
@@ -33,9 +33,15 @@ func (*Strategy) Info(context.Context) (sdk.Info, error) {
 }
 
 // ValidateConfig implements sdk.Strategy.
-func (*Strategy) ValidateConfig(_ context.Context, settings json.RawMessage) error {
-	_, err := ParseSettings(settings)
-	return err
+func (*Strategy) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
+	s, err := ParseSettings(req.Settings)
+	if err != nil {
+		return err
+	}
+	if err := strategy.CheckRemotes(req.Shared, map[string]string{"source": s.Source, "target": s.Target}); err != nil {
+		return fmt.Errorf("scaleup settings: %w", err)
+	}
+	return nil
 }
 
 // Prepare implements sdk.Strategy: measure, choose, move. It returns the
@@ -53,6 +59,30 @@ func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 	dst, dstRemote, err := strategy.ConnectRemote(ctx, shared, s.Target)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("scaleup %s: target: %w; nothing was moved", req.Service, err)
+	}
+
+	m := &mover{
+		src: src, dst: dst, srcName: s.Source, dstName: s.Target,
+		dstAddr: dstRemote.Address, device: s.ProxyDevice, live: s.Live,
+		service: req.Service, incident: req.IncidentID,
+		progress: progress, afterStep: st.afterStep,
+	}
+	own := s.instance(req.Service)
+	// An earlier attempt of this incident may have moved some containers, or
+	// died halfway through a move: keep what it finished, undo the rest.
+	moved, err := m.resume(ctx, s.candidates(req.Service))
+	if err != nil {
+		return sdk.Endpoint{}, fmt.Errorf("scaleup %s: %w", req.Service, err)
+	}
+	if slices.Contains(moved, own) {
+		ep, err := m.targetEndpoint(ctx, own)
+		if err != nil {
+			return sdk.Endpoint{}, fmt.Errorf("scaleup %s: %w", req.Service, err)
+		}
+		strategy.Report(progress, "an earlier attempt of this incident moved %s; it runs on %s at %s:%d", strings.Join(moved, ", "), s.Target, ep.Address, ep.Port)
+		ep.Details = map[string]string{"source": s.Source, "target": s.Target, "moved": strings.Join(moved, ","),
+			"migration": MethodAlreadyMoved, "reason": "moved by an earlier attempt of this incident"}
+		return ep, nil
 	}
 
 	strategy.Report(progress, "sampling CPU of the instances on %s over %s", s.Source, time.Duration(s.SampleInterval))
@@ -73,26 +103,19 @@ func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 	for _, u := range usages {
 		details["cpu."+u.Instance] = strconv.FormatFloat(u.CPU, 'f', 3, 64)
 	}
-	m := &mover{
-		src: src, dst: dst, srcName: s.Source, dstName: s.Target,
-		dstAddr: dstRemote.Address, device: s.ProxyDevice, live: s.Live,
-		progress: progress, afterPreCopy: st.afterPreCopy,
-	}
-	own := s.instance(req.Service)
 	// The service's own container moves last: if an earlier one fails, the
 	// service has not been touched and DNS needs no switch.
 	order := slices.Clone(choice.Move)
 	if i := slices.Index(order, own); i >= 0 {
 		order = append(append(order[:i:i], order[i+1:]...), own)
 	}
-	var moved []string
 	var ownResult *moveResult
 	for _, name := range order {
 		res, err := m.move(ctx, name)
 		if err != nil {
 			if len(moved) == 0 || name == own {
 				if len(moved) > 0 {
-					err = fmt.Errorf("%w (already moved: %s; finalize will remove their source copies)", err, strings.Join(moved, ", "))
+					err = fmt.Errorf("%w (already moved: %s; finalize will remove their source copies, abort puts them back)", err, strings.Join(moved, ", "))
 				}
 				return sdk.Endpoint{}, fmt.Errorf("scaleup %s: %w", req.Service, err)
 			}
@@ -138,7 +161,8 @@ func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 
 // Finalize implements sdk.Strategy: once DNS points at the target, the
 // source copies of the moved instances are deleted, each only if its target
-// copy runs.
+// copy runs and the source copy is this service's. A second Finalize finds
+// them gone and does nothing.
 func (st *Strategy) Finalize(ctx context.Context, req sdk.FinalizeRequest) error {
 	s, shared, err := strategy.ParseRequest(req.Settings, req.Shared, ParseSettings)
 	if err != nil {
@@ -163,7 +187,19 @@ func (st *Strategy) Finalize(ctx context.Context, req sdk.FinalizeRequest) error
 			errs = append(errs, fmt.Errorf("%s does not run on %s (%v); its source copy on %s is kept", name, s.Target, err, s.Source))
 			continue
 		}
-		if err := strategy.RemoveInstance(ctx, src, name); err != nil && !errors.Is(err, lxd.ErrNotFound) {
+		inst, _, err := src.GetInstance(ctx, name)
+		if errors.Is(err, lxd.ErrNotFound) {
+			continue // deleted by an earlier Finalize
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read the source copy of %s on %s: %w", name, s.Source, err))
+			continue
+		}
+		if err := ownership.Check(inst, s.Source, req.Service, "delete it as the moved container's old copy"); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := strategy.RemoveInstance(ctx, src, name); err != nil {
 			errs = append(errs, fmt.Errorf("delete the source copy of %s on %s: %w", name, s.Source, err))
 		}
 	}

@@ -138,3 +138,73 @@ func BenchmarkScaleupWindow(b *testing.B) {
 	b.ReportMetric(strategytest.MS(slices.Max(windows)), "window-max-ms")
 	b.ReportMetric(strategytest.MS(strategytest.Median(prep)), "prepare-median-ms")
 }
+
+// firstAfter returns when the first expected answer after t arrived.
+func (p *prober) firstAfter(t time.Time) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var first time.Time
+	for _, a := range p.answers {
+		if a.After(t) && (first.IsZero() || a.Before(first)) {
+			first = a
+		}
+	}
+	return first, !first.IsZero()
+}
+
+// BenchmarkScaleupAbort measures how soon the source serves again when a
+// scale-up is undone: the service moves from the standby (127.0.0.2) to the
+// bigger VM (127.0.0.3) and its DNS switch "fails", so the receiver calls
+// Abort. Abort un-freezes the source, then removes the target copy. A
+// prober sends GET / to the source address every 10 ms, each request in its
+// own goroutine; one sample is the time from the Abort call until the first
+// page from the source.
+func BenchmarkScaleupAbort(b *testing.B) {
+	pr := startPair(b)
+	port := testenv.FreePort(b)
+	pr.standby.LaunchService(b, "web", port)
+	s := sdktest.GRPC(b, &Strategy{})
+	ctx := context.Background()
+	settings := json.RawMessage(`{"source":"standby","target":"bigvm","proxy_device":"web","sample_interval":"100ms"}`)
+	source := fmt.Sprintf("127.0.0.2:%d", port)
+
+	var serving, aborts []time.Duration
+	for i := range strategytest.Samples(b) {
+		req := sdk.PrepareRequest{IncidentID: fmt.Sprintf("bench-%d", i), Service: "web", Reason: "VCRStandbyOverloaded", Settings: settings, Shared: pr.shared}
+		ep, err := s.Prepare(ctx, req, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ep.Details["moved"] != "web" {
+			b.Fatalf("web did not move: %v", ep.Details)
+		}
+		p := startProber([]string{source}, "web\n")
+		start := time.Now()
+		err = s.Abort(ctx, sdk.AbortRequest{IncidentID: req.IncidentID, Service: "web", Reason: "DNS switch failed",
+			Settings: settings, Shared: pr.shared, Endpoint: ep})
+		aborted := time.Since(start)
+		if err != nil {
+			p.gap()
+			b.Fatal(err)
+		}
+		var first time.Time
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			var ok bool
+			if first, ok = p.firstAfter(start); ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				p.gap()
+				b.Fatalf("%s did not serve within 10s of Abort", source)
+			}
+		}
+		p.gap()
+		serving = append(serving, first.Sub(start))
+		aborts = append(aborts, aborted)
+		fmt.Fprintf(os.Stderr, "abort %d: source serves after %s (Abort returned after %s)\n", i, first.Sub(start).Round(time.Millisecond), aborted.Round(time.Millisecond))
+	}
+	b.Logf("source serving again after Abort: %v; Abort call %v", serving, aborts)
+	b.ReportMetric(strategytest.MS(strategytest.Median(serving)), "serving-median-ms")
+	b.ReportMetric(strategytest.MS(slices.Max(serving)), "serving-max-ms")
+	b.ReportMetric(strategytest.MS(strategytest.Median(aborts)), "abort-median-ms")
+}

@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
+	"github.com/vcrcovery/vcrcovery/plugins/ownership"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
@@ -122,6 +125,29 @@ func TestScaleupIntegration(t *testing.T) {
 	}
 	strategytest.WaitPage(t, ep.Address, ep.Port, "web\n", 5*time.Second)
 
+	t.Run("abort puts the source back", func(t *testing.T) {
+		// web now lives on bigvm; move it back to the standby, then undo.
+		back := json.RawMessage(`{"source":"bigvm","target":"standby","live":"off","proxy_device":"web","sample_interval":"50ms"}`)
+		r := sdk.PrepareRequest{IncidentID: "i2", Service: "web", Settings: back, Shared: p.shared}
+		ep, err := s.Prepare(ctx, r, nil)
+		if err != nil || ep.Address != "127.0.0.2" {
+			t.Fatalf("Prepare back = %+v, %v", ep, err)
+		}
+		if st := status(t, p.bigvm, "web"); st != "FROZEN" {
+			t.Fatalf("source copy is %q after the move, want FROZEN", st)
+		}
+		abort := sdk.AbortRequest{IncidentID: "i2", Service: "web", Reason: "DNS switch failed", Settings: back, Shared: p.shared, Endpoint: ep}
+		for range 2 { // the second Abort finds nothing left to undo
+			if err := s.Abort(ctx, abort); err != nil {
+				t.Fatalf("Abort: %v", err)
+			}
+		}
+		strategytest.WaitPage(t, "127.0.0.3", port, "web\n", 5*time.Second)
+		if st := status(t, p.standby, "web"); st != "" {
+			t.Errorf("the target copy is still there after Abort: %q", st)
+		}
+	})
+
 	t.Run("instance missing", func(t *testing.T) {
 		r := req
 		r.Settings = json.RawMessage(`{"source":"standby","target":"bigvm","candidates":["ghost"]}`)
@@ -159,13 +185,35 @@ func TestScaleupIntegration(t *testing.T) {
 		r := req
 		r.Service = "idle"
 		r.Settings = json.RawMessage(`{"source":"standby","target":"bigvm","proxy_device":"web","sample_interval":"50s"}`)
-		sdktest.Conformance(t, &Strategy{}, sdktest.Options{ValidSettings: r.Settings, BlockingPrepare: &r, CancelWithin: 2 * time.Second})
+		sdktest.Conformance(t, func() sdk.Strategy { return &Strategy{} }, sdktest.Fixture{Settings: r.Settings, Shared: p.shared, BlockingPrepare: &r, CancelWithin: 2 * time.Second})
+	})
+
+	t.Run("namesake on the target it does not own survives", func(t *testing.T) {
+		p.bigvm.LaunchService(t, "idle", idlePort) // made by hand: no marks
+		r := req
+		r.Service = "idle"
+		r.Settings = json.RawMessage(`{"source":"standby","target":"bigvm","live":"off","proxy_device":"web","sample_interval":"50ms"}`)
+		_, err := s.Prepare(ctx, r, nil)
+		if err == nil || !strings.Contains(err.Error(), `remote "bigvm" has an instance "idle" that VCRcovery does not own`) ||
+			!strings.Contains(err.Error(), "vcrctl standby adopt idle --remote bigvm") {
+			t.Fatalf("err = %v", err)
+		}
+		t.Logf("error: %v", err)
+		if err := s.Abort(ctx, sdk.AbortRequest{IncidentID: r.IncidentID, Service: "idle", Settings: r.Settings, Shared: p.shared}); err != nil {
+			t.Fatalf("Abort: %v", err)
+		}
+		strategytest.WaitPage(t, "127.0.0.3", idlePort, "idle\n", 5*time.Second)
+		strategytest.WaitPage(t, "127.0.0.2", idlePort, "idle\n", 5*time.Second)
+		p.bigvm.Lxc(t, "delete", "--force", "idle")
 	})
 
 	t.Run("target unreachable mid-migration", func(t *testing.T) {
 		// Kill the bigger VM's daemon between the pre-copy and the stop:
 		// the refresh then fails, and the source must be serving again.
-		st := &Strategy{afterPreCopy: func() {
+		st := &Strategy{afterStep: func(step string) {
+			if step != "pre-copied" {
+				return
+			}
 			syscall.Kill(-p.bigvm.Proc.PID, syscall.SIGKILL)
 			for !p.bigvm.Proc.Exited() {
 				time.Sleep(10 * time.Millisecond)
@@ -185,5 +233,60 @@ func TestScaleupIntegration(t *testing.T) {
 			}
 		}
 		strategytest.WaitPage(t, "127.0.0.2", idlePort, "idle\n", 10*time.Second)
+	})
+}
+
+// TestConformanceAgainstLXD runs the SDK's conformance suite, idempotency
+// included, against two real LXD daemons. The service's container on the
+// standby was adopted (vcrctl standby adopt); the bigger VM starts empty.
+func TestConformanceAgainstLXD(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs two real LXD daemons")
+	}
+	p := startPair(t)
+	port := testenv.FreePort(t)
+	p.standby.LaunchService(t, "web", port)
+	ctx := context.Background()
+	req := &sdk.PrepareRequest{IncidentID: "conformance-1", Service: "web", Reason: "VCRStandbyOverloaded"}
+	settings := json.RawMessage(`{"source":"standby","target":"bigvm","proxy_device":"web","sample_interval":"50ms","live":"off"}`)
+	sdktest.Conformance(t, func() sdk.Strategy { return &Strategy{} }, sdktest.Fixture{
+		Settings: settings,
+		Shared:   p.shared,
+		Request:  req,
+		Reset: func(t testing.TB) {
+			strategytest.Removed(t, p.bigvm)
+			if status(t, p.standby, "web") == "" { // finalized: moved away for good
+				p.standby.LaunchService(t, "web", port)
+			}
+			strategytest.Running(t, p.standby, "web")
+			c := strategytest.Client(t, p.standby)
+			if err := strategy.RetryBusy(ctx, func() error {
+				return ownership.Mark(ctx, c, "web", ownership.Marks("web", "adopted", nil))
+			}); err != nil {
+				t.Fatal(err)
+			}
+		},
+		State: func(t testing.TB) string { return strategytest.Instances(t, p.standby, p.bigvm) },
+		// The plugin died after the refresh, before it started the copy:
+		// the source frozen, a stopped copy on the target.
+		Crash: func(t testing.TB) {
+			r := *req
+			r.Settings, r.Shared = settings, p.shared
+			crashed := make(chan struct{})
+			go func() {
+				defer close(crashed)
+				st := &Strategy{afterStep: func(step string) {
+					if step == "refreshed" {
+						runtime.Goexit()
+					}
+				}}
+				_, err := st.Prepare(ctx, r, nil)
+				t.Errorf("Prepare did not reach the crash point: %v", err)
+			}()
+			<-crashed
+			if got := status(t, p.standby, "web"); got != "FROZEN" {
+				t.Fatalf("after the crash web is %q on the standby, want FROZEN", got)
+			}
+		},
 	})
 }

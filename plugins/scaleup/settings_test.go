@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 )
 
@@ -50,7 +51,7 @@ func TestParseSettings(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
-	sdktest.Conformance(t, &Strategy{}, sdktest.Options{ValidSettings: json.RawMessage(`{"source":"standby","target":"bigvm","live":"auto"}`)})
+	sdktest.Conformance(t, func() sdk.Strategy { return &Strategy{} }, sdktest.Fixture{Settings: json.RawMessage(`{"source":"standby","target":"bigvm","live":"auto"}`)})
 }
 
 func TestSettingsAliases(t *testing.T) {

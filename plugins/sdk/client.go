@@ -14,7 +14,7 @@ import (
 // pinning to it; plugins/sdk/sdktest uses it as it is. Both then Dispense.
 func ClientConfig(cmd *exec.Cmd) *plugin.ClientConfig {
 	return &plugin.ClientConfig{
-		HandshakeConfig:  Handshake,
+		HandshakeConfig:  Handshake(),
 		VersionedPlugins: VersionedPlugins(nil),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},

@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-plugin"
 )
 
-// ProtocolVersion is the strategy wire protocol this SDK speaks. It changes
-// only when strategy.proto changes incompatibly; a host keeps serving the
-// versions listed in SupportedVersions so older plugins keep working.
-const ProtocolVersion = 1
+// ProtocolVersion is the newest strategy wire protocol this SDK speaks.
+// Version 2 added Abort and the shared settings in ValidateConfig. A host
+// offers every version in SupportedVersions and a plugin serves them all, so
+// go-plugin settles on the newest both know: a version-1 plugin built before
+// Abort existed keeps working with a new host, without Abort.
+const ProtocolVersion = 2
 
 // PluginName is the key of the strategy plugin in every plugin set.
 const PluginName = "strategy"
@@ -29,24 +32,39 @@ const (
 // vcr-strategy-<name>.
 const BinaryPrefix = "vcr-strategy-"
 
-// Handshake is the go-plugin handshake shared by the host and every plugin.
-// ProtocolVersion is left zero on purpose: versions are negotiated through
-// VersionedPlugins.
-var Handshake = plugin.HandshakeConfig{
-	MagicCookieKey:   MagicCookieKey,
-	MagicCookieValue: MagicCookieValue,
+// Handshake returns the go-plugin handshake shared by the host and every
+// plugin. It is a function, not a variable, so no code in a host or a plugin
+// can change it for everyone else. ProtocolVersion is left zero on purpose:
+// versions are negotiated through VersionedPlugins.
+func Handshake() plugin.HandshakeConfig {
+	return plugin.HandshakeConfig{
+		MagicCookieKey:   MagicCookieKey,
+		MagicCookieValue: MagicCookieValue,
+	}
 }
 
 // SupportedVersions lists the protocol versions this SDK can serve and
 // consume, oldest first.
-func SupportedVersions() []int { return []int{ProtocolVersion} }
+func SupportedVersions() []int { return []int{1, ProtocolVersion} }
 
 // VersionedPlugins is the go-plugin plugin set per protocol version. A plugin
 // passes its implementation; a host passes nil.
 func VersionedPlugins(impl Strategy) map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{
-		ProtocolVersion: {PluginName: &GRPCPlugin{Impl: impl}},
+	return versionedPlugins(impl, nil)
+}
+
+// versionedPlugins is VersionedPlugins with the plugin side's count of
+// in-flight calls, which Serve waits for before the process exits.
+//
+// Every version registers the same server: version 2 only adds an RPC and
+// fields, which a version-1 host never sends. On the host side the version
+// decides what the client may ask: a version-1 plugin gets no Abort.
+func versionedPlugins(impl Strategy, calls *sync.WaitGroup) map[int]plugin.PluginSet {
+	sets := make(map[int]plugin.PluginSet, len(SupportedVersions()))
+	for _, v := range SupportedVersions() {
+		sets[v] = plugin.PluginSet{PluginName: &grpcPlugin{impl: impl, version: v, calls: calls}}
 	}
+	return sets
 }
 
 // ErrIncompatibleVersion marks a plugin built against a protocol version this

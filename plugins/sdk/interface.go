@@ -9,22 +9,43 @@ import (
 	"time"
 )
 
-// Strategy makes a failed service available somewhere else. The receiver calls
-// Prepare once per recovery attempt and switches DNS to the returned endpoint
-// only after it has verified the endpoint answers.
+// Strategy makes a failed service available somewhere else. The receiver
+// switches DNS to the endpoint Prepare returns only after it has verified the
+// endpoint answers.
+//
+// Every call may be repeated: the receiver retries, restarts and hands
+// incidents over to another replica, so Prepare, Finalize and Abort can run
+// more than once for the same incident, and a plugin process may have died
+// halfway through the previous call. Each call therefore looks at what is
+// there, finishes what an earlier attempt of the same incident began, and
+// never repeats work that is done (see "Idempotency" in the README). The
+// incident ID tells attempts of the same incident from a new one.
 type Strategy interface {
 	// Info describes the plugin; the receiver logs it and shows it in the UI.
 	Info(ctx context.Context) (Info, error)
 	// ValidateConfig checks a service's strategy settings at config load time,
-	// so a typo fails `vcr-receiver --check-config` instead of a recovery.
-	ValidateConfig(ctx context.Context, settings json.RawMessage) error
+	// against the receiver-wide shared settings, so a typo (a misspelt key, a
+	// remote that lxd_remotes does not define) fails `vcr-receiver
+	// --check-config` instead of a recovery.
+	ValidateConfig(ctx context.Context, req ValidateRequest) error
 	// Prepare brings the service up and returns where it listens. It reports
-	// what it is doing through progress, which may be nil.
+	// what it is doing through progress, which may be nil. Called again for
+	// the same incident, it returns the same endpoint without doing the work
+	// twice; called after an attempt that died halfway, it completes it.
 	Prepare(ctx context.Context, req PrepareRequest, progress ProgressFunc) (Endpoint, error)
 	// Finalize runs after DNS has switched to the endpoint Prepare returned. A
 	// strategy that moved a service (scale-up) removes the old copy here, never
-	// earlier, so a failed switch leaves the source serving.
+	// earlier, so that Abort can still put the service back before the switch.
+	// A second Finalize is harmless.
 	Finalize(ctx context.Context, req FinalizeRequest) error
+	// Abort undoes Prepare when the incident will not switch DNS: a phase
+	// after Prepare failed for good, or an operator cancelled. Afterwards the
+	// service is served as it was before Prepare (scale-up un-freezes the
+	// source and removes the partial target; cold removes what it imported in
+	// this incident; warm leaves its container running). Abort without a
+	// Prepare, or a second Abort, changes nothing. Protocol version 2; a host
+	// never sends it to a version-1 plugin.
+	Abort(ctx context.Context, req AbortRequest) error
 }
 
 // Info identifies a strategy plugin.
@@ -51,6 +72,17 @@ type PrepareRequest struct {
 	Labels map[string]string
 }
 
+// ValidateRequest is what a strategy may check at config load time.
+type ValidateRequest struct {
+	// Service is the service the settings belong to.
+	Service string
+	// Settings is the service's `strategy.settings` block, as JSON.
+	Settings json.RawMessage
+	// Shared is the receiver-wide context, as in PrepareRequest. A host that
+	// speaks protocol version 1 sends neither Service nor Shared.
+	Shared json.RawMessage
+}
+
 // FinalizeRequest tells a strategy that DNS now points at Endpoint.
 type FinalizeRequest struct {
 	IncidentID string
@@ -58,6 +90,20 @@ type FinalizeRequest struct {
 	Settings   json.RawMessage
 	Shared     json.RawMessage
 	Endpoint   Endpoint
+}
+
+// AbortRequest asks a strategy to undo what Prepare did for an incident.
+type AbortRequest struct {
+	IncidentID string
+	Service    string
+	// Reason says why the recovery is undone ("verify failed: ...",
+	// "cancelled by an operator"), for the strategy's messages.
+	Reason   string
+	Settings json.RawMessage
+	Shared   json.RawMessage
+	// Endpoint is what Prepare returned; zero when Prepare never returned
+	// (the host crashed, or Prepare failed).
+	Endpoint Endpoint
 }
 
 // Endpoint is where the recovered service listens.

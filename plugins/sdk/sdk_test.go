@@ -21,35 +21,41 @@ import (
 )
 
 // envServeVersion makes this test binary act as a plugin serving the given
-// protocol version, so the handshake test runs against a real process.
+// protocol version (0: all of them), so the handshake tests run against a
+// real process.
 const envServeVersion = "SDK_TEST_SERVE_VERSION"
 
 func TestMain(m *testing.M) {
 	if v := os.Getenv(envServeVersion); v != "" {
 		version, _ := strconv.Atoi(v)
+		sets := sdk.VersionedPlugins(&fake{})
+		if version != 0 {
+			sets = map[int]plugin.PluginSet{version: sets[sdk.ProtocolVersion]}
+		}
 		plugin.Serve(&plugin.ServeConfig{
-			HandshakeConfig: sdk.Handshake,
-			VersionedPlugins: map[int]plugin.PluginSet{
-				version: {sdk.PluginName: &sdk.GRPCPlugin{Impl: &fake{}}},
-			},
-			GRPCServer: plugin.DefaultGRPCServer,
+			HandshakeConfig:  sdk.Handshake(),
+			VersionedPlugins: sets,
+			GRPCServer:       plugin.DefaultGRPCServer,
 		})
 		os.Exit(0)
 	}
+	actAsHostOrPlugin()
 	os.Exit(m.Run())
 }
 
 // fake records what it receives and answers from its fields.
 type fake struct {
-	mu       sync.Mutex
-	prepared sdk.PrepareRequest
-	final    sdk.FinalizeRequest
-	sawDone  chan struct{} // closed when Prepare observed cancellation
-	doneOnce sync.Once
+	mu        sync.Mutex
+	prepared  sdk.PrepareRequest
+	final     sdk.FinalizeRequest
+	validated sdk.ValidateRequest
+	aborted   []sdk.AbortRequest
+	sawDone   chan struct{} // closed when Prepare observed cancellation
+	doneOnce  sync.Once
 
-	infoErr, validateErr, prepareErr, finalizeErr error
-	progress                                      []string
-	block                                         bool
+	infoErr, validateErr, prepareErr, finalizeErr, abortErr error
+	progress                                                []string
+	block                                                   bool
 }
 
 func (f *fake) Info(context.Context) (sdk.Info, error) {
@@ -59,12 +65,15 @@ func (f *fake) Info(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "fake", Version: "1.2.3", Description: "a fake strategy"}, nil
 }
 
-func (f *fake) ValidateConfig(_ context.Context, settings json.RawMessage) error {
+func (f *fake) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
+	f.mu.Lock()
+	f.validated = req
+	f.mu.Unlock()
 	if f.validateErr != nil {
 		return f.validateErr
 	}
 	var v map[string]any
-	if err := json.Unmarshal(settings, &v); err != nil {
+	if err := json.Unmarshal(req.Settings, &v); err != nil {
 		return fmt.Errorf("settings: %w", err)
 	}
 	return nil
@@ -77,9 +86,11 @@ func (f *fake) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sdk
 	for _, p := range f.progress {
 		progress(sdk.Progress{Time: time.Unix(1700000000, 42), Message: p})
 	}
-	if f.block {
+	if f.block || req.Reason == "block" {
 		<-ctx.Done()
-		f.doneOnce.Do(func() { close(f.sawDone) })
+		if f.sawDone != nil {
+			f.doneOnce.Do(func() { close(f.sawDone) })
+		}
 		return sdk.Endpoint{}, fmt.Errorf("prepare interrupted: %w", ctx.Err())
 	}
 	if f.prepareErr != nil {
@@ -95,6 +106,13 @@ func (f *fake) Finalize(_ context.Context, req sdk.FinalizeRequest) error {
 	return f.finalizeErr
 }
 
+func (f *fake) Abort(_ context.Context, req sdk.AbortRequest) error {
+	f.mu.Lock()
+	f.aborted = append(f.aborted, req)
+	f.mu.Unlock()
+	return f.abortErr
+}
+
 func TestRoundTripOverGRPC(t *testing.T) {
 	f := &fake{progress: []string{"starting container web", "container web running"}}
 	s := sdktest.GRPC(t, f)
@@ -104,8 +122,12 @@ func TestRoundTripOverGRPC(t *testing.T) {
 	if err != nil || info != (sdk.Info{Name: "fake", Version: "1.2.3", Description: "a fake strategy"}) {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}
-	if err := s.ValidateConfig(ctx, json.RawMessage(`{"a":1}`)); err != nil {
+	vreq := sdk.ValidateRequest{Service: "web", Settings: json.RawMessage(`{"a":1}`), Shared: json.RawMessage(`{"backup_dir":"/b"}`)}
+	if err := s.ValidateConfig(ctx, vreq); err != nil {
 		t.Fatalf("ValidateConfig(valid) = %v", err)
+	}
+	if !reflect.DeepEqual(f.validated, vreq) {
+		t.Errorf("plugin validated %+v, want %+v", f.validated, vreq)
 	}
 
 	req := sdk.PrepareRequest{
@@ -140,6 +162,14 @@ func TestRoundTripOverGRPC(t *testing.T) {
 	if !reflect.DeepEqual(f.final, freq) {
 		t.Errorf("plugin received %+v, want %+v", f.final, freq)
 	}
+
+	areq := sdk.AbortRequest{IncidentID: "inc-1", Service: "web", Reason: "verify failed", Settings: req.Settings, Shared: req.Shared, Endpoint: want}
+	if err := s.Abort(ctx, areq); err != nil {
+		t.Fatalf("Abort: %v", err)
+	}
+	if len(f.aborted) != 1 || !reflect.DeepEqual(f.aborted[0], areq) {
+		t.Errorf("plugin received %+v, want one %+v", f.aborted, areq)
+	}
 }
 
 func TestProgressNilFunc(t *testing.T) {
@@ -156,6 +186,7 @@ func TestErrorsKeepTheirMessage(t *testing.T) {
 		validateErr: errors.New("settings.container: required"),
 		prepareErr:  errors.New(msg),
 		finalizeErr: errors.New("finalize: " + msg),
+		abortErr:    errors.New("abort: " + msg),
 	}
 	s := sdktest.GRPC(t, f)
 	ctx := context.Background()
@@ -164,7 +195,7 @@ func TestErrorsKeepTheirMessage(t *testing.T) {
 	if _, err := s.Info(ctx); err == nil || err.Error() != "info: "+msg || !errors.As(err, &remote) {
 		t.Errorf("Info error = %v", err)
 	}
-	if err := s.ValidateConfig(ctx, json.RawMessage(`{}`)); err == nil || err.Error() != "settings.container: required" {
+	if err := s.ValidateConfig(ctx, sdk.ValidateRequest{Settings: json.RawMessage(`{}`)}); err == nil || err.Error() != "settings.container: required" {
 		t.Errorf("ValidateConfig error = %v", err)
 	}
 	if _, err := s.Prepare(ctx, sdk.PrepareRequest{}, nil); err == nil || err.Error() != msg || !errors.As(err, &remote) {
@@ -172,6 +203,9 @@ func TestErrorsKeepTheirMessage(t *testing.T) {
 	}
 	if err := s.Finalize(ctx, sdk.FinalizeRequest{}); err == nil || err.Error() != "finalize: "+msg {
 		t.Errorf("Finalize error = %v", err)
+	}
+	if err := s.Abort(ctx, sdk.AbortRequest{}); err == nil || err.Error() != "abort: "+msg || !errors.As(err, &remote) {
+		t.Errorf("Abort error = %v", err)
 	}
 }
 
@@ -203,9 +237,10 @@ func TestPrepareCancellationReachesPlugin(t *testing.T) {
 }
 
 func TestConformanceOfFake(t *testing.T) {
-	sdktest.Conformance(t, &fake{block: true, sawDone: make(chan struct{})}, sdktest.Options{
-		ValidSettings:   json.RawMessage(`{"x":1}`),
-		BlockingPrepare: &sdk.PrepareRequest{Service: "web"},
+	sdktest.Conformance(t, func() sdk.Strategy { return &fake{} }, sdktest.Fixture{
+		Settings:        json.RawMessage(`{"x":1}`),
+		Request:         &sdk.PrepareRequest{Service: "web"},
+		BlockingPrepare: &sdk.PrepareRequest{Service: "web", Reason: "block"},
 	})
 }
 
@@ -225,7 +260,7 @@ func TestHandshakeRefusesUnknownVersion(t *testing.T) {
 	if !errors.Is(err, sdk.ErrIncompatibleVersion) {
 		t.Fatalf("error %v does not wrap ErrIncompatibleVersion", err)
 	}
-	for _, want := range []string{"vcr-strategy-future", "speaks protocol version 7", "supports strategy protocol version(s) 1", "rebuild the plugin"} {
+	for _, want := range []string{"vcr-strategy-future", "speaks protocol version 7", "supports strategy protocol version(s) 1, 2", "rebuild the plugin"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -233,23 +268,12 @@ func TestHandshakeRefusesUnknownVersion(t *testing.T) {
 }
 
 func TestHandshakeAcceptsCurrentVersion(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a plugin process")
-	}
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = []string{envServeVersion + "=" + strconv.Itoa(sdk.ProtocolVersion)}
-	client := plugin.NewClient(sdk.ClientConfig(cmd))
-	defer client.Kill()
-	rpc, err := client.Client()
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	s, err := sdk.Dispense(rpc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, client := startServing(t, sdk.ClientConfig, sdk.ProtocolVersion)
 	info, err := s.Info(context.Background())
 	if err != nil || info.Name != "fake" {
 		t.Fatalf("Info = %+v, %v", info, err)
+	}
+	if v := client.NegotiatedVersion(); v != sdk.ProtocolVersion {
+		t.Errorf("negotiated version %d, want %d", v, sdk.ProtocolVersion)
 	}
 }

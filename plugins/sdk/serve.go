@@ -11,10 +11,11 @@ import (
 	"github.com/hashicorp/go-plugin"
 )
 
-// EnvNoParentWatch, when set to "1", turns off the parent-death watch in
-// Serve. It exists so tests can show what go-plugin does without it (the
-// plugin outlives a SIGKILLed host); never set it in production.
-const EnvNoParentWatch = "VCR_STRATEGY_NO_PARENT_WATCH"
+// envNoParentWatch, when set to "1", turns off the parent-death watch in
+// Serve. It exists so the SDK's own tests can show what go-plugin does
+// without it (the plugin outlives a SIGKILLed host), which is why it is not
+// exported.
+const envNoParentWatch = "VCR_STRATEGY_NO_PARENT_WATCH"
 
 // parentPollInterval bounds how long a plugin outlives a host that died
 // without a chance to kill it (SIGKILL, OOM killer).
@@ -39,15 +40,13 @@ func Serve(s Strategy) {
 	logger := Logger()
 	slog.SetDefault(logger)
 	calls := new(sync.WaitGroup)
-	if os.Getenv(EnvNoParentWatch) != "1" {
+	if os.Getenv(envNoParentWatch) != "1" {
 		go watchParent(logger, os.Getppid(), calls)
 	}
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{
-			ProtocolVersion: {PluginName: &GRPCPlugin{Impl: s, calls: calls}},
-		},
-		GRPCServer: plugin.DefaultGRPCServer,
+		HandshakeConfig:  Handshake(),
+		VersionedPlugins: versionedPlugins(s, calls),
+		GRPCServer:       plugin.DefaultGRPCServer,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name:       "plugin",
 			Level:      hclog.Info,

@@ -9,7 +9,9 @@ import (
 
 // TestBinary runs the real vcr-strategy-warm executable in its own process,
 // started the way the receiver starts it (sdk.ClientConfig): handshake, Info
-// and config validation across the process boundary.
+// and config validation across the process boundary, an unknown remote
+// named in the error as `vcr-receiver --check-config` shows it.
 func TestBinary(t *testing.T) {
-	strategytest.CheckBinary(t, "github.com/vcrcovery/vcrcovery/cmd/vcr-strategy-warm", "warm", json.RawMessage(`{"remote":"standby"}`))
+	strategytest.CheckBinary(t, "github.com/vcrcovery/vcrcovery/cmd/vcr-strategy-warm", "warm",
+		json.RawMessage(`{"remote":"standby"}`), json.RawMessage(`{"remote":"standy"}`))
 }

@@ -2,10 +2,10 @@ package warm
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
+	"github.com/vcrcovery/vcrcovery/plugins/ownership"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 )
 
@@ -24,9 +24,15 @@ func (Strategy) Info(context.Context) (sdk.Info, error) {
 }
 
 // ValidateConfig implements sdk.Strategy.
-func (Strategy) ValidateConfig(_ context.Context, settings json.RawMessage) error {
-	_, err := ParseSettings(settings)
-	return err
+func (Strategy) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
+	s, err := ParseSettings(req.Settings)
+	if err != nil {
+		return err
+	}
+	if err := strategy.CheckRemotes(req.Shared, map[string]string{"remote": s.Remote}); err != nil {
+		return fmt.Errorf("warm settings: %w", err)
+	}
+	return nil
 }
 
 // Prepare implements sdk.Strategy: it starts the container if it does not run
@@ -45,6 +51,11 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, notFoundHint(err, name, s.Remote))
 	}
+	// A warm standby is often made by hand, so an unmarked instance is
+	// fine; one marked for another service is not this service's standby.
+	if err := ownership.CheckNotOthers(inst, s.Remote, req.Service, "start it and switch the service to it"); err != nil {
+		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
+	}
 	// Read the endpoint before starting, so a misconfigured proxy fails the
 	// recovery without side effects.
 	ep, err := strategy.ProxyEndpoint(inst, s.ProxyDevice, remote.Address)
@@ -62,3 +73,8 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 
 // Finalize implements sdk.Strategy; a warm standby has nothing to clean up.
 func (Strategy) Finalize(context.Context, sdk.FinalizeRequest) error { return nil }
+
+// Abort implements sdk.Strategy: it leaves the container running. A warm
+// standby runs before an incident and after it; stopping it would only make
+// the next recovery slower.
+func (Strategy) Abort(context.Context, sdk.AbortRequest) error { return nil }

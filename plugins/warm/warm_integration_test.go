@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategytest"
+	"github.com/vcrcovery/vcrcovery/plugins/ownership"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 	"github.com/vcrcovery/vcrcovery/plugins/warm"
@@ -58,6 +59,31 @@ func TestWarmIntegration(t *testing.T) {
 		if err != nil || ep.Details["status_before"] != "Running" {
 			t.Fatalf("Prepare = %+v, %v", ep, err)
 		}
+	})
+	t.Run("abort leaves the container running", func(t *testing.T) {
+		if err := s.Abort(ctx, sdk.AbortRequest{IncidentID: "i1", Service: "web", Settings: req.Settings, Shared: shared}); err != nil {
+			t.Fatalf("Abort: %v", err)
+		}
+		strategytest.WaitPage(t, x.Address, port, "web\n", 5*time.Second)
+	})
+	t.Run("another service's container", func(t *testing.T) {
+		// LXD's start operation outlives Prepare by about a second, and
+		// refuses config changes until it ends.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			out, err := x.LxcErr(t, "config", "set", "web", ownership.KeyService, "api")
+			if err == nil {
+				break
+			}
+			if !strings.Contains(out, "is busy") || time.Now().After(deadline) {
+				t.Fatalf("mark web as api's: %v: %s", err, out)
+			}
+		}
+		defer x.Lxc(t, "config", "unset", "web", ownership.KeyService)
+		_, err := s.Prepare(ctx, req, nil)
+		if err == nil || !strings.Contains(err.Error(), `belongs to service "api"`) {
+			t.Fatalf("err = %v", err)
+		}
+		strategytest.WaitPage(t, x.Address, port, "web\n", 5*time.Second)
 	})
 	t.Run("instance missing", func(t *testing.T) {
 		r := req

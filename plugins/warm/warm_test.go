@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk/sdktest"
 )
 
@@ -57,7 +58,7 @@ func TestParseRequest(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
-	sdktest.Conformance(t, Strategy{}, sdktest.Options{ValidSettings: json.RawMessage(`{"remote":"standby"}`)})
+	sdktest.Conformance(t, func() sdk.Strategy { return Strategy{} }, sdktest.Fixture{Settings: json.RawMessage(`{"remote":"standby"}`)})
 }
 
 func TestInfo(t *testing.T) {

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -117,7 +116,7 @@ func (okStrategies) Prepare(context.Context, string, sdk.PrepareRequest, sdk.Pro
 	return sdk.Endpoint{Address: "127.0.0.2", Port: 8080}, nil
 }
 func (okStrategies) Finalize(context.Context, string, sdk.FinalizeRequest) error { return nil }
-func (okStrategies) ValidateConfig(context.Context, string, json.RawMessage) error {
+func (okStrategies) ValidateConfig(context.Context, string, sdk.ValidateRequest) error {
 	return nil
 }
 

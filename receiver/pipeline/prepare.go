@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -16,7 +15,7 @@ import (
 type Strategies interface {
 	Prepare(ctx context.Context, name string, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error)
 	Finalize(ctx context.Context, name string, req sdk.FinalizeRequest) error
-	ValidateConfig(ctx context.Context, name string, settings json.RawMessage) error
+	ValidateConfig(ctx context.Context, name string, req sdk.ValidateRequest) error
 }
 
 // Prepare has the incident's strategy plugin make the service available on

@@ -1,20 +1,40 @@
 package sdktest
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 )
 
-// Options tunes Conformance for one strategy.
-type Options struct {
-	// ValidSettings, when set, must pass ValidateConfig.
-	ValidSettings json.RawMessage
+// Fixture is what Conformance needs to know about a strategy: settings it
+// accepts, a recovery it can run, and, for a strategy that changes things
+// outside its process (containers, files), how to look at and reset them.
+type Fixture struct {
+	// Settings must pass ValidateConfig (with Shared). Nil skips that half
+	// of the check; malformed settings are always refused.
+	Settings json.RawMessage
+	// Shared is the receiver-wide settings sent with every call.
+	Shared json.RawMessage
+
+	// Request is a recovery Prepare completes. Its Settings and Shared
+	// default to the fields above, its IncidentID to "sdktest-1". Nil skips
+	// the idempotency checks.
+	Request *sdk.PrepareRequest
+	// Reset puts the world back as it is before an incident; it runs
+	// before each idempotency check. Nil: the strategy changes nothing
+	// outside its process.
+	Reset func(t testing.TB)
+	// State describes the world, one string the checks compare: what exists
+	// (instances, files), whose it is and whether it serves. Two calls with
+	// nothing changed in between must return the same string. Nil skips the
+	// comparisons.
+	State func(t testing.TB) string
+	// Crash leaves the world as a Prepare of Request that died halfway
+	// would (the plugin killed between two steps). Nil skips that check.
+	Crash func(t testing.TB)
+
 	// BlockingPrepare is a request that keeps Prepare busy for several
 	// seconds (for a command strategy: `sleep 30`). Conformance cancels it
 	// and expects Prepare to give up. Nil skips the cancellation check.
@@ -24,33 +44,72 @@ type Options struct {
 	CancelWithin time.Duration
 }
 
-// garbage is settings no strategy may accept: none of it is a JSON object.
-var garbage = []json.RawMessage{
-	json.RawMessage(`{not json`),
-	json.RawMessage(`[1, 2`),
-	json.RawMessage("\x00\x01binary"),
-}
-
-// Conformance checks what the receiver relies on, twice: calling s directly
-// and over real gRPC (the way the receiver calls it):
+// Conformance checks what the receiver relies on. newStrategy returns a
+// fresh strategy, the way a restarted plugin process starts afresh; the
+// checks use a new one wherever the receiver could have restarted the
+// plugin, so a strategy cannot pass by remembering in memory.
+//
+// Both calling newStrategy's strategy directly and over real gRPC (the way
+// the receiver calls it):
 //   - Info names the strategy and its version;
-//   - ValidateConfig rejects malformed JSON and accepts opts.ValidSettings;
+//   - ValidateConfig rejects malformed JSON and accepts fx.Settings;
 //   - Prepare returns soon after its context is cancelled.
-func Conformance(t *testing.T, s sdk.Strategy, opts Options) {
+//
+// Over gRPC, against the world fx describes (the idempotency contract, see
+// the SDK README):
+//   - Prepare twice gives the same endpoint and changes nothing the second time;
+//   - Finalize twice is harmless;
+//   - Abort after Prepare restores the world as it was before Prepare, and
+//     a second Abort changes nothing;
+//   - Abort without a Prepare changes nothing;
+//   - Prepare after a crash halfway through completes, with the endpoint
+//     and the world a clean Prepare gives.
+func Conformance(t *testing.T, newStrategy func() sdk.Strategy, fx Fixture) {
 	t.Helper()
-	if opts.CancelWithin <= 0 {
-		opts.CancelWithin = 5 * time.Second
+	if fx.CancelWithin <= 0 {
+		fx.CancelWithin = 5 * time.Second
 	}
-	t.Run("in-process", func(t *testing.T) {
-		checkAll(t, s, func(impl sdk.Strategy) sdk.Strategy { return impl }, opts)
-	})
+	direct := func(impl sdk.Strategy) sdk.Strategy { return impl }
+	t.Run("in-process", func(t *testing.T) { checkCalls(t, newStrategy, direct, fx) })
 	t.Run("grpc", func(t *testing.T) {
-		checkAll(t, s, func(impl sdk.Strategy) sdk.Strategy { return GRPC(t, impl) }, opts)
+		overGRPC := func(impl sdk.Strategy) sdk.Strategy { return GRPC(t, impl) }
+		checkCalls(t, newStrategy, overGRPC, fx)
+	})
+	if fx.Request == nil {
+		return
+	}
+	t.Run("idempotency", func(t *testing.T) {
+		w := &world{fx: fx, req: fx.request(), newStrategy: func(t testing.TB) sdk.Strategy { return GRPC(t, newStrategy()) }}
+		t.Run("PrepareTwice", func(t *testing.T) { checkPrepareTwice(t, t, w) })
+		t.Run("FinalizeTwice", func(t *testing.T) { checkFinalizeTwice(t, t, w) })
+		t.Run("AbortAfterPrepare", func(t *testing.T) { checkAbortAfterPrepare(t, t, w) })
+		t.Run("AbortWithoutPrepare", func(t *testing.T) { checkAbortWithoutPrepare(t, t, w) })
+		t.Run("PrepareAfterCrash", func(t *testing.T) {
+			if fx.Crash == nil {
+				t.Skip("no Fixture.Crash given")
+			}
+			checkPrepareAfterCrash(t, t, w)
+		})
 	})
 }
 
-// tb is the part of testing.TB the checks use, so the harness's own tests can
-// show that each check fails a misbehaving strategy.
+// request is fx.Request with its defaults filled in.
+func (fx Fixture) request() sdk.PrepareRequest {
+	r := *fx.Request
+	if r.IncidentID == "" {
+		r.IncidentID = "sdktest-1"
+	}
+	if r.Settings == nil {
+		r.Settings = fx.Settings
+	}
+	if r.Shared == nil {
+		r.Shared = fx.Shared
+	}
+	return r
+}
+
+// tb is the part of testing.TB the checks report through, so the harness's
+// own tests can show that each check fails a misbehaving strategy.
 type tb interface {
 	Helper()
 	Errorf(format string, args ...any)
@@ -58,95 +117,13 @@ type tb interface {
 	Logf(format string, args ...any)
 }
 
-func checkAll(t *testing.T, s sdk.Strategy, wrap func(sdk.Strategy) sdk.Strategy, opts Options) {
-	t.Run("Info", func(t *testing.T) { checkInfo(t, wrap(s)) })
-	t.Run("ValidateConfig", func(t *testing.T) { checkValidate(t, wrap(s), opts.ValidSettings) })
+func checkCalls(t *testing.T, newStrategy func() sdk.Strategy, wrap func(sdk.Strategy) sdk.Strategy, fx Fixture) {
+	t.Run("Info", func(t *testing.T) { checkInfo(t, wrap(newStrategy())) })
+	t.Run("ValidateConfig", func(t *testing.T) { checkValidate(t, wrap(newStrategy()), fx.Settings, fx.Shared) })
 	t.Run("PrepareCancel", func(t *testing.T) {
-		if opts.BlockingPrepare == nil {
-			t.Skip("no Options.BlockingPrepare given")
+		if fx.BlockingPrepare == nil {
+			t.Skip("no Fixture.BlockingPrepare given")
 		}
-		checkCancel(t, s, wrap, *opts.BlockingPrepare, opts.CancelWithin)
+		checkCancel(t, newStrategy(), wrap, *fx.BlockingPrepare, fx.CancelWithin)
 	})
-}
-
-func checkInfo(t tb, s sdk.Strategy) {
-	t.Helper()
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatalf("Info: %v", err)
-	}
-	if info.Name == "" || info.Version == "" {
-		t.Errorf("Info = %+v; Name and Version must be set, the receiver logs them with every recovery", info)
-	}
-}
-
-func checkValidate(t tb, s sdk.Strategy, valid json.RawMessage) {
-	t.Helper()
-	ctx := context.Background()
-	for _, g := range garbage {
-		if err := s.ValidateConfig(ctx, g); err == nil {
-			t.Errorf("ValidateConfig(%q) = nil; malformed settings must be rejected at config load", g)
-		} else if err.Error() == "" {
-			t.Errorf("ValidateConfig(%q) returned an error with no message", g)
-		}
-	}
-	if valid != nil {
-		if err := s.ValidateConfig(ctx, valid); err != nil {
-			t.Errorf("ValidateConfig(valid settings %s) = %v", valid, err)
-		}
-	}
-}
-
-// checkCancel watches the implementation itself, not just the host side: a
-// gRPC client returns as soon as its context ends even if the plugin keeps
-// working, which is exactly the leak this check exists to catch.
-func checkCancel(t tb, s sdk.Strategy, wrap func(sdk.Strategy) sdk.Strategy, req sdk.PrepareRequest, within time.Duration) {
-	t.Helper()
-	rec := &returnRecorder{Strategy: s, returned: make(chan error, 1)}
-	c := wrap(rec)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-
-	hostDone := make(chan error, 1)
-	go func() {
-		_, err := c.Prepare(ctx, req, nil)
-		hostDone <- err
-	}()
-	// Give the strategy time to get properly busy before cancelling.
-	select {
-	case err := <-rec.returned:
-		t.Fatalf("BlockingPrepare returned before it was cancelled (err=%v); give a request that keeps Prepare busy", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	cancel()
-	cancelled := time.Now()
-	select {
-	case err := <-rec.returned:
-		if err == nil {
-			t.Errorf("Prepare succeeded after its context was cancelled; it should return an error")
-		}
-		t.Logf("strategy returned %s after cancellation: %v", time.Since(cancelled).Round(time.Millisecond), err)
-	case <-time.After(within):
-		t.Fatalf("Prepare still running %s after its context was cancelled; pass ctx to everything that blocks", within)
-	}
-	select {
-	case err := <-hostDone:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("caller got %v; want an error wrapping context.Canceled", err)
-		}
-	case <-time.After(within):
-		t.Fatalf("caller's Prepare did not return %s after cancellation", within)
-	}
-}
-
-type returnRecorder struct {
-	sdk.Strategy
-	once     sync.Once
-	returned chan error
-}
-
-func (r *returnRecorder) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error) {
-	ep, err := r.Strategy.Prepare(ctx, req, progress)
-	r.once.Do(func() { r.returned <- err })
-	return ep, err
 }

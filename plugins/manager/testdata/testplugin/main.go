@@ -43,8 +43,8 @@ func parse(raw json.RawMessage) (settings, error) {
 	return s, nil
 }
 
-func (testStrategy) ValidateConfig(_ context.Context, raw json.RawMessage) error {
-	_, err := parse(raw)
+func (testStrategy) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
+	_, err := parse(req.Settings)
 	return err
 }
 
@@ -79,14 +79,23 @@ func (testStrategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 
 func (testStrategy) Finalize(context.Context, sdk.FinalizeRequest) error { return nil }
 
+// Abort fails in mode "fail", so the manager's tests see an abort error
+// travel back; otherwise it has nothing to undo.
+func (testStrategy) Abort(_ context.Context, req sdk.AbortRequest) error {
+	if s, err := parse(req.Settings); err != nil || s.Mode == "fail" {
+		return errors.New("abort: source unreachable; unfreeze it by hand")
+	}
+	return nil
+}
+
 func main() {
 	// TESTPLUGIN_PROTOCOL makes the plugin speak another protocol version,
 	// to exercise the host's refusal.
 	if v := os.Getenv("TESTPLUGIN_PROTOCOL"); v != "" {
 		n, _ := strconv.Atoi(v)
 		plugin.Serve(&plugin.ServeConfig{
-			HandshakeConfig:  sdk.Handshake,
-			VersionedPlugins: map[int]plugin.PluginSet{n: {sdk.PluginName: &sdk.GRPCPlugin{Impl: testStrategy{}}}},
+			HandshakeConfig:  sdk.Handshake(),
+			VersionedPlugins: map[int]plugin.PluginSet{n: sdk.VersionedPlugins(testStrategy{})[sdk.ProtocolVersion]},
 			GRPCServer:       plugin.DefaultGRPCServer,
 		})
 		return

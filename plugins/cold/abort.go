@@ -1,0 +1,34 @@
+package cold
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vcrcovery/vcrcovery/plugins/backupstore"
+	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
+	"github.com/vcrcovery/vcrcovery/plugins/ownership"
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
+)
+
+// Abort implements sdk.Strategy: it removes the instance this incident
+// restored, and a staging copy an interrupted import of this incident left.
+// An instance restored by an earlier incident, adopted by an operator or
+// not VCRcovery's at all stays where it is.
+func (Strategy) Abort(ctx context.Context, req sdk.AbortRequest) error {
+	s, shared, err := strategy.ParseRequest(req.Settings, req.Shared, backupstore.ParseSettings)
+	if err != nil {
+		return err
+	}
+	c, _, err := strategy.ConnectRemote(ctx, shared, s.Remote)
+	if err != nil {
+		return fmt.Errorf("cold %s abort: %w; remove the instance restored in incident %s by hand if one exists", req.Service, err, req.IncidentID)
+	}
+	name := s.InstanceFor(req.Service)
+	if err := strategy.RemoveInstance(ctx, c, stagingName(name, req.IncidentID)); err != nil {
+		return fmt.Errorf("cold %s abort: %w", req.Service, err)
+	}
+	if _, err := ownership.RemoveIfIncident(ctx, c, name, req.Service, req.IncidentID); err != nil {
+		return fmt.Errorf("cold %s abort: remove %s, restored in incident %s: %w", req.Service, name, req.IncidentID, err)
+	}
+	return nil
+}
