@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
 	"github.com/vcrcovery/vcrcovery/exporter/collector"
 	"github.com/vcrcovery/vcrcovery/exporter/failure"
@@ -108,9 +109,12 @@ func New(opts Options) (*Exporter, error) {
 			return nil, err
 		}
 	}
+	// The Go and process metrics under their usual names (go_*, process_*),
+	// as every exporter has them, and vcr_exporter_build_info.
 	e.registry.MustRegister(set,
 		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "vcr"}),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("vcr_exporter"),
 	)
 	return e, nil
 }

@@ -87,8 +87,14 @@ func TestExporterEndToEndWithFake(t *testing.T) {
 			t.Errorf("collector %s success = %v", c, v)
 		}
 	}
-	if _, ok := s.Get("vcr_process_resident_memory_bytes", nil); !ok {
-		t.Error("no process metrics")
+	// The standard names every exporter uses, not vcr_process_*.
+	for _, name := range []string{"process_resident_memory_bytes", "go_goroutines", "vcr_exporter_build_info"} {
+		if _, ok := s.Get(name, nil); !ok {
+			t.Errorf("no %s", name)
+		}
+	}
+	if _, ok := s.Get("vcr_process_resident_memory_bytes", nil); ok {
+		t.Error("process metrics still carry the vcr_ prefix")
 	}
 	// This scrape's stats were taken after the event, so they win (the fake
 	// still says running); TestLibvirtCollectorPrefersNewerEvent covers the
