@@ -18,7 +18,7 @@ func (e *Exporter) ready() bool { return e.isReady.Load() }
 // Handler serves the telemetry path, /-/healthy, /-/ready and a landing page.
 func (e *Exporter) Handler(telemetryPath, version string) (http.Handler, error) {
 	mux := http.NewServeMux()
-	mux.Handle(telemetryPath, promhttp.HandlerFor(e.registry, promhttp.HandlerOpts{
+	mux.Handle(telemetryPath, promhttp.HandlerForTransactional(e.metrics, promhttp.HandlerOpts{
 		ErrorLog:            slog.NewLogLogger(e.logger.Handler(), slog.LevelError),
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 10,

@@ -29,6 +29,15 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// offIfZero maps a flag's 0 ("off") to the negative interval that turns an
+// exporter part off; exporter.Options reads 0 as "default".
+func offIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
 func main() {
 	if err := run(); err != nil {
 		if errors.Is(err, errExit) {
@@ -62,6 +71,10 @@ func run() error {
 		Cloud:          c.cloud,
 		ScrapeTimeout:  c.scrapeTimeout,
 		EventRetention: c.retention,
+		XMLTTL:         c.xmlTTL,
+		JobInterval:    offIfZero(c.jobInterval),
+		PoolInterval:   offIfZero(c.poolRefresh),
+		MetadataLabels: c.metadataLabels,
 		Logger:         logger,
 	}
 	if len(c.amURLs) > 0 {

@@ -18,10 +18,12 @@ type FakeClient struct {
 	// is closed: a hung libvirtd.
 	Block chan struct{}
 
-	mu      sync.Mutex
-	records []libvirt.DomainStatsRecord
-	calls   int
-	disc    chan struct{}
+	mu       sync.Mutex
+	records  []libvirt.DomainStatsRecord
+	calls    int
+	disc     chan struct{}
+	inv      FakeInventory
+	invCalls int
 }
 
 // NewFakeClient is a connected libvirtd that reports records.
@@ -146,4 +148,80 @@ func SampleRecords() []libvirt.DomainStatsRecord {
 // Lifecycle is a lifecycle event as libvirt delivers it.
 func Lifecycle(name, uuid string, event libvirt.DomainEventType, detail int32) libvirt.DomainEventLifecycleMsg {
 	return libvirt.DomainEventLifecycleMsg{Dom: libvirt.Domain{Name: name, UUID: MustUUID(uuid)}, Event: int32(event), Detail: detail}
+}
+
+// FakeInventory is what the fake's background calls answer: domain XML
+// and jobs by UUID, and storage pools.
+type FakeInventory struct {
+	XML   map[string]string
+	Jobs  map[string]FakeJob
+	Pools []FakePool
+}
+
+// FakeJob is a virDomainGetJobStats answer.
+type FakeJob struct {
+	Type   int32
+	Params []libvirt.TypedParam
+}
+
+// FakePool is a storage pool and its virStoragePoolGetInfo answer.
+type FakePool struct {
+	Name                            string
+	State                           uint8
+	Capacity, Allocation, Available uint64
+}
+
+// SetInventory replaces what the background calls answer.
+func (f *FakeClient) SetInventory(inv FakeInventory) {
+	f.mu.Lock()
+	f.inv = inv
+	f.mu.Unlock()
+}
+
+// InventoryCalls counts the XML, job and pool calls so far.
+func (f *FakeClient) InventoryCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.invCalls
+}
+
+func (f *FakeClient) DomainGetXMLDesc(dom libvirt.Domain, _ libvirt.DomainXMLFlags) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.invCalls++
+	if x, ok := f.inv.XML[virt.FormatUUID(dom.UUID)]; ok {
+		return x, nil
+	}
+	return "", libvirt.Error{Code: uint32(libvirt.ErrNoDomain), Message: "Domain not found"}
+}
+
+func (f *FakeClient) DomainGetJobStats(dom libvirt.Domain, _ libvirt.DomainGetJobStatsFlags) (int32, []libvirt.TypedParam, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.invCalls++
+	j := f.inv.Jobs[virt.FormatUUID(dom.UUID)]
+	return j.Type, j.Params, nil
+}
+
+func (f *FakeClient) ConnectListAllStoragePools(int32, libvirt.ConnectListAllStoragePoolsFlags) ([]libvirt.StoragePool, uint32, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.invCalls++
+	var out []libvirt.StoragePool
+	for _, p := range f.inv.Pools {
+		out = append(out, libvirt.StoragePool{Name: p.Name})
+	}
+	return out, uint32(len(out)), nil
+}
+
+func (f *FakeClient) StoragePoolGetInfo(pool libvirt.StoragePool) (uint8, uint64, uint64, uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.invCalls++
+	for _, p := range f.inv.Pools {
+		if p.Name == pool.Name {
+			return p.State, p.Capacity, p.Allocation, p.Available, nil
+		}
+	}
+	return 0, 0, 0, 0, libvirt.Error{Code: uint32(libvirt.ErrNoStoragePool), Message: "Storage pool not found"}
 }
