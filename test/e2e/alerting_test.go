@@ -254,7 +254,7 @@ func TestAlerting(t *testing.T) {
 	})
 
 	t.Run("LabelConventions", func(t *testing.T) {
-		// The target labels win; the exporter's own host/cloud copies are dropped at scrape time.
+		// honor_labels: true keeps the exporter's host/cloud, equal to the target's: no exported_* copy appears.
 		for _, q := range []string{`{job="vcr-exporter", exported_host!=""}`, `{job="vcr-exporter", exported_cloud!=""}`} {
 			if s := prom.Query(t, q); len(s) > 0 {
 				t.Errorf("%s: %d series keep the exporter's label copy, e.g. %v", q, len(s), s[0].Metric)
