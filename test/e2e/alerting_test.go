@@ -293,12 +293,24 @@ var alertingNoData = map[string]string{
 	"vcr-cost / Yearly standby cost by design / A":                     noCost,
 	"vcr-cost / Standby cost per hour / A":                             noCost,
 	"vcr-cost / Recoveries completed, by strategy and outcome / A":     noRecovery,
+	"vcr-fleet / SNMP traps received / A":                              "no exporter here has --snmp.trap-address (the exporter's SNMP tests send traps)",
+	"vcr-fleet / Disk latency, top 10 / A":                             noDisk,
+	"vcr-fleet / Disk latency, top 10 / B":                             noDisk,
+	"vcr-fleet / Guest paging, top 10 / A":                             noBalloon,
+	"vcr-fleet / Guest paging, top 10 / B":                             noBalloon,
+	"vcr-fleet / Migrations and other jobs / A":                        noJob,
+	"vcr-fleet / Migrations and other jobs / B":                        noJob,
+	"vcr-fleet / Migrations and other jobs / C":                        noJob,
+	"vcr-fleet / OpenStack instances by project and flavor / A":        "no domain here carries nova metadata (exporter/collector's QEMU golden test does)",
 }
 
 const (
 	noRecovery = "no recovery runs here: the receiver's only service matches none of the test's alerts (recoveries are the receiver's e2e)"
 	noLXD      = "no LXD daemon is scraped here (lxd-standby job dropped): it exports the lxd_* series"
 	noCost     = "no daemon started here exports the cost model (cost.Collector, vcr_standby_*)"
+	noDisk     = "the test driver reports no block stats and the q1 guest has no disk (exporter/collector's QEMU golden test has one)"
+	noBalloon  = "the q1 guest has <memballoon model='none'> and no balloon driver, so libvirt reports no guest paging"
+	noJob      = "no domain here runs a job (migration, save); exporter/collector's QEMU golden test captures a save"
 )
 
 func alertingDashboardQueries(t *testing.T, prom *testenv.Prometheus) {
