@@ -72,6 +72,35 @@ func TestLibvirtCollectorGolden(t *testing.T) {
 	cache.Set("99999999-0000-0000-0000-000000000003", "too-old", 5, now.Add(-time.Hour))
 	c := newLibvirtCollector(fixedConnection{fake}, cache, "hv1", "tokyo")
 	c.now = func() time.Time { return now }
+	// The inventory: hand-written XML with every disk and interface kind the
+	// info metrics distinguish, an outgoing migration with every job field,
+	// and two pools. TestQEMUDomainGolden has the same from a real domain.
+	xml, err := os.ReadFile("testdata/web-domain.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := exportertest.TP
+	fake.SetInventory(exportertest.FakeInventory{XML: map[string]string{exportertest.WebUUID: string(xml)},
+		Jobs: map[string]exportertest.FakeJob{exportertest.WebUUID: {Type: 1, Params: []libvirt.TypedParam{
+			tp("operation", int32(5)), tp("time_elapsed", uint64(12_000)), tp("time_remaining", uint64(3_000)),
+			tp("data_total", uint64(4<<30)), tp("data_processed", uint64(3<<30)), tp("data_remaining", uint64(1<<30)),
+			tp("memory_total", uint64(2<<30)), tp("memory_processed", uint64(1<<30)), tp("memory_remaining", uint64(1<<30)),
+			tp("disk_total", uint64(2<<30)), tp("disk_processed", uint64(2<<30)), tp("disk_remaining", uint64(0)),
+			tp("downtime", uint64(150)), tp("memory_dirty_rate", uint64(1200)),
+		}}},
+		Pools: []exportertest.FakePool{{Name: "images", State: 2, Capacity: 100 << 30, Allocation: 40 << 30, Available: 60 << 30},
+			{Name: "isos", State: 0}}})
+	key, err := inventory.ParseMetadataKey("tier=https://example.com/ops/1#@tier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, _ := inventory.ParseMetadataKey("team=https://example.com/ops/1#team")
+	inv := inventory.New(inventory.Options{JobInterval: time.Minute, PoolInterval: time.Minute,
+		MetadataKeys: []inventory.MetadataKey{key, team}, Logger: exportertest.DiscardLogger()})
+	inv.Refresh(context.Background(), fake, []inventory.Domain{
+		{Dom: exportertest.SampleRecords()[0].Dom, UUID: exportertest.WebUUID, Running: true},
+		{Dom: exportertest.SampleRecords()[1].Dom, UUID: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"}})
+	c.setInventory(inv)
 	a := &exportertest.CollectorAdapter{C: c, Timeout: time.Second}
 	compareGolden(t, a, "libvirt.golden")
 	if a.Err != nil {
