@@ -1,21 +1,24 @@
 package collector
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 )
 
-// familyCollector is a Collector that can also build its metric families
-// itself (see builder), the fast path /metrics takes for the libvirt
+// familyCollector is a Collector that can also hand over its series as a
+// builder (see builder), the fast path /metrics takes for the libvirt
 // collector's tens of thousands of series.
 type familyCollector interface {
 	Collector
-	Families(ctx context.Context) ([]*dto.MetricFamily, error)
+	build(ctx context.Context) (*builder, error)
 }
 
 // Classic is the part of the set that goes through the registry: every
@@ -28,11 +31,12 @@ type classic struct{ s *Set }
 func (c classic) Describe(ch chan<- *prometheus.Desc) { c.s.Describe(ch) }
 func (c classic) Collect(ch chan<- prometheus.Metric) { c.s.collect(ch, false) }
 
-// Gatherer is what /metrics serves: base's families (a registry holding
-// Classic and the exporter's other collectors) and the family collectors'
-// own, gathered in parallel under the scrape timeout, with their scrape
-// duration and success merged into base's vcr_scrape_collector_* families.
-// The same series as a registry holding the Set, at a fraction of the cost.
+// Gatherer is what /metrics serves in formats other than text: base's
+// families (a registry holding Classic and the exporter's other
+// collectors) and the family collectors' own, gathered in parallel under the
+// scrape timeout, with their scrape duration and success merged into base's
+// vcr_scrape_collector_* families. The same series as a registry holding
+// the Set, at a fraction of the cost.
 func (s *Set) Gatherer(base prometheus.Gatherer) prometheus.TransactionalGatherer {
 	return gatherer{s: s, base: base}
 }
@@ -42,19 +46,51 @@ type gatherer struct {
 	base prometheus.Gatherer
 }
 
-type familyResult struct {
-	name             string
-	mfs              []*dto.MetricFamily
-	seconds, success float64
+func (g gatherer) Gather() ([]*dto.MetricFamily, func(), error) {
+	mfs, builders, err := g.s.gatherAll(g.base)
+	for _, b := range builders {
+		mfs = append(mfs, b.families()...)
+	}
+	return mfs, func() {}, err
 }
 
-func (g gatherer) Gather() ([]*dto.MetricFamily, func(), error) {
-	ctx, cancel := context.WithTimeout(context.Background(), g.s.timeout)
+// WriteText writes what Gatherer gathers in the text exposition format
+// (0.0.4), the one Prometheus asks for: base's families through expfmt, the
+// family collectors' straight from their builders.
+func (s *Set) WriteText(w io.Writer, base prometheus.Gatherer) error {
+	mfs, builders, gatherErr := s.gatherAll(base)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(bw, mf); err != nil {
+			return err
+		}
+	}
+	for _, b := range builders {
+		if err := b.writeText(bw); err != nil {
+			return err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return gatherErr
+}
+
+// gatherAll runs base.Gather and the family collectors in parallel, and
+// returns base's families with the family collectors' scrape samples merged
+// in, and their builders, sorted by collector name.
+func (s *Set) gatherAll(base prometheus.Gatherer) ([]*dto.MetricFamily, []*builder, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
+	type result struct {
+		name             string
+		b                *builder
+		seconds, success float64
+	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var results []familyResult
-	for name, c := range g.s.collectors {
+	var results []result
+	for name, c := range s.collectors {
 		fc, ok := c.(familyCollector)
 		if !ok {
 			continue
@@ -63,22 +99,23 @@ func (g gatherer) Gather() ([]*dto.MetricFamily, func(), error) {
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			mfs, err := fc.Families(ctx)
-			secs, ok := g.s.outcome(name, start, err)
+			b, err := fc.build(ctx)
+			secs, ok := s.outcome(name, start, err)
 			mu.Lock()
-			results = append(results, familyResult{name: name, mfs: mfs, seconds: secs, success: ok})
+			results = append(results, result{name: name, b: b, seconds: secs, success: ok})
 			mu.Unlock()
 		}()
 	}
-	mfs, err := g.base.Gather()
+	mfs, err := base.Gather()
 	wg.Wait()
 	sort.Slice(results, func(i, j int) bool { return results[i].name < results[j].name })
+	builders := make([]*builder, 0, len(results))
 	for _, r := range results {
-		mfs = append(mfs, r.mfs...)
+		builders = append(builders, r.b)
 		mfs = addScrapeSample(mfs, scrapeDurationName, scrapeDurationHelp, r.name, r.seconds)
 		mfs = addScrapeSample(mfs, scrapeSuccessName, scrapeSuccessHelp, r.name, r.success)
 	}
-	return mfs, func() {}, err
+	return mfs, builders, err
 }
 
 // addScrapeSample adds fq{collector=name} v to its family in mfs,

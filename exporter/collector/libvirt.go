@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -47,8 +46,9 @@ type libvirtCollector struct {
 	// must not collect a pile of them.
 	inflight chan struct{}
 
-	defs []*familyDef
-	f    libvirtFamilies
+	defs   []*familyDef
+	f      libvirtFamilies
+	labels *labelCache
 
 	// hostPair and cloudPair are the constant labels, shared by every series.
 	hostPair, cloudPair *dto.LabelPair
@@ -68,6 +68,7 @@ func newLibvirtCollector(conn connection, cache *lifecycle.StateCache, host, clo
 		conn: conn, cache: cache, now: time.Now, inflight: make(chan struct{}, 1),
 	}
 	c.defs = indexFamilies(c.f.define())
+	c.labels = newLabelCache(c.cloudPair, c.hostPair)
 	return c
 }
 
@@ -94,15 +95,9 @@ func (c *libvirtCollector) Update(ctx context.Context, ch chan<- prometheus.Metr
 	return err
 }
 
-// Families builds the series as metric families, the fast path of a scrape.
-func (c *libvirtCollector) Families(ctx context.Context) ([]*dto.MetricFamily, error) {
-	b, err := c.build(ctx)
-	return b.families(), err
-}
-
 func (c *libvirtCollector) build(ctx context.Context) (*builder, error) {
 	b := newBuilder(c.defs)
-	constLabels := []*dto.LabelPair{c.cloudPair, c.hostPair}
+	constLabels := newLabels(c.cloudPair, c.hostPair)
 	client, records, start, err := c.fetch(ctx)
 	if err != nil {
 		b.add(c.f.up, constLabels, 0)
@@ -115,6 +110,8 @@ func (c *libvirtCollector) build(ctx context.Context) (*builder, error) {
 	if c.inv != nil {
 		doms = make([]inventory.Domain, 0, len(records))
 	}
+	c.labels.begin()
+	defer c.labels.end()
 	cached := c.cache.Snapshot(c.now())
 	for i := range records {
 		uuid := virt.FormatUUID(records[i].Dom.UUID)
@@ -131,7 +128,7 @@ func (c *libvirtCollector) build(ctx context.Context) (*builder, error) {
 		if o.State != virt.StateShutoff && o.State != virt.StateCrashed {
 			continue
 		}
-		dl := []*dto.LabelPair{c.cloudPair, labelPair("domain", o.Name), c.hostPair, labelPair("uuid", uuid)}
+		dl := c.labels.domain(uuid, o.Name).dom
 		b.add(c.f.info, dl, 1)
 		b.add(c.f.state, dl, float64(o.State))
 	}
@@ -174,14 +171,19 @@ type domainStats struct {
 	has  [numScalars]bool
 }
 
+// maxDeviceKeys bounds the fields of one device kind (block has the most).
+const maxDeviceKeys = 16
+
+// device is one disk, interface or vCPU of a record: its values indexed
+// like its kind's []deviceMetric.
 type device struct {
 	name, path string
-	vals       map[string]float64
+	vals       [maxDeviceKeys]float64
+	has        uint16
 }
 
 // emitDomain adds one domain's series and reports whether it runs.
 func (c *libvirtCollector) emitDomain(b *builder, r *libvirt.DomainStatsRecord, uuid string, start time.Time, cached map[string]lifecycle.Observation) bool {
-	name := r.Dom.Name
 	var s domainStats
 	var blocks, nets, vcpus []device
 	for _, p := range r.Params {
@@ -192,11 +194,11 @@ func (c *libvirtCollector) emitDomain(b *builder, r *libvirt.DomainStatsRecord, 
 		case f == "state.reason":
 			s.reason = lifecycle.ParamFloat(p.Value)
 		case strings.HasPrefix(f, "block."):
-			blocks = deviceParam(blocks, f[len("block."):], p.Value)
+			blocks = deviceParam(blocks, c.f.blockKeys, f[len("block."):], p.Value)
 		case strings.HasPrefix(f, "net."):
-			nets = deviceParam(nets, f[len("net."):], p.Value)
+			nets = deviceParam(nets, c.f.netKeys, f[len("net."):], p.Value)
 		case strings.HasPrefix(f, "vcpu.") && f[len("vcpu.")] >= '0' && f[len("vcpu.")] <= '9':
-			vcpus = deviceParam(vcpus, f[len("vcpu."):], p.Value)
+			vcpus = deviceParam(vcpus, c.f.vcpuKeys, f[len("vcpu."):], p.Value)
 		default:
 			if i, ok := scalarIndex[f]; ok {
 				s.vals[i], s.has[i] = lifecycle.ParamFloat(p.Value)*c.f.scalars[i].scale, true
@@ -210,9 +212,8 @@ func (c *libvirtCollector) emitDomain(b *builder, r *libvirt.DomainStatsRecord, 
 		s.state, s.hasState = float64(o.State), true
 	}
 
-	// Label pairs sorted by name: cloud, [device], domain, host, [interface], [path], uuid, [vcpu].
-	domPair, uuidPair := labelPair("domain", name), labelPair("uuid", uuid)
-	dl := []*dto.LabelPair{c.cloudPair, domPair, c.hostPair, uuidPair}
+	dls := c.labels.domain(uuid, r.Dom.Name)
+	dl := dls.dom
 	b.add(c.f.info, dl, 1)
 	if s.hasState {
 		b.add(c.f.state, dl, s.state)
@@ -223,45 +224,40 @@ func (c *libvirtCollector) emitDomain(b *builder, r *libvirt.DomainStatsRecord, 
 			b.add(c.f.scalars[i].fam, dl, s.vals[i])
 		}
 	}
-	for i, v := range vcpus {
-		if v.vals == nil {
-			continue
+	for i := range vcpus {
+		if vcpus[i].has != 0 {
+			c.emitDevice(b, c.f.vcpu, &vcpus[i], dls.device(kindVCPU, i, "", ""))
 		}
-		vl := []*dto.LabelPair{c.cloudPair, domPair, c.hostPair, uuidPair, labelPair("vcpu", strconv.Itoa(i))}
-		c.emitDevice(b, c.f.vcpu, v.vals, vl)
 	}
-	for _, d := range blocks {
-		if d.name == "" {
-			continue
+	for i := range blocks {
+		if blocks[i].name != "" {
+			c.emitDevice(b, c.f.block, &blocks[i], dls.device(kindBlock, i, blocks[i].name, blocks[i].path))
 		}
-		bl := []*dto.LabelPair{c.cloudPair, labelPair("device", d.name), domPair, c.hostPair, labelPair("path", d.path), uuidPair}
-		c.emitDevice(b, c.f.block, d.vals, bl)
 	}
-	for _, n := range nets {
-		if n.name == "" {
-			continue
+	for i := range nets {
+		if nets[i].name != "" {
+			c.emitDevice(b, c.f.net, &nets[i], dls.device(kindNet, i, nets[i].name, ""))
 		}
-		nl := []*dto.LabelPair{c.cloudPair, domPair, c.hostPair, labelPair("interface", n.name), uuidPair}
-		c.emitDevice(b, c.f.net, n.vals, nl)
 	}
 	running := s.hasState && (s.state == float64(virt.StateRunning) || s.state == float64(virt.StatePaused) || s.state == float64(virt.StateBlocked))
 	if c.inv != nil {
-		c.emitInventory(b, uuid, domPair, uuidPair, running)
+		c.emitInventory(b, uuid, dls, running)
 	}
 	return running
 }
 
-func (c *libvirtCollector) emitDevice(b *builder, ms []deviceMetric, vals map[string]float64, labels []*dto.LabelPair) {
-	for _, m := range ms {
-		if v, ok := vals[m.key]; ok {
-			b.add(m.fam, labels, v*m.scale)
+func (c *libvirtCollector) emitDevice(b *builder, ms []deviceMetric, d *device, labels *labelSet) {
+	for i, m := range ms {
+		if d.has&(1<<i) != 0 {
+			b.add(m.fam, labels, d.vals[i]*m.scale)
 		}
 	}
 }
 
 // deviceParam files "<index>.<key>" (the part after "block.", "net." or
-// "vcpu.") under device index; "count" and malformed names are skipped.
-func deviceParam(devs []device, rest string, v libvirt.TypedParamValue) []device {
+// "vcpu.") under device index; "count", unknown keys and malformed names
+// are skipped. keys maps a key to its position in the kind's metrics.
+func deviceParam(devs []device, keys map[string]int, rest string, v libvirt.TypedParamValue) []device {
 	dot := strings.IndexByte(rest, '.')
 	if dot <= 0 {
 		return devs
@@ -276,21 +272,23 @@ func deviceParam(devs []device, rest string, v libvirt.TypedParamValue) []device
 			return devs
 		}
 	}
+	key := rest[dot+1:]
+	k, known := keys[key]
+	if !known && key != "name" && key != "path" {
+		return devs
+	}
 	for len(devs) <= idx {
 		devs = append(devs, device{})
 	}
 	d := &devs[idx]
-	key := rest[dot+1:]
-	switch key {
-	case "name":
+	switch {
+	case key == "name":
 		d.name, _ = v.I.(string)
-	case "path":
+	case key == "path":
 		d.path, _ = v.I.(string)
 	default:
-		if d.vals == nil {
-			d.vals = make(map[string]float64, 16)
-		}
-		d.vals[key] = lifecycle.ParamFloat(v)
+		d.vals[k] = lifecycle.ParamFloat(v)
+		d.has |= 1 << k
 	}
 	return devs
 }

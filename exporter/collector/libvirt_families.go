@@ -68,6 +68,7 @@ type libvirtFamilies struct {
 	up, nDomains, info, state, stateReason *familyDef
 	scalars                                [numScalars]scalarFamily
 	vcpu, block, net                       []deviceMetric
+	vcpuKeys, blockKeys, netKeys           map[string]int // field key -> index in vcpu, block, net
 
 	osInfo, blockInfo, ifaceInfo, openstackInfo, metadataInfo *familyDef
 	jobType, jobOperation, jobProgress                        *familyDef
@@ -136,6 +137,8 @@ func (f *libvirtFamilies) define() []*familyDef {
 		{"tx.drop", c("domain_network_transmit_drops_total", "Transmitted packets dropped on a network interface.", netL...), 1},
 	}
 
+	f.vcpuKeys, f.blockKeys, f.netKeys = keyIndex(f.vcpu), keyIndex(f.block), keyIndex(f.net)
+
 	f.osInfo = g("domain_os_info", "Always 1; the domain's OS type, architecture and machine type (<os><type>).", "arch", "cloud", "domain", "host", "machine", "os_type", "uuid")
 	f.blockInfo = g("domain_block_info", "Always 1; a disk of the domain: target device, bus, cache mode, format, source and type.", "bus", "cache", "cloud", "device", "device_type", "domain", "format", "host", "serial", "source", "type", "uuid")
 	f.ifaceInfo = g("domain_interface_info", "Always 1; a network interface of the domain: target device, MAC, type, bridge, network and model.", "bridge", "cloud", "domain", "host", "interface", "mac", "model", "network", "type", "uuid")
@@ -165,4 +168,16 @@ func (f *libvirtFamilies) define() []*familyDef {
 	f.poolAllocation = g("storage_pool_allocation_bytes", "Bytes of a storage pool allocated to volumes.", poolL...)
 	f.poolAvailable = g("storage_pool_available_bytes", "Bytes of a storage pool still free for new volumes.", poolL...)
 	return all
+}
+
+// keyIndex maps each metric's field key to its position.
+func keyIndex(ms []deviceMetric) map[string]int {
+	if len(ms) > maxDeviceKeys {
+		panic("collector: more device fields than maxDeviceKeys")
+	}
+	m := make(map[string]int, len(ms))
+	for i, d := range ms {
+		m[d.key] = i
+	}
+	return m
 }
