@@ -143,6 +143,26 @@ func TestQEMUDomainGolden(t *testing.T) {
 	}
 }
 
+// qemuDevices is a guest's disk (an image in dir), tap interface and
+// virtio balloon with a stats period; n makes the MAC address unique.
+func qemuDevices(t testing.TB, dir string, n int) string {
+	t.Helper()
+	disk := filepath.Join(dir, fmt.Sprintf("disk%d.img", n))
+	if err := os.WriteFile(disk, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Fixed PCI slots: QEMU puts the test image's own e1000 (a command-line
+	// device libvirt does not know) on the first free slot, which libvirt
+	// would otherwise hand out too.
+	slot := func(n int) string {
+		return fmt.Sprintf(`<address type='pci' domain='0x0000' bus='0x00' slot='0x%02x' function='0x0'/>`, n)
+	}
+	return fmt.Sprintf(`<disk type='file' device='disk'><driver name='qemu' type='raw' cache='writeback'/>`+
+		`<source file='%s'/><target dev='vda' bus='virtio'/><serial>vcr-capture</serial>%s</disk>`+
+		`<interface type='ethernet'><mac address='52:54:00:5c:72:%02x'/><model type='virtio'/>%s</interface>`+
+		`<memballoon model='virtio'><stats period='1'/>%s</memballoon>`, disk, slot(10), n, slot(11), slot(12))
+}
+
 // captureQEMUDomain boots a TCG guest with a disk, a tap interface, a
 // virtio balloon and metadata, in a directory storage pool, and records what
 // libvirt answers.
@@ -150,10 +170,6 @@ func captureQEMUDomain(t *testing.T) {
 	lv := testenv.Libvirt(t)
 	dir := t.TempDir()
 	_ = os.Chmod(dir, 0o755)
-	disk := filepath.Join(dir, "disk.img")
-	if err := os.WriteFile(disk, make([]byte, 1<<20), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	conn := lv.Connect(t, "qemu:///system")
 	poolName := testenv.UniqueName(t, "vcrpool-")
 	pool, err := conn.StoragePoolCreateXML(fmt.Sprintf(`<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>`, poolName, dir), 0)
@@ -161,17 +177,7 @@ func captureQEMUDomain(t *testing.T) {
 		t.Fatalf("create storage pool: %v", err)
 	}
 	t.Cleanup(func() { _ = conn.StoragePoolDestroy(pool) })
-	// Fixed PCI slots: QEMU puts the test image's own e1000 (a command-line
-	// device libvirt does not know) on the first free slot, which libvirt
-	// would otherwise hand out too.
-	slot := func(n int) string {
-		return fmt.Sprintf(`<address type='pci' domain='0x0000' bus='0x00' slot='0x%02x' function='0x0'/>`, n)
-	}
-	devices := fmt.Sprintf(`<disk type='file' device='disk'><driver name='qemu' type='raw' cache='writeback'/>`+
-		`<source file='%s'/><target dev='vda' bus='virtio'/><serial>vcr-capture</serial>%s</disk>`+
-		`<interface type='ethernet'><mac address='52:54:00:5c:72:01'/><model type='virtio'/>%s</interface>`+
-		`<memballoon model='virtio'><stats period='1'/>%s</memballoon>`, disk, slot(10), slot(11), slot(12))
-	vm := lv.StartVM(t, testenv.VMOptions{Devices: devices, Metadata: qemuMetadata})
+	vm := lv.StartVM(t, testenv.VMOptions{Devices: qemuDevices(t, dir, 1), Metadata: qemuMetadata})
 	dom := vm.Domain(t, conn)
 	time.Sleep(2 * time.Second) // a balloon stats period and some vCPU time
 
