@@ -37,19 +37,7 @@ func compareGolden(t *testing.T, col prometheus.Collector, golden string) {
 	t.Helper()
 	path := filepath.Join("testdata", golden)
 	if *update {
-		reg := prometheus.NewPedanticRegistry()
-		reg.MustRegister(col)
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		for _, mf := range mfs {
-			if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(gatherText(t, col, prometheus.NewPedanticRegistry())), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -61,6 +49,23 @@ func compareGolden(t *testing.T, col prometheus.Collector, golden string) {
 	if err := testutil.CollectAndCompare(col, f); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// gatherText registers col in reg and writes what it gathers as expfmt does.
+func gatherText(t *testing.T, col prometheus.Collector, reg *prometheus.Registry) string {
+	t.Helper()
+	reg.MustRegister(col)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
 }
 
 func TestLibvirtCollectorGolden(t *testing.T) {
@@ -325,18 +330,7 @@ func BenchmarkCollect(b *testing.B) {
 func TestWriteTextMatchesRegistry(t *testing.T) {
 	fake := exportertest.NewFakeClient(exportertest.SampleRecords()...)
 	c := newLibvirtCollector(fixedConnection{fake}, lifecycle.NewStateCache(time.Minute), "hv1", "ta\\n\"g")
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(&exportertest.CollectorAdapter{C: c, Timeout: time.Second})
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want strings.Builder
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(&want, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
+	want := gatherText(t, &exportertest.CollectorAdapter{C: c, Timeout: time.Second}, prometheus.NewRegistry())
 	set := &Set{collectors: map[string]Collector{"libvirt": c}, timeout: time.Second, logger: exportertest.DiscardLogger()}
 	var got strings.Builder
 	if err := set.WriteText(&got, prometheus.NewRegistry()); err != nil {
@@ -349,8 +343,8 @@ func TestWriteTextMatchesRegistry(t *testing.T) {
 		slices.Sort(lines)
 		return lines
 	}
-	if !ok || !slices.Equal(sorted("# HELP vcr_domain_"+rest), sorted(want.String())) {
-		t.Fatalf("WriteText:\n%s\nregistry and expfmt:\n%s", got.String(), want.String())
+	if !ok || !slices.Equal(sorted("# HELP vcr_domain_"+rest), sorted(want)) {
+		t.Fatalf("WriteText:\n%s\nregistry and expfmt:\n%s", got.String(), want)
 	}
 	var headers []string
 	for _, l := range strings.Split("# HELP vcr_domain_"+rest, "\n") {
@@ -359,7 +353,7 @@ func TestWriteTextMatchesRegistry(t *testing.T) {
 		}
 	}
 	var wantHeaders []string
-	for _, l := range strings.Split(want.String(), "\n") {
+	for _, l := range strings.Split(want, "\n") {
 		if strings.HasPrefix(l, "# ") {
 			wantHeaders = append(wantHeaders, l)
 		}

@@ -23,7 +23,6 @@ type FakeClient struct {
 	calls    int
 	disc     chan struct{}
 	inv      FakeInventory
-	invCalls int
 }
 
 // NewFakeClient is a connected libvirtd that reports records.
@@ -185,17 +184,9 @@ func (f *FakeClient) SetInventory(inv FakeInventory) {
 	f.mu.Unlock()
 }
 
-// InventoryCalls counts the XML, job and pool calls so far.
-func (f *FakeClient) InventoryCalls() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.invCalls
-}
-
 func (f *FakeClient) DomainGetXMLDesc(dom libvirt.Domain, _ libvirt.DomainXMLFlags) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.invCalls++
 	if x, ok := f.inv.XML[virt.FormatUUID(dom.UUID)]; ok {
 		return x, nil
 	}
@@ -205,7 +196,6 @@ func (f *FakeClient) DomainGetXMLDesc(dom libvirt.Domain, _ libvirt.DomainXMLFla
 func (f *FakeClient) DomainGetJobStats(dom libvirt.Domain, _ libvirt.DomainGetJobStatsFlags) (int32, []libvirt.TypedParam, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.invCalls++
 	j := f.inv.Jobs[virt.FormatUUID(dom.UUID)]
 	return j.Type, j.Params, nil
 }
@@ -213,7 +203,6 @@ func (f *FakeClient) DomainGetJobStats(dom libvirt.Domain, _ libvirt.DomainGetJo
 func (f *FakeClient) ConnectListAllStoragePools(int32, libvirt.ConnectListAllStoragePoolsFlags) ([]libvirt.StoragePool, uint32, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.invCalls++
 	var out []libvirt.StoragePool
 	for _, p := range f.inv.Pools {
 		out = append(out, libvirt.StoragePool{Name: p.Name})
@@ -224,7 +213,6 @@ func (f *FakeClient) ConnectListAllStoragePools(int32, libvirt.ConnectListAllSto
 func (f *FakeClient) StoragePoolGetInfo(pool libvirt.StoragePool) (uint8, uint64, uint64, uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.invCalls++
 	for _, p := range f.inv.Pools {
 		if p.Name == pool.Name {
 			return p.State, p.Capacity, p.Allocation, p.Available, nil
