@@ -57,7 +57,10 @@ type Exporter struct {
 	registry *prometheus.Registry
 	// metrics is what /metrics serves: the same series as registry, with
 	// the libvirt collector's built without the registry's per-series work.
+	// set writes them as text over base, the registry of everything else.
 	metrics prometheus.TransactionalGatherer
+	set     *collector.Set
+	base    *prometheus.Registry
 	sup     *lifecycle.Supervisor
 	fast    *fastpath.Pusher
 	snmp    *snmptrap.Receiver
@@ -142,7 +145,7 @@ func New(opts Options) (*Exporter, error) {
 	if e.fast != nil {
 		base.MustRegister(e.fast)
 	}
-	e.metrics = set.Gatherer(base)
+	e.set, e.base, e.metrics = set, base, set.Gatherer(base)
 	return e, nil
 }
 

@@ -62,6 +62,6 @@ func BenchmarkQEMUStats(b *testing.B) {
 	b.ReportMetric(float64(one.Microseconds()), "µs/call-1-domain")
 	b.ReportMetric(float64(three.Microseconds()), "µs/call-3-domains")
 	b.ReportMetric(float64(per.Microseconds()), "µs/domain")
-	b.ReportMetric(float64((one-per).Microseconds()), "µs/call-fixed")
+	b.ReportMetric(float64((one - per).Microseconds()), "µs/call-fixed")
 	b.ReportMetric(0, "ns/op")
 }

@@ -18,11 +18,11 @@ type FakeClient struct {
 	// is closed: a hung libvirtd.
 	Block chan struct{}
 
-	mu       sync.Mutex
-	records  []libvirt.DomainStatsRecord
-	calls    int
-	disc     chan struct{}
-	inv      FakeInventory
+	mu      sync.Mutex
+	records []libvirt.DomainStatsRecord
+	calls   int
+	disc    chan struct{}
+	inv     FakeInventory
 }
 
 // NewFakeClient is a connected libvirtd that reports records.
