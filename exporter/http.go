@@ -1,8 +1,8 @@
 package exporter
 
 import (
-	"compress/gzip"
 	"fmt"
+	"github.com/klauspost/compress/gzip"
 	"io"
 	"log/slog"
 	"net/http"

@@ -1,14 +1,15 @@
 package collector
 
 import (
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/klauspost/compress/gzip"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -267,7 +268,13 @@ func benchDomains(b *testing.B, n int) (*exportertest.FakeClient, *inventory.Inv
 // through the gatherer, and the prometheus.Collector path through a
 // registry, for comparison.
 func BenchmarkCollect(b *testing.B) {
-	fake, inv, _ := benchDomains(b, 1000)
+	for _, n := range []int{1000, 5000} {
+		b.Run(fmt.Sprintf("domains=%d", n), func(b *testing.B) { benchmarkCollect(b, n) })
+	}
+}
+
+func benchmarkCollect(b *testing.B, n int) {
+	fake, inv, _ := benchDomains(b, n)
 	c := newLibvirtCollector(fixedConnection{fake}, lifecycle.NewStateCache(time.Minute), "hv1", "tokyo")
 	// The inventory is filled; each scrape still kicks a background refresh,
 	// as in production, which finds little to do.
@@ -299,6 +306,11 @@ func BenchmarkCollect(b *testing.B) {
 				size = w.n
 			}
 			b.ReportMetric(float64(size)/1024, "KiB/scrape")
+			// What stays between scrapes: label cache, inventory, records.
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "MB-heap-after-GC")
 		})
 	}
 	b.Run("protobuf-gatherer", func(b *testing.B) {
