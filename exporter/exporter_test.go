@@ -19,6 +19,14 @@ import (
 	"github.com/vcrcovery/vcrcovery/lxd"
 )
 
+// runUntilCleanup runs exp until the test ends.
+func runUntilCleanup(t *testing.T, exp *Exporter) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = exp.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 func get(t *testing.T, h http.Handler, path string) (int, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
@@ -49,10 +57,7 @@ func TestExporterEndToEndWithFake(t *testing.T) {
 	if code, _ := get(t, h, "/-/ready"); code != http.StatusServiceUnavailable {
 		t.Errorf("/-/ready before Run = %d, want 503", code)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = exp.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	runUntilCleanup(t, exp)
 	exportertest.WaitFor(t, func() bool { c, _ := get(t, h, "/-/ready"); return c == 200 })
 
 	if code, body := get(t, h, "/-/healthy"); code != 200 || !strings.Contains(body, "Healthy") {
@@ -130,10 +135,7 @@ func TestLXDCollectorFailureKeepsOtherCollectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = exp.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	runUntilCleanup(t, exp)
 	<-exp.sup.Connected()
 	h, err := exp.Handler("/metrics", "test")
 	if err != nil {

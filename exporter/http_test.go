@@ -33,10 +33,7 @@ func TestMetricsEndpointFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = exp.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	runUntilCleanup(t, exp)
 	exportertest.WaitFor(t, func() bool { return exp.sup.Current() != nil })
 	srv := httptest.NewServer(h)
 	defer srv.Close()
