@@ -68,3 +68,31 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
 }
+
+// The exporter's unit reads libvirt through the read-only socket and starts
+// after libvirt, run either as the monolithic libvirtd or as the modular
+// daemons.
+func TestExporterUnitReadsLibvirtReadOnly(t *testing.T) {
+	unit, err := os.ReadFile("systemd/vcr-exporter.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after string
+	for _, line := range strings.Split(string(unit), "\n") {
+		if strings.HasPrefix(line, "After=") {
+			after = line
+		}
+	}
+	for _, u := range []string{"libvirtd.service", "virtqemud.service", "virtqemud.socket", "virtqemud-ro.socket"} {
+		if !strings.Contains(after, " "+u) {
+			t.Errorf("vcr-exporter.service: After= lacks %s: %q", u, after)
+		}
+	}
+	env, err := os.ReadFile("examples/vcr-exporter.env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(env), "--libvirt.socket=/run/libvirt/libvirt-sock-ro ") {
+		t.Error("examples/vcr-exporter.env: the exporter should read libvirt through /run/libvirt/libvirt-sock-ro")
+	}
+}

@@ -6,8 +6,9 @@
 // docs/ARCHITECTURE.md.
 //
 // This package only wires the parts, each a package of its own: lifecycle
-// (the libvirt connection and its events), failure (the failure table),
-// fastpath (the Alertmanager pusher), snmptrap (the trap receiver) and
-// collector (every collector, registered in one place). exporter/README.md
-// describes the layout.
+// (the libvirt connection and its events), inventory (the domain XML, jobs
+// and storage pools refreshed in the background), failure (the failure
+// table), fastpath (the Alertmanager pusher), snmptrap (the trap receiver)
+// and collector (every collector, registered in one place). It serves
+// /metrics. exporter/README.md describes the layout.
 package exporter

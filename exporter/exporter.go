@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -10,10 +11,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
 	"github.com/vcrcovery/vcrcovery/exporter/collector"
 	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
+	"github.com/vcrcovery/vcrcovery/exporter/inventory"
 	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 	"github.com/vcrcovery/vcrcovery/exporter/snmptrap"
 )
@@ -37,20 +40,33 @@ type Options struct {
 	SNMP *snmptrap.Options
 	// LXD is nil when the LXD collector is off (neither --lxd.socket nor
 	// --lxd.url).
-	LXD    *collector.LXDOptions
-	Logger *slog.Logger
+	LXD *collector.LXDOptions
+	// XMLTTL bounds how long a domain's parsed XML is kept without an event
+	// that changes it; JobInterval is how often running domains are asked
+	// for a job; PoolInterval how often storage pools are read. Zero takes
+	// the flag's default, a negative interval turns that part off.
+	XMLTTL, JobInterval, PoolInterval time.Duration
+	// MetadataLabels are --libvirt.metadata-label values, LABEL=URI#PATH.
+	MetadataLabels []string
+	Logger         *slog.Logger
 }
 
 // Exporter is vcr-exporter without its flags and HTTP server.
 type Exporter struct {
 	logger   *slog.Logger
 	registry *prometheus.Registry
-	sup      *lifecycle.Supervisor
-	fast     *fastpath.Pusher
-	snmp     *snmptrap.Receiver
-	started  atomic.Bool
-	isReady  atomic.Bool
-	attempt  chan struct{} // closed after the first libvirt connection attempt
+	// metrics is what /metrics serves: the same series as registry, with
+	// the libvirt collector's built without the registry's per-series work.
+	// set writes them as text over base, the registry of everything else.
+	metrics prometheus.TransactionalGatherer
+	set     *collector.Set
+	base    *prometheus.Registry
+	sup     *lifecycle.Supervisor
+	fast    *fastpath.Pusher
+	snmp    *snmptrap.Receiver
+	started atomic.Bool
+	isReady atomic.Bool
+	attempt chan struct{} // closed after the first libvirt connection attempt
 }
 
 // New builds the exporter's parts and wires them: the fast path, the
@@ -71,6 +87,10 @@ func New(opts Options) (*Exporter, error) {
 	if opts.EventRetention <= 0 {
 		opts.EventRetention = 10 * time.Minute
 	}
+	inv, err := newInventory(opts)
+	if err != nil {
+		return nil, err
+	}
 	e := &Exporter{logger: opts.Logger, registry: prometheus.NewRegistry(), attempt: make(chan struct{})}
 
 	var sink failure.Sink
@@ -88,6 +108,7 @@ func New(opts Options) (*Exporter, error) {
 
 	cache := lifecycle.NewStateCache(opts.EventRetention)
 	tracker := lifecycle.NewTracker(opts.Host, opts.Cloud, cache, sink, opts.Logger.With("component", "events"))
+	tracker.OnChange(inv.Changed)
 	e.sup = lifecycle.NewSupervisor(e.dialOnce(opts.Dial), tracker, opts.Logger.With("component", "libvirt"))
 
 	if opts.SNMP != nil {
@@ -98,7 +119,7 @@ func New(opts Options) (*Exporter, error) {
 		e.snmp = snmptrap.New(so, sink, opts.Logger.With("component", "snmp"))
 	}
 	set, err := collector.New(collector.Config{Host: opts.Host, Cloud: opts.Cloud, ScrapeTimeout: opts.ScrapeTimeout,
-		Logger: opts.Logger, Libvirt: e.sup, States: cache, Events: tracker, SNMP: e.snmp, LXD: opts.LXD})
+		Logger: opts.Logger, Libvirt: e.sup, States: cache, Inventory: inv, Events: tracker, SNMP: e.snmp, LXD: opts.LXD})
 	if err != nil {
 		return nil, err
 	}
@@ -108,11 +129,50 @@ func New(opts Options) (*Exporter, error) {
 			return nil, err
 		}
 	}
+	// The Go and process metrics under their usual names (go_*, process_*),
+	// as every exporter has them, and vcr_exporter_build_info.
 	e.registry.MustRegister(set,
 		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "vcr"}),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("vcr_exporter"),
 	)
+	base := prometheus.NewRegistry()
+	base.MustRegister(set.Classic(),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("vcr_exporter"),
+	)
+	if e.fast != nil {
+		base.MustRegister(e.fast)
+	}
+	e.set, e.base, e.metrics = set, base, set.Gatherer(base)
 	return e, nil
+}
+
+// newInventory parses the metadata keys and builds the cache of domain XML,
+// jobs and storage pools.
+func newInventory(opts Options) (*inventory.Inventory, error) {
+	io := inventory.Options{XMLTTL: opts.XMLTTL, JobInterval: opts.JobInterval, PoolInterval: opts.PoolInterval,
+		CallTimeout: opts.ScrapeTimeout, Logger: opts.Logger.With("component", "inventory")}
+	if io.JobInterval == 0 {
+		io.JobInterval = 15 * time.Second
+	}
+	if io.PoolInterval == 0 {
+		io.PoolInterval = time.Minute
+	}
+	seen := map[string]bool{}
+	for _, raw := range opts.MetadataLabels {
+		k, err := inventory.ParseMetadataKey(raw)
+		if err != nil {
+			return nil, err
+		}
+		if seen[k.Label] {
+			return nil, fmt.Errorf("--libvirt.metadata-label %q: label %s given twice", raw, k.Label)
+		}
+		seen[k.Label] = true
+		io.MetadataKeys = append(io.MetadataKeys, k)
+	}
+	return inventory.New(io), nil
 }
 
 // dialOnce wraps dial to note the end of the first attempt, for /-/ready.

@@ -19,6 +19,14 @@ import (
 	"github.com/vcrcovery/vcrcovery/lxd"
 )
 
+// runUntilCleanup runs exp until the test ends.
+func runUntilCleanup(t *testing.T, exp *Exporter) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = exp.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 func get(t *testing.T, h http.Handler, path string) (int, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
@@ -49,10 +57,7 @@ func TestExporterEndToEndWithFake(t *testing.T) {
 	if code, _ := get(t, h, "/-/ready"); code != http.StatusServiceUnavailable {
 		t.Errorf("/-/ready before Run = %d, want 503", code)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = exp.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	runUntilCleanup(t, exp)
 	exportertest.WaitFor(t, func() bool { c, _ := get(t, h, "/-/ready"); return c == 200 })
 
 	if code, body := get(t, h, "/-/healthy"); code != 200 || !strings.Contains(body, "Healthy") {
@@ -87,8 +92,14 @@ func TestExporterEndToEndWithFake(t *testing.T) {
 			t.Errorf("collector %s success = %v", c, v)
 		}
 	}
-	if _, ok := s.Get("vcr_process_resident_memory_bytes", nil); !ok {
-		t.Error("no process metrics")
+	// The standard names every exporter uses, not vcr_process_*.
+	for _, name := range []string{"process_resident_memory_bytes", "go_goroutines", "vcr_exporter_build_info"} {
+		if _, ok := s.Get(name, nil); !ok {
+			t.Errorf("no %s", name)
+		}
+	}
+	if _, ok := s.Get("vcr_process_resident_memory_bytes", nil); ok {
+		t.Error("process metrics still carry the vcr_ prefix")
 	}
 	// This scrape's stats were taken after the event, so they win (the fake
 	// still says running); TestLibvirtCollectorPrefersNewerEvent covers the
@@ -124,10 +135,7 @@ func TestLXDCollectorFailureKeepsOtherCollectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = exp.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	runUntilCleanup(t, exp)
 	<-exp.sup.Connected()
 	h, err := exp.Handler("/metrics", "test")
 	if err != nil {

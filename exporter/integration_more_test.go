@@ -57,10 +57,10 @@ func TestIntegrationSNMPTraps(t *testing.T) {
 	c.Close()
 
 	eventually(t, 5*time.Second, "trap state exported", metricIs(t, exp, "vcr_snmp_domain_state",
-		map[string]string{"host": remote, "domain": "guest1", "uuid": uuid}, 6))
+		map[string]string{"sender": remote, "domain": "guest1", "uuid": uuid}, 6))
 	eventually(t, 5*time.Second, "malformed traps counted", metricIs(t, exp, "vcr_snmp_traps_total", map[string]string{"result": "malformed"}, 2))
 	eventually(t, 5*time.Second, "valid trap counted", metricIs(t, exp, "vcr_snmp_traps_total", map[string]string{"result": "ok"}, 1))
-	eventually(t, 5*time.Second, "event counted", metricIs(t, exp, "vcr_snmp_guest_events_total", map[string]string{"host": remote, "event": "crashed"}, 1))
+	eventually(t, 5*time.Second, "event counted", metricIs(t, exp, "vcr_snmp_guest_events_total", map[string]string{"sender": remote, "event": "crashed"}, 1))
 	want := map[string]string{"alertname": failure.AlertCrashed, "domain": "guest1", "uuid": uuid, "host": remote, "cloud": "itest"}
 	eventually(t, 5*time.Second, "trap alert in Alertmanager", func() string {
 		a := findAlert(am.Alerts(t), want)

@@ -203,9 +203,11 @@ func TestIntegrationHelp(t *testing.T) {
 	if err != nil {
 		t.Fatalf("--help: %v\n%s", err, out)
 	}
-	for _, f := range []string{"web.listen-address", "web.telemetry-path", "web.config.file", "libvirt.uri", "libvirt.socket",
+	for _, f := range []string{"web.listen-address", "web.telemetry-path", "web.config.file", "web.systemd-socket", "libvirt.uri", "libvirt.socket",
+		"libvirt.metadata-label", "libvirt.xml-ttl", "libvirt.job-interval", "libvirt.pool-interval",
 		"alertmanager.url", "snmp.trap-address", "host", "cloud", "scrape.timeout", "log.level", "log.format"} {
-		if !strings.Contains(string(out), "-"+f+" ") {
+		// kingpin writes --name=DEFAULT, and --[no-]name for a switch.
+		if !strings.Contains(string(out), "--"+f+"=") && !strings.Contains(string(out), "--[no-]"+f+" ") {
 			t.Errorf("--help does not explain --%s", f)
 		}
 	}

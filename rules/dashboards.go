@@ -8,8 +8,14 @@ import (
 )
 
 // DatasourceUID is the uid of the Prometheus datasource provisioned by
-// deploy/grafana/provisioning/datasources/vcrcovery.yml; every panel must use it.
+// deploy/grafana/provisioning/datasources/vcrcovery.yml: the default of each dashboard's
+// datasource variable.
 const DatasourceUID = "vcr-prometheus"
+
+// DatasourceVariable is what every panel and query variable names as its datasource: the
+// dashboard's `datasource` variable (type datasource, query prometheus), so that a dashboard
+// imported into a Grafana whose Prometheus has another uid works after picking it.
+const DatasourceVariable = "${datasource}"
 
 // Dashboard is the part of a Grafana dashboard JSON model VCRcovery checks.
 type Dashboard struct {
@@ -23,6 +29,9 @@ type Dashboard struct {
 			Type       string          `json:"type"`
 			Datasource *Datasource     `json:"datasource"`
 			Query      json.RawMessage `json:"query"`
+			Current    struct {
+				Value json.RawMessage `json:"value"`
+			} `json:"current"`
 		} `json:"list"`
 	} `json:"templating"`
 }
@@ -69,8 +78,9 @@ var panelTypes = map[string]bool{
 }
 
 // ReadDashboard decodes a dashboard file and checks its shape: uid, title and schema version set,
-// unique panel ids, core panel types, a grid position inside the 24-column grid, every query
-// panel on the provisioned datasource with non-empty, uniquely referenced queries.
+// unique panel ids, core panel types, a grid position inside the 24-column grid, a datasource
+// variable defaulting to the provisioned datasource, and every query panel on that variable with
+// non-empty, uniquely referenced queries.
 func ReadDashboard(path string) (*Dashboard, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -109,8 +119,8 @@ func ReadDashboard(path string) (*Dashboard, error) {
 		if len(p.Targets) == 0 {
 			errs = append(errs, fmt.Errorf("%s: no queries", where))
 		}
-		if p.Datasource == nil || p.Datasource.UID != DatasourceUID {
-			errs = append(errs, fmt.Errorf("%s: datasource must be uid %q", where, DatasourceUID))
+		if p.Datasource == nil || p.Datasource.UID != DatasourceVariable {
+			errs = append(errs, fmt.Errorf("%s: datasource must be uid %q", where, DatasourceVariable))
 		}
 		refs := map[string]bool{}
 		for _, t := range p.Targets {
@@ -120,10 +130,22 @@ func ReadDashboard(path string) (*Dashboard, error) {
 			refs[t.RefID] = true
 		}
 	}
+	hasDatasource := false
 	for _, v := range d.Templating.List {
-		if v.Type == "query" && (v.Datasource == nil || v.Datasource.UID != DatasourceUID) {
-			errs = append(errs, fmt.Errorf("%s: variable %q: datasource must be uid %q", path, v.Name, DatasourceUID))
+		if v.Type == "query" && (v.Datasource == nil || v.Datasource.UID != DatasourceVariable) {
+			errs = append(errs, fmt.Errorf("%s: variable %q: datasource must be uid %q", path, v.Name, DatasourceVariable))
 		}
+		if v.Name == "datasource" {
+			var query string
+			_ = json.Unmarshal(v.Query, &query)
+			var current string
+			_ = json.Unmarshal(v.Current.Value, &current)
+			hasDatasource = v.Type == "datasource" && query == "prometheus" && current == DatasourceUID
+		}
+	}
+	if !hasDatasource {
+		errs = append(errs, fmt.Errorf("%s: want a variable datasource of type datasource, query prometheus, defaulting to %q",
+			path, DatasourceUID))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

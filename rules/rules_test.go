@@ -179,14 +179,19 @@ func TestGrafanaProvisioningMatchesDashboards(t *testing.T) {
 
 func TestReadDashboardRejectsBadShape(t *testing.T) {
 	dir := t.TempDir()
+	// Each body is wrong in one way only.
+	const dsVar = `"templating":{"list":[{"name":"datasource","type":"datasource","query":"prometheus","current":{"value":"vcr-prometheus"}}]}`
+	const ds = `"datasource":{"uid":"${datasource}"}`
 	for name, body := range map[string]string{
 		"notjson":    `{"uid": `,
-		"nopanels":   `{"uid":"a","title":"A","schemaVersion":39,"panels":[]}`,
-		"wrongds":    `{"uid":"a","title":"A","schemaVersion":39,"panels":[{"id":1,"type":"stat","title":"x","gridPos":{"h":1,"w":1,"x":0,"y":0},"datasource":{"uid":"other"},"targets":[{"refId":"A","expr":"up"}]}]}`,
-		"offgrid":    `{"uid":"a","title":"A","schemaVersion":39,"panels":[{"id":1,"type":"stat","title":"x","gridPos":{"h":1,"w":20,"x":10,"y":0},"datasource":{"uid":"vcr-prometheus"},"targets":[{"refId":"A","expr":"up"}]}]}`,
-		"plugin":     `{"uid":"a","title":"A","schemaVersion":39,"panels":[{"id":1,"type":"grafana-worldmap-panel","title":"x","gridPos":{"h":1,"w":1,"x":0,"y":0},"datasource":{"uid":"vcr-prometheus"},"targets":[{"refId":"A","expr":"up"}]}]}`,
-		"duprefid":   `{"uid":"a","title":"A","schemaVersion":39,"panels":[{"id":1,"type":"stat","title":"x","gridPos":{"h":1,"w":1,"x":0,"y":0},"datasource":{"uid":"vcr-prometheus"},"targets":[{"refId":"A","expr":"up"},{"refId":"A","expr":"up"}]}]}`,
-		"emptyquery": `{"uid":"a","title":"A","schemaVersion":39,"panels":[{"id":1,"type":"stat","title":"x","gridPos":{"h":1,"w":1,"x":0,"y":0},"datasource":{"uid":"vcr-prometheus"},"targets":[{"refId":"A","expr":""}]}]}`,
+		"nopanels":   `{"uid":"a","title":"A","schemaVersion":39,` + dsVar + `,"panels":[]}`,
+		"wrongds":    `{"uid":"a","title":"A","schemaVersion":39,` + dsVar + `,"panels":[{"id":1,"type":"stat","title":"x","gridPos":{"h":1,"w":1,"x":0,"y":0},"datasource":{"uid":"other"},"targets":[{"refId":"A","expr":"up"}]}]}`,
+		"fixedds":    `{"uid":"a","title":"A","schemaVersion":39,` + dsVar + `,"panels":[{"id":1,"type":"stat","title":"x","gridPos":{"h":1,"w":1,"x":0,"y":0},"datasource":{"uid":"vcr-prometheus"},"targets":[{"refId":"A","expr":"up"}]}]}`,
+		"novariable": `{"uid":"a","title":"A","schemaVersion":39,"panels":[{"id":1,"type":"stat","title":"x","gridPos":{"h":1,"w":1,"x":0,"y":0},` + ds + `,"targets":[{"refId":"A","expr":"up"}]}]}`,
+		"offgrid":    `{"uid":"a","title":"A","schemaVersion":39,` + dsVar + `,"panels":[{"id":1,"type":"stat","title":"x","gridPos":{"h":1,"w":20,"x":10,"y":0},` + ds + `,"targets":[{"refId":"A","expr":"up"}]}]}`,
+		"plugin":     `{"uid":"a","title":"A","schemaVersion":39,` + dsVar + `,"panels":[{"id":1,"type":"grafana-worldmap-panel","title":"x","gridPos":{"h":1,"w":1,"x":0,"y":0},` + ds + `,"targets":[{"refId":"A","expr":"up"}]}]}`,
+		"duprefid":   `{"uid":"a","title":"A","schemaVersion":39,` + dsVar + `,"panels":[{"id":1,"type":"stat","title":"x","gridPos":{"h":1,"w":1,"x":0,"y":0},` + ds + `,"targets":[{"refId":"A","expr":"up"},{"refId":"A","expr":"up"}]}]}`,
+		"emptyquery": `{"uid":"a","title":"A","schemaVersion":39,` + dsVar + `,"panels":[{"id":1,"type":"stat","title":"x","gridPos":{"h":1,"w":1,"x":0,"y":0},` + ds + `,"targets":[{"refId":"A","expr":""}]}]}`,
 	} {
 		p := filepath.Join(dir, name+".json")
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
@@ -195,6 +200,15 @@ func TestReadDashboardRejectsBadShape(t *testing.T) {
 		if _, err := ReadDashboard(p); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	// The same shape, right: accepted, so each rejection above is for its one fault.
+	good := `{"uid":"a","title":"A","schemaVersion":39,` + dsVar + `,"panels":[{"id":1,"type":"stat","title":"x","gridPos":{"h":1,"w":1,"x":0,"y":0},` + ds + `,"targets":[{"refId":"A","expr":"up"}]}]}`
+	p := filepath.Join(dir, "good.json")
+	if err := os.WriteFile(p, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadDashboard(p); err != nil {
+		t.Errorf("a well-formed dashboard was rejected: %v", err)
 	}
 }
 

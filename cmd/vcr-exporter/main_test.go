@@ -1,23 +1,25 @@
 package main
 
 import (
-	"os"
+	"bytes"
+	"errors"
+	"io"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseFlags(t *testing.T) {
-	devnull, _ := os.Open(os.DevNull)
-	defer devnull.Close()
 	c, err := parseFlags([]string{"--alertmanager.url", "http://a:9093", "--alertmanager.url=http://b:9093,http://c:9093",
-		"--host", "hv1", "-cloud", "tokyo", "--snmp.host", "10.0.0.1=hv9"}, devnull)
+		"--host", "hv1", "-cloud", "tokyo", "--snmp.host", "10.0.0.1=hv9"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"http://a:9093", "http://b:9093", "http://c:9093"}; !reflect.DeepEqual([]string(c.amURLs), want) {
 		t.Errorf("alertmanager urls = %v, want %v", c.amURLs, want)
 	}
-	if c.listen != ":9477" || c.uri != "qemu:///system" || c.socket != "/run/libvirt/libvirt-sock" || c.telemetryPath != "/metrics" {
+	if c.listen() != ":9477" || c.uri != "qemu:///system" || c.socket != "/run/libvirt/libvirt-sock" || c.telemetryPath != "/metrics" {
 		t.Errorf("defaults: %+v", c)
 	}
 	if c.host != "hv1" || c.cloud != "tokyo" || len(c.snmpHosts) != 1 {
@@ -29,8 +31,79 @@ func TestParseFlags(t *testing.T) {
 		{"--no-such-flag"},
 		{"positional"},
 	} {
-		if _, err := parseFlags(bad, devnull); err == nil {
+		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("parseFlags(%v) accepted", bad)
 		}
+	}
+}
+
+// Every default the docs, the systemd unit and the tests rely on.
+func TestFlagDefaults(t *testing.T) {
+	c, err := parseFlags([]string{"--host", "hv1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string][2]any{
+		"web.listen-address":           {c.listen(), ":9477"},
+		"web.systemd-socket":           {*c.web.WebSystemdSocket, false},
+		"web.config.file":              {*c.web.WebConfigFile, ""},
+		"libvirt.dial-timeout":         {c.dialTimeout, 5 * time.Second},
+		"libvirt.xml-ttl":              {c.xmlTTL, 10 * time.Minute},
+		"libvirt.job-interval":         {c.jobInterval, 15 * time.Second},
+		"libvirt.pool-interval":        {c.poolRefresh, time.Minute},
+		"alertmanager.attempts":        {c.amAttempts, 5},
+		"alertmanager.queue-size":      {c.amQueue, 1024},
+		"alertmanager.resend-interval": {c.amResend, time.Minute},
+		"alertmanager.timeout":         {c.amTimeout, 5 * time.Second},
+		"snmp.trap-address":            {c.snmpAddr, ""},
+		"cloud":                        {c.cloud, ""},
+		"scrape.timeout":               {c.scrapeTimeout, 10 * time.Second},
+		"events.retention":             {c.retention, 10 * time.Minute},
+		"lxd.role":                     {c.lxdRole, "standby"},
+		"lxd.cpus":                     {c.lxdCPUs, 0.0},
+		"log.level":                    {c.logLevel, "info"},
+		"log.format":                   {c.logFormat, "logfmt"},
+	} {
+		if got[0] != got[1] {
+			t.Errorf("--%s default %v, want %v", name, got[0], got[1])
+		}
+	}
+}
+
+// exporter-toolkit's flags: several listen addresses and socket activation.
+func TestWebFlags(t *testing.T) {
+	c, err := parseFlags([]string{"--host=hv1", "--web.listen-address=127.0.0.1:9477", "-web.listen-address", "[::1]:9477",
+		"--web.systemd-socket", "--libvirt.metadata-label", "team=https://example.com/ops/1#owner/team"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"127.0.0.1:9477", "[::1]:9477"}; !reflect.DeepEqual(*c.web.WebListenAddresses, want) {
+		t.Errorf("listen addresses %v, want %v", *c.web.WebListenAddresses, want)
+	}
+	if !*c.web.WebSystemdSocket {
+		t.Error("--web.systemd-socket not set")
+	}
+	if len(c.metadataLabels) != 1 {
+		t.Errorf("metadata labels %v", c.metadataLabels)
+	}
+}
+
+// --help explains every flag; --version prints the build; both exit 0.
+func TestHelpAndVersion(t *testing.T) {
+	var out bytes.Buffer
+	if _, err := parseFlags([]string{"--help"}, &out); !errors.Is(err, errExit) {
+		t.Fatalf("--help: %v", err)
+	}
+	app := newApp(&config{}, io.Discard)
+	for _, f := range app.Model().Flags {
+		if f.Hidden {
+			continue
+		}
+		if f.Help == "" || !strings.Contains(out.String(), "--"+f.Name) && !strings.Contains(out.String(), "--[no-]"+f.Name) {
+			t.Errorf("--help does not explain --%s", f.Name)
+		}
+	}
+	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, errExit) {
+		t.Errorf("-h: %v", err)
 	}
 }

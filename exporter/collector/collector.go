@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vcrcovery/vcrcovery/exporter/inventory"
 	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 	"github.com/vcrcovery/vcrcovery/exporter/snmptrap"
 )
@@ -41,6 +42,9 @@ type Config struct {
 	// States holds what lifecycle events said, newer than a stats snapshot
 	// or about a domain that vanished (libvirt).
 	States *lifecycle.StateCache
+	// Inventory caches domain XML, jobs and storage pools (libvirt); nil
+	// leaves those metrics out.
+	Inventory *inventory.Inventory
 	// Events counts lifecycle events and failures (events).
 	Events *lifecycle.Tracker
 	// SNMP is the trap receiver, which exports what it counted (snmp).
@@ -64,15 +68,17 @@ func registerCollector(name string, f factory) {
 	factories[name] = f
 }
 
+// The scrape metrics every collector reports.
+const (
+	scrapeDurationName = namespace + "_scrape_collector_duration_seconds"
+	scrapeDurationHelp = "vcr-exporter: duration of a collector scrape."
+	scrapeSuccessName  = namespace + "_scrape_collector_success"
+	scrapeSuccessHelp  = "vcr-exporter: whether a collector succeeded."
+)
+
 var (
-	scrapeDurationDesc = prometheus.NewDesc(
-		prometheus.BuildFQName(namespace, "scrape", "collector_duration_seconds"),
-		"vcr-exporter: duration of a collector scrape.",
-		[]string{"collector"}, nil)
-	scrapeSuccessDesc = prometheus.NewDesc(
-		prometheus.BuildFQName(namespace, "scrape", "collector_success"),
-		"vcr-exporter: whether a collector succeeded.",
-		[]string{"collector"}, nil)
+	scrapeDurationDesc = prometheus.NewDesc(scrapeDurationName, scrapeDurationHelp, []string{"collector"}, nil)
+	scrapeSuccessDesc  = prometheus.NewDesc(scrapeSuccessName, scrapeSuccessHelp, []string{"collector"}, nil)
 )
 
 // Set runs every collector in parallel on each scrape, bounded by the
@@ -111,11 +117,17 @@ func (s *Set) Describe(ch chan<- *prometheus.Desc) {
 	ch <- scrapeSuccessDesc
 }
 
-func (s *Set) Collect(ch chan<- prometheus.Metric) {
+func (s *Set) Collect(ch chan<- prometheus.Metric) { s.collect(ch, true) }
+
+// collect runs the collectors, the family collectors too if withFamilies.
+func (s *Set) collect(ch chan<- prometheus.Metric, withFamilies bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	var wg sync.WaitGroup
 	for name, c := range s.collectors {
+		if _, ok := c.(familyCollector); ok && !withFamilies {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -128,14 +140,18 @@ func (s *Set) Collect(ch chan<- prometheus.Metric) {
 func (s *Set) run(ctx context.Context, name string, c Collector, ch chan<- prometheus.Metric) {
 	start := time.Now()
 	err := c.Update(ctx, ch)
-	d := time.Since(start)
-	success := 1.0
-	if err != nil {
-		success = 0
-		s.logger.Error("collector failed", "collector", name, "duration_seconds", d.Seconds(), "err", err)
-	} else {
-		s.logger.Debug("collector succeeded", "collector", name, "duration_seconds", d.Seconds())
-	}
-	ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, d.Seconds(), name)
+	d, success := s.outcome(name, start, err)
+	ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, d, name)
 	ch <- prometheus.MustNewConstMetric(scrapeSuccessDesc, prometheus.GaugeValue, success, name)
+}
+
+// outcome logs how a collector did and returns its duration and success.
+func (s *Set) outcome(name string, start time.Time, err error) (seconds, success float64) {
+	d := time.Since(start)
+	if err != nil {
+		s.logger.Error("collector failed", "collector", name, "duration_seconds", d.Seconds(), "err", err)
+		return d.Seconds(), 0
+	}
+	s.logger.Debug("collector succeeded", "collector", name, "duration_seconds", d.Seconds())
+	return d.Seconds(), 1
 }

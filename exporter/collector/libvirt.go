@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/vcrcovery/vcrcovery/exporter/inventory"
 	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 )
@@ -21,7 +23,9 @@ func init() {
 		if cfg.Libvirt == nil || cfg.States == nil {
 			return nil, nil
 		}
-		return newLibvirtCollector(cfg.Libvirt, cfg.States, cfg.Host, cfg.Cloud), nil
+		c := newLibvirtCollector(cfg.Libvirt, cfg.States, cfg.Host, cfg.Cloud)
+		c.setInventory(cfg.Inventory)
+		return c, nil
 	})
 }
 
@@ -30,30 +34,26 @@ const statsGroups = uint32(libvirt.DomainStatsState | libvirt.DomainStatsCPUTota
 	libvirt.DomainStatsVCPU | libvirt.DomainStatsInterface | libvirt.DomainStatsBlock)
 
 // libvirtCollector exports every domain from one ConnectGetAllDomainStats
-// call. Descriptors are built once, in newLibvirtCollector.
+// call, plus what the inventory cached about it (XML info, jobs, storage
+// pools). Families are defined once, in newLibvirtCollector.
 type libvirtCollector struct {
 	conn  connection
 	cache *lifecycle.StateCache
+	inv   *inventory.Inventory // nil: no XML info, jobs or pools
 	now   func() time.Time
 	// inflight serialises stats calls: go-libvirt's RPCs take no context,
 	// so a call that outlives its scrape keeps running, and a hung libvirtd
 	// must not collect a pile of them.
 	inflight chan struct{}
 
-	up, info, state, stateReason                         *prometheus.Desc
-	cpu, cpuUser, cpuSystem, vcpus, vcpusMax             *prometheus.Desc
-	memCurrent, memMax, memUsable, memAvailable, memRSS  *prometheus.Desc
-	memUnused                                            *prometheus.Desc
-	blkRdBytes, blkWrBytes, blkRdReqs, blkWrReqs         *prometheus.Desc
-	blkCapacity, blkAllocation                           *prometheus.Desc
-	netRxBytes, netTxBytes, netRxPkts, netTxPkts         *prometheus.Desc
-	netRxErrs, netTxErrs, netRxDrop, netTxDrop, nDomains *prometheus.Desc
+	defs   []*familyDef
+	f      libvirtFamilies
+	labels *labelCache
 
 	// hostPair and cloudPair are the constant labels, shared by every series.
 	hostPair, cloudPair *dto.LabelPair
-
-	// Per-device stats keys and their descriptors, in output order.
-	blkCounters, blkGauges, netCounters []deviceMetric
+	// metadataNames are the --libvirt.metadata-label names, in key order.
+	metadataNames []string
 }
 
 // connection lends the collector the open libvirt connection, nil while
@@ -62,80 +62,64 @@ type connection interface {
 	Current() lifecycle.Client
 }
 
-type deviceMetric struct {
-	key  string
-	desc *prometheus.Desc
-}
-
 func newLibvirtCollector(conn connection, cache *lifecycle.StateCache, host, cloud string) *libvirtCollector {
-	constLabels := prometheus.Labels{"host": host, "cloud": cloud}
-	dom := []string{"domain", "uuid"}
-	blk := []string{"domain", "uuid", "device", "path"}
-	ifc := []string{"domain", "uuid", "interface"}
-	d := func(name, help string, labels []string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, constLabels)
-	}
 	c := &libvirtCollector{
 		hostPair: labelPair("host", host), cloudPair: labelPair("cloud", cloud),
 		conn: conn, cache: cache, now: time.Now, inflight: make(chan struct{}, 1),
-
-		up:          d("libvirt_up", "1 if this scrape's libvirt stats call succeeded, else 0.", nil),
-		nDomains:    d("libvirt_domains", "Domains libvirt reported in this scrape, active and inactive.", nil),
-		info:        d("domain_info", "Always 1; identifies a domain known to libvirt.", dom),
-		state:       d("domain_state", "libvirt domain state: 0 nostate, 1 running, 2 blocked, 3 paused, 4 shutdown, 5 shutoff, 6 crashed, 7 pmsuspended.", dom),
-		stateReason: d("domain_state_reason", "libvirt reason code for the current state (virDomain<State>Reason).", dom),
-		cpu:         d("domain_cpu_seconds_total", "CPU time used by the domain (domstats cpu.time).", dom),
-		cpuUser:     d("domain_cpu_user_seconds_total", "User CPU time used by the domain.", dom),
-		cpuSystem:   d("domain_cpu_system_seconds_total", "System CPU time used by the domain.", dom),
-		vcpus:       d("domain_vcpus", "Virtual CPUs currently online.", dom),
-		vcpusMax:    d("domain_vcpus_max", "Maximum virtual CPUs.", dom),
-
-		memCurrent:   d("domain_memory_current_bytes", "Memory currently given to the domain (balloon.current).", dom),
-		memMax:       d("domain_memory_max_bytes", "Maximum memory of the domain (balloon.maximum).", dom),
-		memUsable:    d("domain_memory_usable_bytes", "Memory the guest could use without swapping, as its balloon driver reports (balloon.usable).", dom),
-		memAvailable: d("domain_memory_available_bytes", "Memory the guest sees (balloon.available).", dom),
-		memRSS:       d("domain_memory_rss_bytes", "Resident set size of the hypervisor process (balloon.rss).", dom),
-		memUnused:    d("domain_memory_unused_bytes", "Memory left unused by the guest (balloon.unused).", dom),
-
-		blkRdBytes:    d("domain_block_read_bytes_total", "Bytes read from a block device.", blk),
-		blkWrBytes:    d("domain_block_write_bytes_total", "Bytes written to a block device.", blk),
-		blkRdReqs:     d("domain_block_read_requests_total", "Read requests on a block device.", blk),
-		blkWrReqs:     d("domain_block_write_requests_total", "Write requests on a block device.", blk),
-		blkCapacity:   d("domain_block_capacity_bytes", "Logical size of a block device.", blk),
-		blkAllocation: d("domain_block_allocation_bytes", "Highest allocated extent of a block device.", blk),
-
-		netRxBytes: d("domain_network_receive_bytes_total", "Bytes received on a network interface.", ifc),
-		netTxBytes: d("domain_network_transmit_bytes_total", "Bytes transmitted on a network interface.", ifc),
-		netRxPkts:  d("domain_network_receive_packets_total", "Packets received on a network interface.", ifc),
-		netTxPkts:  d("domain_network_transmit_packets_total", "Packets transmitted on a network interface.", ifc),
-		netRxErrs:  d("domain_network_receive_errors_total", "Receive errors on a network interface.", ifc),
-		netTxErrs:  d("domain_network_transmit_errors_total", "Transmit errors on a network interface.", ifc),
-		netRxDrop:  d("domain_network_receive_drops_total", "Received packets dropped on a network interface.", ifc),
-		netTxDrop:  d("domain_network_transmit_drops_total", "Transmitted packets dropped on a network interface.", ifc),
 	}
-	c.blkCounters = []deviceMetric{{"rd.bytes", c.blkRdBytes}, {"wr.bytes", c.blkWrBytes}, {"rd.reqs", c.blkRdReqs}, {"wr.reqs", c.blkWrReqs}}
-	c.blkGauges = []deviceMetric{{"capacity", c.blkCapacity}, {"allocation", c.blkAllocation}}
-	c.netCounters = []deviceMetric{{"rx.bytes", c.netRxBytes}, {"tx.bytes", c.netTxBytes}, {"rx.pkts", c.netRxPkts},
-		{"tx.pkts", c.netTxPkts}, {"rx.errs", c.netRxErrs}, {"tx.errs", c.netTxErrs}, {"rx.drop", c.netRxDrop}, {"tx.drop", c.netTxDrop}}
+	c.defs = indexFamilies(c.f.define())
+	c.labels = newLabelCache(c.cloudPair, c.hostPair)
 	return c
+}
+
+// setInventory turns on the metrics from cached XML, jobs and pools.
+func (c *libvirtCollector) setInventory(inv *inventory.Inventory) {
+	c.inv = inv
+	if inv != nil {
+		c.metadataNames = inv.MetadataLabels()
+		labels := append([]string{"cloud", "domain", "host", "uuid"}, c.metadataNames...)
+		sort.Strings(labels)
+		old := c.f.metadataInfo
+		c.f.metadataInfo = newFamily("domain_metadata_info", old.help, false, labels...)
+		c.f.metadataInfo.idx = old.idx
+		c.defs[old.idx] = c.f.metadataInfo
+	}
 }
 
 var errNotConnected = errors.New("not connected to libvirtd (reconnecting in the background); check that libvirtd runs and --libvirt.socket/--libvirt.uri are right")
 
+// Update sends the series one by one, for the registry and the tests.
 func (c *libvirtCollector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	records, start, err := c.fetch(ctx)
-	if err != nil {
-		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
-		return err
-	}
-	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
-	ch <- prometheus.MustNewConstMetric(c.nDomains, prometheus.GaugeValue, float64(len(records)))
+	b, err := c.build(ctx)
+	b.send(ch)
+	return err
+}
 
+func (c *libvirtCollector) build(ctx context.Context) (*builder, error) {
+	b := newBuilder(c.defs)
+	constLabels := newLabels(c.cloudPair, c.hostPair)
+	client, records, start, err := c.fetch(ctx)
+	if err != nil {
+		b.add(c.f.up, constLabels, 0)
+		return b, err
+	}
+	b.add(c.f.up, constLabels, 1)
+	b.add(c.f.nDomains, constLabels, float64(len(records)))
+
+	var doms []inventory.Domain
+	if c.inv != nil {
+		doms = make([]inventory.Domain, 0, len(records))
+	}
+	c.labels.begin()
+	defer c.labels.end()
 	cached := c.cache.Snapshot(c.now())
 	for i := range records {
 		uuid := virt.FormatUUID(records[i].Dom.UUID)
-		c.emitDomain(ch, &records[i], uuid, start, cached)
+		running := c.emitDomain(b, &records[i], uuid, start, cached)
 		delete(cached, uuid)
+		if c.inv != nil {
+			doms = append(doms, inventory.Domain{Dom: records[i].Dom, UUID: uuid, Running: running})
+		}
 	}
 	// Domains libvirt no longer lists but whose last event said they stopped
 	// or crashed: transient domains vanish on shutoff, and their failure must
@@ -144,21 +128,27 @@ func (c *libvirtCollector) Update(ctx context.Context, ch chan<- prometheus.Metr
 		if o.State != virt.StateShutoff && o.State != virt.StateCrashed {
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, o.Name, uuid)
-		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, float64(o.State), o.Name, uuid)
+		dl := c.labels.domain(uuid, o.Name).dom
+		b.add(c.f.info, dl, 1)
+		b.add(c.f.state, dl, float64(o.State))
 	}
-	return nil
+	if c.inv != nil {
+		c.emitPools(b)
+		// Refresh the cache in the background for the next scrape.
+		c.inv.Kick(client, doms)
+	}
+	return b, nil
 }
 
-func (c *libvirtCollector) fetch(ctx context.Context) ([]libvirt.DomainStatsRecord, time.Time, error) {
+func (c *libvirtCollector) fetch(ctx context.Context) (lifecycle.Client, []libvirt.DomainStatsRecord, time.Time, error) {
 	client := c.conn.Current()
 	if client == nil {
-		return nil, time.Time{}, errNotConnected
+		return nil, nil, time.Time{}, errNotConnected
 	}
 	select {
 	case c.inflight <- struct{}{}:
 	case <-ctx.Done():
-		return nil, time.Time{}, fmt.Errorf("libvirt stats: an earlier call is still pending: %w; libvirtd may be hung", ctx.Err())
+		return nil, nil, time.Time{}, fmt.Errorf("libvirt stats: an earlier call is still pending: %w; libvirtd may be hung", ctx.Err())
 	}
 	start := c.now()
 	records, err := virt.Call(ctx, func() ([]libvirt.DomainStatsRecord, error) {
@@ -166,43 +156,36 @@ func (c *libvirtCollector) fetch(ctx context.Context) ([]libvirt.DomainStatsReco
 		return client.ConnectGetAllDomainStats(nil, statsGroups, lifecycle.StatsFlags)
 	})
 	if err != nil {
-		return nil, start, fmt.Errorf("libvirt ConnectGetAllDomainStats: %w", err)
+		return nil, nil, start, fmt.Errorf("libvirt ConnectGetAllDomainStats: %w", err)
 	}
-	return records, start, nil
+	return client, records, start, nil
 }
 
 // domainStats holds the typed parameters of one record that are not
-// per-device; per-device ones are emitted as they are read.
+// per-device; per-device ones are filed by deviceParam.
 type domainStats struct {
-	state, reason            float64
-	hasState                 bool
-	cpu, cpuUser, cpuSystem  float64
-	hasCPU, hasUser, hasSys  bool
-	vcpus, vcpusMax          float64
-	hasVcpus, hasVcpusMax    bool
-	memCur, memMax, memUsa   float64
-	memAvail, memRSS, memUnu float64
-	memMask                  uint8
+	state, reason float64
+	hasState      bool
+	// vals and has are indexed like libvirtFamilies.scalars.
+	vals [numScalars]float64
+	has  [numScalars]bool
 }
 
-const (
-	memCur = 1 << iota
-	memMax
-	memUsa
-	memAvail
-	memRSS
-	memUnu
-)
+// maxDeviceKeys bounds the fields of one device kind (block has the most).
+const maxDeviceKeys = 16
 
+// device is one disk, interface or vCPU of a record: its values indexed
+// like its kind's []deviceMetric.
 type device struct {
 	name, path string
-	vals       map[string]float64
+	vals       [maxDeviceKeys]float64
+	has        uint16
 }
 
-func (c *libvirtCollector) emitDomain(ch chan<- prometheus.Metric, r *libvirt.DomainStatsRecord, uuid string, start time.Time, cached map[string]lifecycle.Observation) {
-	name := r.Dom.Name
+// emitDomain adds one domain's series and reports whether it runs.
+func (c *libvirtCollector) emitDomain(b *builder, r *libvirt.DomainStatsRecord, uuid string, start time.Time, cached map[string]lifecycle.Observation) bool {
 	var s domainStats
-	var blocks, nets []device
+	var blocks, nets, vcpus []device
 	for _, p := range r.Params {
 		f := p.Field
 		switch {
@@ -210,36 +193,16 @@ func (c *libvirtCollector) emitDomain(ch chan<- prometheus.Metric, r *libvirt.Do
 			s.state, s.hasState = lifecycle.ParamFloat(p.Value), true
 		case f == "state.reason":
 			s.reason = lifecycle.ParamFloat(p.Value)
-		case f == "cpu.time":
-			s.cpu, s.hasCPU = lifecycle.ParamFloat(p.Value)/1e9, true
-		case f == "cpu.user":
-			s.cpuUser, s.hasUser = lifecycle.ParamFloat(p.Value)/1e9, true
-		case f == "cpu.system":
-			s.cpuSystem, s.hasSys = lifecycle.ParamFloat(p.Value)/1e9, true
-		case f == "vcpu.current":
-			s.vcpus, s.hasVcpus = lifecycle.ParamFloat(p.Value), true
-		case f == "vcpu.maximum":
-			s.vcpusMax, s.hasVcpusMax = lifecycle.ParamFloat(p.Value), true
-		case strings.HasPrefix(f, "balloon."):
-			v := lifecycle.ParamFloat(p.Value) * 1024 // KiB
-			switch f[len("balloon."):] {
-			case "current":
-				s.memCur, s.memMask = v, s.memMask|memCur
-			case "maximum":
-				s.memMax, s.memMask = v, s.memMask|memMax
-			case "usable":
-				s.memUsa, s.memMask = v, s.memMask|memUsa
-			case "available":
-				s.memAvail, s.memMask = v, s.memMask|memAvail
-			case "rss":
-				s.memRSS, s.memMask = v, s.memMask|memRSS
-			case "unused":
-				s.memUnu, s.memMask = v, s.memMask|memUnu
-			}
 		case strings.HasPrefix(f, "block."):
-			blocks = deviceParam(blocks, f[len("block."):], p.Value)
+			blocks = deviceParam(blocks, c.f.blockKeys, f[len("block."):], p.Value)
 		case strings.HasPrefix(f, "net."):
-			nets = deviceParam(nets, f[len("net."):], p.Value)
+			nets = deviceParam(nets, c.f.netKeys, f[len("net."):], p.Value)
+		case strings.HasPrefix(f, "vcpu.") && f[len("vcpu.")] >= '0' && f[len("vcpu.")] <= '9':
+			vcpus = deviceParam(vcpus, c.f.vcpuKeys, f[len("vcpu."):], p.Value)
+		default:
+			if i, ok := scalarIndex[f]; ok {
+				s.vals[i], s.has[i] = lifecycle.ParamFloat(p.Value)*c.f.scalars[i].scale, true
+			}
 		}
 	}
 
@@ -249,76 +212,52 @@ func (c *libvirtCollector) emitDomain(ch chan<- prometheus.Metric, r *libvirt.Do
 		s.state, s.hasState = float64(o.State), true
 	}
 
-	// Label pairs sorted by name: cloud, [device], domain, host, [interface], [path], uuid.
-	domPair, uuidPair := labelPair("domain", name), labelPair("uuid", uuid)
-	dl := []*dto.LabelPair{c.cloudPair, domPair, c.hostPair, uuidPair}
-	emit := func(desc *prometheus.Desc, labels []*dto.LabelPair, v float64, counter bool) {
-		ch <- &series{desc: desc, labels: labels, value: v, counter: counter}
-	}
-	emit(c.info, dl, 1, false)
+	dls := c.labels.domain(uuid, r.Dom.Name)
+	dl := dls.dom
+	b.add(c.f.info, dl, 1)
 	if s.hasState {
-		emit(c.state, dl, s.state, false)
-		emit(c.stateReason, dl, s.reason, false)
+		b.add(c.f.state, dl, s.state)
+		b.add(c.f.stateReason, dl, s.reason)
 	}
-	if s.hasCPU {
-		emit(c.cpu, dl, s.cpu, true)
-	}
-	if s.hasUser {
-		emit(c.cpuUser, dl, s.cpuUser, true)
-	}
-	if s.hasSys {
-		emit(c.cpuSystem, dl, s.cpuSystem, true)
-	}
-	if s.hasVcpus {
-		emit(c.vcpus, dl, s.vcpus, false)
-	}
-	if s.hasVcpusMax {
-		emit(c.vcpusMax, dl, s.vcpusMax, false)
-	}
-	for _, m := range []struct {
-		bit  uint8
-		desc *prometheus.Desc
-		v    float64
-	}{
-		{memCur, c.memCurrent, s.memCur}, {memMax, c.memMax, s.memMax}, {memUsa, c.memUsable, s.memUsa},
-		{memAvail, c.memAvailable, s.memAvail}, {memRSS, c.memRSS, s.memRSS}, {memUnu, c.memUnused, s.memUnu},
-	} {
-		if s.memMask&m.bit != 0 {
-			emit(m.desc, dl, m.v, false)
+	for i := range c.f.scalars {
+		if s.has[i] {
+			b.add(c.f.scalars[i].fam, dl, s.vals[i])
 		}
 	}
-	for _, b := range blocks {
-		if b.name == "" {
-			continue
-		}
-		bl := []*dto.LabelPair{c.cloudPair, labelPair("device", b.name), domPair, c.hostPair, labelPair("path", b.path), uuidPair}
-		for _, m := range c.blkCounters {
-			if v, ok := b.vals[m.key]; ok {
-				emit(m.desc, bl, v, true)
-			}
-		}
-		for _, m := range c.blkGauges {
-			if v, ok := b.vals[m.key]; ok {
-				emit(m.desc, bl, v, false)
-			}
+	for i := range vcpus {
+		if vcpus[i].has != 0 {
+			c.emitDevice(b, c.f.vcpu, &vcpus[i], dls.device(kindVCPU, i, "", ""))
 		}
 	}
-	for _, n := range nets {
-		if n.name == "" {
-			continue
+	for i := range blocks {
+		if blocks[i].name != "" {
+			c.emitDevice(b, c.f.block, &blocks[i], dls.device(kindBlock, i, blocks[i].name, blocks[i].path))
 		}
-		nl := []*dto.LabelPair{c.cloudPair, domPair, c.hostPair, labelPair("interface", n.name), uuidPair}
-		for _, m := range c.netCounters {
-			if v, ok := n.vals[m.key]; ok {
-				emit(m.desc, nl, v, true)
-			}
+	}
+	for i := range nets {
+		if nets[i].name != "" {
+			c.emitDevice(b, c.f.net, &nets[i], dls.device(kindNet, i, nets[i].name, ""))
+		}
+	}
+	running := s.hasState && (s.state == float64(virt.StateRunning) || s.state == float64(virt.StatePaused) || s.state == float64(virt.StateBlocked))
+	if c.inv != nil {
+		c.emitInventory(b, uuid, dls, running)
+	}
+	return running
+}
+
+func (c *libvirtCollector) emitDevice(b *builder, ms []deviceMetric, d *device, labels *labelSet) {
+	for i, m := range ms {
+		if d.has&(1<<i) != 0 {
+			b.add(m.fam, labels, d.vals[i]*m.scale)
 		}
 	}
 }
 
-// deviceParam files "<index>.<key>" (the part after "block." or "net.")
-// under device index; "count" and malformed names are skipped.
-func deviceParam(devs []device, rest string, v libvirt.TypedParamValue) []device {
+// deviceParam files "<index>.<key>" (the part after "block.", "net." or
+// "vcpu.") under device index; "count", unknown keys and malformed names
+// are skipped. keys maps a key to its position in the kind's metrics.
+func deviceParam(devs []device, keys map[string]int, rest string, v libvirt.TypedParamValue) []device {
 	dot := strings.IndexByte(rest, '.')
 	if dot <= 0 {
 		return devs
@@ -333,21 +272,23 @@ func deviceParam(devs []device, rest string, v libvirt.TypedParamValue) []device
 			return devs
 		}
 	}
+	key := rest[dot+1:]
+	k, known := keys[key]
+	if !known && key != "name" && key != "path" {
+		return devs
+	}
 	for len(devs) <= idx {
 		devs = append(devs, device{})
 	}
 	d := &devs[idx]
-	key := rest[dot+1:]
-	switch key {
-	case "name":
+	switch {
+	case key == "name":
 		d.name, _ = v.I.(string)
-	case "path":
+	case key == "path":
 		d.path, _ = v.I.(string)
 	default:
-		if d.vals == nil {
-			d.vals = make(map[string]float64, 8)
-		}
-		d.vals[key] = lifecycle.ParamFloat(v)
+		d.vals[k] = lifecycle.ParamFloat(v)
+		d.has |= 1 << k
 	}
 	return devs
 }

@@ -99,6 +99,7 @@ type Pusher struct {
 	e2e      prometheus.Histogram
 	queueLen *prometheus.GaugeVec
 	firingG  prometheus.GaugeFunc
+	alertG   *prometheus.Desc
 }
 
 // The pusher is what events and traps report failures to.
@@ -144,6 +145,11 @@ func New(opts Options, logger *slog.Logger) (*Pusher, error) {
 	f.firingG = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "fastpath", Name: "firing_alerts",
 		Help: "Fast-path alerts currently firing (pushed and re-sent until the domain runs again)."},
 		func() float64 { f.mu.Lock(); defer f.mu.Unlock(); return float64(len(f.firing)) })
+	// One series per firing alert, with the alert's own labels: Prometheus'
+	// ALERTS holds only the rule path's alerts, and dashboards show both.
+	f.alertG = prometheus.NewDesc(prometheus.BuildFQName(namespace, "fastpath", "alert_firing"),
+		"Always 1; a fast-path alert being pushed and kept alive, labelled like the alert (alertname, severity, domain, uuid, host, cloud).",
+		alertLabelNames, nil)
 	for _, t := range f.targets {
 		for _, r := range []string{"success", "retry", "failure"} {
 			f.pushes.WithLabelValues(t.name, r)
@@ -161,7 +167,12 @@ func (f *Pusher) Describe(ch chan<- *prometheus.Desc) {
 	f.e2e.Describe(ch)
 	f.queueLen.Describe(ch)
 	f.firingG.Describe(ch)
+	ch <- f.alertG
 }
+
+// alertLabelNames are the labels of vcr_fastpath_alert_firing, those of
+// the alert BuildAlert makes.
+var alertLabelNames = []string{"alertname", "severity", "domain", "uuid", "host", "cloud"}
 
 func (f *Pusher) Collect(ch chan<- prometheus.Metric) {
 	for _, t := range f.targets {
@@ -173,6 +184,13 @@ func (f *Pusher) Collect(ch chan<- prometheus.Metric) {
 	f.e2e.Collect(ch)
 	f.queueLen.Collect(ch)
 	f.firingG.Collect(ch)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, fa := range f.firing {
+		l := fa.alert.Labels
+		ch <- prometheus.MustNewConstMetric(f.alertG, prometheus.GaugeValue, 1,
+			l["alertname"], l["severity"], l["domain"], l["uuid"], l["host"], l["cloud"])
+	}
 }
 
 // Fire records the domain as failed and queues the alert for every

@@ -3,12 +3,14 @@ package fastpath
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vcrcovery/vcrcovery/exporter/failure"
@@ -159,6 +161,16 @@ func TestFastPathResolve(t *testing.T) {
 	f := startFastPath(t, Options{URLs: []string{am.Srv.URL}})
 	f.Fire(testEvent, failure.AlertShutoff)
 	am.Wait(t, 1)
+	// While it fires, the alert is a series of its own, labelled like the alert.
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(f)
+	want := fmt.Sprintf(`# HELP vcr_fastpath_alert_firing Always 1; a fast-path alert being pushed and kept alive, labelled like the alert (alertname, severity, domain, uuid, host, cloud).
+# TYPE vcr_fastpath_alert_firing gauge
+vcr_fastpath_alert_firing{alertname="VCRDomainShutoff",cloud=%q,domain=%q,host=%q,severity="critical",uuid=%q} 1
+`, testEvent.Cloud, testEvent.Domain, testEvent.Host, testEvent.UUID)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "vcr_fastpath_alert_firing"); err != nil {
+		t.Fatal(err)
+	}
 	up := testEvent
 	up.Event, up.Detail, up.State, up.At = "started", "booted", 1, testEvent.At.Add(30*time.Second)
 	f.Resolve(up)
@@ -181,6 +193,9 @@ func TestFastPathResolve(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if n := len(am.All()); n != 2 {
 		t.Fatalf("requests = %d, want 2", n)
+	}
+	if n, err := testutil.GatherAndCount(reg, "vcr_fastpath_alert_firing"); err != nil || n != 0 {
+		t.Fatalf("resolved alert still exported (%d series, %v)", n, err)
 	}
 }
 

@@ -15,12 +15,19 @@ import (
 )
 
 // Client is the part of go-libvirt the exporter uses; *libvirt.Libvirt
-// implements it, and unit tests substitute a fake.
+// implements it, and unit tests substitute a fake. Every call works on a
+// read-only connection (libvirt-sock-ro).
 type Client interface {
 	ConnectGetAllDomainStats(doms []libvirt.Domain, stats uint32, flags uint32) ([]libvirt.DomainStatsRecord, error)
 	LifecycleEvents(ctx context.Context) (<-chan libvirt.DomainEventLifecycleMsg, error)
 	Disconnected() <-chan struct{}
 	Disconnect() error
+
+	// The background inventory: domain XML, jobs, storage pools.
+	DomainGetXMLDesc(dom libvirt.Domain, flags libvirt.DomainXMLFlags) (string, error)
+	DomainGetJobStats(dom libvirt.Domain, flags libvirt.DomainGetJobStatsFlags) (int32, []libvirt.TypedParam, error)
+	ConnectListAllStoragePools(needResults int32, flags libvirt.ConnectListAllStoragePoolsFlags) ([]libvirt.StoragePool, uint32, error)
+	StoragePoolGetInfo(pool libvirt.StoragePool) (uint8, uint64, uint64, uint64, error)
 }
 
 // Dialer opens a new Client; the Supervisor calls it again after every loss.

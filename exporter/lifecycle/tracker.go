@@ -29,7 +29,14 @@ type Tracker struct {
 	// known is the last state seen per domain, to find the failures that
 	// happened while libvirtd was unreachable.
 	known map[string]Observation
+	// changed hears about events that change a domain's XML.
+	changed func(uuid string)
 }
+
+// OnChange makes the tracker call fn with the UUID of every domain an event
+// defined, undefined, started or stopped: the events after which its XML
+// differs. Call it before the supervisor runs; fn must return at once.
+func (t *Tracker) OnChange(fn func(uuid string)) { t.changed = fn }
 
 // NewTracker labels events with host and cloud, records states in cache and
 // hands verdicts to sink (nil when the fast path is off).
@@ -71,6 +78,12 @@ func (t *Tracker) handle(msg libvirt.DomainEventLifecycleMsg) {
 		t.cache.Set(uuid, ev.Domain, state, now)
 	}
 	t.mu.Unlock()
+	if t.changed != nil {
+		switch libvirt.DomainEventType(msg.Event) {
+		case libvirt.DomainEventDefined, libvirt.DomainEventUndefined, libvirt.DomainEventStarted, libvirt.DomainEventStopped:
+			t.changed(uuid)
+		}
+	}
 	failure.Dispatch(t.sink, ev, verdict, alertname)
 }
 

@@ -77,11 +77,14 @@ func New(opts Options, sink failure.Sink, logger *slog.Logger) *Receiver {
 		events:  make(map[[2]string]float64), guests: make(map[guestKey]guest),
 		lastTrap: make(map[string]time.Time), ready: make(chan struct{}),
 	}
+	// The sending hypervisor is the sender label, not host: host is the
+	// receiving exporter's own (target) label, and a scrape would otherwise
+	// overwrite one with the other.
 	cl := prometheus.Labels{"cloud": opts.Cloud}
 	r.trapsDesc = prometheus.NewDesc("vcr_snmp_traps_total", "SNMP traps received, by result: ok, malformed, ignored (not a libvirt guest notification), rejected (community or version).", []string{"result"}, nil)
-	r.eventsDesc = prometheus.NewDesc("vcr_snmp_guest_events_total", "libvirt-snmp guest notifications, by sending host and the lifecycle event the reported state implies.", []string{"host", "event"}, cl)
-	r.stateDesc = prometheus.NewDesc("vcr_snmp_domain_state", "Last libvirt domain state a libvirt-snmp trap reported (same codes as vcr_domain_state).", []string{"host", "domain", "uuid"}, cl)
-	r.lastDesc = prometheus.NewDesc("vcr_snmp_last_trap_timestamp_seconds", "Unix time of the last valid trap from a host.", []string{"host"}, cl)
+	r.eventsDesc = prometheus.NewDesc("vcr_snmp_guest_events_total", "libvirt-snmp guest notifications, by sending host (sender) and the lifecycle event the reported state implies.", []string{"sender", "event"}, cl)
+	r.stateDesc = prometheus.NewDesc("vcr_snmp_domain_state", "Last libvirt domain state a libvirt-snmp trap reported (same codes as vcr_domain_state); sender is the host that sent it.", []string{"sender", "domain", "uuid"}, cl)
+	r.lastDesc = prometheus.NewDesc("vcr_snmp_last_trap_timestamp_seconds", "Unix time of the last valid trap from a sending host (sender).", []string{"sender"}, cl)
 	return r
 }
 

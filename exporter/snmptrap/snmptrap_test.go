@@ -135,14 +135,14 @@ func TestSNMPReceiverHandlePacket(t *testing.T) {
 			t.Errorf("traps{result=%s} = %v, want %v", res, v, want)
 		}
 	}
-	want := `# HELP vcr_snmp_domain_state Last libvirt domain state a libvirt-snmp trap reported (same codes as vcr_domain_state).
+	want := `# HELP vcr_snmp_domain_state Last libvirt domain state a libvirt-snmp trap reported (same codes as vcr_domain_state); sender is the host that sent it.
 # TYPE vcr_snmp_domain_state gauge
-vcr_snmp_domain_state{cloud="osaka",domain="web",host="10.0.0.8",uuid="11111111-2222-3333-4444-555555555555"} 1
-vcr_snmp_domain_state{cloud="osaka",domain="web",host="hv7",uuid="11111111-2222-3333-4444-555555555555"} 5
-# HELP vcr_snmp_guest_events_total libvirt-snmp guest notifications, by sending host and the lifecycle event the reported state implies.
+vcr_snmp_domain_state{cloud="osaka",domain="web",sender="10.0.0.8",uuid="11111111-2222-3333-4444-555555555555"} 1
+vcr_snmp_domain_state{cloud="osaka",domain="web",sender="hv7",uuid="11111111-2222-3333-4444-555555555555"} 5
+# HELP vcr_snmp_guest_events_total libvirt-snmp guest notifications, by sending host (sender) and the lifecycle event the reported state implies.
 # TYPE vcr_snmp_guest_events_total counter
-vcr_snmp_guest_events_total{cloud="osaka",event="started",host="10.0.0.8"} 1
-vcr_snmp_guest_events_total{cloud="osaka",event="stopped",host="hv7"} 1
+vcr_snmp_guest_events_total{cloud="osaka",event="started",sender="10.0.0.8"} 1
+vcr_snmp_guest_events_total{cloud="osaka",event="stopped",sender="hv7"} 1
 `
 	if err := gatherCompare(reg, want, "vcr_snmp_domain_state", "vcr_snmp_guest_events_total"); err != nil {
 		t.Fatal(err)

@@ -25,6 +25,11 @@ type VMOptions struct {
 	Body        string        // the page served; default "vm <Name>\n"
 	MemoryMiB   int           // default 256
 	BootTimeout time.Duration // until HTTP answers; default 120 s (TCG boots in 8-30 s)
+	// Devices is extra XML inside <devices> (disks, interfaces, a
+	// <memballoon>, which then replaces the default model='none').
+	Devices string
+	// Metadata is XML inside the domain's <metadata> element.
+	Metadata string
 }
 
 // VM is a running QEMU (TCG) domain defined in qemu:///system.
@@ -72,8 +77,13 @@ func (l *LibvirtEnv) StartVM(t TB, opts VMOptions) *VM {
 	if len(cmdline) > 1900 {
 		t.Fatalf("testenv: StartVM: Body too long for the kernel command line (%d bytes base64): keep it under ~1.3 kB", len(cmdline))
 	}
+	balloon := "<memballoon model='none'/>"
+	if strings.Contains(opts.Devices, "<memballoon") {
+		balloon = ""
+	}
 	domXML := fmt.Sprintf(`<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>%s</name>
+  <metadata>%s</metadata>
   <memory unit='MiB'>%d</memory>
   <vcpu>1</vcpu>
   <os>
@@ -88,7 +98,7 @@ func (l *LibvirtEnv) StartVM(t TB, opts VMOptions) *VM {
   <on_crash>destroy</on_crash>
   <devices>
     <serial type='file'><source path='%s'/><target port='0'/></serial>
-    <memballoon model='none'/>
+    %s%s
   </devices>
   <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>
   <qemu:commandline>
@@ -97,7 +107,8 @@ func (l *LibvirtEnv) StartVM(t TB, opts VMOptions) *VM {
     <qemu:arg value='-device'/>
     <qemu:arg value='e1000,netdev=vcrnet0'/>
   </qemu:commandline>
-</domain>`, xmlEscape(vm.Name), mem, xmlEscape(kernel), xmlEscape(initrd), xmlEscape(cmdline), xmlEscape(vm.Console), host, port)
+</domain>`, xmlEscape(vm.Name), opts.Metadata, mem, xmlEscape(kernel), xmlEscape(initrd), xmlEscape(cmdline), xmlEscape(vm.Console),
+		balloon, opts.Devices, host, port)
 
 	conn := l.Connect(t, "qemu:///system")
 	dom, err := conn.DomainDefineXML(domXML)
