@@ -89,13 +89,13 @@ var Rules = []Rule{
 	},
 	{
 		Why:  "the exporter's parts are wired by the exporter package alone; the failure table is their common ground",
-		From: `exporter/(failure|fastpath|snmptrap|lifecycle)`,
+		From: `exporter/(failure|fastpath|snmptrap|lifecycle|inventory)`,
 		To:   `exporter|exporter/collector`,
 	},
 	{
 		Why:  "the fast path and the trap receiver meet only through the failure table",
 		From: `exporter/(fastpath|snmptrap|lifecycle|failure)`,
-		To:   `exporter/(fastpath|snmptrap|lifecycle)`,
+		To:   `exporter/(fastpath|snmptrap|lifecycle|inventory)`,
 	},
 	{
 		Why:    "the journal is the receiver's bottom layer: it records, it does not decide",
