@@ -9,12 +9,13 @@ TESTFLAGS ?= -p 1 -count=1 -timeout 25m
 
 DEB_PACKAGES := libvirt-daemon-system libvirt-clients qemu-system-x86 lxd lxd-client \
 	bind9 bind9-dnsutils prometheus prometheus-alertmanager snmp snmpd busybox-static \
-	cpio protobuf-compiler curl iproute2 procps chromium etcd-server
+	cpio protobuf-compiler curl iproute2 procps chromium etcd-server \
+	mmdebstrap e2fsprogs openssh-client rsync
 
 BINARIES := vcr-exporter vcr-receiver vcrctl vcr-strategy-warm vcr-strategy-cold \
 	vcr-strategy-scaleup vcr-strategy-example
 
-.PHONY: all build test unit bench bench-e2e demo demo-down deps lint proto rules-test clean
+.PHONY: all build test unit bench bench-e2e demo demo-down deps lint proto rules-test rootfs clean
 
 all: build
 
@@ -29,6 +30,12 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# The root filesystem of the real services (Apache, MariaDB, sshd, rsync) for
+# standby containers and primary VMs, cached by its content; tests build it on
+# first use too.
+rootfs: deps
+	@scripts/build-rootfs.sh
 
 rules-test:
 	promtool check rules rules/*.yml
