@@ -12,7 +12,7 @@ DEB_PACKAGES := libvirt-daemon-system libvirt-clients qemu-system-x86 lxd lxd-cl
 	cpio protobuf-compiler curl iproute2 procps chromium etcd-server \
 	mmdebstrap e2fsprogs openssh-client rsync
 
-BINARIES := vcr-exporter vcr-receiver vcrctl vcr-strategy-warm vcr-strategy-cold \
+BINARIES := vcr-exporter vcr-receiver vcrctl vcr-sync vcr-strategy-warm vcr-strategy-cold \
 	vcr-strategy-scaleup vcr-strategy-example
 
 .PHONY: all build test unit bench bench-e2e demo demo-down deps lint proto rules-test rootfs clean
