@@ -3,7 +3,6 @@ package datasync
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,13 +22,9 @@ import (
 // copyPaths copies paths from the side at from to the side at to, through
 // mirror, and returns the bytes rsync moved over the wire.
 func (c sshClient) copyPaths(ctx context.Context, from, to, mirror string, paths []string, bwlimit int) (int64, error) {
-	var total int64
-	for _, p := range paths {
-		n, err := c.rsync(ctx, from, c.destination(from)+":"+p+"/", filepath.Join(mirror, p)+"/", bwlimit, "pull "+p+" from "+from)
-		total += n
-		if err != nil {
-			return total, err
-		}
+	total, err := c.pullPaths(ctx, from, mirror, paths, bwlimit)
+	if err != nil {
+		return total, err
 	}
 	for _, p := range paths {
 		n, err := c.rsync(ctx, to, filepath.Join(mirror, p)+"/", c.destination(to)+":"+p+"/", bwlimit, "push "+p+" to "+to)
@@ -99,11 +94,4 @@ func rsyncBytes(stats string) int64 {
 // mirrorDir is where a service's files of one purpose are staged.
 func mirrorDir(stateDir, service, purpose string) string {
 	return filepath.Join(stateDir, "services", service, "mirror-"+purpose)
-}
-
-func describePaths(paths []string) string {
-	if len(paths) == 1 {
-		return paths[0]
-	}
-	return fmt.Sprintf("%d paths", len(paths))
 }

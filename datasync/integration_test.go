@@ -231,10 +231,10 @@ func TestSyncRealServices(t *testing.T) {
 		var pr datasync.PromoteResult
 		start := time.Now()
 		decode(t, post(t, srv.URL+"/api/v1/services/shop/promote", http.StatusOK), &pr)
-		t.Logf("timing: promote took %s; result %+v", time.Since(start).Round(time.Millisecond), pr)
-		if pr.GTID == "" || pr.LagSeconds == nil {
-			t.Errorf("promote result %+v: want the GTID reached and the lag", pr)
+		if pr.GTID == "" || pr.LagSeconds == nil || pr.FilesAgeSeconds == nil {
+			t.Fatalf("promote result %+v: want the GTID reached, the replica's lag and the files' age", pr)
 		}
+		t.Logf("timing: promote took %s; GTID %s, replica lag %.1f s, files age %.1f s", time.Since(start).Round(time.Millisecond), pr.GTID, *pr.LagSeconds, *pr.FilesAgeSeconds)
 		mustExec(t, standbyDB, "INSERT INTO shop.orders VALUES (200, 'written on the promoted standby')")
 		admin(t, ct.Address, "echo v3-from-standby > /var/www/html/index.html")
 		post(t, srv.URL+"/api/v1/services/shop/promote", http.StatusOK) // again: same answer
@@ -282,8 +282,10 @@ func TestSyncRealServices(t *testing.T) {
 		if len(seen) == 0 {
 			t.Fatalf("no partial copy %s appeared", partial)
 		}
+		killed := time.Now()
 		vm.Destroy(t, lv)
 		err := <-done
+		t.Logf("timing: the interrupted copy ended %s after the primary was destroyed: %v", time.Since(killed).Round(10*time.Millisecond), err)
 		if c := datasync.CauseOf(err); c != datasync.CauseInterrupted && c != datasync.CauseUnreachable {
 			t.Fatalf("sync interrupted by the primary's death: %v; want cause interrupted", err)
 		}

@@ -174,6 +174,12 @@ func (m mariadb) replicaStatus(ctx context.Context) (replicaStatus, error) {
 	return st, rows.Err()
 }
 
+// settling reports whether the IO thread is between states ("Connecting",
+// "Preparing" right after START SLAVE) without an error yet.
+func (st replicaStatus) settling() bool {
+	return st.IORunning != "Yes" && st.IORunning != "No" && st.LastIOError == ""
+}
+
 // waitConnected polls a replica that was just (re)started until its IO
 // thread has connected, an error shows, or timeout passes: "Connecting"
 // right after START SLAVE is no failure yet.
@@ -181,7 +187,7 @@ func (m mariadb) waitConnected(ctx context.Context, timeout time.Duration) (repl
 	deadline := time.Now().Add(timeout)
 	for {
 		st, err := m.replicaStatus(ctx)
-		if err != nil || st.IORunning != "Connecting" || st.LastIOError != "" || time.Now().After(deadline) {
+		if err != nil || (!st.settling() && st.IORunning != "No") || st.LastIOError != "" || time.Now().After(deadline) {
 			return st, err
 		}
 		select {

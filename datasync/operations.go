@@ -88,13 +88,10 @@ func (r *runner) Reverse(ctx context.Context) (ReverseResult, error) {
 		return res, fmt.Errorf("%w: reverse %s: the service is %s; reverse follows a promotion", ErrWrongMode, r.svc.Name, r.st.Mode)
 	}
 	s := r.svc
-	if len(s.Sync.Paths) > 0 {
-		n, err := r.ssh.copyPaths(ctx, s.Standby.SSH, s.Primary.SSH, mirrorDir(r.cfg.StateDir, s.Name, string(ModeReversed)), s.Sync.Paths, s.Sync.BWLimit)
-		res.FilesBytes = n
-		r.m.bytes.WithLabelValues(s.Name, KindFiles).Add(float64(n))
-		if err != nil {
-			return res, fmt.Errorf("reverse %s: %w", s.Name, err)
-		}
+	n, err := r.copyBack(ctx)
+	res.FilesBytes = n
+	if err != nil {
+		return res, fmt.Errorf("reverse %s: %w", s.Name, err)
 	}
 	if s.Database.Replicate {
 		prim := r.pools.get(s.Primary.MySQL)
@@ -135,12 +132,8 @@ func (r *runner) Resume(ctx context.Context) (ResumeResult, error) {
 		return res, fmt.Errorf("%w: resume %s: the service is %s; resume follows a reverse", ErrWrongMode, r.svc.Name, r.st.Mode)
 	}
 	s := r.svc
-	if len(s.Sync.Paths) > 0 {
-		n, err := r.ssh.copyPaths(ctx, s.Standby.SSH, s.Primary.SSH, mirrorDir(r.cfg.StateDir, s.Name, string(ModeReversed)), s.Sync.Paths, s.Sync.BWLimit)
-		r.m.bytes.WithLabelValues(s.Name, KindFiles).Add(float64(n))
-		if err != nil {
-			return res, fmt.Errorf("resume %s: %w", s.Name, err)
-		}
+	if _, err := r.copyBack(ctx); err != nil {
+		return res, fmt.Errorf("resume %s: %w", s.Name, err)
 	}
 	if s.Database.Replicate {
 		pos, err := r.pools.get(s.Primary.MySQL).becomePrimary(ctx, s.Database.PromoteTimeout)
@@ -170,6 +163,17 @@ func (r *runner) Reseed(ctx context.Context) (int64, error) {
 	}
 	n, err := r.seedLocked(ctx)
 	r.m.bytes.WithLabelValues(r.svc.Name, KindDatabase).Add(float64(n))
+	return n, err
+}
+
+// copyBack copies the declared paths from the standby to the primary.
+func (r *runner) copyBack(ctx context.Context) (int64, error) {
+	s := r.svc
+	if len(s.Sync.Paths) == 0 {
+		return 0, nil
+	}
+	n, err := r.ssh.copyPaths(ctx, s.Standby.SSH, s.Primary.SSH, mirrorDir(r.cfg.StateDir, s.Name, string(ModeReversed)), s.Sync.Paths, s.Sync.BWLimit)
+	r.m.bytes.WithLabelValues(s.Name, KindFiles).Add(float64(n))
 	return n, err
 }
 

@@ -283,6 +283,11 @@ func (r *runner) stepDatabase(ctx context.Context) (time.Time, int64, bool, erro
 			return time.Time{}, seeded, true, err
 		}
 	}
+	if st.settling() {
+		if st, err = rep.waitConnected(ctx, connectWait); err != nil {
+			return time.Time{}, seeded, true, err
+		}
+	}
 	r.setRunning(st.IORunning == "Yes", st.SQLRunning == "Yes")
 	hb, err := rep.readHeartbeat(ctx)
 	if err != nil {
