@@ -19,7 +19,7 @@ import (
 //	POST /api/v1/services/{name}/reseed      copy the primary's database onto the standby again
 //	POST /api/v1/services/{name}/sync/{kind} one attempt of database, files or backup now
 //
-// Errors answer {"error", "cause", "fix"}: 404 for an unknown service, 409
+// Errors answer {"error", "cause", "fix"}: 404 for an unknown service or kind, 409
 // for an operation the service's mode does not allow, 502 when a side failed.
 func (d *Daemon) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -78,7 +78,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 func writeError(w http.ResponseWriter, err error) {
 	code := http.StatusBadGateway
 	switch {
-	case errors.Is(err, ErrUnknownService):
+	case errors.Is(err, ErrUnknownService), errors.Is(err, ErrUnknownKind):
 		code = http.StatusNotFound
 	case errors.Is(err, ErrWrongMode):
 		code = http.StatusConflict

@@ -32,6 +32,9 @@ var ErrWrongMode = errors.New("wrong mode")
 // ErrUnknownService means no service of that name is configured.
 var ErrUnknownService = errors.New("unknown service")
 
+// ErrUnknownKind means a kind of data other than database, files or backup.
+var ErrUnknownKind = errors.New("unknown kind")
+
 // seedBackoff spaces automatic seeding attempts: a seed copies the whole
 // database.
 const seedBackoff = 30 * time.Second
@@ -177,7 +180,7 @@ func (r *runner) stepLocked(ctx context.Context, kind string) error {
 	case KindBackup:
 		ts, bytes, ran, err = r.stepBackup(ctx)
 	default:
-		return fmt.Errorf("%w: kind %q: use database, files or backup", ErrUnknownService, kind)
+		return fmt.Errorf("%w %q: use database, files or backup", ErrUnknownKind, kind)
 	}
 	if !ran {
 		return nil
