@@ -9,16 +9,17 @@ TESTFLAGS ?= -p 1 -count=1 -timeout 25m
 
 DEB_PACKAGES := libvirt-daemon-system libvirt-clients qemu-system-x86 lxd lxd-client \
 	bind9 bind9-dnsutils prometheus prometheus-alertmanager snmp snmpd busybox-static \
-	cpio protobuf-compiler curl iproute2 procps chromium etcd-server
+	cpio protobuf-compiler curl iproute2 procps chromium etcd-server \
+	mmdebstrap e2fsprogs openssh-client rsync
 
 # The strategy SDK is a Go module of its own (plugins/sdk/README.md); `./...`
 # in the main module stops at its go.mod, so vet, test and bench visit it too.
 SDK := plugins/sdk
 
-BINARIES := vcr-exporter vcr-receiver vcrctl vcr-strategy-warm vcr-strategy-cold \
+BINARIES := vcr-exporter vcr-receiver vcrctl vcr-sync vcr-strategy-warm vcr-strategy-cold \
 	vcr-strategy-scaleup vcr-strategy-example
 
-.PHONY: all build test unit bench bench-e2e demo demo-down deps lint proto rules-test clean
+.PHONY: all build test unit bench bench-e2e demo demo-down deps lint proto rules-test rootfs clean
 
 all: build
 
@@ -34,6 +35,12 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd $(SDK) && $(GO) vet ./...
+
+# The root filesystem of the real services (Apache, MariaDB, sshd, rsync) for
+# standby containers and primary VMs, cached by its content; tests build it on
+# first use too.
+rootfs: deps
+	@scripts/build-rootfs.sh
 
 rules-test:
 	promtool check rules rules/*.yml

@@ -38,7 +38,7 @@ var Rules = []Rule{
 	{
 		Why:    "low-level packages serve every component and import none of them",
 		From:   lowLevel,
-		To:     `receiver(/.+)?|exporter(/.+)?|plugins/.+|cost|cmd/.+|test/.+|rules`,
+		To:     `receiver(/.+)?|exporter(/.+)?|plugins/.+|cost|cmd/.+|test/.+|rules|datasync(/.+)?`,
 		Unless: `receiver/api|plugins/sdk(/.+)?|internal/.+`,
 	},
 	{
@@ -86,6 +86,12 @@ var Rules = []Rule{
 		Why:  "the exporter and the receiver are separate daemons on separate machines",
 		From: `receiver(/.+)?|cmd/vcr-receiver`,
 		To:   `exporter(/.+)?`,
+	},
+	{
+		Why:    "the sync daemon is a component of its own: it shares the backup store's layout, nothing of the receiver, the exporter or the strategies",
+		From:   `datasync(/.+)?|cmd/vcr-sync`,
+		To:     `receiver(/.+)?|exporter(/.+)?|plugins/.+|cost`,
+		Unless: `plugins/backupstore|plugins/internal/.+|plugins/sdk(/.+)?|receiver/api`,
 	},
 	{
 		Why:  "the exporter's parts are wired by the exporter package alone; the failure table is their common ground",

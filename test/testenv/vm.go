@@ -77,8 +77,54 @@ func (l *LibvirtEnv) StartVM(t TB, opts VMOptions) *VM {
 	if len(cmdline) > 1900 {
 		t.Fatalf("testenv: StartVM: Body too long for the kernel command line (%d bytes base64): keep it under ~1.3 kB", len(cmdline))
 	}
+	start := l.startDomain(t, domainSpec{name: vm.Name, memoryMiB: mem, kernel: kernel, initrd: initrd,
+		cmdline: cmdline, console: vm.Console, forwards: []string{host + ":" + port + "-:80"},
+		metadata: opts.Metadata, devices: opts.Devices})
+	vm.UUID = start.uuid
+	WaitHTTP(t, "http://"+vm.ListenAddr+"/", boot, start.diag)
+	t.Logf("testenv: VM %s (%s) answers on %s after %s", vm.Name, vm.UUID, vm.ListenAddr, time.Since(start.at).Round(10*time.Millisecond))
+	return vm
+}
+
+// domainSpec is what differs between the test VMs: the busybox VM of StartVM
+// and the service primaries of StartServiceVM.
+type domainSpec struct {
+	name           string
+	memoryMiB      int
+	kernel, initrd string
+	cmdline        string
+	console        string   // file receiving the serial console
+	disk           string   // raw disk image attached as virtio /dev/vda; "" for none
+	forwards       []string // QEMU hostfwd rules "HOSTADDR:HOSTPORT-:GUESTPORT"
+	metadata       string   // XML inside <metadata>
+	devices        string   // extra XML inside <devices>; one with a <memballoon> replaces the default none
+}
+
+// startedDomain says when the domain started, its UUID, and how to describe
+// its state when a readiness wait fails.
+type startedDomain struct {
+	uuid string
+	at   time.Time
+	diag func() string
+}
+
+// startDomain defines and starts a QEMU TCG domain (<domain type='qemu'>:
+// nested KVM hangs here) with QEMU user networking and the given port
+// forwards (no libvirt network), and destroys and undefines it at cleanup.
+// The NIC sits at PCI slot 0x10, clear of the slots libvirt assigns to its
+// own devices (the disk).
+func (l *LibvirtEnv) startDomain(t TB, spec domainSpec) startedDomain {
+	t.Helper()
+	var fwd strings.Builder
+	for _, f := range spec.forwards {
+		fwd.WriteString(",hostfwd=tcp:" + f)
+	}
+	var disk string
+	if spec.disk != "" {
+		disk = fmt.Sprintf("\n    <disk type='file' device='disk'><driver name='qemu' type='raw' cache='unsafe'/><source file='%s'/><target dev='vda' bus='virtio'/></disk>", xmlEscape(spec.disk))
+	}
 	balloon := "<memballoon model='none'/>"
-	if strings.Contains(opts.Devices, "<memballoon") {
+	if strings.Contains(spec.devices, "<memballoon") {
 		balloon = ""
 	}
 	domXML := fmt.Sprintf(`<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
@@ -96,53 +142,50 @@ func (l *LibvirtEnv) StartVM(t TB, opts VMOptions) *VM {
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>destroy</on_reboot>
   <on_crash>destroy</on_crash>
-  <devices>
+  <devices>%s
     <serial type='file'><source path='%s'/><target port='0'/></serial>
     %s%s
   </devices>
   <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>
   <qemu:commandline>
     <qemu:arg value='-netdev'/>
-    <qemu:arg value='user,id=vcrnet0,hostfwd=tcp:%s:%s-:80'/>
+    <qemu:arg value='user,id=vcrnet0%s'/>
     <qemu:arg value='-device'/>
-    <qemu:arg value='e1000,netdev=vcrnet0'/>
+    <qemu:arg value='e1000,netdev=vcrnet0,addr=0x10'/>
   </qemu:commandline>
-</domain>`, xmlEscape(vm.Name), opts.Metadata, mem, xmlEscape(kernel), xmlEscape(initrd), xmlEscape(cmdline), xmlEscape(vm.Console),
-		balloon, opts.Devices, host, port)
+</domain>`, xmlEscape(spec.name), spec.metadata, spec.memoryMiB, xmlEscape(spec.kernel), xmlEscape(spec.initrd), xmlEscape(spec.cmdline), disk, xmlEscape(spec.console),
+		balloon, spec.devices, xmlEscape(fwd.String()))
 
 	conn := l.Connect(t, "qemu:///system")
 	dom, err := conn.DomainDefineXML(domXML)
 	if err != nil {
-		t.Fatalf("testenv: define QEMU domain %s: %v", vm.Name, err)
+		t.Fatalf("testenv: define QEMU domain %s: %v", spec.name, err)
 	}
-	vm.UUID = virt.FormatUUID(dom.UUID)
 	var qemuPID int
 	t.Cleanup(func() {
-		if d, err := conn.DomainLookupByName(vm.Name); err == nil {
+		if d, err := conn.DomainLookupByName(spec.name); err == nil {
 			_ = conn.DomainDestroy(d)
 			_ = conn.DomainUndefine(d)
 		}
 		// QEMU outlives a libvirtd that another test process stopped, and then
 		// the calls above cannot reach it: stop it by its PID.
-		if qemuPID > 0 && qemuRuns(qemuPID, vm.Name) {
-			t.Logf("testenv: VM %s: libvirt could not destroy it; killing QEMU pid %d", vm.Name, qemuPID)
+		if qemuPID > 0 && qemuRuns(qemuPID, spec.name) {
+			t.Logf("testenv: VM %s: libvirt could not destroy it; killing QEMU pid %d", spec.name, qemuPID)
 			_ = syscall.Kill(qemuPID, syscall.SIGKILL)
 		}
 	})
 	diag := func() string {
 		return fmt.Sprintf("guest console %s:\n%s\nQEMU log /var/log/libvirt/qemu/%s.log:\n%s",
-			vm.Console, tailFile(vm.Console, 15), vm.Name, tailFile("/var/log/libvirt/qemu/"+vm.Name+".log", 10))
+			spec.console, tailFile(spec.console, 15), spec.name, tailFile("/var/log/libvirt/qemu/"+spec.name+".log", 10))
 	}
-	start := time.Now()
+	at := time.Now()
 	if err := conn.DomainCreate(dom); err != nil {
-		t.Fatalf("testenv: start QEMU domain %s: %v\n%s", vm.Name, err, diag())
+		t.Fatalf("testenv: start QEMU domain %s: %v\n%s", spec.name, err, diag())
 	}
-	if b, err := os.ReadFile("/run/libvirt/qemu/" + vm.Name + ".pid"); err == nil {
+	if b, err := os.ReadFile("/run/libvirt/qemu/" + spec.name + ".pid"); err == nil {
 		qemuPID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
-	WaitHTTP(t, "http://"+vm.ListenAddr+"/", boot, diag)
-	t.Logf("testenv: VM %s (%s) answers on %s after %s", vm.Name, vm.UUID, vm.ListenAddr, time.Since(start).Round(10*time.Millisecond))
-	return vm
+	return startedDomain{uuid: virt.FormatUUID(dom.UUID), at: at, diag: diag}
 }
 
 // Destroy powers the VM off hard (lifecycle event Stopped/Destroyed).
