@@ -178,23 +178,25 @@ func (res *ingestResult) claim(s *store, service, id, note string) {
 // wins; otherwise the domain UUID, then the domain name (also requiring the
 // host to match when both sides name one); host- and cloud-wide alerts match
 // every service on that host or cloud. VCRStandbyOverloaded is about the
-// standby VM, so it matches every service that runs there. Call it under
-// the store's lock.
+// standby VM, so it matches only services that run there, even when its
+// `service` label names one (a relabelled or hand-made alert must not move a
+// service off its primary). Call it under the store's lock.
 func matchServices(s *store, cfg *config.Config, a template.Alert) []*config.Service {
 	l := a.Labels
+	alertname := l["alertname"]
+	onStandby := func(svc *config.Service) bool { return s.stateLocked(svc.Name).location == api.LocationStandby }
 	if name := l["service"]; name != "" {
-		if svc := cfg.Service(name); svc != nil {
+		if svc := cfg.Service(name); svc != nil && (alertname != scaleUpAlert || onStandby(svc)) {
 			return []*config.Service{svc}
 		}
 		return nil
 	}
 	var out []*config.Service
-	alertname := l["alertname"]
 	for i := range cfg.Services {
 		svc := &cfg.Services[i]
 		switch {
 		case alertname == scaleUpAlert:
-			if s.stateLocked(svc.Name).location == api.LocationStandby {
+			if onStandby(svc) {
 				out = append(out, svc)
 			}
 		case l["uuid"] != "" && svc.Primary.UUID != "":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -128,6 +129,9 @@ func TestMapping(t *testing.T) {
 		{"service label", map[string]string{"alertname": "VCRDomainShutoff", "service": "db"}, []string{"db"}},
 		{"host heartbeat", map[string]string{"alertname": "VCRHostHeartbeatLost", "host": "hv1"}, []string{"web", "db"}},
 		{"unknown", map[string]string{"alertname": "VCRDomainShutoff", "domain": "zzz"}, nil},
+		// The standby is overloaded, not the service: a service still on its
+		// primary has nothing to move, whatever label the alert carries.
+		{"overload naming a service on its primary", map[string]string{"alertname": "VCRStandbyOverloaded", "role": "standby", "service": "web"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,6 +176,11 @@ func TestScaleUpOnlyWhenOnStandby(t *testing.T) {
 	overloaded := map[string]string{"alertname": "VCRStandbyOverloaded", "domain": "standby-vm", "role": "standby"}
 	if code, _ := h.post(payload("firing", overloaded)); code != 200 || len(h.incidents()) != 0 {
 		t.Fatalf("scale-up opened while the service is on its primary")
+	}
+	named := maps.Clone(overloaded)
+	named["service"] = "web"
+	if code, _ := h.post(payload("firing", named)); code != 200 || len(h.incidents()) != 0 {
+		t.Fatalf("an overload alert naming web moved it off its primary")
 	}
 	code, body := h.post(payload("firing", shutoffWeb))
 	var ar api.AlertsResponse
