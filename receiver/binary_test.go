@@ -153,6 +153,15 @@ func TestReloadAndCheckConfig(t *testing.T) {
 	os.WriteFile(s.cfgPath, []byte(bad), 0o600)
 	check(1, "services[0].dns.zone: must end with a dot")
 
+	// A TSIG secret that is not base64 fails the check, not the first switch.
+	os.WriteFile(s.cfgPath, good, 0o600)
+	secret := filepath.Join(s.dir, "tsig.secret")
+	goodSecret, _ := os.ReadFile(secret)
+	os.WriteFile(secret, []byte("this is !!! not base64\n"), 0o600)
+	check(1, "dns_servers[0].secret_file: TSIG secret file "+secret+" is not valid base64")
+	os.WriteFile(secret, goodSecret, 0o600)
+	os.WriteFile(s.cfgPath, []byte(bad), 0o600)
+
 	s.proc.Signal(syscall.SIGHUP)
 	waitMetric(t, s, `vcr_config_reload_total{result="failure"}`, "1")
 	if got := s.metric("vcr_config_reload_success"); got != "0" {

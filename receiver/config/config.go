@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/cost"
+	"github.com/vcrcovery/vcrcovery/dnsupdate"
 	"github.com/vcrcovery/vcrcovery/internal/yamlx"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 )
@@ -246,8 +247,11 @@ func (c *Config) readSecrets() error {
 		}
 		c.BasicPassword = pw
 	}
+	// The TSIG secret is decoded now, so a bad one fails at start-up and in
+	// --check-config rather than at the first switch, after the primary was
+	// fenced.
 	for i, s := range c.DNSServers {
-		if _, err := readSecret(s.SecretFile); err != nil {
+		if _, err := dnsupdate.ReadSecretFile(s.SecretFile); err != nil {
 			errs.add(fmt.Sprintf("dns_servers[%d].secret_file", i), "%v", err)
 		}
 	}
