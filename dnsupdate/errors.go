@@ -96,6 +96,26 @@ func (e *UpdateError) hint() string {
 	return "read the DNS server's log"
 }
 
+// Permanent reports whether sending the same request again cannot succeed
+// until someone changes the server's or the sender's configuration: the key
+// is refused (BADKEY, BADSIG), the update is refused (REFUSED), the server is
+// not authoritative (NOTAUTH), the name lies outside the zone, or the request
+// is invalid. Timeouts, unreachable servers, BADTIME, SERVFAIL and bad
+// responses may pass and are worth retrying.
+func (e *UpdateError) Permanent() bool {
+	switch e.Kind {
+	case ErrBadKey, ErrRefused, ErrNotAuth, ErrNotZone, ErrInvalid:
+		return true
+	}
+	return false
+}
+
+// IsPermanent reports whether err holds an *UpdateError that is Permanent.
+func IsPermanent(err error) bool {
+	var ue *UpdateError
+	return errors.As(err, &ue) && ue.Permanent()
+}
+
 func (e *UpdateError) Unwrap() []error {
 	if e.Err == nil {
 		return []error{e.Kind}

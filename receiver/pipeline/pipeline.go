@@ -74,6 +74,19 @@ type Stop struct {
 
 func (e *Stop) Error() string { return e.Msg }
 
+// permanent is implemented by errors that know whether trying again can
+// help, such as dnsupdate's *UpdateError: a DNS server that refuses the key
+// or the update refuses it again until someone changes a configuration.
+type permanent interface{ Permanent() bool }
+
+// isPermanent reports whether err says retrying cannot help. The runner then
+// fails the stage at once, like a *Stop into failed, keeping the error's
+// words (and so its hint) as the incident's cause.
+func isPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p) && p.Permanent()
+}
+
 // skipped is a stage that is recorded as skipped with a reason instead of
 // running.
 type skipped struct {
@@ -270,7 +283,12 @@ func (r *runner) runStage(ctx context.Context, s Stage) error {
 			return err // not the stage's fault: retrying it would not help
 		}
 		var stop *Stop
-		if err != nil && !errors.As(err, &stop) && attempt < maxAttempts {
+		final := err == nil || errors.As(err, &stop) || attempt >= maxAttempts
+		if err != nil && !final && isPermanent(err) {
+			note(fmt.Sprintf("attempt %d failed: %v; not retrying, since trying again cannot help until a configuration changes", attempt, err))
+			final = true
+		}
+		if !final {
 			note(fmt.Sprintf("attempt %d failed: %v; retrying in %s", attempt, err, backoff))
 			if serr := clock.Sleep(ctx, backoff); serr != nil {
 				return serr

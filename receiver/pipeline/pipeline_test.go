@@ -209,3 +209,48 @@ func TestRunHandsBackWhenRefused(t *testing.T) {
 		}
 	}
 }
+
+// refusingDNS fails every UPDATE with err.
+type refusingDNS struct {
+	countingDNS
+	err error
+}
+
+func (d *refusingDNS) Replace(ctx context.Context, s config.DNSServer, zone, name string, ttl uint32, addrs []netip.Addr) error {
+	d.countingDNS.Replace(ctx, s, zone, name, ttl, addrs)
+	return d.err
+}
+
+// dnsError is an error that knows whether retrying can help, as
+// dnsupdate's *UpdateError does.
+type dnsError struct {
+	msg       string
+	permanent bool
+}
+
+func (e dnsError) Error() string   { return e.msg }
+func (e dnsError) Permanent() bool { return e.permanent }
+
+// TestPermanentErrorsAreNotRetried: a DNS server that refuses the key fails
+// the switch at once with its hint; a timeout is retried up to
+// pipeline.max_attempts.
+func TestPermanentErrorsAreNotRetried(t *testing.T) {
+	for _, tc := range []struct {
+		err      dnsError
+		attempts int
+	}{
+		{dnsError{"NOTAUTH (TSIG BADSIG): check the TSIG key name and secret", true}, 1},
+		{dnsError{"no answer from 127.0.0.1:53", false}, 3},
+	} {
+		dns := &refusingDNS{err: tc.err}
+		h := &fakeHeld{inc: newIncident()}
+		newTestPipeline(t, dns).Run(context.Background(), h)
+		sw := h.inc.Phase(api.PhaseSwitch)
+		if h.inc.State != api.StateFailed || sw == nil || sw.Attempts != tc.attempts || dns.replaces != tc.attempts {
+			t.Fatalf("%q: state %s, switch %+v, %d UPDATEs; want failed after %d attempts", tc.err, h.inc.State, sw, dns.replaces, tc.attempts)
+		}
+		if !strings.Contains(h.inc.Error, "switch failed: dns update of web.example.test.: "+tc.err.msg) {
+			t.Errorf("incident error %q lacks the DNS error and its hint", h.inc.Error)
+		}
+	}
+}
