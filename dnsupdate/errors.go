@@ -75,6 +75,9 @@ func (e *UpdateError) hint() string {
 	case ErrBadTime:
 		return "clock skew between receiver and DNS server exceeds the TSIG fudge; sync both clocks (NTP)"
 	case ErrRefused:
+		if e.Op == "probe" {
+			return "check that " + e.Server + " serves the zone and lets this key query it (allow-query)"
+		}
 		return "check update-policy (or allow-update) grants this key the name on " + e.Server
 	case ErrNotAuth:
 		return "the server is not authoritative (primary) for the zone; point dns.server at the zone's primary"

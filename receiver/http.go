@@ -46,6 +46,11 @@ func (r *Receiver) Handler(gatherer prometheus.Gatherer) http.Handler {
 			http.Error(w, "Not ready: loading the journal or shutting down.", http.StatusServiceUnavailable)
 			return
 		}
+		// Alerts are still journaled, but no switch could succeed.
+		if p := r.dnsProblem(); p != "" {
+			http.Error(w, "Not ready: "+p, http.StatusServiceUnavailable)
+			return
+		}
 		w.Write([]byte("Ready.\n"))
 	})
 	return mux

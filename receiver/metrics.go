@@ -15,6 +15,9 @@ type metrics struct {
 	reloadSuccess   prometheus.Gauge
 	reloadsTotal    *prometheus.CounterVec
 	dnsUpdates      *prometheus.CounterVec
+
+	dnsProbeSuccess     *prometheus.GaugeVec
+	dnsProbeLastSuccess *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -57,13 +60,29 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "vcr_dns_updates_total",
 			Help: "DNS UPDATE messages sent to switch a service, by result.",
 		}, []string{"service", "result"}),
+		dnsProbeSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vcr_receiver_dns_probe_success",
+			Help: "1 if the DNS server's last TSIG-signed SOA probe of every zone switched there succeeded, 0 if not.",
+		}, []string{"server"}),
+		dnsProbeLastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vcr_receiver_dns_probe_last_success_timestamp_seconds",
+			Help: "When the DNS server last passed its TSIG-signed SOA probe, in seconds since the epoch.",
+		}, []string{"server"}),
 	}
 	m.reloadSuccess.Set(1)
 	if reg != nil {
 		reg.MustRegister(m.recoveries, m.phaseDuration, m.incidentsOpen, m.webhookRequests,
-			m.journalWrite, m.alertsReceived, m.reloadSuccess, m.reloadsTotal, m.dnsUpdates)
+			m.journalWrite, m.alertsReceived, m.reloadSuccess, m.reloadsTotal, m.dnsUpdates,
+			m.dnsProbeSuccess, m.dnsProbeLastSuccess)
 	}
 	return m
+}
+
+// forgetDNSServer drops the probe series of a server gone from the
+// configuration.
+func (m *metrics) forgetDNSServer(server string) {
+	m.dnsProbeSuccess.DeleteLabelValues(server)
+	m.dnsProbeLastSuccess.DeleteLabelValues(server)
 }
 
 // ReloadResult records a configuration reload attempt in the metrics.

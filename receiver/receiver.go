@@ -30,9 +30,12 @@ type Options struct {
 	Strategies pipeline.Strategies
 	Prober     pipeline.Prober
 	DNS        pipeline.DNS
-	Logger     *slog.Logger
-	Registry   prometheus.Registerer
-	Clock      pipeline.Clock
+	// DNSProbe, when set, probes each DNS server at its probe_interval;
+	// a failing server makes /-/ready answer 503.
+	DNSProbe DNSProber
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+	Clock    pipeline.Clock
 }
 
 // Receiver accepts alerts and operators' requests. Its store holds the open
@@ -46,6 +49,7 @@ type Receiver struct {
 	m     *metrics
 	own   ownership.Ownership
 	store *store
+	dns   dnsHealth
 
 	ctx    context.Context // ends at Shutdown
 	cancel context.CancelFunc
@@ -104,6 +108,12 @@ func (r *Receiver) Start(ctx context.Context) error {
 		r.store.start(id)
 	}
 	r.adoptOrphans()
+	if r.opts.DNSProbe != nil {
+		// The first round runs before the receiver says it is ready, so
+		// /-/ready is truthful from the start.
+		r.probeDNS(ctx)
+		go r.watchDNS()
+	}
 	r.ready.Store(true)
 	go r.watchOwnership()
 	return nil

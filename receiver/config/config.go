@@ -103,6 +103,18 @@ type DNSServer struct {
 	Algorithm  string        `yaml:"algorithm"` // hmac-sha256 (default) or hmac-sha512
 	SecretFile string        `yaml:"secret_file"`
 	Timeout    time.Duration `yaml:"timeout"`
+	// ProbeInterval is how often the receiver sends the server a
+	// TSIG-signed SOA query for each zone it switches there; a pointer so
+	// that an explicit 0s (no probe) differs from leaving it out. Use Probe.
+	ProbeInterval *time.Duration `yaml:"probe_interval"`
+}
+
+// Probe is how often the server's signed probe runs; 0 means never.
+func (s DNSServer) Probe() time.Duration {
+	if s.ProbeInterval == nil {
+		return DefaultDNSProbeInterval
+	}
+	return *s.ProbeInterval
 }
 
 // LXDRemote says how strategies reach one LXD daemon.
