@@ -179,7 +179,7 @@ func TestReloadAndCheckConfig(t *testing.T) {
 		t.Fatalf("vcr_config_reload_success = %q after a good reload", got)
 	}
 	s.endpoint.ready.Store(true)
-	inc, err := s.client.Failover(context.Background(), "web")
+	inc, err := s.client.Failover(context.Background(), "web", false)
 	if err != nil {
 		t.Fatal(err)
 	}

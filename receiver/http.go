@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/config"
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
 )
 
@@ -35,8 +36,10 @@ func (r *Receiver) Handler(gatherer prometheus.Gatherer) http.Handler {
 	mux.Handle("GET /api/v1/incidents/{id}", r.auth(http.HandlerFunc(r.handleIncident)))
 	mux.Handle("POST /api/v1/incidents/{id}/acknowledge", r.auth(http.HandlerFunc(r.handleAcknowledge)))
 	mux.Handle("GET /api/v1/services", r.auth(http.HandlerFunc(r.handleServices)))
-	mux.Handle("POST /api/v1/services/{name}/failover", r.auth(http.HandlerFunc(r.handleManual(api.KindDrill))))
+	mux.Handle("POST /api/v1/services/{name}/failover", r.auth(http.HandlerFunc(r.handleManual(api.KindManualFailover))))
+	mux.Handle("POST /api/v1/services/{name}/drill", r.auth(http.HandlerFunc(r.handleManual(api.KindDrill))))
 	mux.Handle("POST /api/v1/services/{name}/failback", r.auth(http.HandlerFunc(r.handleManual(api.KindFailback))))
+	mux.Handle("GET /api/v1/services/{name}/plan", r.auth(http.HandlerFunc(r.handlePlan)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("Healthy.\n"))
@@ -113,6 +116,8 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, ErrInvalid):
+		return http.StatusBadRequest
 	case errors.Is(err, ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrNotOwner):
@@ -231,6 +236,7 @@ func (r *Receiver) Services() []api.ServiceStatus {
 			if ss.CurrentAddress == "" || st.location == api.LocationPrimary {
 				ss.CurrentAddress = s.Primary.Address
 			}
+			ss.Actions = r.actions(&s, ss)
 			out = append(out, ss)
 		}
 	})
@@ -238,13 +244,46 @@ func (r *Receiver) Services() []api.ServiceStatus {
 	return out
 }
 
+// actions are the runs Manual would accept for a service now, with their
+// plans: none while an incident holds it; on its primary a manual failover
+// and a drill; elsewhere a failback.
+func (r *Receiver) actions(svc *config.Service, st api.ServiceStatus) []api.Plan {
+	p := r.store.pipeline
+	switch {
+	case st.OpenIncident != "":
+		return nil
+	case st.Location == api.LocationPrimary:
+		return []api.Plan{p.Plan(api.KindManualFailover, false, svc), p.Plan(api.KindDrill, false, svc)}
+	default:
+		return []api.Plan{p.Plan(api.KindFailback, false, svc)}
+	}
+}
+
 func (r *Receiver) handleServices(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, r.Services())
 }
 
+// forced reads the `force` query parameter of a manual run.
+func forced(req *http.Request) (bool, error) {
+	v := req.URL.Query().Get("force")
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, withKind(ErrInvalid, fmt.Errorf("force=%q: use force=true or leave it out", v))
+	}
+	return b, nil
+}
+
 func (r *Receiver) handleManual(kind api.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
-		inc, err := r.Manual(req.Context(), req.PathValue("name"), kind)
+		force, err := forced(req)
+		if err != nil {
+			writeError(w, statusOf(err), err.Error())
+			return
+		}
+		inc, err := r.Manual(req.Context(), req.PathValue("name"), kind, force)
 		if err != nil {
 			writeError(w, statusOf(err), err.Error())
 			return
@@ -260,4 +299,18 @@ func (r *Receiver) handleAcknowledge(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, inc)
+}
+
+func (r *Receiver) handlePlan(w http.ResponseWriter, req *http.Request) {
+	force, err := forced(req)
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	plan, err := r.Plan(req.PathValue("name"), api.Kind(req.URL.Query().Get("kind")), force)
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, plan)
 }

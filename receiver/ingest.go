@@ -317,7 +317,12 @@ func route(s *store, svc *config.Service, a template.Alert, source string, now t
 	if mi := svc.Flap.MinInterval; mi > 0 && !st.lastClosed.IsZero() && now.Sub(st.lastClosed) < mi {
 		inc.State = api.StateNeedsAttention
 		inc.Error = "the previous recovery of " + svc.Name + " ended " + now.Sub(st.lastClosed).Round(time.Second).String() +
-			" ago, within flap.min_interval " + mi.String() + ": not failing over automatically. Check the service, then acknowledge this incident or run a manual failover"
+			" ago, within flap.min_interval " + mi.String() + ": not failing over automatically. Check the service, then acknowledge this incident"
+		if st.location == api.LocationPrimary {
+			inc.Error += "; to move it anyway, run `vcrctl failover " + svc.Name + "`, which fences the primary first"
+		} else {
+			inc.Error += "; " + svc.Name + " still runs on the " + st.location
+		}
 		closed := now
 		inc.ClosedAt = &closed
 	}

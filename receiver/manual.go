@@ -10,21 +10,27 @@ import (
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
 )
 
-// Manual opens a failover drill or a failback of a service and starts its
-// pipeline. Its errors are ErrNotFound (no such service), ErrConflict (the
-// service has an open incident or is not where the run starts) and
-// ErrUnavailable (nothing journaled).
-func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (api.Incident, error) {
+// Manual opens an operator's run of a service and starts its pipeline: a
+// manual failover (the primary is fenced; while an unfenced primary still
+// answers it stops in needs-attention unless force), a drill (a healthy
+// primary stays up) or a failback. Its errors are ErrNotFound (no such
+// service), ErrInvalid (force on another kind), ErrConflict (the service
+// has an open incident or is not where the run starts) and ErrUnavailable
+// (nothing journaled).
+func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind, force bool) (api.Incident, error) {
 	cfg := r.Config()
 	svc := cfg.Service(service)
 	if svc == nil {
 		return api.Incident{}, withKind(ErrNotFound, fmt.Errorf("no service %q in the configuration: list them with GET /api/v1/services", service))
 	}
-	now := r.clock.Now()
-	reason := "drill"
-	if kind == api.KindFailback {
-		reason = "failback"
+	switch {
+	case kind != api.KindManualFailover && kind != api.KindDrill && kind != api.KindFailback:
+		return api.Incident{}, withKind(ErrInvalid, fmt.Errorf("an operator can run a manual failover, a drill or a failback, not %q", kind))
+	case force && kind != api.KindManualFailover:
+		return api.Incident{}, withKind(ErrInvalid, fmt.Errorf("only a manual failover can be forced, not a %s", kind))
 	}
+	now := r.clock.Now()
+	reason := string(kind)
 	var inc api.Incident
 	var claims []journal.Claim
 	var refused error
@@ -38,13 +44,13 @@ func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (a
 			return
 		}
 		st := r.store.stateLocked(service)
-		if kind == api.KindDrill && st.location != api.LocationPrimary {
+		if kind != api.KindFailback && st.location != api.LocationPrimary {
 			refused = fmt.Errorf("service %s already runs on the %s: fail back first", service, st.location)
 			return
 		}
 		inc = api.Incident{
 			ID: newIncidentID(now, service), Service: service, Strategy: svc.Strategy.Name, Owner: r.own.Replica(),
-			State: api.StateOpen, Reason: reason, Kind: kind, OpenedAt: now, Revision: 1,
+			State: api.StateOpen, Reason: reason, Kind: kind, Force: force, OpenedAt: now, Revision: 1,
 			Phases: []api.Phase{{Name: api.PhaseDetect, StartedAt: now, EndedAt: &now, Outcome: api.OutcomeOK, Attempts: 1, Messages: []string{"requested through the API"}}},
 		}
 		claims = []journal.Claim{{Service: service, IncidentID: inc.ID, Open: true, ClosedRev: st.closedRev}}
@@ -53,7 +59,11 @@ func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (a
 	if refused != nil {
 		return api.Incident{}, withKind(ErrConflict, refused)
 	}
-	ev := journal.Event{Time: now, Kind: reason, IncidentID: inc.ID, Service: service, Message: "requested through the API"}
+	msg := "requested through the API"
+	if force {
+		msg += " (forced: switch even while the primary answers)"
+	}
+	ev := journal.Event{Time: now, Kind: reason, IncidentID: inc.ID, Service: service, Message: msg}
 	if err := r.store.commit(ctx, journal.Batch{Events: []journal.Event{ev}, Incidents: []api.Incident{clone(inc)}}, claims); err != nil {
 		r.store.dropOpened([]string{inc.ID})
 		var conflict *journal.ConflictError
@@ -65,6 +75,23 @@ func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind) (a
 	}
 	r.store.start(inc.ID)
 	return inc, nil
+}
+
+// Plan says what a run of kind would do to service now, phase by phase,
+// from the pipeline's own stage list. Its errors are ErrNotFound and
+// ErrInvalid (a kind an operator cannot run, or force on another kind).
+func (r *Receiver) Plan(service string, kind api.Kind, force bool) (api.Plan, error) {
+	svc := r.Config().Service(service)
+	if svc == nil {
+		return api.Plan{}, withKind(ErrNotFound, fmt.Errorf("no service %q in the configuration: list them with GET /api/v1/services", service))
+	}
+	switch {
+	case kind != api.KindManualFailover && kind != api.KindDrill && kind != api.KindFailback:
+		return api.Plan{}, withKind(ErrInvalid, fmt.Errorf("kind %q: plan a manual-failover, a drill or a failback", kind))
+	case force && kind != api.KindManualFailover:
+		return api.Plan{}, withKind(ErrInvalid, fmt.Errorf("only a manual failover can be forced, not a %s", kind))
+	}
+	return r.store.pipeline.Plan(kind, force, svc), nil
 }
 
 // Acknowledge records that an operator has seen an incident. A failed or

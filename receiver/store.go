@@ -125,7 +125,7 @@ func (s *store) applyLocationLocked(inc *api.Incident) {
 		return
 	}
 	switch inc.Kind {
-	case api.KindFailover, api.KindDrill:
+	case api.KindFailover, api.KindManualFailover, api.KindDrill:
 		st.location = api.LocationStandby
 	case api.KindScaleUp:
 		st.location = api.LocationBiggerVM

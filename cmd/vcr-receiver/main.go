@@ -47,8 +47,9 @@ DNS with one TSIG-signed UPDATE, and finalize. A restarted receiver resumes
 open incidents without repeating a DNS switch.
 
 API: GET /api/v1/incidents[/{id}], GET /api/v1/services,
-POST /api/v1/services/{name}/failover (drill), POST /api/v1/services/{name}/failback,
-POST /api/v1/incidents/{id}/acknowledge, /metrics, /-/healthy, /-/ready.
+GET /api/v1/services/{name}/plan, POST /api/v1/services/{name}/failover
+(fences; ?force=true), /drill, /failback, POST /api/v1/incidents/{id}/acknowledge,
+/metrics, /-/healthy, /-/ready.
 
 Signals: SIGHUP reloads the config (an invalid one is logged and ignored);
 SIGTERM and SIGINT shut down gracefully.

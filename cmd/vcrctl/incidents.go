@@ -108,9 +108,19 @@ func (a *app) showCmd() *cobra.Command {
 }
 
 func (a *app) failoverCmd() *cobra.Command {
-	return a.actionCmd("failover SERVICE", "Run a failover drill: move SERVICE to its standby through the full pipeline",
+	var force bool
+	cmd := a.actionCmd("failover SERVICE", "Fail SERVICE over to its standby: fence its primary, bring it up, verify, switch DNS",
 		func(ctx context.Context, c *api.Client, arg string) (api.Incident, error) {
-			return c.Failover(ctx, arg)
+			return c.Failover(ctx, arg, force)
+		})
+	cmd.Flags().BoolVar(&force, "force", false, "switch even while an unfenced primary still answers (turns the split-brain guard off for this run)")
+	return cmd
+}
+
+func (a *app) drillCmd() *cobra.Command {
+	return a.actionCmd("drill SERVICE", "Rehearse a failover of SERVICE: its healthy primary is not fenced and keeps running",
+		func(ctx context.Context, c *api.Client, arg string) (api.Incident, error) {
+			return c.Drill(ctx, arg)
 		})
 }
 

@@ -63,7 +63,8 @@ func newFakeReceiver(t *testing.T) (*fakeReceiver, *httptest.Server) {
 			reply(w, 202, api.Incident{ID: "20261125T100000Z-" + name, Service: name, Strategy: "cold", State: api.StateOpen, Kind: kind, Reason: string(kind), OpenedAt: fixedNow})
 		}
 	}
-	mux.HandleFunc("POST /api/v1/services/{name}/failover", manual(api.KindDrill))
+	mux.HandleFunc("POST /api/v1/services/{name}/failover", manual(api.KindManualFailover))
+	mux.HandleFunc("POST /api/v1/services/{name}/drill", manual(api.KindDrill))
 	mux.HandleFunc("POST /api/v1/services/{name}/failback", manual(api.KindFailback))
 	mux.HandleFunc("POST /api/v1/incidents/{id}/acknowledge", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -186,7 +187,7 @@ func TestActions(t *testing.T) {
 				tt.args, code, out, errOut, tt.code, tt.out, tt.err)
 		}
 	}
-	want := []string{"drill db", "failback db", "drill web", "ack 20261125T080000Z-api", "ack nope"}
+	want := []string{"manual-failover db", "failback db", "manual-failover web", "ack 20261125T080000Z-api", "ack nope"}
 	if strings.Join(f.actions, "|") != strings.Join(want, "|") {
 		t.Errorf("receiver saw actions %q, want %q", f.actions, want)
 	}

@@ -56,10 +56,34 @@ func (c *Client) Services(ctx context.Context) ([]ServiceStatus, error) {
 	return out, c.do(ctx, http.MethodGet, "/api/v1/services", &out)
 }
 
-// Failover starts a failover drill of service and returns the new incident.
-func (c *Client) Failover(ctx context.Context, service string) (Incident, error) {
+// Failover starts a manual failover of service and returns the new
+// incident: the primary is fenced, and while an unfenced primary still
+// answers the incident stops in needs-attention, unless force.
+func (c *Client) Failover(ctx context.Context, service string, force bool) (Incident, error) {
 	var out Incident
-	return out, c.do(ctx, http.MethodPost, "/api/v1/services/"+url.PathEscape(service)+"/failover", &out)
+	path := "/api/v1/services/" + url.PathEscape(service) + "/failover"
+	if force {
+		path += "?force=true"
+	}
+	return out, c.do(ctx, http.MethodPost, path, &out)
+}
+
+// Drill starts a failover drill of service, whose healthy primary is not
+// fenced, and returns the new incident.
+func (c *Client) Drill(ctx context.Context, service string) (Incident, error) {
+	var out Incident
+	return out, c.do(ctx, http.MethodPost, "/api/v1/services/"+url.PathEscape(service)+"/drill", &out)
+}
+
+// Plan says what a run of kind (KindManualFailover, KindDrill,
+// KindFailback) would do to service, phase by phase.
+func (c *Client) Plan(ctx context.Context, service string, kind Kind, force bool) (Plan, error) {
+	var out Plan
+	q := url.Values{"kind": {string(kind)}}
+	if force {
+		q.Set("force", "true")
+	}
+	return out, c.do(ctx, http.MethodGet, "/api/v1/services/"+url.PathEscape(service)+"/plan?"+q.Encode(), &out)
 }
 
 // Failback switches service back to its primary and returns the new incident.

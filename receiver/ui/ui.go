@@ -150,9 +150,41 @@ type ackArgs struct{ ID, Service, APIBase string }
 
 type serviceView struct {
 	api.ServiceStatus
-	CanFailover bool
-	CanFailback bool
-	OpenState   string
+	OpenState string
+	Buttons   []actionView
+}
+
+// actionView is one operator's run offered for a service: its button, and
+// the question and phases confirmed before it starts, taken from the
+// receiver's plan so they name exactly the phases that will run.
+type actionView struct {
+	Action, Label, Question, PostURL string
+	Steps                            []string
+	// Prompt is the question and the steps, for the script's confirm().
+	Prompt string
+}
+
+// runActions maps the runs an operator can start to the action names the
+// page's forms use, their buttons and their API paths.
+var runActions = map[api.Kind]struct{ action, label, path string }{
+	api.KindManualFailover: {"failover", "Fail over", "/failover"},
+	api.KindDrill:          {"drill", "Failover drill", "/drill"},
+	api.KindFailback:       {"failback", "Fail back", "/failback"},
+}
+
+func (h *handler) actionOf(plan api.Plan) (actionView, bool) {
+	ra, ok := runActions[plan.Kind]
+	if !ok {
+		return actionView{}, false
+	}
+	q := map[api.Kind]string{
+		api.KindManualFailover: "Fail " + plan.Service + " over to its standby?",
+		api.KindDrill:          "Run a failover drill of " + plan.Service + "?",
+		api.KindFailback:       "Fail " + plan.Service + " back to its primary?",
+	}[plan.Kind]
+	steps := plan.Lines()
+	return actionView{Action: ra.action, Label: ra.label, Question: q, Steps: steps, Prompt: q + "\n\n" + strings.Join(steps, "\n"),
+		PostURL: h.opts.APIBase + "/api/v1/services/" + url.PathEscape(plan.Service) + ra.path}, true
 }
 
 type standbyView struct {
@@ -172,6 +204,7 @@ type costBar struct {
 
 type confirmView struct {
 	Action, Target, Question, Explain, Button, PostURL string
+	Steps                                              []string // the phases that will run, or why each is skipped
 }
 
 func (h *handler) base(title string) page {
@@ -233,9 +266,11 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, s := range svcs {
 		sv := serviceView{ServiceStatus: s, OpenState: string(openBy[s.Name])}
-		free := s.OpenIncident == ""
-		sv.CanFailover = free && s.Location == api.LocationPrimary
-		sv.CanFailback = free && s.Location != "" && s.Location != api.LocationPrimary
+		for _, plan := range s.Actions {
+			if av, ok := h.actionOf(plan); ok {
+				sv.Buttons = append(sv.Buttons, av)
+			}
+		}
 		p.Services = append(p.Services, sv)
 	}
 	switch {
@@ -309,10 +344,12 @@ func (h *handler) confirm(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "This status page is read-only.", http.StatusForbidden)
 		return
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
+	defer cancel()
 	action, target := r.URL.Query().Get("action"), r.URL.Query().Get("target")
-	cv, ok := h.confirmation(action, target)
-	if !ok {
-		http.Error(w, "Unknown action or missing target: use the buttons on the status page.", http.StatusBadRequest)
+	cv, code, problem := h.confirmation(ctx, action, target)
+	if code != http.StatusOK {
+		http.Error(w, problem, code)
 		return
 	}
 	p := h.base("Confirm")
@@ -320,32 +357,44 @@ func (h *handler) confirm(w http.ResponseWriter, r *http.Request) {
 	h.render(w, http.StatusOK, "confirm.html", p)
 }
 
-func (h *handler) confirmation(action, target string) (confirmView, bool) {
+// confirmation builds the confirmation of an action. A run's question and
+// phases come from the plan the receiver offers for the service now; a run
+// it does not offer (an open incident, another location) is refused.
+func (h *handler) confirmation(ctx context.Context, action, target string) (confirmView, int, string) {
 	if target == "" {
-		return confirmView{}, false
+		return confirmView{}, http.StatusBadRequest, "Missing target: use the buttons on the status page."
 	}
-	esc := url.PathEscape(target)
-	cv := confirmView{Action: action, Target: target}
-	switch action {
-	case "failover":
-		cv.Question = "Run a failover drill of " + target + "?"
-		cv.Explain = "The primary of " + target + " is fenced (shut off), the service is started on its standby, checked, and its DNS record is switched to the standby, exactly as after a real failure. Clients follow within the record's TTL."
-		cv.Button = "Run the drill"
-		cv.PostURL = h.opts.APIBase + "/api/v1/services/" + esc + "/failover"
-	case "failback":
-		cv.Question = "Fail " + target + " back to its primary?"
-		cv.Explain = "The DNS record of " + target + " is switched back to the primary, once the primary answers its check."
-		cv.Button = "Fail back"
-		cv.PostURL = h.opts.APIBase + "/api/v1/services/" + esc + "/failback"
-	case "ack":
-		cv.Question = "Acknowledge incident " + target + "?"
-		cv.Explain = "Acknowledging records that an operator has seen this incident and frees its service, so the next failure starts a new recovery."
-		cv.Button = "Acknowledge"
-		cv.PostURL = h.opts.APIBase + "/api/v1/incidents/" + esc + "/acknowledge"
-	default:
-		return confirmView{}, false
+	if action == "ack" {
+		return confirmView{Action: action, Target: target,
+			Question: "Acknowledge incident " + target + "?",
+			Explain:  "Acknowledging records that an operator has seen this incident and frees its service, so the next failure starts a new recovery.",
+			Button:   "Acknowledge",
+			PostURL:  h.opts.APIBase + "/api/v1/incidents/" + url.PathEscape(target) + "/acknowledge"}, http.StatusOK, ""
 	}
-	return cv, true
+	known := false
+	for _, ra := range runActions {
+		known = known || ra.action == action
+	}
+	if !known {
+		return confirmView{}, http.StatusBadRequest, "Unknown action: use the buttons on the status page."
+	}
+	svcs, err := h.src.Services(ctx)
+	if err != nil {
+		return confirmView{}, http.StatusBadGateway, h.problem("services", err)
+	}
+	for _, s := range svcs {
+		if s.Name != target {
+			continue
+		}
+		for _, plan := range s.Actions {
+			if av, ok := h.actionOf(plan); ok && av.Action == action {
+				return confirmView{Action: action, Target: target, Question: av.Question, Button: av.Label, PostURL: av.PostURL,
+					Explain: "These phases run, in this order:", Steps: av.Steps}, http.StatusOK, ""
+			}
+		}
+		return confirmView{}, http.StatusConflict, "The receiver does not offer a " + action + " of " + target + " now: it has an open incident or runs elsewhere. Go back to the status page."
+	}
+	return confirmView{}, http.StatusNotFound, "No service " + target + ": use the buttons on the status page."
 }
 
 func (h *handler) problem(what string, err error) string {
