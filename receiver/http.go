@@ -35,6 +35,7 @@ func (r *Receiver) Handler(gatherer prometheus.Gatherer) http.Handler {
 	mux.Handle("GET /api/v1/incidents", r.auth(http.HandlerFunc(r.handleIncidents)))
 	mux.Handle("GET /api/v1/incidents/{id}", r.auth(http.HandlerFunc(r.handleIncident)))
 	mux.Handle("POST /api/v1/incidents/{id}/acknowledge", r.auth(http.HandlerFunc(r.handleAcknowledge)))
+	mux.Handle("POST /api/v1/incidents/{id}/retry", r.auth(http.HandlerFunc(r.handleRetry)))
 	mux.Handle("GET /api/v1/services", r.auth(http.HandlerFunc(r.handleServices)))
 	mux.Handle("POST /api/v1/services/{name}/failover", r.auth(http.HandlerFunc(r.handleManual(api.KindManualFailover))))
 	mux.Handle("POST /api/v1/services/{name}/drill", r.auth(http.HandlerFunc(r.handleManual(api.KindDrill))))
@@ -313,4 +314,13 @@ func (r *Receiver) handlePlan(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, plan)
+}
+
+func (r *Receiver) handleRetry(w http.ResponseWriter, req *http.Request) {
+	inc, err := r.Retry(req.Context(), req.PathValue("id"))
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, inc)
 }

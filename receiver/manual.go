@@ -150,3 +150,58 @@ func acknowledgeUnheld(ctx context.Context, j journal.Journal, s *store, id stri
 		return inc, withKind(ErrUnavailable, err)
 	}
 }
+
+// Retry resumes a failed incident from the phase that failed. Completed
+// phases are not run again; a switch journaled as done is never sent
+// again, and one that had started is checked against DNS first, as after a
+// restart. Its errors are ErrNotFound, ErrConflict (the incident is not
+// failed), ErrNotOwner (another replica holds it) and ErrUnavailable.
+func (r *Receiver) Retry(ctx context.Context, id string) (api.Incident, error) {
+	snap, held := r.store.snapshot(id)
+	if !held {
+		inc, err := r.opts.Journal.Incident(ctx, id)
+		switch {
+		case errors.Is(err, journal.ErrNotFound):
+			return inc, withKind(ErrNotFound, fmt.Errorf("no incident %s", id))
+		case err != nil:
+			return inc, withKind(ErrUnavailable, err)
+		case inc.State == api.StateFailed && inc.Owner != "":
+			return inc, withKind(ErrNotOwner, fmt.Errorf("incident %s is held by replica %s: send the retry to that replica", id, inc.Owner))
+		}
+		return inc, withKind(ErrConflict, notRetryable(inc))
+	}
+	if snap.State != api.StateFailed {
+		return snap, withKind(ErrConflict, notRetryable(snap))
+	}
+	now := r.clock.Now()
+	failed := "the first unfinished phase"
+	for _, p := range snap.Phases {
+		if p.Outcome == api.OutcomeFailed {
+			failed = p.Name
+		}
+	}
+	ev := journal.Event{Time: now, Kind: "retry", IncidentID: id, Service: snap.Service, Message: "resumed from " + failed + " through the API"}
+	inc, err := r.store.update(ctx, id, nil, []journal.Event{ev}, func(inc *api.Incident) {
+		inc.State, inc.Error, inc.ClosedAt = api.StateOpen, "", nil
+		if ph := inc.Phase(failed); ph != nil {
+			ph.Messages = append(ph.Messages, "retried by an operator at "+now.UTC().Format(time.RFC3339))
+		}
+	})
+	if err != nil {
+		return inc, withKind(ErrUnavailable, err)
+	}
+	r.store.start(id)
+	return inc, nil
+}
+
+// notRetryable says why an incident cannot be retried, and what helps.
+func notRetryable(inc api.Incident) error {
+	switch {
+	case inc.State.Running():
+		return fmt.Errorf("incident %s is still %s: wait for it to end", inc.ID, inc.State)
+	case inc.State == api.StateNeedsAttention:
+		return fmt.Errorf("incident %s needs attention, it did not fail: check the primary, acknowledge the incident, then run `vcrctl failover %s` (with --force to switch while the primary answers)", inc.ID, inc.Service)
+	default:
+		return fmt.Errorf("incident %s is %s: only a failed incident can be retried", inc.ID, inc.State)
+	}
+}

@@ -477,3 +477,72 @@ func TestPlansNameWhatRuns(t *testing.T) {
 		t.Errorf("the manual failover's plan says fence %+v", fence)
 	}
 }
+
+// TestRetryResumesTheFailedPhase: an operator's retry runs the failed phase
+// again and what follows it; completed phases are not rerun, and a switch
+// that reached DNS is not sent again.
+func TestRetryResumesTheFailedPhase(t *testing.T) {
+	h := newHarness(t, testConfig)
+	h.dns.err = errors.New("no answer from 127.0.0.1:5353")
+	id := openIncident(t, h, shutoffWeb)
+	h.waitState(id, api.StateFailed)
+	h.r.Wait()
+	ctx := context.Background()
+	if _, err := h.r.Retry(ctx, "nope"); statusOf(err) != http.StatusNotFound {
+		t.Errorf("retry of an unknown incident: %v", err)
+	}
+
+	h.dns.mu.Lock()
+	h.dns.err = nil
+	h.dns.mu.Unlock()
+	if _, err := h.r.Retry(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	got := h.waitState(id, api.StateResolved)
+	h.r.Wait()
+	if p, _ := h.strat.counts(); p != 1 || h.fencer.calls != 1 {
+		t.Fatalf("retry ran prepare %d and fence %d times in all, want once each", p, h.fencer.calls)
+	}
+	if sw := got.Phase(api.PhaseSwitch); sw.Outcome != api.OutcomeOK || sw.Attempts != 4 || h.dns.count() != 4 || got.Error != "" || got.ClosedAt == nil {
+		t.Fatalf("after retry: switch %+v, %d UPDATEs, error %q; want ok on the 4th attempt", sw, h.dns.count(), got.Error)
+	}
+	if _, err := h.r.Retry(ctx, id); statusOf(err) != http.StatusConflict || !strings.Contains(err.Error(), "only a failed incident") {
+		t.Errorf("retry of a resolved incident: %v", err)
+	}
+
+	// The UPDATE reached the server, but the phase failed afterwards (its
+	// check timed out): the retry finds DNS switched and sends nothing.
+	h2 := newHarness(t, testConfig)
+	h2.dns.err = errors.New("verify timed out")
+	id = openIncident(t, h2, shutoffWeb)
+	h2.waitState(id, api.StateFailed)
+	h2.r.Wait()
+	h2.dns.mu.Lock()
+	h2.dns.err = nil
+	h2.dns.records = map[string][]netip.Addr{"web.example.test.": {netip.MustParseAddr("127.0.0.2")}}
+	h2.dns.mu.Unlock()
+	sent := h2.dns.count()
+	if _, err := h2.r.Retry(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	got = h2.waitState(id, api.StateResolved)
+	if h2.dns.count() != sent || got.DNS == nil || got.DNS.SwitchedAt == nil {
+		t.Fatalf("retry sent %d more UPDATEs (DNS %+v); the switch had reached DNS and must not be redone", h2.dns.count()-sent, got.DNS)
+	}
+}
+
+// TestRetryOverHTTP: the API's retry answers 202 for a failed incident and
+// 409 for one that needs attention, saying what to do instead.
+func TestRetryOverHTTP(t *testing.T) {
+	h := newHarness(t, testConfig)
+	h.fencer.err = fmt.Errorf("dial: %w", pipeline.ErrHostUnreachable)
+	h.prober.primaryAnswers.Store(true)
+	id := openIncident(t, h, shutoffWeb)
+	h.waitState(id, api.StateNeedsAttention)
+	h.r.Wait()
+	c := api.New(h.srv.URL, "")
+	var se *api.StatusError
+	if _, err := c.Retry(context.Background(), id); !errors.As(err, &se) || se.Code != 409 || !strings.Contains(se.Message, "vcrctl failover web") {
+		t.Fatalf("retry of a needs-attention incident: %v", err)
+	}
+}

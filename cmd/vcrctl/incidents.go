@@ -82,7 +82,16 @@ func (a *app) incidentsCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&open, "open", false, "only incidents still holding their service (not resolved or acknowledged)")
 	cmd.Flags().StringVar(&service, "service", "", "only this service's incidents")
 	cmd.Flags().IntVar(&limit, "limit", 0, "show at most this many (0: all)")
+	cmd.AddCommand(a.retryCmd())
 	return cmd
+}
+
+// retryCmd is `vcrctl incident retry ID`.
+func (a *app) retryCmd() *cobra.Command {
+	return a.actionCmd("retry ID", "Resume a failed incident from the phase that failed (completed phases, and a switch that was done, are not redone)",
+		func(ctx context.Context, c *api.Client, arg string) (api.Incident, error) {
+			return c.Retry(ctx, arg)
+		})
 }
 
 func (a *app) showCmd() *cobra.Command {
@@ -147,7 +156,12 @@ func (a *app) actionCmd(use, short string, do func(context.Context, *api.Client,
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  exactArgs(1, "usage: vcrctl "+use),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("want 1 argument(s), got %d: usage: %s", len(args), cmd.UseLine())}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {

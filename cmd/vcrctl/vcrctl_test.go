@@ -66,6 +66,23 @@ func newFakeReceiver(t *testing.T) (*fakeReceiver, *httptest.Server) {
 	mux.HandleFunc("POST /api/v1/services/{name}/failover", manual(api.KindManualFailover))
 	mux.HandleFunc("POST /api/v1/services/{name}/drill", manual(api.KindDrill))
 	mux.HandleFunc("POST /api/v1/services/{name}/failback", manual(api.KindFailback))
+	mux.HandleFunc("POST /api/v1/incidents/{id}/retry", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.actions = append(f.actions, "retry "+r.PathValue("id"))
+		f.mu.Unlock()
+		inc := f.incident(r.PathValue("id"))
+		if inc == nil {
+			reply(w, 404, api.Error{Error: "no incident " + r.PathValue("id")})
+			return
+		}
+		if inc.State != api.StateFailed {
+			reply(w, 409, api.Error{Error: "incident " + inc.ID + " is " + string(inc.State) + ": only a failed incident can be retried"})
+			return
+		}
+		resumed := *inc
+		resumed.State = api.StateOpen
+		reply(w, 202, resumed)
+	})
 	mux.HandleFunc("POST /api/v1/incidents/{id}/acknowledge", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.actions = append(f.actions, "ack "+r.PathValue("id"))
@@ -160,6 +177,9 @@ func TestShowJSONRoundTrips(t *testing.T) {
 
 func TestActions(t *testing.T) {
 	f, srv := newFakeReceiver(t)
+	failed := f.incidents[2]
+	failed.ID, failed.State = "20261125T070000Z-api", api.StateFailed
+	f.incidents = append(f.incidents, failed)
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -176,6 +196,9 @@ func TestActions(t *testing.T) {
 		{[]string{"failover", "web"}, 1, "", "refused: service web already has incident 20261125T095958Z-web"},
 		{[]string{"ack", "20261125T080000Z-api"}, 0, "api: incident 20261125T080000Z-api is acknowledged", ""},
 		{[]string{"ack", "nope"}, 1, "", "receiver answered 404: no incident nope"},
+		{[]string{"incident", "retry", "20261125T070000Z-api"}, 0, "api: incident 20261125T070000Z-api is open", ""},
+		{[]string{"incidents", "retry", "20261125T080000Z-api"}, 1, "", "refused: incident 20261125T080000Z-api is needs-attention"},
+		{[]string{"incident", "retry"}, 2, "", "usage: vcrctl incidents retry ID"},
 		{[]string{"show", "nope"}, 1, "", "receiver answered 404"},
 		{[]string{"show"}, 2, "", "want 1 argument(s), got 0"},
 		{[]string{"status", "-o", "yaml"}, 2, "", `-o "yaml": use table or json`},
@@ -187,7 +210,8 @@ func TestActions(t *testing.T) {
 				tt.args, code, out, errOut, tt.code, tt.out, tt.err)
 		}
 	}
-	want := []string{"manual-failover db", "failback db", "manual-failover web", "ack 20261125T080000Z-api", "ack nope"}
+	want := []string{"manual-failover db", "failback db", "manual-failover web", "ack 20261125T080000Z-api", "ack nope",
+		"retry 20261125T070000Z-api", "retry 20261125T080000Z-api"}
 	if strings.Join(f.actions, "|") != strings.Join(want, "|") {
 		t.Errorf("receiver saw actions %q, want %q", f.actions, want)
 	}

@@ -99,6 +99,12 @@ func (c *Client) Acknowledge(ctx context.Context, id string) (Incident, error) {
 	return out, c.do(ctx, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/acknowledge", &out)
 }
 
+// Retry resumes a failed incident from the phase that failed.
+func (c *Client) Retry(ctx context.Context, id string) (Incident, error) {
+	var out Incident
+	return out, c.do(ctx, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/retry", &out)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(nil))
 	if err != nil {
