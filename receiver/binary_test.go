@@ -227,3 +227,35 @@ func TestHangingPluginFailsTheIncident(t *testing.T) {
 		t.Fatalf("receiver unhealthy after a hung plugin: %v", err)
 	}
 }
+
+// TestRefusesToListenOpenly: without auth the receiver does not start on an
+// address reachable beyond loopback unless told explicitly; on loopback it
+// starts.
+func TestRefusesToListenOpenly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "tsig.secret")
+	os.WriteFile(secret, []byte("c2VjcmV0\n"), 0o600)
+	cfg := filepath.Join(dir, "receiver.yml")
+	os.WriteFile(cfg, []byte(`journal: {path: `+filepath.Join(dir, "journal.db")+`}
+plugins: {dir: `+dir+`}
+dns_servers: [{name: main, address: "127.0.0.1:1", key_name: k., secret_file: `+secret+`, probe_interval: 0s}]
+services:
+  - {name: web, primary: {domain: web01, address: 127.0.0.10, port: 80}, strategy: {name: warm}, dns: {name: web.vcr.test., zone: vcr.test.}}
+`), 0o600)
+	bin := testenv.Binary(t, "vcr-receiver")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "--config.file", cfg, "--web.listen-address", fmt.Sprintf("0.0.0.0:%d", testenv.FreePort(t))).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "--web.allow-unauthenticated") {
+		t.Fatalf("open listener without auth: %v\n%s\nwant exit 1 naming --web.allow-unauthenticated", err, out)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	testenv.StartDaemon(t, testenv.DaemonSpec{
+		Name: "vcr-receiver", Path: bin, Args: []string{"--config.file", cfg, "--web.listen-address", addr}, Dir: dir,
+		Log:   filepath.Join(dir, "vcr-receiver.log"),
+		Ready: func() error { return testenv.HTTPOK("http://" + addr + "/-/ready") },
+	})
+}

@@ -26,7 +26,23 @@ const MaxBodyBytes = 1 << 20
 
 // Handler returns the receiver's HTTP API. gatherer serves /metrics (nil
 // means the default registry).
+//
+// Every state-changing request passes cross-origin protection first: a
+// browser that cached an operator's Basic credentials must not let another
+// site's form POST start a failover. Browsers mark such a request
+// (Sec-Fetch-Site, Origin) and get 403; Alertmanager, vcrctl and curl send
+// neither header and pass, as does the status page's own same-origin form.
 func (r *Receiver) Handler(gatherer prometheus.Gatherer) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, http.StatusForbidden, "cross-origin request refused: "+req.Method+" "+req.URL.Path+
+			" came from another site's page; use the receiver's status page, vcrctl or the API directly")
+	}))
+	return cop.Handler(r.routes(gatherer))
+}
+
+// routes is the API's mux, behind Handler's cross-origin protection.
+func (r *Receiver) routes(gatherer prometheus.Gatherer) http.Handler {
 	if gatherer == nil {
 		gatherer = prometheus.DefaultGatherer
 	}

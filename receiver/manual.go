@@ -78,16 +78,20 @@ func (r *Receiver) Manual(ctx context.Context, service string, kind api.Kind, fo
 }
 
 // Plan says what a run of kind would do to service now, phase by phase,
-// from the pipeline's own stage list. Its errors are ErrNotFound and
-// ErrInvalid (a kind an operator cannot run, or force on another kind).
+// from the pipeline's own stage list: the runs an operator starts, and the
+// automatic ones (what an incident resumed by Retry still runs). Its errors
+// are ErrNotFound and ErrInvalid (an unknown kind, or force on another kind).
 func (r *Receiver) Plan(service string, kind api.Kind, force bool) (api.Plan, error) {
 	svc := r.Config().Service(service)
 	if svc == nil {
 		return api.Plan{}, withKind(ErrNotFound, fmt.Errorf("no service %q in the configuration: list them with GET /api/v1/services", service))
 	}
+	switch kind {
+	case api.KindManualFailover, api.KindDrill, api.KindFailback, api.KindFailover, api.KindScaleUp:
+	default:
+		return api.Plan{}, withKind(ErrInvalid, fmt.Errorf("kind %q: plan a manual-failover, a drill, a failback, a failover or a scaleup", kind))
+	}
 	switch {
-	case kind != api.KindManualFailover && kind != api.KindDrill && kind != api.KindFailback:
-		return api.Plan{}, withKind(ErrInvalid, fmt.Errorf("kind %q: plan a manual-failover, a drill or a failback", kind))
 	case force && kind != api.KindManualFailover:
 		return api.Plan{}, withKind(ErrInvalid, fmt.Errorf("only a manual failover can be forced, not a %s", kind))
 	}

@@ -68,6 +68,9 @@ type flags struct {
 	logLevel      string
 	logFormat     string
 	checkConfig   bool
+	// allowUnauthenticated lets the receiver listen beyond loopback with no
+	// auth configured, for a site whose proxy in front authenticates.
+	allowUnauthenticated bool
 }
 
 func parseFlags(args []string) (flags, error) {
@@ -79,6 +82,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.logLevel, "log.level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log.format", "logfmt", "log `format`: logfmt or json")
 	fs.BoolVar(&f.checkConfig, "check-config", false, "validate the config (and each service's plugin settings when the plugin is installed), then exit")
+	fs.BoolVar(&f.allowUnauthenticated, "web.allow-unauthenticated", false, "start even when listening beyond loopback with no auth configured (something in front must authenticate)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -172,6 +176,9 @@ func run(f flags, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("load config:\n%v", indent(err.Error()))
 	}
+	if err := refuseExposure(f, cfg); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	j, err := openJournal(cfg.Journal, log, reg)
 	if err != nil {
@@ -221,7 +228,7 @@ func run(f flags, log *slog.Logger) error {
 			return fmt.Errorf("serve on %s: %w", f.listenAddress, err)
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(r, f.configFile, log)
+				reload(r, f, log)
 				continue
 			}
 			log.Info("shutting down", "signal", sig.String())
@@ -229,6 +236,22 @@ func run(f flags, log *slog.Logger) error {
 			return nil
 		}
 	}
+}
+
+// refuseExposure fails when the receiver would listen beyond loopback
+// without auth and --web.allow-unauthenticated was not given.
+func refuseExposure(f flags, cfg *config.Config) error {
+	if f.allowUnauthenticated {
+		return nil
+	}
+	why, err := exposedWithoutAuth(f.listenAddress, cfg, f.webConfigFile)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		return errors.New(why)
+	}
+	return nil
 }
 
 // shutdown stops accepting requests, lets in-flight webhook requests finish
@@ -246,8 +269,11 @@ func shutdown(r *receiver.Receiver, srv *http.Server, log *slog.Logger) {
 
 // reload swaps in a new config if it is valid. Settings read only at start
 // (journal, plugin dir and checksums) need a restart; reload says so.
-func reload(r *receiver.Receiver, path string, log *slog.Logger) {
-	cfg, err := config.Load(path)
+func reload(r *receiver.Receiver, f flags, log *slog.Logger) {
+	cfg, err := config.Load(f.configFile)
+	if err == nil {
+		err = refuseExposure(f, cfg) // a reload must not drop the auth an exposed listener needs
+	}
 	if err != nil {
 		r.ReloadResult(false)
 		log.Error("config reload failed; keeping the old config", "err", err)
