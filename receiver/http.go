@@ -57,6 +57,9 @@ func (r *Receiver) routes(gatherer prometheus.Gatherer) http.Handler {
 	mux.Handle("POST /api/v1/services/{name}/drill", r.auth(http.HandlerFunc(r.handleManual(api.KindDrill))))
 	mux.Handle("POST /api/v1/services/{name}/failback", r.auth(http.HandlerFunc(r.handleManual(api.KindFailback))))
 	mux.Handle("GET /api/v1/services/{name}/plan", r.auth(http.HandlerFunc(r.handlePlan)))
+	mux.Handle("GET /api/v1/maintenance", r.auth(http.HandlerFunc(r.handleMaintenance)))
+	mux.Handle("POST /api/v1/maintenance", r.auth(http.HandlerFunc(r.handleStartMaintenance)))
+	mux.Handle("DELETE /api/v1/maintenance/{id}", r.auth(http.HandlerFunc(r.handleStopMaintenance)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("Healthy.\n"))
@@ -339,4 +342,37 @@ func (r *Receiver) handleRetry(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, inc)
+}
+
+func (r *Receiver) handleMaintenance(w http.ResponseWriter, _ *http.Request) {
+	ws := r.Maintenance()
+	if ws == nil {
+		ws = []api.Maintenance{}
+	}
+	writeJSON(w, http.StatusOK, ws)
+}
+
+func (r *Receiver) handleStartMaintenance(w http.ResponseWriter, req *http.Request) {
+	var mr api.MaintenanceRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&mr); err != nil {
+		writeError(w, http.StatusBadRequest, "the body is not a maintenance request: "+err.Error()+`; send {"service"|"host"|"cloud": "...", "duration": "2h", "comment": "..."}`)
+		return
+	}
+	win, err := r.StartMaintenance(req.Context(), mr)
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, win)
+}
+
+func (r *Receiver) handleStopMaintenance(w http.ResponseWriter, req *http.Request) {
+	win, err := r.StopMaintenance(req.Context(), req.PathValue("id"))
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, win)
 }

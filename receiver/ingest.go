@@ -123,8 +123,12 @@ func routeDelivery(s *store, cfg *config.Config, msg *Message, now time.Time) in
 			for _, svc := range services {
 				rec := rec
 				rec.Service = svc.Name
-				id, note := route(s, svc, a, rec.Source, now)
+				id, note, window := route(s, svc, a, rec.Source, now)
 				rec.IncidentID, rec.Note = id, note
+				if window != nil {
+					d := api.Declined{At: now, Service: svc.Name, Alertname: a.Labels["alertname"], Source: rec.Source}
+					res.batch.Events = append(res.batch.Events, s.declineLocked(window, d))
+				}
 				if note == noteOpened {
 					if d := s.incidentLocked(id).inc.Phase(api.PhaseDetect); d != nil {
 						res.detect = append(res.detect, d.DurationSeconds)
@@ -250,25 +254,30 @@ const noteOpened = "opened incident"
 
 // route joins the alert to the service's open incident or opens one,
 // returning the incident ID (empty if none) and a note for the journal.
-// Call it under the store's lock.
-func route(s *store, svc *config.Service, a template.Alert, source string, now time.Time) (string, string) {
+// An alert that would start a recovery while a maintenance window covers
+// the service starts nothing; route returns that window. Call it under the
+// store's lock.
+func route(s *store, svc *config.Service, a template.Alert, source string, now time.Time) (string, string, *api.Maintenance) {
 	alertname := a.Labels["alertname"]
 	firing := a.Status != "resolved"
 	if mi := s.heldLocked(svc.Name); mi != nil {
 		joinAlert(&mi.inc, a, source, now)
 		if !firing {
-			return mi.inc.ID, "resolved: recorded; a started recovery is never cancelled"
+			return mi.inc.ID, "resolved: recorded; a started recovery is never cancelled", nil
 		}
-		return mi.inc.ID, "joined the open incident"
+		return mi.inc.ID, "joined the open incident", nil
 	}
 	if id := s.remoteLocked(svc.Name); id != "" {
 		if !firing {
-			return id, "resolved: recorded; a started recovery is never cancelled"
+			return id, "resolved: recorded; a started recovery is never cancelled", nil
 		}
-		return id, "joined the open incident (run by another replica)"
+		return id, "joined the open incident (run by another replica)", nil
 	}
 	if !firing {
-		return "", "resolved and no incident is open"
+		return "", "resolved and no incident is open", nil
+	}
+	if w := s.windowForLocked(svc, now); w != nil && (failoverAlerts[alertname] || alertname == scaleUpAlert) {
+		return "", declinedNote(w), w
 	}
 	st := s.stateLocked(svc.Name)
 	kind := api.KindFailover
@@ -276,11 +285,11 @@ func route(s *store, svc *config.Service, a template.Alert, source string, now t
 	switch {
 	case alertname == scaleUpAlert:
 		if svc.ScaleUp == nil {
-			return "", "no scaleup strategy configured for this service"
+			return "", "no scaleup strategy configured for this service", nil
 		}
 		kind, strategy = api.KindScaleUp, svc.ScaleUp.Name
 	case !failoverAlerts[alertname]:
-		return "", "alert " + alertname + " does not trigger a recovery"
+		return "", "alert " + alertname + " does not trigger a recovery", nil
 	case st.location != api.LocationPrimary:
 		// Repeats of the failure that moved the service carry its original
 		// start time. A start after the recovery ended means the old primary
@@ -289,7 +298,7 @@ func route(s *store, svc *config.Service, a template.Alert, source string, now t
 		if mi := svc.Flap.MinInterval; mi > 0 && a.StartsAt.After(st.lastClosed) && now.Sub(st.lastClosed) < mi {
 			break
 		}
-		return "", "service already runs on the " + st.location + "; fail back before it can fail over again"
+		return "", "service already runs on the " + st.location + "; fail back before it can fail over again", nil
 	}
 	inc := api.Incident{
 		ID:       newIncidentID(now, svc.Name),
@@ -327,7 +336,7 @@ func route(s *store, svc *config.Service, a template.Alert, source string, now t
 		inc.ClosedAt = &closed
 	}
 	s.holdLocked(inc)
-	return inc.ID, noteOpened
+	return inc.ID, noteOpened, nil
 }
 
 func joinAlert(inc *api.Incident, a template.Alert, source string, now time.Time) {

@@ -103,6 +103,11 @@ func (r *Receiver) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load incidents from journal: %w", err)
 	}
+	// Maintenance windows first: none may be missing once the receiver
+	// answers webhooks.
+	if err := r.restoreMaintenance(ctx); err != nil {
+		return err
+	}
 	for _, id := range r.store.load(incs) {
 		r.log.Info("resuming incident after restart", "incident", id)
 		r.store.start(id)
@@ -116,6 +121,9 @@ func (r *Receiver) Start(ctx context.Context) error {
 	}
 	r.ready.Store(true)
 	go r.watchOwnership()
+	if r.own.Changes() != nil { // a journal shared with other replicas
+		go r.watchMaintenance()
+	}
 	return nil
 }
 

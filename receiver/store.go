@@ -17,7 +17,8 @@ import (
 // store is the receiver's memory of incidents, kept beside the journal that
 // holds all of them: the incidents this replica holds (runs, or keeps until
 // an operator acknowledges them), the service each one holds, the services
-// whose incident another replica runs, and where each service runs.
+// whose incident another replica runs, where each service runs, and the
+// maintenance windows that keep services from recovering automatically.
 //
 // One mutex guards it all. Mapping an alert to a service and opening or
 // joining that service's incident happen under it (see locked), so a storm
@@ -35,6 +36,7 @@ type store struct {
 	open      map[string]string       // service -> held incident ID
 	remote    map[string]string       // service -> incident another replica runs
 	services  map[string]*serviceState
+	windows   map[string]*api.Maintenance // maintenance windows by ID (maintenance.go)
 	// session is the context this replica's runners run under; it ends
 	// when the replica loses every incident at once (its lease expired).
 	parent     context.Context

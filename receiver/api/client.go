@@ -105,12 +105,47 @@ func (c *Client) Retry(ctx context.Context, id string) (Incident, error) {
 	return out, c.do(ctx, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/retry", &out)
 }
 
+// StartMaintenance opens a maintenance window.
+func (c *Client) StartMaintenance(ctx context.Context, req MaintenanceRequest) (Maintenance, error) {
+	var out Maintenance
+	return out, c.send(ctx, http.MethodPost, "/api/v1/maintenance", req, &out)
+}
+
+// StopMaintenance ends a maintenance window now.
+func (c *Client) StopMaintenance(ctx context.Context, id string) (Maintenance, error) {
+	var out Maintenance
+	return out, c.do(ctx, http.MethodDelete, "/api/v1/maintenance/"+url.PathEscape(id), &out)
+}
+
+// Maintenance lists the maintenance windows that hold now or ended within
+// the last day, newest first.
+func (c *Client) Maintenance(ctx context.Context) ([]Maintenance, error) {
+	var out []Maintenance
+	return out, c.do(ctx, http.MethodGet, "/api/v1/maintenance", &out)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(nil))
+	return c.send(ctx, method, path, nil, out)
+}
+
+// send makes one request, with in as its JSON body when not nil.
+func (c *Client) send(ctx context.Context, method, path string, in, out any) error {
+	var reqBody []byte
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode %s %s: %w", method, path, err)
+		}
+		reqBody = b
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(reqBody))
 	if err != nil {
 		return fmt.Errorf("build request %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	switch {
 	case c.Token != "":
 		req.Header.Set("Authorization", "Bearer "+c.Token)
