@@ -293,10 +293,11 @@ func reload(r *receiver.Receiver, f flags, log *slog.Logger) {
 func withStatusPage(r *receiver.Receiver, reg *prometheus.Registry, j journal.Journal, log *slog.Logger) http.Handler {
 	standby := ui.NewLXDStandby(r.Config().LXDRemotes)
 	src := ui.Funcs{
-		ServicesFunc:  func(context.Context) ([]api.ServiceStatus, error) { return r.Services(), nil },
-		IncidentsFunc: j.Incidents,
-		StandbyFunc:   standby.Standby,
-		CostConfig:    func() *cost.Config { return r.Config().Cost },
+		ServicesFunc:    func(context.Context) ([]api.ServiceStatus, error) { return r.Services(), nil },
+		IncidentsFunc:   j.Incidents,
+		StandbyFunc:     standby.Standby,
+		MaintenanceFunc: func(context.Context) ([]api.Maintenance, error) { return r.Maintenance(), nil },
+		CostConfig:      func() *cost.Config { return r.Config().Cost },
 	}
 	page := r.Authenticate(http.NewCrossOriginProtection().Handler(ui.New(src, ui.Options{Logger: log.With("component", "ui")})))
 	apiHandler := r.Handler(reg)

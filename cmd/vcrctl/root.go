@@ -105,7 +105,7 @@ Commands that need the receiver's configuration read --config.file.`,
 	f.StringVar(&a.keyFile, "tls.key-file", "", "client key for mTLS")
 
 	root.AddCommand(a.statusCmd(), a.incidentsCmd(), a.showCmd(),
-		a.failoverCmd(), a.drillCmd(), a.failbackCmd(), a.ackCmd(),
+		a.failoverCmd(), a.drillCmd(), a.failbackCmd(), a.ackCmd(), a.maintenanceCmd(),
 		a.checkConfigCmd(), a.backupCmd(), a.costCmd(), a.uiCmd())
 	return root
 }

@@ -349,6 +349,7 @@ func TestFromClient(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/services", func(w http.ResponseWriter, _ *http.Request) { writeTestJSON(w, f.services) })
 	mux.HandleFunc("GET /api/v1/incidents", func(w http.ResponseWriter, _ *http.Request) { writeTestJSON(w, f.incidents) })
+	mux.HandleFunc("GET /api/v1/maintenance", func(w http.ResponseWriter, _ *http.Request) { writeTestJSON(w, f.maintenance) })
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	src := FromClient(api.New(srv.URL, ""))
@@ -358,6 +359,9 @@ func TestFromClient(t *testing.T) {
 	}
 	if n := len(find(doc, func(n *html.Node) bool { return attr(n, "data-incident") != "" })); n != 4 {
 		t.Errorf("%d incidents from the API, want 4", n)
+	}
+	if n := len(find(doc, func(n *html.Node) bool { return attr(n, "data-window") != "" })); n != 2 {
+		t.Errorf("%d maintenance windows from the API, want 2", n)
 	}
 }
 
@@ -422,4 +426,37 @@ func planLines(f *fixture, service string, kind api.Kind) []string {
 		}
 	}
 	return nil
+}
+
+// TestMaintenanceSection: the page shows each window, what it covers until
+// when, and the alerts it declined, newest first; a covered service says so
+// in the services table.
+func TestMaintenanceSection(t *testing.T) {
+	f := loadFixture(t)
+	_, doc, _ := get(t, newTestHandler(f.source(), Options{}), "/")
+	sec := byID(doc, "maintenance")
+	if sec == nil {
+		t.Fatal("no maintenance section")
+	}
+	windows := find(sec, func(n *html.Node) bool { return attr(n, "data-window") != "" })
+	if len(windows) != 2 || attr(windows[0], "data-active") != "true" || attr(windows[1], "data-active") != "false" {
+		t.Fatalf("windows %d, want the active one then the stopped one", len(windows))
+	}
+	active := text(windows[0])
+	for _, want := range []string{"service mail", "until 2026-11-25 11:30 UTC", "ends in 1h30m", "by ops@admin1", "kernel update. No automatic recovery for mail while it lasts.",
+		"17m ago mail VCRDomainShutoff prometheus:9090 18m ago mail VCRDomainShutoff fast-path"} {
+		if !strings.Contains(active, want) {
+			t.Errorf("active window %q lacks %q", active, want)
+		}
+	}
+	if stopped := text(windows[1]); !strings.Contains(stopped, "host hv2") || !strings.Contains(stopped, "stopped 3h ago") || !strings.Contains(stopped, "No alert declined.") {
+		t.Errorf("stopped window %q", stopped)
+	}
+	rows := find(doc, func(n *html.Node) bool { return n.Data == "tr" && attr(n, "data-service") != "" })
+	if mail := text(rows[2]); !strings.Contains(mail, "maintenance until 11:30 UTC") {
+		t.Errorf("mail's row %q does not say it is in maintenance", mail)
+	}
+	if db := text(rows[1]); strings.Contains(db, "maintenance") {
+		t.Errorf("db's row %q: its window was stopped", db)
+	}
 }
