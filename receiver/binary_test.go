@@ -223,6 +223,13 @@ func TestHangingPluginFailsTheIncident(t *testing.T) {
 	if s.dns.count() != 0 {
 		t.Fatal("DNS switched after a hung prepare")
 	}
+	// Each timed-out attempt cost the plugin its process.
+	if got := s.metric(`vcr_plugin_restarts_total{reason="timeout",strategy="example"}`); got != "3" {
+		t.Errorf("vcr_plugin_restarts_total = %q, want 3", got)
+	}
+	if got := s.metric(`vcr_incidents_held{service="web",state="failed"}`); got != "1" {
+		t.Errorf("vcr_incidents_held for the failed incident = %q, want 1", got)
+	}
 	if resp, err := http.Get(s.url + "/-/healthy"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("receiver unhealthy after a hung plugin: %v", err)
 	}

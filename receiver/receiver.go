@@ -82,6 +82,9 @@ func New(opts Options) (*Receiver, error) {
 		Metrics: pipeline.Metrics{Recoveries: r.m.recoveries, PhaseDuration: r.m.phaseDuration, DNSUpdates: r.m.dnsUpdates},
 	})
 	r.store = newStore(r.ctx, r.own, p, r.m, r.log)
+	if opts.Registry != nil {
+		opts.Registry.MustRegister(newHeldIncidents(r.store))
+	}
 	return r, nil
 }
 

@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -143,7 +144,7 @@ func (s *store) applyLocationLocked(inc *api.Incident) {
 func (s *store) commit(ctx context.Context, b journal.Batch, claims []journal.Claim) error {
 	start := time.Now()
 	err := s.own.Commit(ctx, b, claims)
-	s.m.journalWrite.Observe(time.Since(start).Seconds())
+	s.observeWrite(start, err)
 	return err
 }
 
@@ -151,8 +152,19 @@ func (s *store) commit(ctx context.Context, b journal.Batch, claims []journal.Cl
 func (s *store) commitUnheld(ctx context.Context, inc api.Incident) error {
 	start := time.Now()
 	err := s.own.CommitUnheld(ctx, inc)
-	s.m.journalWrite.Observe(time.Since(start).Seconds())
+	s.observeWrite(start, err)
 	return err
+}
+
+// observeWrite times a journal write and counts it when it failed. A claim
+// conflict and a lost ownership are answers about who may act, not failed
+// writes, and a cancelled caller (a shutdown) is no fault of the journal.
+func (s *store) observeWrite(start time.Time, err error) {
+	s.m.journalWrite.Observe(time.Since(start).Seconds())
+	var conflict *journal.ConflictError
+	if err != nil && !errors.As(err, &conflict) && !errors.Is(err, ErrNotOwner) && !errors.Is(err, context.Canceled) {
+		s.m.journalWriteErrors.Inc()
+	}
 }
 
 // settleOpened ends the claims of incidents a delivery opened: kept if the

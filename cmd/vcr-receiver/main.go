@@ -196,7 +196,7 @@ func run(f flags, log *slog.Logger) error {
 	var rcv *receiver.Receiver
 	reg.MustRegister(cost.NewCollector(func() *cost.Config { return rcv.Config().Cost }))
 	r, err := receiver.New(receiver.Options{
-		Config: cfg, Journal: j, Fencer: live.Fencer{}, Strategies: plugins, Prober: live.Prober{}, DNS: live.DNS{}, DNSProbe: live.DNS{},
+		Config: cfg, Journal: j, Fencer: live.Fencer{}, Strategies: live.CountRestarts(plugins, reg), Prober: live.Prober{}, DNS: live.DNS{}, DNSProbe: live.DNS{},
 		Logger: log, Registry: reg,
 	})
 	if err != nil {

@@ -119,30 +119,30 @@ func parseTemplates() *template.Template {
 
 // page is what every template gets.
 type page struct {
-	Title     string
-	Heading   string
-	Now       string
-	Refresh   int // seconds; 0 off
-	ReadOnly  bool
-	APIBase   string
-	Services  []serviceView
-	SvcErr    string
-	Open      []incidentView
-	Recent    []incidentView
-	IncErr    string
-	Standby   []standbyView
-	StdErr    string
-	HasStdby  bool
-	Cost      *costView
-	CostErr   string
+	Title    string
+	Heading  string
+	Now      string
+	Refresh  int // seconds; 0 off
+	ReadOnly bool
+	APIBase  string
+	Services []serviceView
+	SvcErr   string
+	Open     []incidentView
+	Recent   []incidentView
+	IncErr   string
+	Standby  []standbyView
+	StdErr   string
+	HasStdby bool
+	Cost     *costView
+	CostErr  string
 	// Maintenance windows; HasMaint is false when the source has none.
 	Maintenance []maintenanceView
 	MaintErr    string
 	HasMaint    bool
-	Incident  *incidentView // detail page
-	Confirm   *confirmView
-	NotFound  string
-	AllClosed int
+	Incident    *incidentView // detail page
+	Confirm     *confirmView
+	NotFound    string
+	AllClosed   int
 }
 
 type incArgs struct {
