@@ -56,7 +56,7 @@ func (r *Receiver) StartMaintenance(ctx context.Context, req api.MaintenanceRequ
 	now := r.clock.Now()
 	d, err := time.ParseDuration(req.Duration)
 	switch {
-	case countSet(req.Service, req.Host, req.Cloud) != 1:
+	case !req.OneTarget():
 		return api.Maintenance{}, withKind(ErrInvalid, errors.New("name exactly one of service, host and cloud"))
 	case err != nil:
 		return api.Maintenance{}, withKind(ErrInvalid, fmt.Errorf("duration %q: %v; write it like 2h or 90m", req.Duration, err))
@@ -319,16 +319,6 @@ func silenceMatchers(cfg *config.Config, w *api.Maintenance) [][]api.Matcher {
 		sets = append(sets, set)
 	}
 	return sets
-}
-
-func countSet(values ...string) int {
-	n := 0
-	for _, v := range values {
-		if v != "" {
-			n++
-		}
-	}
-	return n
 }
 
 func newWindowID(now time.Time) string {

@@ -49,7 +49,7 @@ func (a *app) maintenanceStartCmd(ams *[]string) *cobra.Command {
 				req.Service = args[0]
 			}
 			switch {
-			case countNonEmpty(req.Service, req.Host, req.Cloud) != 1:
+			case !req.OneTarget():
 				return usageError{fmt.Errorf("name exactly one of SERVICE, --host and --cloud")}
 			case dur <= 0:
 				return usageError{fmt.Errorf("--for: say how long the window lasts, e.g. --for 2h; it ends by itself then")}
@@ -199,14 +199,4 @@ func whoami() string {
 		return name + "@" + h
 	}
 	return name
-}
-
-func countNonEmpty(values ...string) int {
-	n := 0
-	for _, v := range values {
-		if v != "" {
-			n++
-		}
-	}
-	return n
 }

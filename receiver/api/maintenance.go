@@ -15,6 +15,18 @@ type MaintenanceRequest struct {
 	CreatedBy string `json:"created_by,omitempty"`
 }
 
+// OneTarget reports whether the request names exactly one of Service, Host
+// and Cloud, as it must.
+func (r MaintenanceRequest) OneTarget() bool {
+	n := 0
+	for _, v := range []string{r.Service, r.Host, r.Cloud} {
+		if v != "" {
+			n++
+		}
+	}
+	return n == 1
+}
+
 // Maintenance is a window in which the receiver starts no automatic
 // recovery for the services it covers: their failure alerts are journaled,
 // declined and listed here. Operators' own runs still work.
