@@ -149,14 +149,17 @@ func (r *Receiver) restoreMaintenance(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read maintenance windows from the journal: %w", err)
 	}
+	// Starts first: events of several replicas are ordered by their
+	// clocks, which may put a stop or a decline before its start.
 	found := map[string]*api.Maintenance{}
 	for _, ev := range events {
+		var w api.Maintenance
+		if ev.Kind == eventMaintenanceStart && json.Unmarshal([]byte(ev.Message), &w) == nil && w.ID != "" {
+			found[w.ID] = &w
+		}
+	}
+	for _, ev := range events {
 		switch ev.Kind {
-		case eventMaintenanceStart:
-			var w api.Maintenance
-			if json.Unmarshal([]byte(ev.Message), &w) == nil && w.ID != "" {
-				found[w.ID] = &w
-			}
 		case eventMaintenanceStop:
 			var stop struct{ ID string }
 			if json.Unmarshal([]byte(ev.Message), &stop) == nil && found[stop.ID] != nil {
@@ -192,7 +195,8 @@ func (r *Receiver) restoreMaintenance(ctx context.Context) error {
 }
 
 // watchMaintenance keeps a replica that shares its journal up to date with
-// the windows of the others.
+// the windows of the others; a lone replica whose journal could not list
+// the windows at start reads them until it can.
 func (r *Receiver) watchMaintenance() {
 	tick := time.NewTicker(maintenanceRefresh)
 	defer tick.Stop()
@@ -203,10 +207,15 @@ func (r *Receiver) watchMaintenance() {
 		case <-tick.C:
 		}
 		ctx, cancel := context.WithTimeout(r.ctx, maintenanceRefresh)
-		if err := r.restoreMaintenance(ctx); err != nil {
-			r.log.Warn("could not refresh maintenance windows; using the ones known", "err", err)
-		}
+		err := r.restoreMaintenance(ctx)
 		cancel()
+		switch {
+		case err != nil:
+			r.log.Warn("could not refresh maintenance windows; using the ones known", "err", err)
+		case r.own.Changes() == nil:
+			r.log.Info("maintenance windows restored")
+			return // one replica: nobody else opens windows
+		}
 	}
 }
 

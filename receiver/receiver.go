@@ -107,9 +107,12 @@ func (r *Receiver) Start(ctx context.Context) error {
 		return fmt.Errorf("load incidents from journal: %w", err)
 	}
 	// Maintenance windows first: none may be missing once the receiver
-	// answers webhooks.
-	if err := r.restoreMaintenance(ctx); err != nil {
-		return err
+	// answers webhooks. A journal that cannot list them does not keep the
+	// receiver from recovering services (their silences still hold); it
+	// tries again every maintenanceRefresh.
+	restored := r.restoreMaintenance(ctx)
+	if restored != nil {
+		r.log.Error("maintenance windows not restored; recovering as if none held until they are", "err", restored)
 	}
 	for _, id := range r.store.load(incs) {
 		r.log.Info("resuming incident after restart", "incident", id)
@@ -124,7 +127,7 @@ func (r *Receiver) Start(ctx context.Context) error {
 	}
 	r.ready.Store(true)
 	go r.watchOwnership()
-	if r.own.Changes() != nil { // a journal shared with other replicas
+	if r.own.Changes() != nil || restored != nil { // shared with other replicas, or not read yet
 		go r.watchMaintenance()
 	}
 	return nil
