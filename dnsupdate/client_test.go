@@ -199,17 +199,19 @@ func TestReplaceErrors(t *testing.T) {
 		want     error
 		tsigErr  uint16
 		msg      string
+		// permanent: retrying cannot help until a configuration changes.
+		permanent bool
 	}{
 		{name: "wrong secret", cfg: func(c *Config) { c.Secret = base64.StdEncoding.EncodeToString([]byte("wrong")) },
-			want: ErrBadKey, tsigErr: dns.RcodeBadSig, msg: "check the TSIG key name and secret"},
+			want: ErrBadKey, tsigErr: dns.RcodeBadSig, msg: "check the TSIG key name and secret", permanent: true},
 		{name: "wrong key name", cfg: func(c *Config) { c.KeyName = "other-key." },
-			want: ErrBadKey, tsigErr: dns.RcodeBadKey, msg: "NOTAUTH (TSIG BADKEY)"},
+			want: ErrBadKey, tsigErr: dns.RcodeBadKey, msg: "NOTAUTH (TSIG BADKEY)", permanent: true},
 		{name: "hmac-sha512 accepted", cfg: func(c *Config) { c.Algorithm = "hmac-sha512" }, want: nil},
 		{name: "clock skew", clock: skewed, want: ErrBadTime, tsigErr: dns.RcodeBadTime, msg: "clock skew"},
-		{name: "refused", server: func(f *fakeServer) { f.refuse = true }, want: ErrRefused, msg: "check update-policy"},
-		{name: "not authoritative", zoneName: [2]string{"other.test.", "web.other.test."}, want: ErrNotAuth, msg: "not authoritative"},
-		{name: "name outside zone", zoneName: [2]string{testZone, "web.example.org."}, want: ErrNotZone, msg: "outside the zone"},
-		{name: "no addresses", addrs: []netip.Addr{}, want: ErrInvalid, msg: "refusing to leave the name without records"},
+		{name: "refused", server: func(f *fakeServer) { f.refuse = true }, want: ErrRefused, msg: "check update-policy", permanent: true},
+		{name: "not authoritative", zoneName: [2]string{"other.test.", "web.other.test."}, want: ErrNotAuth, msg: "not authoritative", permanent: true},
+		{name: "name outside zone", zoneName: [2]string{testZone, "web.example.org."}, want: ErrNotZone, msg: "outside the zone", permanent: true},
+		{name: "no addresses", addrs: []netip.Addr{}, want: ErrInvalid, msg: "refusing to leave the name without records", permanent: true},
 		{name: "update not applied", server: func(f *fakeServer) { f.ignore = true }, want: ErrMismatch, msg: "want [127.0.0.7]"},
 		{name: "timeout", server: func(f *fakeServer) { f.hang = true }, cfg: func(c *Config) { c.Timeout = 100 * time.Millisecond },
 			want: ErrTimeout, msg: "no answer from 127.0.0.1:"},
@@ -245,6 +247,9 @@ func TestReplaceErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.msg) {
 				t.Fatalf("error %q does not contain %q", err, tt.msg)
+			}
+			if IsPermanent(err) != tt.permanent {
+				t.Fatalf("IsPermanent(%v) = %v, want %v", err, IsPermanent(err), tt.permanent)
 			}
 			var ue *UpdateError
 			if tt.tsigErr != 0 && (!errors.As(err, &ue) || ue.TSIGError != tt.tsigErr || ue.Rcode != dns.RcodeNotAuth) {

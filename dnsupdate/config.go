@@ -120,27 +120,54 @@ func loadSecret(cfg Config) (string, error) {
 	if cfg.Secret != "" && cfg.SecretFile != "" {
 		return "", fmt.Errorf("dnsupdate: both secret and secret file are set: keep only one")
 	}
-	secret, from := cfg.Secret, "secret"
 	if cfg.SecretFile != "" {
-		b, err := os.ReadFile(cfg.SecretFile)
+		secret, err := ReadSecretFile(cfg.SecretFile)
 		if err != nil {
-			return "", fmt.Errorf("dnsupdate: read TSIG secret file: %w: check the path and its permissions", err)
+			return "", fmt.Errorf("dnsupdate: %w", err)
 		}
-		secret, from = string(b), "secret file "+cfg.SecretFile
-		if m := bindSecret.FindStringSubmatch(secret); m != nil {
-			secret = m[1]
-		}
+		return secret, nil
 	}
+	secret, err := DecodeSecret(cfg.Secret)
+	if err != nil {
+		return "", fmt.Errorf("dnsupdate: TSIG secret %w", err)
+	}
+	return secret, nil
+}
+
+// ReadSecretFile reads a TSIG secret from a file holding the bare base64
+// secret or a BIND key file (what tsig-keygen writes), decodes it and
+// returns it in canonical base64. A caller loading its configuration calls
+// it so that a bad secret fails at start-up, not at the first switch.
+func ReadSecretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read TSIG secret file: %w: check the path and its permissions", err)
+	}
+	secret := string(b)
+	if m := bindSecret.FindStringSubmatch(secret); m != nil {
+		secret = m[1]
+	}
+	decoded, err := DecodeSecret(secret)
+	if err != nil {
+		return "", fmt.Errorf("TSIG secret file %s %w", path, err)
+	}
+	return decoded, nil
+}
+
+// DecodeSecret checks that secret is base64 holding at least one byte and
+// returns it in canonical base64. Its errors read after the secret's name:
+// "is empty: ...", "is not valid base64: ...".
+func DecodeSecret(secret string) (string, error) {
 	secret = strings.TrimSpace(secret)
 	if secret == "" {
-		return "", fmt.Errorf("dnsupdate: TSIG %s is empty: set a base64 secret (tsig-keygen prints one)", from)
+		return "", fmt.Errorf("is empty: set a base64 secret (tsig-keygen prints one)")
 	}
 	raw, err := base64.StdEncoding.DecodeString(secret)
 	if err != nil {
-		return "", fmt.Errorf("dnsupdate: TSIG %s is not valid base64: %w", from, err)
+		return "", fmt.Errorf("is not valid base64: %w; copy the secret from the key statement tsig-keygen printed", err)
 	}
 	if len(raw) == 0 {
-		return "", fmt.Errorf("dnsupdate: TSIG %s decodes to nothing: set a real secret", from)
+		return "", fmt.Errorf("decodes to nothing: set a real secret")
 	}
 	return base64.StdEncoding.EncodeToString(raw), nil
 }

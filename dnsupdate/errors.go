@@ -75,6 +75,9 @@ func (e *UpdateError) hint() string {
 	case ErrBadTime:
 		return "clock skew between receiver and DNS server exceeds the TSIG fudge; sync both clocks (NTP)"
 	case ErrRefused:
+		if e.Op == "probe" {
+			return "check that " + e.Server + " serves the zone and lets this key query it (allow-query)"
+		}
 		return "check update-policy (or allow-update) grants this key the name on " + e.Server
 	case ErrNotAuth:
 		return "the server is not authoritative (primary) for the zone; point dns.server at the zone's primary"
@@ -94,6 +97,26 @@ func (e *UpdateError) hint() string {
 		return "the caller cancelled the request; the update may or may not have been applied, so look the name up before retrying"
 	}
 	return "read the DNS server's log"
+}
+
+// Permanent reports whether sending the same request again cannot succeed
+// until someone changes the server's or the sender's configuration: the key
+// is refused (BADKEY, BADSIG), the update is refused (REFUSED), the server is
+// not authoritative (NOTAUTH), the name lies outside the zone, or the request
+// is invalid. Timeouts, unreachable servers, BADTIME, SERVFAIL and bad
+// responses may pass and are worth retrying.
+func (e *UpdateError) Permanent() bool {
+	switch e.Kind {
+	case ErrBadKey, ErrRefused, ErrNotAuth, ErrNotZone, ErrInvalid:
+		return true
+	}
+	return false
+}
+
+// IsPermanent reports whether err holds an *UpdateError that is Permanent.
+func IsPermanent(err error) bool {
+	var ue *UpdateError
+	return errors.As(err, &ue) && ue.Permanent()
 }
 
 func (e *UpdateError) Unwrap() []error {

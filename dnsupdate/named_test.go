@@ -175,3 +175,34 @@ func TestNamedNotAuthoritative(t *testing.T) {
 		t.Fatalf("got %v, want ErrNotAuth", err)
 	}
 }
+
+// TestNamedProbe: the signed SOA probe passes with the zone's key and fails
+// the way an UPDATE would with a wrong key or a zone the server does not
+// serve, changing nothing.
+func TestNamedProbe(t *testing.T) {
+	skipShort(t)
+	n := startNamed(t, "hmac-sha256")
+	if err := namedClient(t, n, nil).Probe(context.Background(), n.Zone); err != nil {
+		t.Fatalf("Probe with the right key: %v", err)
+	}
+	wrongSecret := base64.StdEncoding.EncodeToString([]byte("definitely-not-the-right-secret!"))
+	for _, tt := range []struct {
+		name string
+		mod  func(*Config)
+		zone string
+		want error
+		msg  string
+	}{
+		{"wrong secret", func(c *Config) { c.SecretFile, c.Secret = "", wrongSecret }, n.Zone, ErrBadKey, "NOTAUTH (TSIG BADSIG): check the TSIG key name and secret"},
+		{"unknown key name", func(c *Config) { c.KeyName = "nobody." }, n.Zone, ErrBadKey, "TSIG BADKEY"},
+		{"zone not served", nil, "elsewhere.test.", ErrRefused, "dns probe of elsewhere.test. SOA at " + n.Addr + " (udp): REFUSED: check that " + n.Addr + " serves the zone"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := namedClient(t, n, tt.mod).Probe(context.Background(), tt.zone)
+			if err == nil || (tt.want != nil && !errors.Is(err, tt.want)) || !strings.Contains(err.Error(), tt.msg) || !IsPermanent(err) {
+				t.Fatalf("Probe = %v, want a permanent error like %v containing %q", err, tt.want, tt.msg)
+			}
+			t.Logf("as the operator sees it: %v", err)
+		})
+	}
+}

@@ -40,6 +40,7 @@ func (r *Receiver) watchOwnership() {
 // calling plugins.
 func (r *Receiver) sessionLost() {
 	r.log.Warn("etcd lease lost: stopping this replica's pipelines; other replicas adopt their incidents")
+	r.m.leaseLost.Inc()
 	r.store.loseAll()
 	for r.ctx.Err() == nil {
 		ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)

@@ -153,6 +153,15 @@ func TestReloadAndCheckConfig(t *testing.T) {
 	os.WriteFile(s.cfgPath, []byte(bad), 0o600)
 	check(1, "services[0].dns.zone: must end with a dot")
 
+	// A TSIG secret that is not base64 fails the check, not the first switch.
+	os.WriteFile(s.cfgPath, good, 0o600)
+	secret := filepath.Join(s.dir, "tsig.secret")
+	goodSecret, _ := os.ReadFile(secret)
+	os.WriteFile(secret, []byte("this is !!! not base64\n"), 0o600)
+	check(1, "dns_servers[0].secret_file: TSIG secret file "+secret+" is not valid base64")
+	os.WriteFile(secret, goodSecret, 0o600)
+	os.WriteFile(s.cfgPath, []byte(bad), 0o600)
+
 	s.proc.Signal(syscall.SIGHUP)
 	waitMetric(t, s, `vcr_config_reload_total{result="failure"}`, "1")
 	if got := s.metric("vcr_config_reload_success"); got != "0" {
@@ -170,7 +179,7 @@ func TestReloadAndCheckConfig(t *testing.T) {
 		t.Fatalf("vcr_config_reload_success = %q after a good reload", got)
 	}
 	s.endpoint.ready.Store(true)
-	inc, err := s.client.Failover(context.Background(), "web")
+	inc, err := s.client.Failover(context.Background(), "web", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +223,46 @@ func TestHangingPluginFailsTheIncident(t *testing.T) {
 	if s.dns.count() != 0 {
 		t.Fatal("DNS switched after a hung prepare")
 	}
+	// Each timed-out attempt cost the plugin its process.
+	if got := s.metric(`vcr_plugin_restarts_total{reason="timeout",strategy="example"}`); got != "3" {
+		t.Errorf("vcr_plugin_restarts_total = %q, want 3", got)
+	}
+	if got := s.metric(`vcr_incidents_held{service="web",state="failed"}`); got != "1" {
+		t.Errorf("vcr_incidents_held for the failed incident = %q, want 1", got)
+	}
 	if resp, err := http.Get(s.url + "/-/healthy"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("receiver unhealthy after a hung plugin: %v", err)
 	}
+}
+
+// TestRefusesToListenOpenly: without auth the receiver does not start on an
+// address reachable beyond loopback unless told explicitly; on loopback it
+// starts.
+func TestRefusesToListenOpenly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "tsig.secret")
+	os.WriteFile(secret, []byte("c2VjcmV0\n"), 0o600)
+	cfg := filepath.Join(dir, "receiver.yml")
+	os.WriteFile(cfg, []byte(`journal: {path: `+filepath.Join(dir, "journal.db")+`}
+plugins: {dir: `+dir+`}
+dns_servers: [{name: main, address: "127.0.0.1:1", key_name: k., secret_file: `+secret+`, probe_interval: 0s}]
+services:
+  - {name: web, primary: {domain: web01, address: 127.0.0.10, port: 80}, strategy: {name: warm}, dns: {name: web.vcr.test., zone: vcr.test.}}
+`), 0o600)
+	bin := testenv.Binary(t, "vcr-receiver")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "--config.file", cfg, "--web.listen-address", fmt.Sprintf("0.0.0.0:%d", testenv.FreePort(t))).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "--web.allow-unauthenticated") {
+		t.Fatalf("open listener without auth: %v\n%s\nwant exit 1 naming --web.allow-unauthenticated", err, out)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	testenv.StartDaemon(t, testenv.DaemonSpec{
+		Name: "vcr-receiver", Path: bin, Args: []string{"--config.file", cfg, "--web.listen-address", addr}, Dir: dir,
+		Log:   filepath.Join(dir, "vcr-receiver.log"),
+		Ready: func() error { return testenv.HTTPOK("http://" + addr + "/-/ready") },
+	})
 }

@@ -30,6 +30,7 @@ type fakeStore struct {
 	closedRev map[string]int64
 	closedID  map[string]string
 	alerts    []journal.AlertRecord
+	events    []journal.Event
 	members   []*fakeCluster
 }
 
@@ -127,6 +128,7 @@ func (f *fakeCluster) CommitClaims(_ context.Context, b journal.Batch, claims []
 	}
 	s.revision++
 	s.alerts = append(s.alerts, b.Alerts...)
+	s.events = append(s.events, b.Events...)
 	for _, inc := range write {
 		s.incidents[inc.ID] = inc
 		if opened[inc.ID] {
@@ -169,8 +171,13 @@ func (f *fakeCluster) Alerts(context.Context, int) ([]journal.AlertRecord, error
 	return append([]journal.AlertRecord(nil), f.s.alerts...), nil
 }
 
-func (f *fakeCluster) Events(context.Context, int) ([]journal.Event, error) { return nil, nil }
-func (f *fakeCluster) Close() error                                         { return nil }
+func (f *fakeCluster) Events(context.Context, int) ([]journal.Event, error) {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	return append([]journal.Event(nil), f.s.events...), nil
+}
+
+func (f *fakeCluster) Close() error { return nil }
 
 func (f *fakeCluster) Orphans(context.Context) ([]string, error) {
 	f.s.mu.Lock()
@@ -372,4 +379,39 @@ vcr_receiver_takeovers_total 1
 	if inc.Owner == "" || inc.Phase(api.PhaseSwitch) == nil || inc.Phase(api.PhaseSwitch).Outcome != api.OutcomeOK {
 		t.Errorf("incident = %+v", inc)
 	}
+}
+
+// TestClusterSharesMaintenance: a window opened on one replica holds on the
+// others once they read the journal (what watchMaintenance does every
+// maintenanceRefresh), and so does its end; the alerts each declined add up.
+func TestClusterSharesMaintenance(t *testing.T) {
+	store, rs, _ := replicas(t, 2, &fakeStrategies{}, &fakeDNS{})
+	ctx := context.Background()
+	w, err := rs[0].StartMaintenance(ctx, api.MaintenanceRequest{Service: "web", Duration: "1h", Comment: "kernel update"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rs[1].restoreMaintenance(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := rs[1].Ingest(ctx, webhook(t, shutoffWeb)); err != nil || len(ids) != 0 {
+		t.Fatalf("b opened %v (%v) inside a's window", ids, err)
+	}
+	if err := rs[0].restoreMaintenance(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := rs[0].Maintenance(); len(got) != 1 || got[0].DeclinedTotal != 1 {
+		t.Fatalf("a's view of the window = %+v; want the alert b declined", got)
+	}
+	if _, err := rs[0].StopMaintenance(ctx, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs[1].restoreMaintenance(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := rs[1].Ingest(ctx, webhook(t, shutoffWeb))
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("after the window b opened %v (%v), want one incident", ids, err)
+	}
+	waitStore(t, store, "the incident resolved", func(m map[string]api.Incident) bool { return onlyIncident(m, api.StateResolved) })
 }

@@ -103,6 +103,11 @@ func (s *updateCounter) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		w.WriteMsg(m)
 		return
 	}
+	if len(r.Question) == 1 && r.Question[0].Qtype == dns.TypeSOA && strings.EqualFold(r.Question[0].Name, s.zone) {
+		// The receiver's signed probe.
+		m.Answer = append(m.Answer, &dns.SOA{Hdr: dns.RR_Header{Name: s.zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 1},
+			Ns: "ns." + s.zone, Mbox: "hostmaster." + s.zone, Serial: 1, Refresh: 60, Retry: 30, Expire: 600, Minttl: 1})
+	}
 	if len(r.Question) == 1 && r.Question[0].Qtype == dns.TypeA {
 		q := r.Question[0]
 		s.mu.Lock()

@@ -7,12 +7,15 @@ import (
 )
 
 // The kinds of failure the receiver's operations (Ingest, Manual,
-// Acknowledge) report. Each error still says in words what happened and what
+// Acknowledge, ...) report. Each error still says in words what happened and what
 // to do next; the kind only tells a caller how to react. http.go alone turns
 // kinds into status codes.
 var (
 	// ErrNotFound: no such service or incident.
 	ErrNotFound = errors.New("not found")
+	// ErrInvalid: the request itself is wrong (an unknown kind, a flag the
+	// operation does not take); repeating it cannot help.
+	ErrInvalid = errors.New("invalid request")
 	// ErrConflict: the service or incident is in a state that forbids the
 	// operation now (an open incident, a running pipeline); waiting or
 	// acknowledging first helps.

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/config"
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
 )
 
@@ -25,7 +26,23 @@ const MaxBodyBytes = 1 << 20
 
 // Handler returns the receiver's HTTP API. gatherer serves /metrics (nil
 // means the default registry).
+//
+// Every state-changing request passes cross-origin protection first: a
+// browser that cached an operator's Basic credentials must not let another
+// site's form POST start a failover. Browsers mark such a request
+// (Sec-Fetch-Site, Origin) and get 403; Alertmanager, vcrctl and curl send
+// neither header and pass, as does the status page's own same-origin form.
 func (r *Receiver) Handler(gatherer prometheus.Gatherer) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, http.StatusForbidden, "cross-origin request refused: "+req.Method+" "+req.URL.Path+
+			" came from another site's page; use the receiver's status page, vcrctl or the API directly")
+	}))
+	return cop.Handler(r.routes(gatherer))
+}
+
+// routes is the API's mux, behind Handler's cross-origin protection.
+func (r *Receiver) routes(gatherer prometheus.Gatherer) http.Handler {
 	if gatherer == nil {
 		gatherer = prometheus.DefaultGatherer
 	}
@@ -34,9 +51,15 @@ func (r *Receiver) Handler(gatherer prometheus.Gatherer) http.Handler {
 	mux.Handle("GET /api/v1/incidents", r.auth(http.HandlerFunc(r.handleIncidents)))
 	mux.Handle("GET /api/v1/incidents/{id}", r.auth(http.HandlerFunc(r.handleIncident)))
 	mux.Handle("POST /api/v1/incidents/{id}/acknowledge", r.auth(http.HandlerFunc(r.handleAcknowledge)))
+	mux.Handle("POST /api/v1/incidents/{id}/retry", r.auth(http.HandlerFunc(r.handleRetry)))
 	mux.Handle("GET /api/v1/services", r.auth(http.HandlerFunc(r.handleServices)))
-	mux.Handle("POST /api/v1/services/{name}/failover", r.auth(http.HandlerFunc(r.handleManual(api.KindDrill))))
+	mux.Handle("POST /api/v1/services/{name}/failover", r.auth(http.HandlerFunc(r.handleManual(api.KindManualFailover))))
+	mux.Handle("POST /api/v1/services/{name}/drill", r.auth(http.HandlerFunc(r.handleManual(api.KindDrill))))
 	mux.Handle("POST /api/v1/services/{name}/failback", r.auth(http.HandlerFunc(r.handleManual(api.KindFailback))))
+	mux.Handle("GET /api/v1/services/{name}/plan", r.auth(http.HandlerFunc(r.handlePlan)))
+	mux.Handle("GET /api/v1/maintenance", r.auth(http.HandlerFunc(r.handleMaintenance)))
+	mux.Handle("POST /api/v1/maintenance", r.auth(http.HandlerFunc(r.handleStartMaintenance)))
+	mux.Handle("DELETE /api/v1/maintenance/{id}", r.auth(http.HandlerFunc(r.handleStopMaintenance)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("Healthy.\n"))
@@ -44,6 +67,11 @@ func (r *Receiver) Handler(gatherer prometheus.Gatherer) http.Handler {
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !r.ready.Load() {
 			http.Error(w, "Not ready: loading the journal or shutting down.", http.StatusServiceUnavailable)
+			return
+		}
+		// Alerts are still journaled, but no switch could succeed.
+		if p := r.dnsProblem(); p != "" {
+			http.Error(w, "Not ready: "+p, http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("Ready.\n"))
@@ -108,6 +136,8 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, ErrInvalid):
+		return http.StatusBadRequest
 	case errors.Is(err, ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrNotOwner):
@@ -226,6 +256,7 @@ func (r *Receiver) Services() []api.ServiceStatus {
 			if ss.CurrentAddress == "" || st.location == api.LocationPrimary {
 				ss.CurrentAddress = s.Primary.Address
 			}
+			ss.Actions = r.actions(&s, ss)
 			out = append(out, ss)
 		}
 	})
@@ -233,13 +264,46 @@ func (r *Receiver) Services() []api.ServiceStatus {
 	return out
 }
 
+// actions are the runs Manual would accept for a service now, with their
+// plans: none while an incident holds it; on its primary a manual failover
+// and a drill; elsewhere a failback.
+func (r *Receiver) actions(svc *config.Service, st api.ServiceStatus) []api.Plan {
+	p := r.store.pipeline
+	switch {
+	case st.OpenIncident != "":
+		return nil
+	case st.Location == api.LocationPrimary:
+		return []api.Plan{p.Plan(api.KindManualFailover, false, svc), p.Plan(api.KindDrill, false, svc)}
+	default:
+		return []api.Plan{p.Plan(api.KindFailback, false, svc)}
+	}
+}
+
 func (r *Receiver) handleServices(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, r.Services())
 }
 
+// forced reads the `force` query parameter of a manual run.
+func forced(req *http.Request) (bool, error) {
+	v := req.URL.Query().Get("force")
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, withKind(ErrInvalid, fmt.Errorf("force=%q: use force=true or leave it out", v))
+	}
+	return b, nil
+}
+
 func (r *Receiver) handleManual(kind api.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
-		inc, err := r.Manual(req.Context(), req.PathValue("name"), kind)
+		force, err := forced(req)
+		if err != nil {
+			writeError(w, statusOf(err), err.Error())
+			return
+		}
+		inc, err := r.Manual(req.Context(), req.PathValue("name"), kind, force)
 		if err != nil {
 			writeError(w, statusOf(err), err.Error())
 			return
@@ -255,4 +319,60 @@ func (r *Receiver) handleAcknowledge(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, inc)
+}
+
+func (r *Receiver) handlePlan(w http.ResponseWriter, req *http.Request) {
+	force, err := forced(req)
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	plan, err := r.Plan(req.PathValue("name"), api.Kind(req.URL.Query().Get("kind")), force)
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, plan)
+}
+
+func (r *Receiver) handleRetry(w http.ResponseWriter, req *http.Request) {
+	inc, err := r.Retry(req.Context(), req.PathValue("id"))
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, inc)
+}
+
+func (r *Receiver) handleMaintenance(w http.ResponseWriter, _ *http.Request) {
+	ws := r.Maintenance()
+	if ws == nil {
+		ws = []api.Maintenance{}
+	}
+	writeJSON(w, http.StatusOK, ws)
+}
+
+func (r *Receiver) handleStartMaintenance(w http.ResponseWriter, req *http.Request) {
+	var mr api.MaintenanceRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&mr); err != nil {
+		writeError(w, http.StatusBadRequest, "the body is not a maintenance request: "+err.Error()+`; send {"service"|"host"|"cloud": "...", "duration": "2h", "comment": "..."}`)
+		return
+	}
+	win, err := r.StartMaintenance(req.Context(), mr)
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, win)
+}
+
+func (r *Receiver) handleStopMaintenance(w http.ResponseWriter, req *http.Request) {
+	win, err := r.StopMaintenance(req.Context(), req.PathValue("id"))
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, win)
 }

@@ -123,8 +123,12 @@ func routeDelivery(s *store, cfg *config.Config, msg *Message, now time.Time) in
 			for _, svc := range services {
 				rec := rec
 				rec.Service = svc.Name
-				id, note := route(s, svc, a, rec.Source, now)
+				id, note, window := route(s, svc, a, rec.Source, now)
 				rec.IncidentID, rec.Note = id, note
+				if window != nil {
+					d := api.Declined{At: now, Service: svc.Name, Alertname: a.Labels["alertname"], Source: rec.Source}
+					res.batch.Events = append(res.batch.Events, s.declineLocked(window, d))
+				}
 				if note == noteOpened {
 					if d := s.incidentLocked(id).inc.Phase(api.PhaseDetect); d != nil {
 						res.detect = append(res.detect, d.DurationSeconds)
@@ -178,23 +182,25 @@ func (res *ingestResult) claim(s *store, service, id, note string) {
 // wins; otherwise the domain UUID, then the domain name (also requiring the
 // host to match when both sides name one); host- and cloud-wide alerts match
 // every service on that host or cloud. VCRStandbyOverloaded is about the
-// standby VM, so it matches every service that runs there. Call it under
-// the store's lock.
+// standby VM, so it matches only services that run there, even when its
+// `service` label names one (a relabelled or hand-made alert must not move a
+// service off its primary). Call it under the store's lock.
 func matchServices(s *store, cfg *config.Config, a template.Alert) []*config.Service {
 	l := a.Labels
+	alertname := l["alertname"]
+	onStandby := func(svc *config.Service) bool { return s.stateLocked(svc.Name).location == api.LocationStandby }
 	if name := l["service"]; name != "" {
-		if svc := cfg.Service(name); svc != nil {
+		if svc := cfg.Service(name); svc != nil && (alertname != scaleUpAlert || onStandby(svc)) {
 			return []*config.Service{svc}
 		}
 		return nil
 	}
 	var out []*config.Service
-	alertname := l["alertname"]
 	for i := range cfg.Services {
 		svc := &cfg.Services[i]
 		switch {
 		case alertname == scaleUpAlert:
-			if s.stateLocked(svc.Name).location == api.LocationStandby {
+			if onStandby(svc) {
 				out = append(out, svc)
 			}
 		case l["uuid"] != "" && svc.Primary.UUID != "":
@@ -248,25 +254,30 @@ const noteOpened = "opened incident"
 
 // route joins the alert to the service's open incident or opens one,
 // returning the incident ID (empty if none) and a note for the journal.
-// Call it under the store's lock.
-func route(s *store, svc *config.Service, a template.Alert, source string, now time.Time) (string, string) {
+// An alert that would start a recovery while a maintenance window covers
+// the service starts nothing; route returns that window. Call it under the
+// store's lock.
+func route(s *store, svc *config.Service, a template.Alert, source string, now time.Time) (string, string, *api.Maintenance) {
 	alertname := a.Labels["alertname"]
 	firing := a.Status != "resolved"
 	if mi := s.heldLocked(svc.Name); mi != nil {
 		joinAlert(&mi.inc, a, source, now)
 		if !firing {
-			return mi.inc.ID, "resolved: recorded; a started recovery is never cancelled"
+			return mi.inc.ID, "resolved: recorded; a started recovery is never cancelled", nil
 		}
-		return mi.inc.ID, "joined the open incident"
+		return mi.inc.ID, "joined the open incident", nil
 	}
 	if id := s.remoteLocked(svc.Name); id != "" {
 		if !firing {
-			return id, "resolved: recorded; a started recovery is never cancelled"
+			return id, "resolved: recorded; a started recovery is never cancelled", nil
 		}
-		return id, "joined the open incident (run by another replica)"
+		return id, "joined the open incident (run by another replica)", nil
 	}
 	if !firing {
-		return "", "resolved and no incident is open"
+		return "", "resolved and no incident is open", nil
+	}
+	if w := s.windowForLocked(svc, now); w != nil && (failoverAlerts[alertname] || alertname == scaleUpAlert) {
+		return "", declinedNote(w), w
 	}
 	st := s.stateLocked(svc.Name)
 	kind := api.KindFailover
@@ -274,11 +285,11 @@ func route(s *store, svc *config.Service, a template.Alert, source string, now t
 	switch {
 	case alertname == scaleUpAlert:
 		if svc.ScaleUp == nil {
-			return "", "no scaleup strategy configured for this service"
+			return "", "no scaleup strategy configured for this service", nil
 		}
 		kind, strategy = api.KindScaleUp, svc.ScaleUp.Name
 	case !failoverAlerts[alertname]:
-		return "", "alert " + alertname + " does not trigger a recovery"
+		return "", "alert " + alertname + " does not trigger a recovery", nil
 	case st.location != api.LocationPrimary:
 		// Repeats of the failure that moved the service carry its original
 		// start time. A start after the recovery ended means the old primary
@@ -287,7 +298,7 @@ func route(s *store, svc *config.Service, a template.Alert, source string, now t
 		if mi := svc.Flap.MinInterval; mi > 0 && a.StartsAt.After(st.lastClosed) && now.Sub(st.lastClosed) < mi {
 			break
 		}
-		return "", "service already runs on the " + st.location + "; fail back before it can fail over again"
+		return "", "service already runs on the " + st.location + "; fail back before it can fail over again", nil
 	}
 	inc := api.Incident{
 		ID:       newIncidentID(now, svc.Name),
@@ -315,12 +326,17 @@ func route(s *store, svc *config.Service, a template.Alert, source string, now t
 	if mi := svc.Flap.MinInterval; mi > 0 && !st.lastClosed.IsZero() && now.Sub(st.lastClosed) < mi {
 		inc.State = api.StateNeedsAttention
 		inc.Error = "the previous recovery of " + svc.Name + " ended " + now.Sub(st.lastClosed).Round(time.Second).String() +
-			" ago, within flap.min_interval " + mi.String() + ": not failing over automatically. Check the service, then acknowledge this incident or run a manual failover"
+			" ago, within flap.min_interval " + mi.String() + ": not failing over automatically. Check the service, then acknowledge this incident"
+		if st.location == api.LocationPrimary {
+			inc.Error += "; to move it anyway, run `vcrctl failover " + svc.Name + "`, which fences the primary first"
+		} else {
+			inc.Error += "; " + svc.Name + " still runs on the " + st.location
+		}
 		closed := now
 		inc.ClosedAt = &closed
 	}
 	s.holdLocked(inc)
-	return inc.ID, noteOpened
+	return inc.ID, noteOpened, nil
 }
 
 func joinAlert(inc *api.Incident, a template.Alert, source string, now time.Time) {

@@ -15,6 +15,11 @@ type metrics struct {
 	reloadSuccess   prometheus.Gauge
 	reloadsTotal    *prometheus.CounterVec
 	dnsUpdates      *prometheus.CounterVec
+
+	dnsProbeSuccess     *prometheus.GaugeVec
+	dnsProbeLastSuccess *prometheus.GaugeVec
+	journalWriteErrors  prometheus.Counter
+	leaseLost           prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -57,13 +62,66 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "vcr_dns_updates_total",
 			Help: "DNS UPDATE messages sent to switch a service, by result.",
 		}, []string{"service", "result"}),
+		dnsProbeSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vcr_receiver_dns_probe_success",
+			Help: "1 if the DNS server's last TSIG-signed SOA probe of every zone switched there succeeded, 0 if not.",
+		}, []string{"server"}),
+		dnsProbeLastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vcr_receiver_dns_probe_last_success_timestamp_seconds",
+			Help: "When the DNS server last passed its TSIG-signed SOA probe, in seconds since the epoch.",
+		}, []string{"server"}),
+		journalWriteErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vcr_journal_write_errors_total",
+			Help: "Journal writes that failed (disk, etcd quorum); a claim conflict or a lost ownership is a verdict, not an error.",
+		}),
+		leaseLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vcr_receiver_etcd_lease_lost_total",
+			Help: "Times this replica lost its etcd lease and stopped its pipelines (etcd journal only).",
+		}),
 	}
 	m.reloadSuccess.Set(1)
 	if reg != nil {
 		reg.MustRegister(m.recoveries, m.phaseDuration, m.incidentsOpen, m.webhookRequests,
-			m.journalWrite, m.alertsReceived, m.reloadSuccess, m.reloadsTotal, m.dnsUpdates)
+			m.journalWrite, m.alertsReceived, m.reloadSuccess, m.reloadsTotal, m.dnsUpdates,
+			m.dnsProbeSuccess, m.dnsProbeLastSuccess, m.journalWriteErrors, m.leaseLost)
 	}
 	return m
+}
+
+// heldIncidents exports vcr_incidents_held{service,state}: one series per
+// incident this replica holds, read from the store at each scrape, so a
+// failed or needs-attention incident waiting for an operator raises an
+// alert (rules/vcr-receiver-health.rules.yml) for as long as it waits.
+type heldIncidents struct {
+	s    *store
+	desc *prometheus.Desc
+}
+
+func newHeldIncidents(s *store) *heldIncidents {
+	return &heldIncidents{s: s, desc: prometheus.NewDesc("vcr_incidents_held",
+		"Incidents this replica holds (running, failed or needing attention, until resolved or acknowledged), by service and state.",
+		[]string{"service", "state"}, nil)}
+}
+
+func (h *heldIncidents) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
+
+func (h *heldIncidents) Collect(ch chan<- prometheus.Metric) {
+	h.s.mu.Lock()
+	counts := map[[2]string]int{}
+	for _, mi := range h.s.incidents {
+		counts[[2]string{mi.inc.Service, string(mi.inc.State)}]++
+	}
+	h.s.mu.Unlock()
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(h.desc, prometheus.GaugeValue, float64(n), k[0], k[1])
+	}
+}
+
+// forgetDNSServer drops the probe series of a server gone from the
+// configuration.
+func (m *metrics) forgetDNSServer(server string) {
+	m.dnsProbeSuccess.DeleteLabelValues(server)
+	m.dnsProbeLastSuccess.DeleteLabelValues(server)
 }
 
 // ReloadResult records a configuration reload attempt in the metrics.

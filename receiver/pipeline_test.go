@@ -272,7 +272,11 @@ func TestResumeAfterRestart(t *testing.T) {
 
 // manual runs Manual and returns the status the HTTP API would answer.
 func manual(h *harness, service string, kind api.Kind) (api.Incident, int, error) {
-	inc, err := h.r.Manual(context.Background(), service, kind)
+	return manualRun(h, service, kind, false)
+}
+
+func manualRun(h *harness, service string, kind api.Kind, force bool) (api.Incident, int, error) {
+	inc, err := h.r.Manual(context.Background(), service, kind, force)
 	if err != nil {
 		return inc, statusOf(err), err
 	}
@@ -320,7 +324,7 @@ func TestAPIOverHTTP(t *testing.T) {
 	h := newHarness(t, testConfig)
 	c := api.New(h.srv.URL, "")
 	ctx := context.Background()
-	inc, err := c.Failover(ctx, "db")
+	inc, err := c.Drill(ctx, "db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,5 +391,158 @@ func TestFlapPolicy(t *testing.T) {
 	}
 	if p, _ := h.strat.counts(); p != 1 {
 		t.Fatalf("%d prepares; the flapping failure must not run a second one", p)
+	}
+}
+
+// TestManualFailoverFences: an operator's failover fences the primary,
+// unlike a drill; while an unfenced primary still answers it stops in
+// needs-attention and says how to force it; forced, it switches.
+func TestManualFailoverFences(t *testing.T) {
+	h := newHarness(t, testConfig)
+	inc, code, err := manual(h, "web", api.KindManualFailover)
+	if err != nil {
+		t.Fatal(code, err)
+	}
+	got := h.waitState(inc.ID, api.StateResolved)
+	if got.Kind != api.KindManualFailover || got.Phase(api.PhaseFence).Outcome != api.OutcomeOK || h.fencer.calls != 1 || h.dns.count() != 1 {
+		t.Fatalf("manual failover: kind %s, fence %+v, %d fence calls, %d switches; want the primary fenced and one switch",
+			got.Kind, got.Phase(api.PhaseFence), h.fencer.calls, h.dns.count())
+	}
+
+	// The primary's host cannot be reached and the primary still answers.
+	h2 := newHarness(t, testConfig)
+	h2.fencer.err = fmt.Errorf("dial: %w", pipeline.ErrHostUnreachable)
+	h2.prober.primaryAnswers.Store(true)
+	inc, _, err = manual(h2, "web", api.KindManualFailover)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = h2.waitState(inc.ID, api.StateNeedsAttention)
+	if p, _ := h2.strat.counts(); p != 0 || h2.dns.count() != 0 {
+		t.Fatalf("prepare %d, switch %d while the primary answers; want none", p, h2.dns.count())
+	}
+	if !strings.Contains(got.Error, "vcrctl failover web --force") {
+		t.Errorf("needs-attention error %q does not say how to force the failover", got.Error)
+	}
+	h2.r.Wait()
+	if _, err := h2.r.Acknowledge(context.Background(), inc.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, code, _ := manualRun(h2, "web", api.KindDrill, true); code != http.StatusBadRequest {
+		t.Errorf("a forced drill = %d, want 400", code)
+	}
+	inc, _, err = manualRun(h2, "web", api.KindManualFailover, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = h2.waitState(inc.ID, api.StateResolved)
+	if !got.Force || h2.dns.count() != 1 || !strings.Contains(strings.Join(got.Phase(api.PhaseFence).Messages, "|"), "forced") {
+		t.Fatalf("forced failover: force %v, %d switches, fence %+v", got.Force, h2.dns.count(), got.Phase(api.PhaseFence))
+	}
+}
+
+// TestPlansNameWhatRuns: the plan the API shows before a run lists the
+// phases the run records as run, for each kind an operator can start.
+func TestPlansNameWhatRuns(t *testing.T) {
+	for _, kind := range []api.Kind{api.KindManualFailover, api.KindDrill} {
+		h := newHarness(t, testConfig)
+		plan, err := h.r.Plan("web", kind, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inc, _, err := manual(h, "web", kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := h.waitState(inc.ID, api.StateResolved)
+		var ran []string
+		for _, p := range got.Phases {
+			if p.Name != api.PhaseDetect && p.Outcome != api.OutcomeSkipped {
+				ran = append(ran, p.Name)
+			}
+		}
+		if strings.Join(plan.Running(), " ") != strings.Join(ran, " ") {
+			t.Errorf("%s: plan names %v, the run ran %v", kind, plan.Running(), ran)
+		}
+	}
+	h := newHarness(t, testConfig)
+	svcs := h.r.Services()
+	if len(svcs[1].Actions) != 2 || svcs[1].Actions[0].Kind != api.KindManualFailover || svcs[1].Actions[1].Kind != api.KindDrill {
+		t.Fatalf("web on its primary offers %+v, want a manual failover and a drill", svcs[1].Actions)
+	}
+	if fence := svcs[1].Actions[1].Steps[0]; fence.Runs || !strings.Contains(fence.Does, "stays up") {
+		t.Errorf("the drill's plan says fence %+v; a drill does not fence", fence)
+	}
+	if fence := svcs[1].Actions[0].Steps[0]; !fence.Runs || !strings.Contains(fence.Does, "destroy the primary web01 through libvirt on hv1") {
+		t.Errorf("the manual failover's plan says fence %+v", fence)
+	}
+}
+
+// TestRetryResumesTheFailedPhase: an operator's retry runs the failed phase
+// again and what follows it; completed phases are not rerun, and a switch
+// that reached DNS is not sent again.
+func TestRetryResumesTheFailedPhase(t *testing.T) {
+	h := newHarness(t, testConfig)
+	h.dns.err = errors.New("no answer from 127.0.0.1:5353")
+	id := openIncident(t, h, shutoffWeb)
+	h.waitState(id, api.StateFailed)
+	h.r.Wait()
+	ctx := context.Background()
+	if _, err := h.r.Retry(ctx, "nope"); statusOf(err) != http.StatusNotFound {
+		t.Errorf("retry of an unknown incident: %v", err)
+	}
+
+	h.dns.mu.Lock()
+	h.dns.err = nil
+	h.dns.mu.Unlock()
+	if _, err := h.r.Retry(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	got := h.waitState(id, api.StateResolved)
+	h.r.Wait()
+	if p, _ := h.strat.counts(); p != 1 || h.fencer.calls != 1 {
+		t.Fatalf("retry ran prepare %d and fence %d times in all, want once each", p, h.fencer.calls)
+	}
+	if sw := got.Phase(api.PhaseSwitch); sw.Outcome != api.OutcomeOK || sw.Attempts != 4 || h.dns.count() != 4 || got.Error != "" || got.ClosedAt == nil {
+		t.Fatalf("after retry: switch %+v, %d UPDATEs, error %q; want ok on the 4th attempt", sw, h.dns.count(), got.Error)
+	}
+	if _, err := h.r.Retry(ctx, id); statusOf(err) != http.StatusConflict || !strings.Contains(err.Error(), "only a failed incident") {
+		t.Errorf("retry of a resolved incident: %v", err)
+	}
+
+	// The UPDATE reached the server, but the phase failed afterwards (its
+	// check timed out): the retry finds DNS switched and sends nothing.
+	h2 := newHarness(t, testConfig)
+	h2.dns.err = errors.New("verify timed out")
+	id = openIncident(t, h2, shutoffWeb)
+	h2.waitState(id, api.StateFailed)
+	h2.r.Wait()
+	h2.dns.mu.Lock()
+	h2.dns.err = nil
+	h2.dns.records = map[string][]netip.Addr{"web.example.test.": {netip.MustParseAddr("127.0.0.2")}}
+	h2.dns.mu.Unlock()
+	sent := h2.dns.count()
+	if _, err := h2.r.Retry(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	got = h2.waitState(id, api.StateResolved)
+	if h2.dns.count() != sent || got.DNS == nil || got.DNS.SwitchedAt == nil {
+		t.Fatalf("retry sent %d more UPDATEs (DNS %+v); the switch had reached DNS and must not be redone", h2.dns.count()-sent, got.DNS)
+	}
+}
+
+// TestRetryOverHTTP: the API's retry answers 202 for a failed incident and
+// 409 for one that needs attention, saying what to do instead.
+func TestRetryOverHTTP(t *testing.T) {
+	h := newHarness(t, testConfig)
+	h.fencer.err = fmt.Errorf("dial: %w", pipeline.ErrHostUnreachable)
+	h.prober.primaryAnswers.Store(true)
+	id := openIncident(t, h, shutoffWeb)
+	h.waitState(id, api.StateNeedsAttention)
+	h.r.Wait()
+	c := api.New(h.srv.URL, "")
+	var se *api.StatusError
+	if _, err := c.Retry(context.Background(), id); !errors.As(err, &se) || se.Code != 409 || !strings.Contains(se.Message, "vcrctl failover web") {
+		t.Fatalf("retry of a needs-attention incident: %v", err)
 	}
 }

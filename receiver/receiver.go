@@ -30,9 +30,12 @@ type Options struct {
 	Strategies pipeline.Strategies
 	Prober     pipeline.Prober
 	DNS        pipeline.DNS
-	Logger     *slog.Logger
-	Registry   prometheus.Registerer
-	Clock      pipeline.Clock
+	// DNSProbe, when set, probes each DNS server at its probe_interval;
+	// a failing server makes /-/ready answer 503.
+	DNSProbe DNSProber
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+	Clock    pipeline.Clock
 }
 
 // Receiver accepts alerts and operators' requests. Its store holds the open
@@ -46,6 +49,7 @@ type Receiver struct {
 	m     *metrics
 	own   ownership.Ownership
 	store *store
+	dns   dnsHealth
 
 	ctx    context.Context // ends at Shutdown
 	cancel context.CancelFunc
@@ -78,6 +82,9 @@ func New(opts Options) (*Receiver, error) {
 		Metrics: pipeline.Metrics{Recoveries: r.m.recoveries, PhaseDuration: r.m.phaseDuration, DNSUpdates: r.m.dnsUpdates},
 	})
 	r.store = newStore(r.ctx, r.own, p, r.m, r.log)
+	if opts.Registry != nil {
+		opts.Registry.MustRegister(newHeldIncidents(r.store))
+	}
 	return r, nil
 }
 
@@ -99,13 +106,30 @@ func (r *Receiver) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load incidents from journal: %w", err)
 	}
+	// Maintenance windows first: none may be missing once the receiver
+	// answers webhooks. A journal that cannot list them does not keep the
+	// receiver from recovering services (their silences still hold); it
+	// tries again every maintenanceRefresh.
+	restored := r.restoreMaintenance(ctx)
+	if restored != nil {
+		r.log.Error("maintenance windows not restored; recovering as if none held until they are", "err", restored)
+	}
 	for _, id := range r.store.load(incs) {
 		r.log.Info("resuming incident after restart", "incident", id)
 		r.store.start(id)
 	}
 	r.adoptOrphans()
+	if r.opts.DNSProbe != nil {
+		// The first round runs before the receiver says it is ready, so
+		// /-/ready is truthful from the start.
+		r.probeDNS(ctx)
+		go r.watchDNS()
+	}
 	r.ready.Store(true)
 	go r.watchOwnership()
+	if r.own.Changes() != nil || restored != nil { // shared with other replicas, or not read yet
+		go r.watchMaintenance()
+	}
 	return nil
 }
 

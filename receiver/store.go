@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -17,7 +18,8 @@ import (
 // store is the receiver's memory of incidents, kept beside the journal that
 // holds all of them: the incidents this replica holds (runs, or keeps until
 // an operator acknowledges them), the service each one holds, the services
-// whose incident another replica runs, and where each service runs.
+// whose incident another replica runs, where each service runs, and the
+// maintenance windows that keep services from recovering automatically.
 //
 // One mutex guards it all. Mapping an alert to a service and opening or
 // joining that service's incident happen under it (see locked), so a storm
@@ -35,6 +37,7 @@ type store struct {
 	open      map[string]string       // service -> held incident ID
 	remote    map[string]string       // service -> incident another replica runs
 	services  map[string]*serviceState
+	windows   map[string]*api.Maintenance // maintenance windows by ID (maintenance.go)
 	// session is the context this replica's runners run under; it ends
 	// when the replica loses every incident at once (its lease expired).
 	parent     context.Context
@@ -125,7 +128,7 @@ func (s *store) applyLocationLocked(inc *api.Incident) {
 		return
 	}
 	switch inc.Kind {
-	case api.KindFailover, api.KindDrill:
+	case api.KindFailover, api.KindManualFailover, api.KindDrill:
 		st.location = api.LocationStandby
 	case api.KindScaleUp:
 		st.location = api.LocationBiggerVM
@@ -141,7 +144,7 @@ func (s *store) applyLocationLocked(inc *api.Incident) {
 func (s *store) commit(ctx context.Context, b journal.Batch, claims []journal.Claim) error {
 	start := time.Now()
 	err := s.own.Commit(ctx, b, claims)
-	s.m.journalWrite.Observe(time.Since(start).Seconds())
+	s.observeWrite(start, err)
 	return err
 }
 
@@ -149,8 +152,19 @@ func (s *store) commit(ctx context.Context, b journal.Batch, claims []journal.Cl
 func (s *store) commitUnheld(ctx context.Context, inc api.Incident) error {
 	start := time.Now()
 	err := s.own.CommitUnheld(ctx, inc)
-	s.m.journalWrite.Observe(time.Since(start).Seconds())
+	s.observeWrite(start, err)
 	return err
+}
+
+// observeWrite times a journal write and counts it when it failed. A claim
+// conflict and a lost ownership are answers about who may act, not failed
+// writes, and a cancelled caller (a shutdown) is no fault of the journal.
+func (s *store) observeWrite(start time.Time, err error) {
+	s.m.journalWrite.Observe(time.Since(start).Seconds())
+	var conflict *journal.ConflictError
+	if err != nil && !errors.As(err, &conflict) && !errors.Is(err, ErrNotOwner) && !errors.Is(err, context.Canceled) {
+		s.m.journalWriteErrors.Inc()
+	}
 }
 
 // settleOpened ends the claims of incidents a delivery opened: kept if the

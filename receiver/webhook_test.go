@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -128,6 +129,9 @@ func TestMapping(t *testing.T) {
 		{"service label", map[string]string{"alertname": "VCRDomainShutoff", "service": "db"}, []string{"db"}},
 		{"host heartbeat", map[string]string{"alertname": "VCRHostHeartbeatLost", "host": "hv1"}, []string{"web", "db"}},
 		{"unknown", map[string]string{"alertname": "VCRDomainShutoff", "domain": "zzz"}, nil},
+		// The standby is overloaded, not the service: a service still on its
+		// primary has nothing to move, whatever label the alert carries.
+		{"overload naming a service on its primary", map[string]string{"alertname": "VCRStandbyOverloaded", "role": "standby", "service": "web"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,6 +176,11 @@ func TestScaleUpOnlyWhenOnStandby(t *testing.T) {
 	overloaded := map[string]string{"alertname": "VCRStandbyOverloaded", "domain": "standby-vm", "role": "standby"}
 	if code, _ := h.post(payload("firing", overloaded)); code != 200 || len(h.incidents()) != 0 {
 		t.Fatalf("scale-up opened while the service is on its primary")
+	}
+	named := maps.Clone(overloaded)
+	named["service"] = "web"
+	if code, _ := h.post(payload("firing", named)); code != 200 || len(h.incidents()) != 0 {
+		t.Fatalf("an overload alert naming web moved it off its primary")
 	}
 	code, body := h.post(payload("firing", shutoffWeb))
 	var ar api.AlertsResponse
@@ -229,4 +238,60 @@ func FuzzWebhookDecode(f *testing.F) {
 			matchServices(s, cfg, a)
 		}
 	})
+}
+
+// TestCrossOriginProtection: a cross-site form POST that a browser sends
+// with the operator's cached Basic credentials is refused before it can
+// start anything; Alertmanager's webhook, which sends no Origin, passes.
+func TestCrossOriginProtection(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("hunter2"), 0o600)
+	sec := filepath.Join(dir, "tsig")
+	os.WriteFile(sec, []byte("c2VjcmV0"), 0o600)
+	cfgPath := filepath.Join(dir, "c.yml")
+	os.WriteFile(cfgPath, []byte(strings.Replace(testConfig, "/dev/null", sec, 1)+"web: {auth: {basic_auth: {username: operator, password_file: "+pw+"}}}\n"), 0o600)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, testConfig)
+	h.r.SetConfig(cfg)
+	post := func(path string, hdr map[string]string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, h.srv.URL+path, strings.NewReader("x=1"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("operator", "hunter2") // what the browser has cached
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for name, hdr := range map[string]map[string]string{
+		"a modern browser":    {"Sec-Fetch-Site": "cross-site", "Origin": "https://attacker.example"},
+		"an older browser":    {"Origin": "https://attacker.example"},
+		"a sibling subdomain": {"Sec-Fetch-Site": "same-site", "Origin": "https://other.example.test"},
+	} {
+		for _, path := range []string{"/api/v1/services/web/failover", "/api/v1/services/web/drill", "/api/v1/incidents/x/acknowledge", "/api/v1/alerts"} {
+			if code := post(path, hdr); code != http.StatusForbidden {
+				t.Errorf("%s: cross-site POST %s = %d, want 403", name, path, code)
+			}
+		}
+	}
+	if n := len(h.incidents()); n != 0 {
+		t.Fatalf("cross-site requests opened %d incidents", n)
+	}
+	// Alertmanager sends no Origin header.
+	if code, body := h.post(payload("firing", map[string]string{"alertname": "Other"}), "Authorization", "Basic b3BlcmF0b3I6aHVudGVyMg=="); code != 200 {
+		t.Fatalf("webhook without Origin = %d %s, want 200", code, body)
+	}
+	// The status page's own form posts from the same origin.
+	if code := post("/api/v1/services/web/drill", map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": h.srv.URL}); code != http.StatusAccepted {
+		t.Fatalf("same-origin POST = %d, want 202", code)
+	}
 }

@@ -48,8 +48,9 @@ DNS with one TSIG-signed UPDATE, and finalize. A restarted receiver resumes
 open incidents without repeating a DNS switch.
 
 API: GET /api/v1/incidents[/{id}], GET /api/v1/services,
-POST /api/v1/services/{name}/failover (drill), POST /api/v1/services/{name}/failback,
-POST /api/v1/incidents/{id}/acknowledge, /metrics, /-/healthy, /-/ready.
+GET /api/v1/services/{name}/plan, POST /api/v1/services/{name}/failover
+(fences; ?force=true), /drill, /failback, POST /api/v1/incidents/{id}/acknowledge,
+/metrics, /-/healthy, /-/ready.
 
 Signals: SIGHUP reloads the config (an invalid one is logged and ignored);
 SIGTERM and SIGINT shut down gracefully.
@@ -68,6 +69,9 @@ type flags struct {
 	logLevel      string
 	logFormat     string
 	checkConfig   bool
+	// allowUnauthenticated lets the receiver listen beyond loopback with no
+	// auth configured, for a site whose proxy in front authenticates.
+	allowUnauthenticated bool
 }
 
 func parseFlags(args []string) (flags, error) {
@@ -79,6 +83,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.logLevel, "log.level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log.format", "logfmt", "log `format`: logfmt or json")
 	fs.BoolVar(&f.checkConfig, "check-config", false, "validate the config (and each service's plugin settings when the plugin is installed), then exit")
+	fs.BoolVar(&f.allowUnauthenticated, "web.allow-unauthenticated", false, "start even when listening beyond loopback with no auth configured (something in front must authenticate)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -173,6 +178,9 @@ func run(f flags, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("load config:\n%v", indent(err.Error()))
 	}
+	if err := refuseExposure(f, cfg); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	j, err := openJournal(cfg.Journal, log, reg)
 	if err != nil {
@@ -190,7 +198,7 @@ func run(f flags, log *slog.Logger) error {
 	var rcv *receiver.Receiver
 	reg.MustRegister(cost.NewCollector(func() *cost.Config { return rcv.Config().Cost }))
 	r, err := receiver.New(receiver.Options{
-		Config: cfg, Journal: j, Fencer: live.Fencer{}, Strategies: plugins, Prober: live.Prober{}, DNS: live.DNS{},
+		Config: cfg, Journal: j, Fencer: live.Fencer{}, Strategies: live.CountRestarts(plugins, reg), Prober: live.Prober{}, DNS: live.DNS{}, DNSProbe: live.DNS{},
 		Logger: log, Registry: reg,
 	})
 	if err != nil {
@@ -222,7 +230,7 @@ func run(f flags, log *slog.Logger) error {
 			return fmt.Errorf("serve on %s: %w", f.listenAddress, err)
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(r, f.configFile, log)
+				reload(r, f, log)
 				continue
 			}
 			log.Info("shutting down", "signal", sig.String())
@@ -230,6 +238,22 @@ func run(f flags, log *slog.Logger) error {
 			return nil
 		}
 	}
+}
+
+// refuseExposure fails when the receiver would listen beyond loopback
+// without auth and --web.allow-unauthenticated was not given.
+func refuseExposure(f flags, cfg *config.Config) error {
+	if f.allowUnauthenticated {
+		return nil
+	}
+	why, err := exposedWithoutAuth(f.listenAddress, cfg, f.webConfigFile)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		return errors.New(why)
+	}
+	return nil
 }
 
 // shutdown stops accepting requests, lets in-flight webhook requests finish
@@ -247,8 +271,11 @@ func shutdown(r *receiver.Receiver, srv *http.Server, log *slog.Logger) {
 
 // reload swaps in a new config if it is valid. Settings read only at start
 // (journal, plugin dir and checksums) need a restart; reload says so.
-func reload(r *receiver.Receiver, path string, log *slog.Logger) {
-	cfg, err := config.Load(path)
+func reload(r *receiver.Receiver, f flags, log *slog.Logger) {
+	cfg, err := config.Load(f.configFile)
+	if err == nil {
+		err = refuseExposure(f, cfg) // a reload must not drop the auth an exposed listener needs
+	}
 	if err != nil {
 		r.ReloadResult(false)
 		log.Error("config reload failed; keeping the old config", "err", err)
@@ -268,10 +295,11 @@ func reload(r *receiver.Receiver, path string, log *slog.Logger) {
 func withStatusPage(r *receiver.Receiver, reg *prometheus.Registry, j journal.Journal, log *slog.Logger) http.Handler {
 	standby := ui.NewLXDStandby(r.Config().LXDRemotes)
 	src := ui.Funcs{
-		ServicesFunc:  func(context.Context) ([]api.ServiceStatus, error) { return r.Services(), nil },
-		IncidentsFunc: j.Incidents,
-		StandbyFunc:   standby.Standby,
-		CostConfig:    func() *cost.Config { return r.Config().Cost },
+		ServicesFunc:    func(context.Context) ([]api.ServiceStatus, error) { return r.Services(), nil },
+		IncidentsFunc:   j.Incidents,
+		StandbyFunc:     standby.Standby,
+		MaintenanceFunc: func(context.Context) ([]api.Maintenance, error) { return r.Maintenance(), nil },
+		CostConfig:      func() *cost.Config { return r.Config().Cost },
 	}
 	page := r.Authenticate(http.NewCrossOriginProtection().Handler(ui.New(src, ui.Options{Logger: log.With("component", "ui")})))
 	apiHandler := r.Handler(reg)

@@ -1,15 +1,9 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/vcrcovery/vcrcovery/receiver/api"
 )
 
 func (a *app) statusCmd() *cobra.Command {
@@ -82,6 +76,7 @@ func (a *app) incidentsCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&open, "open", false, "only incidents still holding their service (not resolved or acknowledged)")
 	cmd.Flags().StringVar(&service, "service", "", "only this service's incidents")
 	cmd.Flags().IntVar(&limit, "limit", 0, "show at most this many (0: all)")
+	cmd.AddCommand(a.retryCmd())
 	return cmd
 }
 
@@ -104,96 +99,6 @@ func (a *app) showCmd() *cobra.Command {
 			}
 			return writeIncident(a.stdout, a.now(), &inc)
 		},
-	}
-}
-
-func (a *app) failoverCmd() *cobra.Command {
-	return a.actionCmd("failover SERVICE", "Run a failover drill: move SERVICE to its standby through the full pipeline",
-		func(ctx context.Context, c *api.Client, arg string) (api.Incident, error) {
-			return c.Failover(ctx, arg)
-		})
-}
-
-func (a *app) failbackCmd() *cobra.Command {
-	return a.actionCmd("failback SERVICE", "Switch SERVICE back to its primary once the primary is healthy",
-		func(ctx context.Context, c *api.Client, arg string) (api.Incident, error) {
-			return c.Failback(ctx, arg)
-		})
-}
-
-func (a *app) ackCmd() *cobra.Command {
-	cmd := a.actionCmd("ack ID", "Acknowledge a failed or needs-attention incident, freeing its service",
-		func(ctx context.Context, c *api.Client, arg string) (api.Incident, error) {
-			return c.Acknowledge(ctx, arg)
-		})
-	cmd.Aliases = []string{"acknowledge"}
-	return cmd
-}
-
-// actionCmd builds failover, failback and ack. With --wait it follows the
-// incident until the pipeline stops and then shows it.
-func (a *app) actionCmd(use, short string, do func(context.Context, *api.Client, string) (api.Incident, error)) *cobra.Command {
-	var wait time.Duration
-	cmd := &cobra.Command{
-		Use:   use,
-		Short: short,
-		Args:  exactArgs(1, "usage: vcrctl "+use),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			inc, err := do(cmd.Context(), c, args[0])
-			if err != nil {
-				var se *api.StatusError
-				if errors.As(err, &se) && se.Code == http.StatusConflict {
-					return fmt.Errorf("refused: %s", se.Message)
-				}
-				return err
-			}
-			if wait > 0 && inc.State.Running() {
-				inc, err = a.follow(cmd.Context(), c, inc.ID, wait)
-				if err != nil {
-					return err
-				}
-			}
-			if a.output == "json" {
-				return writeJSON(a.stdout, inc)
-			}
-			if wait > 0 {
-				if err := writeIncident(a.stdout, a.now(), &inc); err != nil {
-					return err
-				}
-				if inc.State == api.StateFailed || inc.State == api.StateNeedsAttention {
-					return fmt.Errorf("incident %s ended %s: %s", inc.ID, inc.State, orDash(inc.Error))
-				}
-				return nil
-			}
-			fmt.Fprintf(a.stdout, "%s: incident %s is %s (follow with: vcrctl show %s)\n", inc.Service, inc.ID, inc.State, inc.ID)
-			return nil
-		},
-	}
-	if use != "ack ID" {
-		cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long for the pipeline to finish, then show the incident")
-	}
-	return cmd
-}
-
-func (a *app) follow(ctx context.Context, c *api.Client, id string, limit time.Duration) (api.Incident, error) {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		inc, err := c.Incident(ctx, id)
-		if err == nil && !inc.State.Running() {
-			return inc, nil
-		}
-		select {
-		case <-ctx.Done():
-			return inc, fmt.Errorf("incident %s still %s after --wait %s: follow it with vcrctl show %s", id, inc.State, limit, id)
-		case <-tick.C:
-		}
 	}
 }
 

@@ -204,3 +204,21 @@ func alertSummary(a *api.AlertSummary) string {
 	}
 	return s
 }
+
+// writeMaintenance prints the maintenance windows, one per line.
+func writeMaintenance(w io.Writer, now time.Time, ws []api.Maintenance) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ID\tTARGET\tSTATE\tUNTIL\tDECLINED\tSERVICES\tCOMMENT")
+	for _, m := range ws {
+		state := "active"
+		switch {
+		case m.EndedAt != nil:
+			state = "stopped " + ago(now, *m.EndedAt) + " ago"
+		case !m.Active:
+			state = "ended"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Target(), state, m.EndsAt.UTC().Format("2006-01-02 15:04 MST"),
+			m.DeclinedTotal, strings.Join(m.Services, ","), m.Comment)
+	}
+	return tw.Flush()
+}

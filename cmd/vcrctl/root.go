@@ -25,21 +25,25 @@ const DefaultReceiverURL = "http://127.0.0.1:9478"
 // app holds the global flags and what the commands share. Tests build one
 // with a fixed clock.
 type app struct {
-	receiverURL string
-	tokenFile   string
-	configFile  string
-	output      string
-	timeout     time.Duration
-	caFile      string
-	certFile    string
-	keyFile     string
+	receiverURL  string
+	tokenFile    string
+	username     string
+	passwordFile string
+	configFile   string
+	output       string
+	timeout      time.Duration
+	caFile       string
+	certFile     string
+	keyFile      string
+	yes          bool
 
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	now            func() time.Time
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr, now: time.Now}
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
 	return a.execute(args)
 }
 
@@ -67,7 +71,7 @@ type usageError struct{ error }
 func (a *app) rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "vcrctl",
-		Short: "Operate vcr-receiver: status, incidents, drills, failbacks, backups and standby cost",
+		Short: "Operate vcr-receiver: status, incidents, failovers, drills, failbacks, maintenance, backups and standby cost",
 		Long: `vcrctl talks to vcr-receiver's API (--receiver.url, or $VCR_RECEIVER_URL).
 Commands that need the receiver's configuration read --config.file.`,
 		SilenceUsage:  true,
@@ -90,6 +94,9 @@ Commands that need the receiver's configuration read --config.file.`,
 	f := root.PersistentFlags()
 	f.StringVar(&a.receiverURL, "receiver.url", url, "vcr-receiver's base URL (env VCR_RECEIVER_URL)")
 	f.StringVar(&a.tokenFile, "token-file", "", "file holding the API bearer token (default: env VCR_TOKEN)")
+	f.StringVar(&a.username, "basic-auth.username", os.Getenv("VCR_USERNAME"), "basic auth user, instead of a bearer token (env VCR_USERNAME)")
+	f.StringVar(&a.passwordFile, "basic-auth.password-file", "", "file holding the basic auth password (default: env VCR_PASSWORD)")
+	f.BoolVarP(&a.yes, "yes", "y", false, "do not ask before failover, drill, failback, retry and maintenance (for scripts)")
 	f.StringVar(&a.configFile, "config.file", cfgFile, "the receiver's configuration, for check-config, backup, standby and cost (env VCR_CONFIG_FILE)")
 	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	f.DurationVar(&a.timeout, "timeout", 30*time.Second, "bound on each request to the receiver")
@@ -98,7 +105,7 @@ Commands that need the receiver's configuration read --config.file.`,
 	f.StringVar(&a.keyFile, "tls.key-file", "", "client key for mTLS")
 
 	root.AddCommand(a.statusCmd(), a.incidentsCmd(), a.showCmd(),
-		a.failoverCmd(), a.failbackCmd(), a.ackCmd(),
+		a.failoverCmd(), a.drillCmd(), a.failbackCmd(), a.ackCmd(), a.maintenanceCmd(),
 		a.checkConfigCmd(), a.backupCmd(), a.standbyCmd(), a.costCmd(), a.uiCmd())
 	return root
 }
@@ -117,6 +124,22 @@ func (a *app) client() (*api.Client, error) {
 		}
 	}
 	c := api.New(a.receiverURL, token)
+	if a.username != "" {
+		if token != "" {
+			return nil, fmt.Errorf("both a bearer token (--token-file or VCR_TOKEN) and --basic-auth.username are set: keep one")
+		}
+		c.Username, c.Password = a.username, os.Getenv("VCR_PASSWORD")
+		if a.passwordFile != "" {
+			b, err := os.ReadFile(a.passwordFile)
+			if err != nil {
+				return nil, fmt.Errorf("read --basic-auth.password-file: %w", err)
+			}
+			c.Password = strings.TrimRight(string(b), "\r\n")
+		}
+		if c.Password == "" {
+			return nil, fmt.Errorf("--basic-auth.username %s has no password: give --basic-auth.password-file or VCR_PASSWORD", a.username)
+		}
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if a.caFile != "" || a.certFile != "" {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}

@@ -104,6 +104,13 @@ func apiProxy(c *api.Client) (http.Handler, error) {
 			r.SetURL(target)
 			r.Out.Header.Del("Cookie")
 			r.Out.Header.Del("Authorization")
+			// This server checked the browser's origin already; the request
+			// it sends on is its own, made with the operator's credentials,
+			// and must not look cross-origin to the receiver, whose host
+			// differs from this page's.
+			for _, h := range []string{"Origin", "Referer", "Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest", "Sec-Fetch-User"} {
+				r.Out.Header.Del(h)
+			}
 			switch {
 			case c.Token != "":
 				r.Out.Header.Set("Authorization", "Bearer "+c.Token)

@@ -22,7 +22,29 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var fixedNow = testfixture.Now
 
-const testToken = "s3cret-token"
+const (
+	testToken    = "s3cret-token"
+	testPassword = "operator pass"
+)
+
+// fakePlan is what the fake receiver plans: the fence runs for a manual
+// failover (forced or not), is skipped otherwise.
+func fakePlan(service string, kind api.Kind, force bool) api.Plan {
+	fence := api.PlanStep{Phase: "fence", Runs: true, Does: "destroy the primary " + service + "01 through libvirt on hv1; then stop in needs-attention if the primary still answers"}
+	switch {
+	case force:
+		fence.Does = "destroy the primary " + service + "01 through libvirt on hv1; then switch even if the primary still answers (forced)"
+	case kind == api.KindDrill:
+		fence = api.PlanStep{Phase: "fence", Does: "drill: the primary is healthy and stays up"}
+	case kind == api.KindFailback:
+		fence = api.PlanStep{Phase: "fence", Does: "failback: the primary is the target"}
+	}
+	return api.Plan{Service: service, Kind: kind, Force: force, Steps: []api.PlanStep{fence,
+		{Phase: "prepare", Runs: true, Does: "strategy plugin cold brings " + service + " up on its target"},
+		{Phase: "verify", Runs: true, Does: "check the endpoint"},
+		{Phase: "switch", Runs: true, Does: "point " + service + ".example.test. at the endpoint"},
+		{Phase: "finalize", Runs: kind != api.KindFailback, Does: "strategy plugin cold finalizes"}}}
+}
 
 // fakeReceiver serves the fixture incidents and services the way
 // vcr-receiver's API does, and records the actions it was asked for.
@@ -63,8 +85,29 @@ func newFakeReceiver(t *testing.T) (*fakeReceiver, *httptest.Server) {
 			reply(w, 202, api.Incident{ID: "20261125T100000Z-" + name, Service: name, Strategy: "cold", State: api.StateOpen, Kind: kind, Reason: string(kind), OpenedAt: fixedNow})
 		}
 	}
-	mux.HandleFunc("POST /api/v1/services/{name}/failover", manual(api.KindDrill))
+	mux.HandleFunc("GET /api/v1/services/{name}/plan", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, 200, fakePlan(r.PathValue("name"), api.Kind(r.URL.Query().Get("kind")), r.URL.Query().Get("force") == "true"))
+	})
+	mux.HandleFunc("POST /api/v1/services/{name}/failover", manual(api.KindManualFailover))
+	mux.HandleFunc("POST /api/v1/services/{name}/drill", manual(api.KindDrill))
 	mux.HandleFunc("POST /api/v1/services/{name}/failback", manual(api.KindFailback))
+	mux.HandleFunc("POST /api/v1/incidents/{id}/retry", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.actions = append(f.actions, "retry "+r.PathValue("id"))
+		f.mu.Unlock()
+		inc := f.incident(r.PathValue("id"))
+		if inc == nil {
+			reply(w, 404, api.Error{Error: "no incident " + r.PathValue("id")})
+			return
+		}
+		if inc.State != api.StateFailed {
+			reply(w, 409, api.Error{Error: "incident " + inc.ID + " is " + string(inc.State) + ": only a failed incident can be retried"})
+			return
+		}
+		resumed := *inc
+		resumed.State = api.StateOpen
+		reply(w, 202, resumed)
+	})
 	mux.HandleFunc("POST /api/v1/incidents/{id}/acknowledge", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.actions = append(f.actions, "ack "+r.PathValue("id"))
@@ -78,13 +121,18 @@ func newFakeReceiver(t *testing.T) (*fakeReceiver, *httptest.Server) {
 		ack.State = api.StateAcknowledged
 		reply(w, 200, ack)
 	})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Like the receiver, the fake refuses cross-origin browser requests.
+	srv := httptest.NewServer(http.NewCrossOriginProtection().Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); ok && u == "operator" && p == testPassword {
+			mux.ServeHTTP(w, r)
+			return
+		}
 		if r.Header.Get("Authorization") != "Bearer "+testToken {
 			reply(w, 401, api.Error{Error: "missing or wrong credentials"})
 			return
 		}
 		mux.ServeHTTP(w, r)
-	}))
+	})))
 	t.Cleanup(srv.Close)
 	return f, srv
 }
@@ -104,11 +152,18 @@ func reply(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// vcrctl runs the CLI in-process with the fixed clock.
+// vcrctl runs the CLI in-process with the fixed clock and no answer on
+// stdin.
 func vcrctl(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return vcrctlAnswering(t, "", args...)
+}
+
+// vcrctlAnswering runs the CLI with answer on stdin.
+func vcrctlAnswering(t *testing.T, answer string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	a := &app{stdout: &out, stderr: &errb, now: func() time.Time { return fixedNow }}
+	a := &app{stdin: strings.NewReader(answer), stdout: &out, stderr: &errb, now: func() time.Time { return fixedNow }}
 	code = a.execute(args)
 	return out.String(), errb.String(), code
 }
@@ -159,12 +214,15 @@ func TestShowJSONRoundTrips(t *testing.T) {
 
 func TestActions(t *testing.T) {
 	f, srv := newFakeReceiver(t)
+	failed := f.incidents[2]
+	failed.ID, failed.State = "20261125T070000Z-api", api.StateFailed
+	f.incidents = append(f.incidents, failed)
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("VCR_TOKEN", "")
-	base := []string{"--receiver.url", srv.URL, "--token-file", tokenFile}
+	base := []string{"--receiver.url", srv.URL, "--token-file", tokenFile, "--yes"}
 	tests := []struct {
 		args     []string
 		code     int
@@ -175,6 +233,9 @@ func TestActions(t *testing.T) {
 		{[]string{"failover", "web"}, 1, "", "refused: service web already has incident 20261125T095958Z-web"},
 		{[]string{"ack", "20261125T080000Z-api"}, 0, "api: incident 20261125T080000Z-api is acknowledged", ""},
 		{[]string{"ack", "nope"}, 1, "", "receiver answered 404: no incident nope"},
+		{[]string{"incident", "retry", "20261125T070000Z-api"}, 0, "api: incident 20261125T070000Z-api is open", ""},
+		{[]string{"incidents", "retry", "20261125T080000Z-api"}, 1, "", "refused: incident 20261125T080000Z-api is needs-attention"},
+		{[]string{"incident", "retry"}, 2, "", "usage: vcrctl incidents retry ID"},
 		{[]string{"show", "nope"}, 1, "", "receiver answered 404"},
 		{[]string{"show"}, 2, "", "want 1 argument(s), got 0"},
 		{[]string{"status", "-o", "yaml"}, 2, "", `-o "yaml": use table or json`},
@@ -186,7 +247,8 @@ func TestActions(t *testing.T) {
 				tt.args, code, out, errOut, tt.code, tt.out, tt.err)
 		}
 	}
-	want := []string{"drill db", "failback db", "drill web", "ack 20261125T080000Z-api", "ack nope"}
+	want := []string{"manual-failover db", "failback db", "manual-failover web", "ack 20261125T080000Z-api", "ack nope",
+		"retry 20261125T070000Z-api", "retry 20261125T080000Z-api"}
 	if strings.Join(f.actions, "|") != strings.Join(want, "|") {
 		t.Errorf("receiver saw actions %q, want %q", f.actions, want)
 	}
@@ -253,8 +315,11 @@ func TestUIForwardsActions(t *testing.T) {
 	if !strings.Contains(errb.String(), "standby VMs not shown") {
 		t.Errorf("missing config should be reported, stderr %q", errb.String())
 	}
-	// The browser sends no token; the proxy adds it.
-	resp, err = http.Post(page.URL+"/api/v1/services/db/failback", "application/x-www-form-urlencoded", nil)
+	// The browser sends no token; the proxy adds it. The page's own origin
+	// is not the receiver's, and the receiver still accepts the request.
+	req, _ := http.NewRequest("POST", page.URL+"/api/v1/services/db/failback", nil)
+	req.Header.Set("Origin", page.URL)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +332,7 @@ func TestUIForwardsActions(t *testing.T) {
 	}
 
 	// A form on another site cannot post through the proxy.
-	req, _ := http.NewRequest("POST", page.URL+"/api/v1/services/db/failback", nil)
+	req, _ = http.NewRequest("POST", page.URL+"/api/v1/services/db/failback", nil)
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
@@ -286,5 +351,83 @@ func TestUIForwardsActions(t *testing.T) {
 	ro.ServeHTTP(rec, httptest.NewRequest("POST", "/api/v1/services/db/failback", nil))
 	if rec.Code == http.StatusAccepted || len(f.actions) != 1 {
 		t.Errorf("read-only page forwarded an action: %d", rec.Code)
+	}
+}
+
+// TestAsksBeforeRunning: failover, drill, failback and retry show the
+// phases the receiver's plan says will run and go ahead only on "y";
+// --yes skips the question.
+func TestAsksBeforeRunning(t *testing.T) {
+	f, srv := newFakeReceiver(t)
+	failed := f.incidents[2]
+	failed.ID, failed.State, failed.Kind = "20261125T070000Z-api", api.StateFailed, api.KindFailover
+	failed.Phases = []api.Phase{{Name: "detect", Outcome: api.OutcomeOK}, {Name: "fence", Outcome: api.OutcomeOK}, {Name: "prepare", Outcome: api.OutcomeFailed}}
+	f.incidents = append(f.incidents, failed)
+	t.Setenv("VCR_TOKEN", testToken)
+	base := []string{"--receiver.url", srv.URL}
+	tests := []struct {
+		answer string
+		args   []string
+		code   int
+		ask    []string // lines the question shows
+		action string   // what the receiver was asked to do; "" for nothing
+	}{
+		{"n\n", []string{"failover", "db"}, 1, []string{"Fail db over to its standby?", "  fence: destroy the primary db01 through libvirt on hv1; then stop in needs-attention", "  finalize: strategy plugin cold finalizes", "Proceed? [y/N]", "not confirmed"}, ""},
+		{"", []string{"failover", "db", "--force"}, 1, []string{"switch even if the primary still answers (forced)", "not confirmed"}, ""},
+		{"y\n", []string{"failover", "db"}, 0, []string{"Fail db over to its standby?"}, "manual-failover db"},
+		{"yes\n", []string{"drill", "db"}, 0, []string{"Run a failover drill of db?", "  fence: skipped (drill: the primary is healthy and stays up)"}, "drill db"},
+		{"Y\n", []string{"failback", "db"}, 0, []string{"Fail db back to its primary?", "  finalize: skipped (strategy plugin cold finalizes)"}, "failback db"},
+		{"n\n", []string{"incident", "retry", "20261125T070000Z-api"}, 1, []string{"Resume incident 20261125T070000Z-api (failover of api)", "  prepare: strategy plugin cold brings api up", "  already done, not run again: fence"}, ""},
+		{"", []string{"--yes", "drill", "mail"}, 0, nil, "drill mail"},
+	}
+	for _, tt := range tests {
+		f.mu.Lock()
+		f.actions = nil
+		f.mu.Unlock()
+		_, errOut, code := vcrctlAnswering(t, tt.answer, append(base, tt.args...)...)
+		if code != tt.code {
+			t.Errorf("vcrctl %v answering %q: exit %d, want %d; stderr %q", tt.args, tt.answer, code, tt.code, errOut)
+		}
+		for _, want := range tt.ask {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("vcrctl %v: the question lacks %q:\n%s", tt.args, want, errOut)
+			}
+		}
+		if tt.ask == nil && strings.Contains(errOut, "Proceed?") {
+			t.Errorf("vcrctl %v asked despite --yes", tt.args)
+		}
+		if got := strings.Join(f.actions, "|"); got != tt.action {
+			t.Errorf("vcrctl %v answering %q: receiver saw %q, want %q", tt.args, tt.answer, got, tt.action)
+		}
+	}
+}
+
+// TestBasicAuthFlags: vcrctl authenticates with a user and a password file
+// as well as with the bearer token, and refuses both at once.
+func TestBasicAuthFlags(t *testing.T) {
+	_, srv := newFakeReceiver(t)
+	t.Setenv("VCR_TOKEN", "")
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte(testPassword+"\n"), 0o600)
+	wrong := filepath.Join(dir, "wrong")
+	os.WriteFile(wrong, []byte("nope\n"), 0o600)
+	base := []string{"--receiver.url", srv.URL, "--basic-auth.username", "operator"}
+	if _, errOut, code := vcrctl(t, append(base, "--basic-auth.password-file", pw, "status")...); code != 0 {
+		t.Fatalf("basic auth: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := vcrctl(t, append(base, "--basic-auth.password-file", wrong, "status")...); code != 1 || !strings.Contains(errOut, "401") {
+		t.Errorf("wrong password: exit %d, %s", code, errOut)
+	}
+	if _, errOut, code := vcrctl(t, append(base, "status")...); code != 1 || !strings.Contains(errOut, "has no password") {
+		t.Errorf("no password: exit %d, %s", code, errOut)
+	}
+	t.Setenv("VCR_PASSWORD", testPassword)
+	if _, errOut, code := vcrctl(t, append(base, "status")...); code != 0 {
+		t.Errorf("password from VCR_PASSWORD: exit %d, %s", code, errOut)
+	}
+	t.Setenv("VCR_TOKEN", testToken)
+	if _, errOut, code := vcrctl(t, append(base, "status")...); code != 1 || !strings.Contains(errOut, "keep one") {
+		t.Errorf("token and user: exit %d, %s", code, errOut)
 	}
 }

@@ -56,10 +56,34 @@ func (c *Client) Services(ctx context.Context) ([]ServiceStatus, error) {
 	return out, c.do(ctx, http.MethodGet, "/api/v1/services", &out)
 }
 
-// Failover starts a failover drill of service and returns the new incident.
-func (c *Client) Failover(ctx context.Context, service string) (Incident, error) {
+// Failover starts a manual failover of service and returns the new
+// incident: the primary is fenced, and while an unfenced primary still
+// answers the incident stops in needs-attention, unless force.
+func (c *Client) Failover(ctx context.Context, service string, force bool) (Incident, error) {
 	var out Incident
-	return out, c.do(ctx, http.MethodPost, "/api/v1/services/"+url.PathEscape(service)+"/failover", &out)
+	path := "/api/v1/services/" + url.PathEscape(service) + "/failover"
+	if force {
+		path += "?force=true"
+	}
+	return out, c.do(ctx, http.MethodPost, path, &out)
+}
+
+// Drill starts a failover drill of service, whose healthy primary is not
+// fenced, and returns the new incident.
+func (c *Client) Drill(ctx context.Context, service string) (Incident, error) {
+	var out Incident
+	return out, c.do(ctx, http.MethodPost, "/api/v1/services/"+url.PathEscape(service)+"/drill", &out)
+}
+
+// Plan says what a run of kind (KindManualFailover, KindDrill,
+// KindFailback) would do to service, phase by phase.
+func (c *Client) Plan(ctx context.Context, service string, kind Kind, force bool) (Plan, error) {
+	var out Plan
+	q := url.Values{"kind": {string(kind)}}
+	if force {
+		q.Set("force", "true")
+	}
+	return out, c.do(ctx, http.MethodGet, "/api/v1/services/"+url.PathEscape(service)+"/plan?"+q.Encode(), &out)
 }
 
 // Failback switches service back to its primary and returns the new incident.
@@ -75,12 +99,53 @@ func (c *Client) Acknowledge(ctx context.Context, id string) (Incident, error) {
 	return out, c.do(ctx, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/acknowledge", &out)
 }
 
+// Retry resumes a failed incident from the phase that failed.
+func (c *Client) Retry(ctx context.Context, id string) (Incident, error) {
+	var out Incident
+	return out, c.do(ctx, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/retry", &out)
+}
+
+// StartMaintenance opens a maintenance window.
+func (c *Client) StartMaintenance(ctx context.Context, req MaintenanceRequest) (Maintenance, error) {
+	var out Maintenance
+	return out, c.send(ctx, http.MethodPost, "/api/v1/maintenance", req, &out)
+}
+
+// StopMaintenance ends a maintenance window now.
+func (c *Client) StopMaintenance(ctx context.Context, id string) (Maintenance, error) {
+	var out Maintenance
+	return out, c.do(ctx, http.MethodDelete, "/api/v1/maintenance/"+url.PathEscape(id), &out)
+}
+
+// Maintenance lists the maintenance windows that hold now or ended within
+// the last day, newest first.
+func (c *Client) Maintenance(ctx context.Context) ([]Maintenance, error) {
+	var out []Maintenance
+	return out, c.do(ctx, http.MethodGet, "/api/v1/maintenance", &out)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(nil))
+	return c.send(ctx, method, path, nil, out)
+}
+
+// send makes one request, with in as its JSON body when not nil.
+func (c *Client) send(ctx context.Context, method, path string, in, out any) error {
+	var reqBody []byte
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode %s %s: %w", method, path, err)
+		}
+		reqBody = b
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(reqBody))
 	if err != nil {
 		return fmt.Errorf("build request %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	switch {
 	case c.Token != "":
 		req.Header.Set("Authorization", "Bearer "+c.Token)

@@ -46,7 +46,13 @@ type Kind string
 // Incident kinds.
 const (
 	KindFailover Kind = "failover" // an alert said the primary failed
-	KindDrill    Kind = "drill"    // an operator asked for a failover
+	// KindManualFailover: an operator asked for a failover. The primary is
+	// fenced, and the split-brain guard stops it in needs-attention while
+	// an unfenced primary still answers, unless the incident is Force'd.
+	KindManualFailover Kind = "manual-failover"
+	// KindDrill: an operator rehearses a failover of a healthy primary,
+	// which is not fenced and keeps running.
+	KindDrill    Kind = "drill"
 	KindFailback Kind = "failback" // an operator asked to go back to the primary
 	KindScaleUp  Kind = "scaleup"  // the standby is overloaded; move to a bigger VM
 )
@@ -99,6 +105,9 @@ type Incident struct {
 	// Owner is the receiver replica running the incident when several
 	// replicas share an etcd journal; empty with the embedded journal.
 	Owner string `json:"owner,omitempty"`
+	// Force: an operator's manual failover that switches even while the
+	// unfenced primary still answers (the split-brain guard is off).
+	Force bool `json:"force,omitempty"`
 }
 
 // Phase returns the named phase record, or nil if the pipeline has not
@@ -176,6 +185,53 @@ type ServiceStatus struct {
 	CurrentAddress string `json:"current_address,omitempty"`
 	// OpenIncident is the ID of the incident holding the service, if any.
 	OpenIncident string `json:"open_incident,omitempty"`
+	// Actions are the operator's runs the receiver would accept now
+	// (manual failover and drill on the primary, failback elsewhere), each
+	// with its plan; none while an incident holds the service.
+	Actions []Plan `json:"actions,omitempty"`
+}
+
+// Plan says what a run of one kind would do to a service, phase by phase,
+// in the words of the receiver's pipeline: confirmation pages and vcrctl
+// show it before an operator starts the run, so they name exactly the
+// phases that will run.
+type Plan struct {
+	Service string     `json:"service"`
+	Kind    Kind       `json:"kind"`
+	Force   bool       `json:"force,omitempty"`
+	Steps   []PlanStep `json:"steps"`
+}
+
+// PlanStep is one phase of a Plan: what it does, or why it is skipped.
+type PlanStep struct {
+	Phase string `json:"phase"`
+	Runs  bool   `json:"runs"`
+	Does  string `json:"does"`
+}
+
+// Running lists the phases that will run, in order.
+func (p Plan) Running() []string {
+	var out []string
+	for _, s := range p.Steps {
+		if s.Runs {
+			out = append(out, s.Phase)
+		}
+	}
+	return out
+}
+
+// Lines says the plan phase by phase, one line each: "fence: destroy ..."
+// or "fence: skipped (...)".
+func (p Plan) Lines() []string {
+	out := make([]string, len(p.Steps))
+	for i, s := range p.Steps {
+		if s.Runs {
+			out[i] = s.Phase + ": " + s.Does
+		} else {
+			out[i] = s.Phase + ": skipped (" + s.Does + ")"
+		}
+	}
+	return out
 }
 
 // Error is the body of every non-2xx answer.

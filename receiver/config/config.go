@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/cost"
+	"github.com/vcrcovery/vcrcovery/dnsupdate"
 	"github.com/vcrcovery/vcrcovery/internal/yamlx"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 )
@@ -102,6 +103,18 @@ type DNSServer struct {
 	Algorithm  string        `yaml:"algorithm"` // hmac-sha256 (default) or hmac-sha512
 	SecretFile string        `yaml:"secret_file"`
 	Timeout    time.Duration `yaml:"timeout"`
+	// ProbeInterval is how often the receiver sends the server a
+	// TSIG-signed SOA query for each zone it switches there; a pointer so
+	// that an explicit 0s (no probe) differs from leaving it out. Use Probe.
+	ProbeInterval *time.Duration `yaml:"probe_interval"`
+}
+
+// Probe is how often the server's signed probe runs; 0 means never.
+func (s DNSServer) Probe() time.Duration {
+	if s.ProbeInterval == nil {
+		return DefaultDNSProbeInterval
+	}
+	return *s.ProbeInterval
 }
 
 // LXDRemote says how strategies reach one LXD daemon.
@@ -246,8 +259,11 @@ func (c *Config) readSecrets() error {
 		}
 		c.BasicPassword = pw
 	}
+	// The TSIG secret is decoded now, so a bad one fails at start-up and in
+	// --check-config rather than at the first switch, after the primary was
+	// fenced.
 	for i, s := range c.DNSServers {
-		if _, err := readSecret(s.SecretFile); err != nil {
+		if _, err := dnsupdate.ReadSecretFile(s.SecretFile); err != nil {
 			errs.add(fmt.Sprintf("dns_servers[%d].secret_file", i), "%v", err)
 		}
 	}

@@ -133,6 +133,24 @@ func TestLoadReadsSecrets(t *testing.T) {
 	}
 }
 
+// A TSIG secret that is not base64 fails at load (and so in --check-config),
+// naming the field, not at the first switch after the primary was fenced.
+func TestLoadDecodesTheTSIGSecret(t *testing.T) {
+	dir := t.TempDir()
+	sec := filepath.Join(dir, "tsig")
+	os.WriteFile(sec, []byte("this is !!! not base64\n"), 0o600)
+	path := filepath.Join(dir, "c.yml")
+	os.WriteFile(path, []byte(strings.Replace(minimal, "/dev/null", sec, 1)), 0o600)
+	_, err := Load(path)
+	if err == nil || !strings.Contains(err.Error(), "dns_servers[0].secret_file: TSIG secret file "+sec+" is not valid base64") {
+		t.Fatalf("Load = %v, want an error naming dns_servers[0].secret_file and base64", err)
+	}
+	os.WriteFile(sec, []byte(`key "vcr-key." { algorithm hmac-sha256; secret "c2VjcmV0"; };`), 0o600)
+	if _, err := Load(path); err != nil {
+		t.Fatalf("a BIND key file is a valid secret file: %v", err)
+	}
+}
+
 func FuzzConfigLoad(f *testing.F) {
 	f.Add([]byte(minimal))
 	if data, err := os.ReadFile("../testdata/example.yml"); err == nil {

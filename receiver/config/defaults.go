@@ -14,9 +14,12 @@ const (
 	DefaultVerifyTimeout = time.Minute
 	DefaultSwitchTimeout = 5 * time.Second
 	DefaultDNSTimeout    = 2 * time.Second
-	DefaultTTL           = 30
-	DefaultGracePeriod   = 30 * time.Second
-	DefaultHostTimeout   = 5 * time.Second
+	// DefaultDNSProbeInterval: a DNS server that stops accepting the key is
+	// noticed within about half a minute, at one small query per zone.
+	DefaultDNSProbeInterval = 30 * time.Second
+	DefaultTTL              = 30
+	DefaultGracePeriod      = 30 * time.Second
+	DefaultHostTimeout      = 5 * time.Second
 )
 
 func (c *Config) applyDefaults() {

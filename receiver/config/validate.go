@@ -120,6 +120,9 @@ func (c *Config) Validate() error {
 		if s.Timeout < 0 {
 			errs.add(path+".timeout", "must not be negative")
 		}
+		if s.Probe() < 0 {
+			errs.add(path+".probe_interval", "must not be negative (0s turns the probe off)")
+		}
 	}
 
 	for name, r := range c.LXDRemotes {

@@ -33,3 +33,12 @@ func (DNS) Lookup(ctx context.Context, s config.DNSServer, zone, name string) ([
 	}
 	return c.Lookup(ctx, name)
 }
+
+// Probe implements receiver.DNSProber: a TSIG-signed SOA query for zone.
+func (DNS) Probe(ctx context.Context, s config.DNSServer, zone string) error {
+	c, err := client(s)
+	if err != nil {
+		return err
+	}
+	return c.Probe(ctx, zone)
+}

@@ -83,13 +83,41 @@ func (f Fence) Exec(ctx context.Context, a Attempt) error {
 	switch {
 	case !answers:
 		a.Note("primary does not answer on " + addr + "; safe to switch")
+	case a.Incident.Force:
+		a.Note("primary still answers on " + addr + " but the operator forced this failover; switching anyway")
 	case svc.Fencing.AllowSwitchWhilePrimaryAnswers:
 		a.Note("primary still answers on " + addr + " but fencing.allow_switch_while_primary_answers is set; switching anyway")
 	default:
 		return &Stop{State: api.StateNeedsAttention, Msg: "the primary " + domainLabel(pr) + " could not be fenced and still answers on " + addr +
-			"; not switching, to avoid two copies serving. Check the primary, then acknowledge this incident or run a manual failover"}
+			"; not switching, to avoid two copies serving. Check the primary and stop it if it must go, then acknowledge this incident and run `vcrctl failover " +
+			svc.Name + "`; to switch while it still answers, run `vcrctl failover " + svc.Name + " --force`"}
 	}
 	return nil
+}
+
+func (Fence) Describe(run Intent) string {
+	svc := run.Service
+	pr := svc.Primary
+	addr := hostPort(pr.Address, pr.Port)
+	guard := "stop in needs-attention if the primary still answers on " + addr
+	switch {
+	case run.Force:
+		guard = "switch even if the primary still answers on " + addr + " (forced)"
+	case svc.Fencing.AllowSwitchWhilePrimaryAnswers:
+		guard = "switch even if the primary still answers on " + addr + " (fencing.allow_switch_while_primary_answers)"
+	}
+	grace := svc.Fencing.Grace().String()
+	if pr.Host.Socket == "" {
+		return "no libvirt host is configured for the primary " + domainLabel(pr) + ": wait the grace period " + grace + ", then " + guard
+	}
+	return "destroy the primary " + domainLabel(pr) + " through libvirt" + onHost(pr.Host) + "; if the host cannot be reached, wait the grace period " + grace + ", then " + guard
+}
+
+func onHost(h config.Host) string {
+	if h.Name == "" {
+		return ""
+	}
+	return " on " + h.Name
 }
 
 func domainLabel(pr config.Primary) string {

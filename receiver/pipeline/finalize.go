@@ -37,3 +37,11 @@ func (f Finalize) Exec(ctx context.Context, a Attempt) error {
 	a.Note("strategy " + st.Name + " finalized")
 	return nil
 }
+
+func (Finalize) Describe(run Intent) string {
+	st := strategyFor(api.Incident{Kind: run.Kind}, run.Service)
+	if run.Kind == api.KindScaleUp {
+		return "strategy plugin " + st.Name + " removes the source copy, now that DNS points at the target"
+	}
+	return "strategy plugin " + st.Name + " finalizes, now that DNS points at the target"
+}

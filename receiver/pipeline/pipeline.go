@@ -50,6 +50,17 @@ type Stage interface {
 	// Exec makes one attempt. An error is retried with backoff up to
 	// pipeline.max_attempts, except a *Stop, which ends the incident at once.
 	Exec(ctx context.Context, a Attempt) error
+	// Describe says in one sentence what Exec will do for a run, for the
+	// plan operators confirm before starting one (Pipeline.Plan).
+	Describe(run Intent) string
+}
+
+// Intent is what a stage's description may depend on: the kind of run,
+// whether it is forced, and the service with its configuration.
+type Intent struct {
+	Kind    api.Kind
+	Force   bool
+	Service *config.Service
 }
 
 // Attempt is what a stage sees on one attempt: the incident as journaled
@@ -74,6 +85,19 @@ type Stop struct {
 
 func (e *Stop) Error() string { return e.Msg }
 
+// permanent is implemented by errors that know whether trying again can
+// help, such as dnsupdate's *UpdateError: a DNS server that refuses the key
+// or the update refuses it again until someone changes a configuration.
+type permanent interface{ Permanent() bool }
+
+// isPermanent reports whether err says retrying cannot help. The runner then
+// fails the stage at once, like a *Stop into failed, keeping the error's
+// words (and so its hint) as the incident's cause.
+func isPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p) && p.Permanent()
+}
+
 // skipped is a stage that is recorded as skipped with a reason instead of
 // running.
 type skipped struct {
@@ -83,6 +107,9 @@ type skipped struct {
 
 // Skip records s as skipped with the reason why instead of running it.
 func Skip(s Stage, why string) Stage { return skipped{Stage: s, why: why} }
+
+// Describe of a skipped stage is why it is skipped.
+func (s skipped) Describe(Intent) string { return s.why }
 
 // Metrics are the receiver's metrics the pipeline feeds.
 type Metrics struct {
@@ -152,6 +179,19 @@ func (p *Pipeline) Stages(kind api.Kind) []Stage {
 	return []Stage{fence, p.prepare, p.verify, p.switchTo, finalize}
 }
 
+// Plan says what a run of kind would do to svc, phase by phase, from the
+// same stage list Run walks, so a confirmation text cannot name a phase
+// that will not run or miss one that will.
+func (p *Pipeline) Plan(kind api.Kind, force bool, svc *config.Service) api.Plan {
+	run := Intent{Kind: kind, Force: force, Service: svc}
+	plan := api.Plan{Service: svc.Name, Kind: kind, Force: force}
+	for _, s := range p.Stages(kind) {
+		_, skip := s.(skipped)
+		plan.Steps = append(plan.Steps, api.PlanStep{Phase: s.Phase(), Runs: !skip, Does: s.Describe(run)})
+	}
+	return plan
+}
+
 // runner drives one incident; each Run makes its own.
 type runner struct {
 	p    *Pipeline
@@ -169,7 +209,7 @@ func (p *Pipeline) Run(ctx context.Context, h Held) {
 	}
 	r := &runner{p: p, held: h, log: p.opts.Logger.With("incident", inc.ID, "service", inc.Service, "kind", inc.Kind)}
 	if p.opts.Config().Service(inc.Service) == nil {
-		r.finish(ctx, api.StateFailed, "service "+inc.Service+" is no longer in the configuration; restore it and run a manual failover if still needed")
+		r.finish(ctx, api.StateFailed, "service "+inc.Service+" is no longer in the configuration; restore it and run `vcrctl failover "+inc.Service+"` if still needed")
 		return
 	}
 	for _, s := range p.Stages(inc.Kind) {
@@ -270,7 +310,12 @@ func (r *runner) runStage(ctx context.Context, s Stage) error {
 			return err // not the stage's fault: retrying it would not help
 		}
 		var stop *Stop
-		if err != nil && !errors.As(err, &stop) && attempt < maxAttempts {
+		final := err == nil || errors.As(err, &stop) || attempt >= maxAttempts
+		if err != nil && !final && isPermanent(err) {
+			note(fmt.Sprintf("attempt %d failed: %v; not retrying, since trying again cannot help until a configuration changes", attempt, err))
+			final = true
+		}
+		if !final {
 			note(fmt.Sprintf("attempt %d failed: %v; retrying in %s", attempt, err, backoff))
 			if serr := clock.Sleep(ctx, backoff); serr != nil {
 				return serr

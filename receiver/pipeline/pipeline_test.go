@@ -43,6 +43,7 @@ func TestStagesPerKind(t *testing.T) {
 		want string // phase names in order, "-" marking a skipped one
 	}{
 		{api.KindFailover, "fence prepare verify switch finalize"},
+		{api.KindManualFailover, "fence prepare verify switch finalize"},
 		{api.KindDrill, "-fence prepare verify switch finalize"},
 		{api.KindScaleUp, "-fence prepare verify switch finalize"},
 		{api.KindFailback, "-fence prepare verify switch -finalize"},
@@ -206,5 +207,78 @@ func TestRunHandsBackWhenRefused(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// refusingDNS fails every UPDATE with err.
+type refusingDNS struct {
+	countingDNS
+	err error
+}
+
+func (d *refusingDNS) Replace(ctx context.Context, s config.DNSServer, zone, name string, ttl uint32, addrs []netip.Addr) error {
+	d.countingDNS.Replace(ctx, s, zone, name, ttl, addrs)
+	return d.err
+}
+
+// dnsError is an error that knows whether retrying can help, as
+// dnsupdate's *UpdateError does.
+type dnsError struct {
+	msg       string
+	permanent bool
+}
+
+func (e dnsError) Error() string   { return e.msg }
+func (e dnsError) Permanent() bool { return e.permanent }
+
+// TestPermanentErrorsAreNotRetried: a DNS server that refuses the key fails
+// the switch at once with its hint; a timeout is retried up to
+// pipeline.max_attempts.
+func TestPermanentErrorsAreNotRetried(t *testing.T) {
+	for _, tc := range []struct {
+		err      dnsError
+		attempts int
+	}{
+		{dnsError{"NOTAUTH (TSIG BADSIG): check the TSIG key name and secret", true}, 1},
+		{dnsError{"no answer from 127.0.0.1:53", false}, 3},
+	} {
+		dns := &refusingDNS{err: tc.err}
+		h := &fakeHeld{inc: newIncident()}
+		newTestPipeline(t, dns).Run(context.Background(), h)
+		sw := h.inc.Phase(api.PhaseSwitch)
+		if h.inc.State != api.StateFailed || sw == nil || sw.Attempts != tc.attempts || dns.replaces != tc.attempts {
+			t.Fatalf("%q: state %s, switch %+v, %d UPDATEs; want failed after %d attempts", tc.err, h.inc.State, sw, dns.replaces, tc.attempts)
+		}
+		if !strings.Contains(h.inc.Error, "switch failed: dns update of web.example.test.: "+tc.err.msg) {
+			t.Errorf("incident error %q lacks the DNS error and its hint", h.inc.Error)
+		}
+	}
+}
+
+// TestPlanFollowsTheStages: a plan is the stage list in words, so what it
+// says runs is what Stages runs, and every step says something.
+func TestPlanFollowsTheStages(t *testing.T) {
+	p := newTestPipeline(t, &countingDNS{})
+	cfg, _ := config.Parse([]byte(testConfig))
+	svc := &cfg.Services[0]
+	for _, kind := range []api.Kind{api.KindFailover, api.KindManualFailover, api.KindDrill, api.KindScaleUp, api.KindFailback} {
+		plan := p.Plan(kind, false, svc)
+		stages := p.Stages(kind)
+		if len(plan.Steps) != len(stages) {
+			t.Fatalf("%s: %d steps for %d stages", kind, len(plan.Steps), len(stages))
+		}
+		for i, s := range stages {
+			_, skip := s.(skipped)
+			if st := plan.Steps[i]; st.Phase != s.Phase() || st.Runs == skip || st.Does == "" {
+				t.Errorf("%s: step %+v for stage %s (skipped %v)", kind, st, s.Phase(), skip)
+			}
+		}
+	}
+	forced := p.Plan(api.KindManualFailover, true, svc).Steps[0].Does
+	if !strings.Contains(forced, "switch even if the primary still answers on 127.0.0.10:8080 (forced)") {
+		t.Errorf("forced fence step = %q", forced)
+	}
+	if guarded := p.Plan(api.KindManualFailover, false, svc).Steps[0].Does; !strings.Contains(guarded, "stop in needs-attention if the primary still answers") {
+		t.Errorf("fence step = %q", guarded)
 	}
 }

@@ -65,6 +65,15 @@ func (p Prepare) Exec(ctx context.Context, a Attempt) error {
 	return err
 }
 
+func (Prepare) Describe(run Intent) string {
+	svc := run.Service
+	if run.Kind == api.KindFailback {
+		return "the target is the primary at " + hostPort(svc.Primary.Address, svc.Primary.Port) + "; no plugin runs"
+	}
+	st := strategyFor(api.Incident{Kind: run.Kind}, svc)
+	return "strategy plugin " + st.Name + " brings " + svc.Name + " up on its target and returns the endpoint"
+}
+
 // strategyFor is the plugin an incident uses: the service's scale-up
 // strategy for a scale-up, its strategy otherwise.
 func strategyFor(inc api.Incident, svc *config.Service) config.Strategy {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -89,6 +90,11 @@ func (s Switch) Exec(ctx context.Context, a Attempt) error {
 	s.Updates.WithLabelValues(inc.Service, "success").Inc()
 	a.Note(fmt.Sprintf("%s now points at %s (TTL %d)", svc.DNS.Name, target, svc.DNS.TTL))
 	return s.markSwitched(ctx, a.Held, target)
+}
+
+func (Switch) Describe(run Intent) string {
+	d := run.Service.DNS
+	return "point " + d.Name + " at the endpoint with one TSIG-signed UPDATE to DNS server " + d.Server + " (TTL " + strconv.Itoa(int(d.TTL)) + ")"
 }
 
 // markSwitched journals "switch done": DNS points at target.

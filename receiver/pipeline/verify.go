@@ -51,10 +51,23 @@ func (v Verify) Exec(ctx context.Context, a Attempt) error {
 	if err := v.Prober.Wait(vctx, c); err != nil {
 		return fmt.Errorf("endpoint %s not ready: %w", hostPort(c.Address, c.Port), err)
 	}
-	what := "TCP connect"
-	if c.HTTPPath != "" {
-		what = "HTTP GET " + c.HTTPPath + " = " + strconv.Itoa(c.ExpectStatus)
-	}
-	a.Note("endpoint " + hostPort(c.Address, c.Port) + " ready (" + what + ")")
+	a.Note("endpoint " + hostPort(c.Address, c.Port) + " ready (" + checkWords(svc.Check.HTTPPath, c.ExpectStatus) + ")")
 	return nil
+}
+
+func (Verify) Describe(run Intent) string {
+	ch := run.Service.Check
+	port := "the endpoint's port"
+	if ch.Port != 0 {
+		port = "port " + strconv.Itoa(ch.Port)
+	}
+	return "check the endpoint on " + port + " (" + checkWords(ch.HTTPPath, ch.ExpectStatus) + ") until it is ready, for up to " + ch.Timeout.String()
+}
+
+// checkWords names a readiness check: a TCP connect or an HTTP GET.
+func checkWords(httpPath string, expect int) string {
+	if httpPath == "" {
+		return "TCP connect"
+	}
+	return "HTTP GET " + httpPath + " = " + strconv.Itoa(expect)
 }

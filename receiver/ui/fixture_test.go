@@ -22,10 +22,11 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 var fixedNow = testfixture.Now
 
 type fixture struct {
-	services  []api.ServiceStatus
-	incidents []api.Incident
-	standby   []StandbyVM
-	cost      *cost.Config
+	services    []api.ServiceStatus
+	incidents   []api.Incident
+	standby     []StandbyVM
+	maintenance []api.Maintenance
+	cost        *cost.Config
 }
 
 func loadFixture(t testing.TB) *fixture {
@@ -34,6 +35,7 @@ func loadFixture(t testing.TB) *fixture {
 	testfixture.ReadJSON(t, "testdata/services.json", &f.services)
 	f.incidents = testfixture.Incidents(t)
 	testfixture.ReadJSON(t, "testdata/standby.json", &f.standby)
+	testfixture.ReadJSON(t, "testdata/maintenance.json", &f.maintenance)
 	c, err := cost.Load("../../cost/testdata/paper.yml")
 	if err != nil {
 		t.Fatal(err)
@@ -44,10 +46,11 @@ func loadFixture(t testing.TB) *fixture {
 
 func (f *fixture) source() Funcs {
 	return Funcs{
-		ServicesFunc:  func(context.Context) ([]api.ServiceStatus, error) { return f.services, nil },
-		IncidentsFunc: func(context.Context) ([]api.Incident, error) { return f.incidents, nil },
-		StandbyFunc:   func(context.Context) ([]StandbyVM, error) { return f.standby, nil },
-		CostConfig:    func() *cost.Config { return f.cost },
+		ServicesFunc:    func(context.Context) ([]api.ServiceStatus, error) { return f.services, nil },
+		IncidentsFunc:   func(context.Context) ([]api.Incident, error) { return f.incidents, nil },
+		StandbyFunc:     func(context.Context) ([]StandbyVM, error) { return f.standby, nil },
+		MaintenanceFunc: func(context.Context) ([]api.Maintenance, error) { return f.maintenance, nil },
+		CostConfig:      func() *cost.Config { return f.cost },
 	}
 }
 

@@ -25,6 +25,9 @@ type Source interface {
 	// Cost returns the cost model, or nil when none is configured. incidents
 	// are the ones the page already fetched, for measured recovery times.
 	Cost(ctx context.Context, incidents []api.Incident) (*cost.Report, error)
+	// Maintenance returns the maintenance windows that hold or ended within
+	// the last day, with the alerts they declined.
+	Maintenance(ctx context.Context) ([]api.Maintenance, error)
 }
 
 // StandbyVM is one LXD daemon standing in for a standby (or bigger) VM.
@@ -56,6 +59,8 @@ type Funcs struct {
 	ServicesFunc  func(ctx context.Context) ([]api.ServiceStatus, error)
 	IncidentsFunc func(ctx context.Context) ([]api.Incident, error)
 	StandbyFunc   func(ctx context.Context) ([]StandbyVM, error)
+	// MaintenanceFunc lists the maintenance windows.
+	MaintenanceFunc func(ctx context.Context) ([]api.Maintenance, error)
 	// CostConfig returns the current cost config, nil when none.
 	CostConfig func() *cost.Config
 }
@@ -84,6 +89,14 @@ func (f Funcs) Standby(ctx context.Context) ([]StandbyVM, error) {
 	return f.StandbyFunc(ctx)
 }
 
+// Maintenance implements Source.
+func (f Funcs) Maintenance(ctx context.Context) ([]api.Maintenance, error) {
+	if f.MaintenanceFunc == nil {
+		return nil, ErrUnsupported
+	}
+	return f.MaintenanceFunc(ctx)
+}
+
 // Cost implements Source: the configured model with the recovery times
 // measured from incidents.
 func (f Funcs) Cost(_ context.Context, incidents []api.Incident) (*cost.Report, error) {
@@ -101,5 +114,5 @@ func (f Funcs) Cost(_ context.Context, incidents []api.Incident) (*cost.Report, 
 // serving the page outside the receiver (vcrctl ui, tests). Set StandbyFunc
 // and CostConfig on the result to show those sections too.
 func FromClient(c *api.Client) Funcs {
-	return Funcs{ServicesFunc: c.Services, IncidentsFunc: c.Incidents}
+	return Funcs{ServicesFunc: c.Services, IncidentsFunc: c.Incidents, MaintenanceFunc: c.Maintenance}
 }

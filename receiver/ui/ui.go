@@ -119,26 +119,30 @@ func parseTemplates() *template.Template {
 
 // page is what every template gets.
 type page struct {
-	Title     string
-	Heading   string
-	Now       string
-	Refresh   int // seconds; 0 off
-	ReadOnly  bool
-	APIBase   string
-	Services  []serviceView
-	SvcErr    string
-	Open      []incidentView
-	Recent    []incidentView
-	IncErr    string
-	Standby   []standbyView
-	StdErr    string
-	HasStdby  bool
-	Cost      *costView
-	CostErr   string
-	Incident  *incidentView // detail page
-	Confirm   *confirmView
-	NotFound  string
-	AllClosed int
+	Title    string
+	Heading  string
+	Now      string
+	Refresh  int // seconds; 0 off
+	ReadOnly bool
+	APIBase  string
+	Services []serviceView
+	SvcErr   string
+	Open     []incidentView
+	Recent   []incidentView
+	IncErr   string
+	Standby  []standbyView
+	StdErr   string
+	HasStdby bool
+	Cost     *costView
+	CostErr  string
+	// Maintenance windows; HasMaint is false when the source has none.
+	Maintenance []maintenanceView
+	MaintErr    string
+	HasMaint    bool
+	Incident    *incidentView // detail page
+	Confirm     *confirmView
+	NotFound    string
+	AllClosed   int
 }
 
 type incArgs struct {
@@ -150,9 +154,10 @@ type ackArgs struct{ ID, Service, APIBase string }
 
 type serviceView struct {
 	api.ServiceStatus
-	CanFailover bool
-	CanFailback bool
-	OpenState   string
+	OpenState string
+	Buttons   []actionView
+	// MaintenanceUntil is the end of the window that covers the service.
+	MaintenanceUntil string
 }
 
 type standbyView struct {
@@ -168,10 +173,6 @@ type costView struct {
 type costBar struct {
 	Name, Annual, Width string
 	VCR                 bool
-}
-
-type confirmView struct {
-	Action, Target, Question, Explain, Button, PostURL string
 }
 
 func (h *handler) base(title string) page {
@@ -192,22 +193,36 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 	now := h.opts.Now()
 	p := h.base("Status")
 
-	// The three sources are independent; fetch them together so one slow
-	// LXD daemon does not add to the receiver's own answers.
+	// The sources are independent; fetch them together so one slow LXD
+	// daemon does not add to the receiver's own answers.
 	var (
-		wg      sync.WaitGroup
-		svcs    []api.ServiceStatus
-		incs    []api.Incident
-		standby []StandbyVM
-		svcErr  error
-		incErr  error
-		stdErr  error
+		wg       sync.WaitGroup
+		svcs     []api.ServiceStatus
+		incs     []api.Incident
+		standby  []StandbyVM
+		windows  []api.Maintenance
+		svcErr   error
+		incErr   error
+		stdErr   error
+		maintErr error
 	)
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); svcs, svcErr = h.src.Services(ctx) }()
 	go func() { defer wg.Done(); incs, incErr = h.src.Incidents(ctx) }()
 	go func() { defer wg.Done(); standby, stdErr = h.src.Standby(ctx) }()
+	go func() { defer wg.Done(); windows, maintErr = h.src.Maintenance(ctx) }()
 	wg.Wait()
+	switch {
+	case errors.Is(maintErr, ErrUnsupported):
+	case maintErr != nil:
+		p.HasMaint, p.MaintErr = true, h.problem("maintenance windows", maintErr)
+	default:
+		p.HasMaint = true
+		for _, w := range windows {
+			p.Maintenance = append(p.Maintenance, newMaintenanceView(w, now))
+		}
+	}
+	until := inMaintenance(windows)
 
 	if svcErr != nil {
 		p.SvcErr = h.problem("services", svcErr)
@@ -232,10 +247,12 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, s := range svcs {
-		sv := serviceView{ServiceStatus: s, OpenState: string(openBy[s.Name])}
-		free := s.OpenIncident == ""
-		sv.CanFailover = free && s.Location == api.LocationPrimary
-		sv.CanFailback = free && s.Location != "" && s.Location != api.LocationPrimary
+		sv := serviceView{ServiceStatus: s, OpenState: string(openBy[s.Name]), MaintenanceUntil: until[s.Name]}
+		for _, plan := range s.Actions {
+			if av, ok := h.actionOf(plan); ok {
+				sv.Buttons = append(sv.Buttons, av)
+			}
+		}
 		p.Services = append(p.Services, sv)
 	}
 	switch {
@@ -300,52 +317,6 @@ func (h *handler) incident(w http.ResponseWriter, r *http.Request) {
 	}
 	p.NotFound = id
 	h.render(w, http.StatusNotFound, "incident.html", p)
-}
-
-// confirm is the no-JavaScript path for actions: the page's forms GET here
-// first, and this page's form POSTs to the API.
-func (h *handler) confirm(w http.ResponseWriter, r *http.Request) {
-	if h.opts.ReadOnly {
-		http.Error(w, "This status page is read-only.", http.StatusForbidden)
-		return
-	}
-	action, target := r.URL.Query().Get("action"), r.URL.Query().Get("target")
-	cv, ok := h.confirmation(action, target)
-	if !ok {
-		http.Error(w, "Unknown action or missing target: use the buttons on the status page.", http.StatusBadRequest)
-		return
-	}
-	p := h.base("Confirm")
-	p.Confirm = &cv
-	h.render(w, http.StatusOK, "confirm.html", p)
-}
-
-func (h *handler) confirmation(action, target string) (confirmView, bool) {
-	if target == "" {
-		return confirmView{}, false
-	}
-	esc := url.PathEscape(target)
-	cv := confirmView{Action: action, Target: target}
-	switch action {
-	case "failover":
-		cv.Question = "Run a failover drill of " + target + "?"
-		cv.Explain = "The primary of " + target + " is fenced (shut off), the service is started on its standby, checked, and its DNS record is switched to the standby, exactly as after a real failure. Clients follow within the record's TTL."
-		cv.Button = "Run the drill"
-		cv.PostURL = h.opts.APIBase + "/api/v1/services/" + esc + "/failover"
-	case "failback":
-		cv.Question = "Fail " + target + " back to its primary?"
-		cv.Explain = "The DNS record of " + target + " is switched back to the primary, once the primary answers its check."
-		cv.Button = "Fail back"
-		cv.PostURL = h.opts.APIBase + "/api/v1/services/" + esc + "/failback"
-	case "ack":
-		cv.Question = "Acknowledge incident " + target + "?"
-		cv.Explain = "Acknowledging records that an operator has seen this incident and frees its service, so the next failure starts a new recovery."
-		cv.Button = "Acknowledge"
-		cv.PostURL = h.opts.APIBase + "/api/v1/incidents/" + esc + "/acknowledge"
-	default:
-		return confirmView{}, false
-	}
-	return cv, true
 }
 
 func (h *handler) problem(what string, err error) string {

@@ -43,7 +43,7 @@ func TestIndexServicesAndActions(t *testing.T) {
 	wantPosts := map[string][]string{
 		"api":  nil, // held by an open incident
 		"db":   {"/api/v1/services/db/failback"},
-		"mail": {"/api/v1/services/mail/failover"},
+		"mail": {"/api/v1/services/mail/failover", "/api/v1/services/mail/drill"},
 		"web":  nil,
 	}
 	for _, r := range rows {
@@ -58,6 +58,14 @@ func TestIndexServicesAndActions(t *testing.T) {
 		if want := wantPosts[attr(r, "data-service")]; strings.Join(posts, " ") != strings.Join(want, " ") {
 			t.Errorf("%s: actions %v, want %v", attr(r, "data-service"), posts, want)
 		}
+	}
+	// The script's confirm() asks with the plan's phases.
+	mailForms := find(rows[2], func(n *html.Node) bool { return n.Data == "form" })
+	if q := attr(mailForms[0], "data-question"); !strings.HasPrefix(q, "Fail mail over to its standby?\n\nfence: destroy the primary mail01") {
+		t.Errorf("mail failover asks %q; want the question and the plan's phases", q)
+	}
+	if q := attr(mailForms[1], "data-question"); !strings.Contains(q, "fence: skipped (drill: the primary is healthy and stays up)") {
+		t.Errorf("mail drill asks %q; want it to say the primary is not fenced", q)
 	}
 	dbRow := text(rows[1])
 	for _, want := range []string{"standby container", "cold", "db.example.test.", "127.0.0.2"} {
@@ -286,10 +294,14 @@ func TestConfirmWithoutJS(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	tests := []struct{ action, target, wantPost, wantQuestion string }{
-		{"failover", "mail", "/api/v1/services/mail/failover", "Run a failover drill of mail?"},
-		{"failback", "db", "/api/v1/services/db/failback", "Fail db back to its primary?"},
-		{"ack", "20261125T080000Z-api", "/api/v1/incidents/20261125T080000Z-api/acknowledge", "Acknowledge incident 20261125T080000Z-api?"},
+	tests := []struct {
+		action, target, wantPost, wantQuestion string
+		wantSteps                              []string // the plan's phases as listed; nil for ack
+	}{
+		{"failover", "mail", "/api/v1/services/mail/failover", "Fail mail over to its standby?", planLines(f, "mail", api.KindManualFailover)},
+		{"drill", "mail", "/api/v1/services/mail/drill", "Run a failover drill of mail?", planLines(f, "mail", api.KindDrill)},
+		{"failback", "db", "/api/v1/services/db/failback", "Fail db back to its primary?", planLines(f, "db", api.KindFailback)},
+		{"ack", "20261125T080000Z-api", "/api/v1/incidents/20261125T080000Z-api/acknowledge", "Acknowledge incident 20261125T080000Z-api?", nil},
 	}
 	for _, tt := range tests {
 		code, doc, _ := get(t, mux, "/confirm?action="+tt.action+"&target="+url.QueryEscape(tt.target))
@@ -298,6 +310,13 @@ func TestConfirmWithoutJS(t *testing.T) {
 		}
 		if q := text(find(doc, func(n *html.Node) bool { return n.Data == "h2" })[0]); q != tt.wantQuestion {
 			t.Errorf("question %q, want %q", q, tt.wantQuestion)
+		}
+		var steps []string
+		for _, li := range find(doc, func(n *html.Node) bool { return n.Data == "li" }) {
+			steps = append(steps, text(li))
+		}
+		if !slices.Equal(steps, tt.wantSteps) {
+			t.Errorf("confirm %s lists %q, want the plan's %q", tt.action, steps, tt.wantSteps)
 		}
 		forms := find(doc, tagAttr("form", "method", "post"))
 		if len(forms) != 1 || attr(forms[0], "action") != tt.wantPost {
@@ -312,11 +331,15 @@ func TestConfirmWithoutJS(t *testing.T) {
 			t.Errorf("POST %s = %d", tt.wantPost, resp.StatusCode)
 		}
 	}
-	if len(posted) != 3 {
+	if len(posted) != 4 {
 		t.Errorf("API saw %v", posted)
 	}
 	if code, _, _ := get(t, mux, "/confirm?action=delete&target=mail"); code != 400 {
 		t.Errorf("unknown action = %d, want 400", code)
+	}
+	// A run the receiver does not offer now is not confirmed.
+	if code, _, body := get(t, mux, "/confirm?action=failover&target=web"); code != http.StatusConflict || !strings.Contains(body, "open incident") {
+		t.Errorf("confirm failover of web, which has an open incident = %d %q, want 409", code, body)
 	}
 }
 
@@ -326,6 +349,7 @@ func TestFromClient(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/services", func(w http.ResponseWriter, _ *http.Request) { writeTestJSON(w, f.services) })
 	mux.HandleFunc("GET /api/v1/incidents", func(w http.ResponseWriter, _ *http.Request) { writeTestJSON(w, f.incidents) })
+	mux.HandleFunc("GET /api/v1/maintenance", func(w http.ResponseWriter, _ *http.Request) { writeTestJSON(w, f.maintenance) })
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	src := FromClient(api.New(srv.URL, ""))
@@ -335,6 +359,9 @@ func TestFromClient(t *testing.T) {
 	}
 	if n := len(find(doc, func(n *html.Node) bool { return attr(n, "data-incident") != "" })); n != 4 {
 		t.Errorf("%d incidents from the API, want 4", n)
+	}
+	if n := len(find(doc, func(n *html.Node) bool { return attr(n, "data-window") != "" })); n != 2 {
+		t.Errorf("%d maintenance windows from the API, want 2", n)
 	}
 }
 
@@ -385,5 +412,51 @@ func TestIncidentErrorShownOnce(t *testing.T) {
 	}
 	if n := notices("other"); n != 1 {
 		t.Errorf("an error no phase shows must appear once above the timeline, got %d", n)
+	}
+}
+
+// planLines is what the fixture's receiver plans for a run of kind on a
+// service, as the pages list it.
+func planLines(f *fixture, service string, kind api.Kind) []string {
+	for _, s := range f.services {
+		for _, p := range s.Actions {
+			if s.Name == service && p.Kind == kind {
+				return p.Lines()
+			}
+		}
+	}
+	return nil
+}
+
+// TestMaintenanceSection: the page shows each window, what it covers until
+// when, and the alerts it declined, newest first; a covered service says so
+// in the services table.
+func TestMaintenanceSection(t *testing.T) {
+	f := loadFixture(t)
+	_, doc, _ := get(t, newTestHandler(f.source(), Options{}), "/")
+	sec := byID(doc, "maintenance")
+	if sec == nil {
+		t.Fatal("no maintenance section")
+	}
+	windows := find(sec, func(n *html.Node) bool { return attr(n, "data-window") != "" })
+	if len(windows) != 2 || attr(windows[0], "data-active") != "true" || attr(windows[1], "data-active") != "false" {
+		t.Fatalf("windows %d, want the active one then the stopped one", len(windows))
+	}
+	active := text(windows[0])
+	for _, want := range []string{"service mail", "until 2026-11-25 11:30 UTC", "ends in 1h30m", "by ops@admin1", "kernel update. No automatic recovery for mail while it lasts.",
+		"17m ago mail VCRDomainShutoff prometheus:9090 18m ago mail VCRDomainShutoff fast-path"} {
+		if !strings.Contains(active, want) {
+			t.Errorf("active window %q lacks %q", active, want)
+		}
+	}
+	if stopped := text(windows[1]); !strings.Contains(stopped, "host hv2") || !strings.Contains(stopped, "stopped 3h ago") || !strings.Contains(stopped, "No alert declined.") {
+		t.Errorf("stopped window %q", stopped)
+	}
+	rows := find(doc, func(n *html.Node) bool { return n.Data == "tr" && attr(n, "data-service") != "" })
+	if mail := text(rows[2]); !strings.Contains(mail, "maintenance until 11:30 UTC") {
+		t.Errorf("mail's row %q does not say it is in maintenance", mail)
+	}
+	if db := text(rows[1]); strings.Contains(db, "maintenance") {
+		t.Errorf("db's row %q: its window was stopped", db)
 	}
 }

@@ -165,10 +165,11 @@ func stateClass(s api.State) string {
 
 func summary(inc *api.Incident) string {
 	what := map[api.Kind]string{
-		api.KindFailover: "Failover of " + inc.Service + " after " + inc.Reason,
-		api.KindDrill:    "Failover drill of " + inc.Service,
-		api.KindFailback: "Failback of " + inc.Service + " to its primary",
-		api.KindScaleUp:  "Scale-up of " + inc.Service + " to a bigger VM",
+		api.KindFailover:       "Failover of " + inc.Service + " after " + inc.Reason,
+		api.KindManualFailover: "Manual failover of " + inc.Service,
+		api.KindDrill:          "Failover drill of " + inc.Service,
+		api.KindFailback:       "Failback of " + inc.Service + " to its primary",
+		api.KindScaleUp:        "Scale-up of " + inc.Service + " to a bigger VM",
 	}[inc.Kind]
 	if what == "" {
 		what = "Recovery of " + inc.Service

@@ -38,6 +38,7 @@ dns_servers:
     address: 127.0.0.1:1
     key_name: vcr-key.
     secret_file: ` + tsig + `
+    probe_interval: 0s   # nothing answers DNS here: no switch is ever made
 services:
   - name: e2e-unmapped
     primary:
