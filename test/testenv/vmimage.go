@@ -16,18 +16,26 @@ import (
 )
 
 // vmImageVersion changes whenever the initramfs layout below changes.
-const vmImageVersion = "1"
+const vmImageVersion = "2"
+
+// vmImageModules are the kernelModules VMImage's initramfs carries and
+// loads, in load order: e1000 for the network, the virtio PCI transport and
+// virtio_balloon, which answers QEMU's memory stats requests, so that a
+// domain with <memballoon model='virtio'><stats period='N'/> reports the
+// guest's paging (swap, page faults) and its usable, unused and disk-cache
+// memory. Without a virtio device the virtio ones only register.
+var vmImageModules = []string{"e1000", "virtio_ring", "virtio", "virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci", "virtio_balloon"}
 
 // vmInit is the initramfs's /init. The kernel passes unknown command-line
 // parameters without a dot to init as environment variables: vcrbody is the
 // page (base64), vcrip the static guest address.
-const vmInit = `#!/bin/busybox sh
+var vmInit = `#!/bin/busybox sh
 /bin/busybox mkdir -p /proc /sys /dev /tmp /www /usr/bin /usr/sbin /sbin
 /bin/busybox --install -s
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-insmod /lib/e1000.ko
+for m in ` + strings.Join(vmImageModules, " ") + `; do insmod /lib/$m.ko || echo "VCR-VM: insmod $m failed"; done
 ip link set lo up
 ip link set eth0 up
 ip addr add ${vcrip:-10.0.2.15}/24 dev eth0
@@ -41,8 +49,10 @@ var kernelDebRE = regexp.MustCompile(`linux-image-6\.1\.0-[0-9]+-amd64`)
 
 // kernelModules are the modules kept from the kernel package, in load order
 // (each after what it depends on), with their path below lib/modules/<ver>/kernel.
-// Debian builds them all as modules: e1000 for the network of every VM; the
-// rest lets a service VM mount its ext4 root from a virtio disk (crc32c is what
+// Debian builds them all as modules (its modules.builtin names none): e1000
+// for the network of every VM; the virtio PCI transport for virtio_balloon
+// (the guest's memory figures, see vmImageModules) and for the rest, which
+// lets a service VM mount its ext4 root from a virtio disk (crc32c is what
 // ext4 and jbd2 load through the crypto API).
 var kernelModules = []struct{ name, path string }{
 	{"e1000", "drivers/net/ethernet/intel/e1000/e1000.ko"},
@@ -51,6 +61,7 @@ var kernelModules = []struct{ name, path string }{
 	{"virtio_pci_legacy_dev", "drivers/virtio/virtio_pci_legacy_dev.ko"},
 	{"virtio_pci_modern_dev", "drivers/virtio/virtio_pci_modern_dev.ko"},
 	{"virtio_pci", "drivers/virtio/virtio_pci.ko"},
+	{"virtio_balloon", "drivers/virtio/virtio_balloon.ko"},
 	{"virtio_blk", "drivers/block/virtio_blk.ko"},
 	{"crc16", "lib/crc16.ko"},
 	{"mbcache", "fs/mbcache.ko"},
@@ -78,10 +89,10 @@ func moduleFiles() []string {
 }
 
 // VMImage returns a Debian 6.1 amd64 kernel and a gzip'd busybox initramfs
-// whose init loads e1000, configures lo and eth0 (QEMU user networking:
-// 10.0.2.15/24, gateway 10.0.2.2) and runs `httpd -f -p 80`. Both are cached in
-// CacheDir: the kernel package is fetched once with `apt-get download` and
-// unpacked with `dpkg -x`.
+// whose init loads vmImageModules (e1000, virtio PCI, virtio_balloon),
+// configures lo and eth0 (QEMU user networking: 10.0.2.15/24, gateway
+// 10.0.2.2) and runs `httpd -f -p 80`. Both are cached in CacheDir: the kernel
+// package is fetched once with `apt-get download` and unpacked with `dpkg -x`.
 func VMImage(t TB) (kernel, initrd string) {
 	t.Helper()
 	kdir := debianKernel(t)
@@ -91,20 +102,24 @@ func VMImage(t TB) (kernel, initrd string) {
 	if err != nil {
 		t.Fatalf("testenv: read %s: %v", bb, err)
 	}
-	e1000, err := os.ReadFile(filepath.Join(kdir, "e1000.ko"))
-	if err != nil {
-		t.Fatalf("testenv: read cached e1000.ko: %v (remove %s to refetch)", err, kdir)
-	}
 	h := sha256.New()
 	h.Write(bin)
-	h.Write(e1000)
+	lib := map[string][]byte{}
+	for _, m := range vmImageModules {
+		ko, err := os.ReadFile(filepath.Join(kdir, m+".ko"))
+		if err != nil {
+			t.Fatalf("testenv: read cached %s.ko: %v (remove %s to refetch)", m, err, kdir)
+		}
+		lib[m+".ko"] = ko
+		h.Write(ko)
+	}
 	io.WriteString(h, vmInit+vmImageVersion)
 	initrd = filepath.Join(CacheDir(t), "vm-initrd-"+hex.EncodeToString(h.Sum(nil)[:6])+".cpio.gz")
 	withCacheLock(t, "vm-initrd", func() {
 		if _, err := os.Stat(initrd); err == nil {
 			return
 		}
-		data, err := buildInitramfs(bin, vmInit, map[string][]byte{"e1000.ko": e1000})
+		data, err := buildInitramfs(bin, vmInit, lib)
 		if err != nil {
 			t.Fatalf("testenv: build initramfs: %v", err)
 		}
