@@ -229,11 +229,6 @@ func benchDomains(b *testing.B, n int) (*exportertest.FakeClient, *inventory.Inv
 			base = append(base, q)
 		}
 	}
-	for _, p := range exportertest.SampleRecords()[0].Params {
-		if strings.HasPrefix(p.Field, "balloon.") {
-			base = append(base, p)
-		}
-	}
 	inv := exportertest.FakeInventory{XML: map[string]string{}, Jobs: map[string]exportertest.FakeJob{}, Pools: cap.Pools}
 	inv.Pools = append(inv.Pools, exportertest.FakePool{Name: "images"}, exportertest.FakePool{Name: "isos"})
 	var job exportertest.FakeJob

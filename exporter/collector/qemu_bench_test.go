@@ -33,7 +33,7 @@ func BenchmarkQEMUStats(b *testing.B) {
 			Devices: qemuDevices(b, dir, i), MemoryMiB: 128})
 		doms = append(doms, vm.Domain(b, conn))
 	}
-	time.Sleep(2 * time.Second) // a balloon stats period
+	waitBalloonStats(b, conn, doms...)
 	call := func(ds []libvirt.Domain, groups uint32) time.Duration {
 		lat := make([]time.Duration, 0, 41)
 		for i := 0; i < cap(lat); i++ {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,11 +99,10 @@ const qemuMetadata = `<nova:instance xmlns:nova="http://openstack.org/xmlns/libv
 const qemuMetadataLabel = "team=https://example.com/ops/1#team"
 
 // Every family of the libvirt collector from a real QEMU domain: per-vCPU
-// times, block I/O times, balloon figures, the XML info (OS, disk,
-// interface, OpenStack, --libvirt.metadata-label), an active job and a
-// storage pool. The guest has no virtio balloon driver (the test image
-// loads only e1000), so libvirt reports no guest-side balloon figures (swap,
-// faults, usable, unused): TestLibvirtCollectorGolden covers those.
+// times, block I/O times, balloon figures (the guest's own too: swap,
+// page faults, usable, available, unused and disk caches, from its
+// virtio_balloon driver), the XML info (OS, disk, interface, OpenStack,
+// --libvirt.metadata-label), an active job and a storage pool.
 func TestQEMUDomainGolden(t *testing.T) {
 	if *update {
 		captureQEMUDomain(t)
@@ -140,6 +140,53 @@ func TestQEMUDomainGolden(t *testing.T) {
 	compareGolden(t, a, "qemu.golden")
 	if a.Err != nil {
 		t.Fatalf("Update: %v", a.Err)
+	}
+	if missing := missingBalloonFields(rec.Params); len(missing) > 0 {
+		t.Fatalf("%s lacks the guest's balloon figures %v: recapture with -update", qemuCaptureFile, missing)
+	}
+}
+
+// missingBalloonFields lists the balloon.* fields the collector reads that
+// are not in ps; those of the guest need its virtio_balloon driver and a
+// stats period.
+func missingBalloonFields(ps []libvirt.TypedParam) []string {
+	have := map[string]bool{}
+	for _, p := range ps {
+		have[p.Field] = true
+	}
+	var missing []string
+	for _, d := range scalarDefs {
+		if strings.HasPrefix(d.field, "balloon.") && !have[d.field] {
+			missing = append(missing, d.field)
+		}
+	}
+	return missing
+}
+
+// waitBalloonStats waits until libvirt reports every balloon figure of
+// doms: the guest's virtio_balloon driver answers QEMU's first stats
+// request some time after boot, and QEMU asks once per stats period.
+func waitBalloonStats(t testing.TB, conn *libvirt.Libvirt, doms ...libvirt.Domain) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		recs, err := conn.ConnectGetAllDomainStats(doms, uint32(libvirt.DomainStatsBalloon), lifecycle.StatsFlags)
+		if err != nil || len(recs) != len(doms) {
+			t.Fatalf("balloon stats: %v (%d records for %d domains)", err, len(recs), len(doms))
+		}
+		var missing []string
+		for _, r := range recs {
+			if m := missingBalloonFields(r.Params); len(m) > 0 {
+				missing = append(missing, fmt.Sprintf("%s: %v", r.Dom.Name, m))
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no guest balloon figures within 60s (does the test VM image load virtio_balloon?): %v", missing)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
@@ -179,7 +226,7 @@ func captureQEMUDomain(t *testing.T) {
 	t.Cleanup(func() { _ = conn.StoragePoolDestroy(pool) })
 	vm := lv.StartVM(t, testenv.VMOptions{Devices: qemuDevices(t, dir, 1), Metadata: qemuMetadata})
 	dom := vm.Domain(t, conn)
-	time.Sleep(2 * time.Second) // a balloon stats period and some vCPU time
+	waitBalloonStats(t, conn, dom)
 
 	var cap qemuCapture
 	recs, err := conn.ConnectGetAllDomainStats([]libvirt.Domain{dom}, statsGroups, lifecycle.StatsFlags)
