@@ -67,7 +67,9 @@ type fakeStrategies struct {
 	mu        sync.Mutex
 	prepares  int
 	finalizes int
+	aborts    []sdk.AbortRequest
 	err       error
+	abortErr  error
 	block     chan struct{} // if set, Prepare waits for it to close
 	started   chan struct{} // if set, closed when the first Prepare starts
 	endpoint  sdk.Endpoint
@@ -112,6 +114,19 @@ func (f *fakeStrategies) Finalize(ctx context.Context, name string, req sdk.Fina
 	return nil
 }
 
+func (f *fakeStrategies) Abort(ctx context.Context, name string, req sdk.AbortRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.aborts = append(f.aborts, req)
+	return f.abortErr
+}
+
+func (f *fakeStrategies) abortCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.aborts)
+}
+
 func (f *fakeStrategies) ValidateConfig(ctx context.Context, name string, req sdk.ValidateRequest) error {
 	return nil
 }
@@ -141,9 +156,21 @@ type fakeDNS struct {
 	replaces int
 	records  map[string][]netip.Addr
 	err      error
+	started  chan struct{} // if set, closed when the first Replace starts
+	block    chan struct{} // if set, Replace waits for it to close
 }
 
 func (d *fakeDNS) Replace(ctx context.Context, s config.DNSServer, zone, name string, ttl uint32, addrs []netip.Addr) error {
+	d.mu.Lock()
+	started, block := d.started, d.block
+	d.started = nil
+	d.mu.Unlock()
+	if started != nil {
+		close(started)
+	}
+	if block != nil {
+		<-block
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.replaces++

@@ -19,6 +19,7 @@ const (
 	StateVerifying      State = "verifying"
 	StateSwitching      State = "switching"
 	StateFinalizing     State = "finalizing"
+	StateAborting       State = "aborting" // undoing prepare; then failed (see PhaseAbort)
 	StateResolved       State = "resolved"
 	StateFailed         State = "failed"
 	StateNeedsAttention State = "needs-attention"
@@ -34,7 +35,7 @@ func (s State) Holds() bool {
 // Running reports whether the pipeline still has work to do in this state.
 func (s State) Running() bool {
 	switch s {
-	case StateOpen, StateFencing, StatePreparing, StateVerifying, StateSwitching, StateFinalizing:
+	case StateOpen, StateFencing, StatePreparing, StateVerifying, StateSwitching, StateFinalizing, StateAborting:
 		return true
 	}
 	return false
@@ -65,9 +66,13 @@ const (
 	PhaseVerify   = "verify"
 	PhaseSwitch   = "switch"
 	PhaseFinalize = "finalize"
+	PhaseAbort    = "abort" // only when a recovery is undone; not in PhaseNames
 )
 
-// PhaseNames lists the phases in the order the pipeline runs them.
+// PhaseNames lists the phases in the order the pipeline runs them. An
+// incident records PhaseAbort after them only when its recovery was undone:
+// a phase after prepare failed for good, or an operator cancelled it, and
+// the strategy's Abort put the service back where it was.
 var PhaseNames = []string{PhaseDetect, PhaseFence, PhasePrepare, PhaseVerify, PhaseSwitch, PhaseFinalize}
 
 // Phase outcomes.
@@ -98,6 +103,10 @@ type Incident struct {
 	DNS      *DNSChange        `json:"dns,omitempty"`
 	// Error says in plain words why the incident failed or needs attention.
 	Error string `json:"error,omitempty"`
+	// CancelRequestedAt is set when an operator asked to cancel the
+	// recovery: the pipeline stops at its next journaled point, undoes
+	// prepare (PhaseAbort) and ends the incident failed.
+	CancelRequestedAt *time.Time `json:"cancel_requested_at,omitempty"`
 	// AcknowledgedAt is set when an operator acknowledged the incident.
 	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
 	// Revision increases with every change; the journal keeps the newest.

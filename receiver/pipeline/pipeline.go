@@ -1,9 +1,11 @@
 // Package pipeline recovers one incident: a runner walks the incident's
 // stages (fence, prepare, verify, switch, finalize), journals each phase's
 // start and end through the incident's handle, retries a failing stage with
-// backoff, and closes the incident. It is built like Alertmanager's notify
-// package: a stage is a value with an Exec method, and each incident kind
-// has its list of stages (Stages).
+// backoff, and closes the incident. A recovery that cannot complete (a stage
+// failed for good, or an operator cancelled it) is undone by the abort
+// stage before the incident closes as failed. It is built like
+// Alertmanager's notify package: a stage is a value with an Exec method, and
+// each incident kind has its list of stages (Stages).
 package pipeline
 
 import (
@@ -11,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -48,7 +51,8 @@ type Stage interface {
 	// State is the incident's state while the stage runs.
 	State() api.State
 	// Exec makes one attempt. An error is retried with backoff up to
-	// pipeline.max_attempts, except a *Stop, which ends the incident at once.
+	// pipeline.max_attempts, except a *Stop, which ends the incident at once,
+	// and a *SkipError, which records the phase as skipped.
 	Exec(ctx context.Context, a Attempt) error
 	// Describe says in one sentence what Exec will do for a run, for the
 	// plan operators confirm before starting one (Pipeline.Plan).
@@ -98,6 +102,15 @@ func isPermanent(err error) bool {
 	return errors.As(err, &p) && p.Permanent()
 }
 
+// SkipError is what a stage returns when it finds, as it runs, that it does
+// not apply (a plugin without Abort): the phase is recorded as skipped with
+// Reason, and the runner carries on as after a success.
+type SkipError struct {
+	Reason string
+}
+
+func (e *SkipError) Error() string { return e.Reason }
+
 // skipped is a stage that is recorded as skipped with a reason instead of
 // running.
 type skipped struct {
@@ -131,7 +144,8 @@ type Options struct {
 	Metrics    Metrics
 }
 
-// Pipeline holds the stage values every runner shares.
+// Pipeline holds the stage values every runner shares, and the running
+// runners' stages, so that Cancel can interrupt them.
 type Pipeline struct {
 	opts     Options
 	fence    Fence
@@ -139,6 +153,10 @@ type Pipeline struct {
 	verify   Verify
 	switchTo Switch
 	finalize Finalize
+	abort    Abort
+
+	mu      sync.Mutex
+	running map[string]*interrupt // incident ID -> its runner's stages
 }
 
 // New builds the stages from opts.
@@ -156,6 +174,8 @@ func New(opts Options) *Pipeline {
 		verify:   Verify{Prober: opts.Prober},
 		switchTo: Switch{DNS: opts.DNS, Clock: opts.Clock, Updates: opts.Metrics.DNSUpdates},
 		finalize: Finalize{Strategies: opts.Strategies},
+		abort:    Abort{Strategies: opts.Strategies, DNS: opts.DNS},
+		running:  map[string]*interrupt{},
 	}
 }
 
@@ -163,8 +183,8 @@ func New(opts Options) *Pipeline {
 // not apply to the kind stays in the list as skipped, so every incident
 // records the same phases.
 //
-// An abort stage (undo prepare on the target when a later stage fails) is
-// not in these lists: it runs only on failure, from runner.fail.
+// The abort stage is not in these lists: it runs only when a recovery is
+// undone (Undo).
 func (p *Pipeline) Stages(kind api.Kind) []Stage {
 	var fence, finalize Stage = p.fence, p.finalize
 	switch kind {
@@ -201,7 +221,9 @@ type runner struct {
 
 // Run drives the incident behind h from its last completed phase to the
 // end. It returns when the incident is closed, handed back, or ctx ends
-// (the incident then resumes at the next start).
+// (the incident then resumes at the next start). An incident whose undo
+// had begun resumes the undo; a cancel request stops it before its next
+// stage or attempt (Cancel interrupts the running one).
 func (p *Pipeline) Run(ctx context.Context, h Held) {
 	inc, ok := h.Snapshot()
 	if !ok {
@@ -212,10 +234,21 @@ func (p *Pipeline) Run(ctx context.Context, h Held) {
 		r.finish(ctx, api.StateFailed, "service "+inc.Service+" is no longer in the configuration; restore it and run `vcrctl failover "+inc.Service+"` if still needed")
 		return
 	}
+	if inc.State == api.StateAborting {
+		r.log.Info("resuming the undo of the recovery after a restart")
+		r.undo(ctx, inc.Error)
+		return
+	}
+	stageCtx, untrack := p.track(ctx, inc.ID)
+	defer untrack()
 	for _, s := range p.Stages(inc.Kind) {
 		cur, _ := h.Snapshot()
 		if ph := cur.Phase(s.Phase()); ph != nil && (ph.Outcome == api.OutcomeOK || ph.Outcome == api.OutcomeSkipped) {
 			continue // done before a restart: never redo it
+		}
+		if cur.CancelRequestedAt != nil {
+			r.cancelled(ctx, s.Phase())
+			return
 		}
 		if sk, ok := s.(skipped); ok {
 			if err := r.skip(ctx, sk); err != nil {
@@ -224,7 +257,11 @@ func (p *Pipeline) Run(ctx context.Context, h Held) {
 			}
 			continue
 		}
-		if err := r.runStage(ctx, s); err != nil {
+		if err := r.runStage(stageCtx, s); err != nil {
+			if ctx.Err() == nil && (errors.Is(err, ErrCancelled) || errors.Is(context.Cause(stageCtx), ErrCancelled)) {
+				r.cancelled(ctx, s.Phase())
+				return
+			}
 			r.fail(ctx, s, err)
 			return
 		}
@@ -234,10 +271,39 @@ func (p *Pipeline) Run(ctx context.Context, h Held) {
 }
 
 // fail ends the run after stage s failed for good, deciding by the error
-// whether the incident is closed, handed back, or left to resume.
+// whether the recovery is undone, the incident closed, handed back, or left
+// to resume.
 func (r *runner) fail(ctx context.Context, s Stage, err error) {
 	phase := s.Phase()
+	if r.interrupted(ctx, phase, err) {
+		return
+	}
 	var stop *Stop
+	switch {
+	case errors.As(err, &stop):
+		r.log.Warn("incident stopped", "phase", phase, "state", stop.State, "reason", stop.Msg)
+		if stop.State == api.StateFailed && phase != api.PhaseFinalize {
+			r.undo(ctx, stop.Msg)
+			return
+		}
+		r.finish(ctx, stop.State, stop.Msg)
+	case phase == api.PhaseFinalize:
+		// DNS already points at the new endpoint: the service is
+		// recovered, only the clean-up failed.
+		r.log.Warn("finalize failed after DNS switched", "err", err)
+		r.finish(ctx, api.StateResolved, "recovered, but finalize failed: "+err.Error())
+	default:
+		r.log.Error("phase failed; undoing the recovery", "phase", phase, "err", err)
+		r.undo(ctx, phase+" failed: "+err.Error())
+	}
+}
+
+// interrupted handles an error that is no failure of the recovery and
+// reports whether it was one: the runner's context ended (the incident
+// resumes at the next start), or the handle refused a write, because the
+// incident is another replica's now or the shared journal did not answer
+// (the runner hands it back without writing or switching anything more).
+func (r *runner) interrupted(ctx context.Context, phase string, err error) bool {
 	switch {
 	case ctx.Err() != nil:
 		r.log.Info("pipeline stopped; the incident resumes at the next start", "phase", phase)
@@ -250,20 +316,10 @@ func (r *runner) fail(ctx context.Context, s Stage, err error) {
 		// replica while its lease lasts, else by another) once it answers.
 		r.log.Warn("journal unavailable: pausing the incident until etcd answers", "phase", phase, "err", err)
 		r.held.Release()
-	case errors.As(err, &stop):
-		r.log.Warn("incident stopped", "phase", phase, "state", stop.State, "reason", stop.Msg)
-		r.finish(ctx, stop.State, stop.Msg)
-	case phase == api.PhaseFinalize:
-		// DNS already points at the new endpoint: the service is
-		// recovered, only the clean-up failed.
-		r.log.Warn("finalize failed after DNS switched", "err", err)
-		r.finish(ctx, api.StateResolved, "recovered, but finalize failed: "+err.Error())
 	default:
-		// An abort stage, once there is one, runs here: after a stage
-		// failed for good and before the incident is closed as failed.
-		r.log.Error("phase failed; incident failed", "phase", phase, "err", err)
-		r.finish(ctx, api.StateFailed, phase+" failed: "+err.Error())
+		return false
 	}
+	return true
 }
 
 // runStage journals the phase start, runs attempts with bounded exponential
@@ -306,8 +362,14 @@ func (r *runner) runStage(ctx context.Context, s Stage) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, ownership.ErrNotOwner) || errors.Is(err, ownership.ErrUnavailable) {
+		if errors.Is(err, ownership.ErrNotOwner) || errors.Is(err, ownership.ErrUnavailable) || errors.Is(err, ErrCancelled) {
 			return err // not the stage's fault: retrying it would not help
+		}
+		outcome := api.OutcomeOK
+		var skip *SkipError
+		if errors.As(err, &skip) {
+			outcome, err = api.OutcomeSkipped, nil
+			note(skip.Reason)
 		}
 		var stop *Stop
 		final := err == nil || errors.As(err, &stop) || attempt >= maxAttempts
@@ -324,7 +386,7 @@ func (r *runner) runStage(ctx context.Context, s Stage) error {
 			continue
 		}
 		end := clock.Now()
-		outcome, msg := api.OutcomeOK, ""
+		msg := ""
 		if err != nil {
 			outcome, msg = api.OutcomeFailed, err.Error()
 		}
@@ -341,7 +403,7 @@ func (r *runner) runStage(ctx context.Context, s Stage) error {
 		if jerr != nil && err == nil {
 			return fmt.Errorf("journal %s end: %w", phase, jerr)
 		}
-		if err == nil {
+		if err == nil && outcome == api.OutcomeOK {
 			if ph := snap.Phase(phase); ph != nil {
 				r.p.opts.Metrics.PhaseDuration.WithLabelValues(phase).Observe(ph.DurationSeconds)
 			}
@@ -351,11 +413,17 @@ func (r *runner) runStage(ctx context.Context, s Stage) error {
 }
 
 // attempt gives stage s what it sees on one attempt and runs it. An
-// incident or service that vanished stops the incident.
+// incident or service that vanished stops the incident; a cancel request
+// journaled since the last attempt keeps the attempt from starting (the
+// snapshot is taken after the attempt's start was journaled, so a cancel
+// accepted before the switch phase began never lets an UPDATE out).
 func (r *runner) attempt(ctx context.Context, s Stage, note func(string)) error {
 	inc, ok := r.held.Snapshot()
 	if !ok {
 		return &Stop{State: api.StateFailed, Msg: "incident " + r.held.ID() + " vanished from memory"}
+	}
+	if _, undoing := s.(Abort); inc.CancelRequestedAt != nil && !undoing {
+		return ErrCancelled
 	}
 	cfg := r.p.opts.Config()
 	svc := cfg.Service(inc.Service)

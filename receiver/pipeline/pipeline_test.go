@@ -63,6 +63,10 @@ func TestStagesPerKind(t *testing.T) {
 		if strings.Join(got, " ") != tc.want {
 			t.Errorf("%s: stages %v, want %s", tc.kind, got, tc.want)
 		}
+		undo := p.Undo(tc.kind)
+		if _, skip := undo.(skipped); undo.Phase() != api.PhaseAbort || skip != (tc.kind == api.KindFailback) {
+			t.Errorf("%s: undo stage %s (skipped %v), want abort, skipped only for a failback", tc.kind, undo.Phase(), skip)
+		}
 	}
 }
 
@@ -117,6 +121,7 @@ func (okStrategies) Prepare(context.Context, string, sdk.PrepareRequest, sdk.Pro
 	return sdk.Endpoint{Address: "127.0.0.2", Port: 8080}, nil
 }
 func (okStrategies) Finalize(context.Context, string, sdk.FinalizeRequest) error { return nil }
+func (okStrategies) Abort(context.Context, string, sdk.AbortRequest) error       { return nil }
 func (okStrategies) ValidateConfig(context.Context, string, sdk.ValidateRequest) error {
 	return nil
 }
@@ -147,13 +152,15 @@ type instantClock struct{}
 func (instantClock) Now() time.Time                                   { return time.Now() }
 func (instantClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
-func newTestPipeline(t *testing.T, dns DNS) *Pipeline {
+// newTestPipeline builds a pipeline whose collaborators all succeed; mods
+// replace some of them.
+func newTestPipeline(t *testing.T, dns DNS, mods ...func(*Options)) *Pipeline {
 	t.Helper()
 	cfg, err := config.Parse([]byte(testConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(Options{
+	opts := Options{
 		Config: func() *config.Config { return cfg }, Fencer: okFencer{}, Strategies: okStrategies{}, Prober: okProber{}, DNS: dns,
 		Clock: instantClock{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Metrics: Metrics{
@@ -161,7 +168,11 @@ func newTestPipeline(t *testing.T, dns DNS) *Pipeline {
 			PhaseDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "d"}, []string{"phase"}),
 			DNSUpdates:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "u"}, []string{"service", "result"}),
 		},
-	})
+	}
+	for _, mod := range mods {
+		mod(&opts)
+	}
+	return New(opts)
 }
 
 func newIncident() api.Incident {

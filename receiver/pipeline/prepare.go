@@ -15,6 +15,9 @@ import (
 type Strategies interface {
 	Prepare(ctx context.Context, name string, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error)
 	Finalize(ctx context.Context, name string, req sdk.FinalizeRequest) error
+	// Abort undoes Prepare; through a plugin built for protocol 1 it fails
+	// with an error wrapping sdk.ErrUnsupported.
+	Abort(ctx context.Context, name string, req sdk.AbortRequest) error
 	ValidateConfig(ctx context.Context, name string, req sdk.ValidateRequest) error
 }
 
