@@ -52,6 +52,7 @@ func (r *Receiver) routes(gatherer prometheus.Gatherer) http.Handler {
 	mux.Handle("GET /api/v1/incidents/{id}", r.auth(http.HandlerFunc(r.handleIncident)))
 	mux.Handle("POST /api/v1/incidents/{id}/acknowledge", r.auth(http.HandlerFunc(r.handleAcknowledge)))
 	mux.Handle("POST /api/v1/incidents/{id}/retry", r.auth(http.HandlerFunc(r.handleRetry)))
+	mux.Handle("POST /api/v1/incidents/{id}/cancel", r.auth(http.HandlerFunc(r.handleCancel)))
 	mux.Handle("GET /api/v1/services", r.auth(http.HandlerFunc(r.handleServices)))
 	mux.Handle("POST /api/v1/services/{name}/failover", r.auth(http.HandlerFunc(r.handleManual(api.KindManualFailover))))
 	mux.Handle("POST /api/v1/services/{name}/drill", r.auth(http.HandlerFunc(r.handleManual(api.KindDrill))))
@@ -375,4 +376,15 @@ func (r *Receiver) handleStopMaintenance(w http.ResponseWriter, req *http.Reques
 		return
 	}
 	writeJSON(w, http.StatusOK, win)
+}
+
+// handleCancel answers 202: the cancel is journaled, and the runner stops
+// and undoes the recovery shortly after.
+func (r *Receiver) handleCancel(w http.ResponseWriter, req *http.Request) {
+	inc, err := r.Cancel(req.Context(), req.PathValue("id"))
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, inc)
 }

@@ -99,6 +99,20 @@ func TestWebhookAuth(t *testing.T) {
 		}
 	}
 
+	// Cancelling a recovery takes the same credentials.
+	cancel, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/api/v1/incidents/x/cancel", nil)
+	if resp, err := http.DefaultClient.Do(cancel); err != nil || resp.StatusCode != 401 {
+		t.Errorf("unauthenticated cancel: %v %v, want 401", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	cancel.Header.Set("Authorization", "Bearer sesame")
+	if resp, err := http.DefaultClient.Do(cancel); err != nil || resp.StatusCode != 404 {
+		t.Errorf("authenticated cancel of an unknown incident: %v %v, want 404", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	// The status page sits behind the same auth; with basic auth configured
 	// the challenge offers Basic, so a browser prompts for it.
 	page := h.r.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "page") }))

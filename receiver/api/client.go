@@ -124,6 +124,15 @@ func (c *Client) Maintenance(ctx context.Context) ([]Maintenance, error) {
 	return out, c.do(ctx, http.MethodGet, "/api/v1/maintenance", &out)
 }
 
+// Cancel asks the receiver to stop a running incident's recovery and undo
+// what its strategy prepared; it answers with the incident as the request
+// left it (the recovery stops shortly after). A recovery whose DNS switch
+// has started cannot be cancelled (StatusError 409).
+func (c *Client) Cancel(ctx context.Context, id string) (Incident, error) {
+	var out Incident
+	return out, c.do(ctx, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(id)+"/cancel", &out)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	return c.send(ctx, method, path, nil, out)
 }
