@@ -63,7 +63,7 @@ func cancellable(inc api.Incident) error {
 		return fmt.Errorf("incident %s is already being undone (%s): wait for it to end", inc.ID, inc.Error)
 	case !inc.State.Running():
 		return fmt.Errorf("incident %s is %s: there is no running recovery to cancel", inc.ID, inc.State)
-	case inc.Phase(api.PhaseSwitch) != nil || (inc.DNS != nil && inc.DNS.SwitchStartedAt != nil):
+	case inc.SwitchBegun():
 		return fmt.Errorf("incident %s can no longer be cancelled: its DNS switch has started, so clients may already reach the new endpoint; "+
 			"let it finish, then move the service back with a failback (or a drill) if needed", inc.ID)
 	}

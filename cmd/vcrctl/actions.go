@@ -1,6 +1,7 @@
 package main
 
-// The operator's runs: failover, drill, failback, incident retry and ack.
+// The operator's runs: failover, drill, failback, incident retry and ack
+// (incident cancel is in cancel.go).
 // Each run that moves a service asks first, listing the phases the
 // receiver's plan says will run.
 
@@ -18,11 +19,13 @@ import (
 )
 
 // action is one operator's run: ask says what to confirm before do runs
-// (nil: do runs without asking).
+// (nil: do runs without asking); report, when set, prints the outcome
+// instead of the default line (waited: after --wait).
 type action struct {
 	use, short string
 	ask        func(ctx context.Context, c *api.Client, arg string) (question string, lines []string, err error)
 	do         func(ctx context.Context, c *api.Client, arg string) (api.Incident, error)
+	report     func(inc api.Incident, waited bool) error
 }
 
 func (a *app) failoverCmd() *cobra.Command {
@@ -165,6 +168,9 @@ func (a *app) actionCmd(act action) *cobra.Command {
 			}
 			if a.output == "json" {
 				return writeJSON(a.stdout, inc)
+			}
+			if act.report != nil {
+				return act.report(inc, wait > 0)
 			}
 			if wait > 0 {
 				if err := writeIncident(a.stdout, a.now(), &inc); err != nil {

@@ -73,6 +73,7 @@ func (a *app) incidentsCmd() *cobra.Command {
 			return writeIncidents(a.stdout, a.now(), out)
 		},
 	}
+	cmd.AddCommand(a.cancelCmd())
 	cmd.Flags().BoolVar(&open, "open", false, "only incidents still holding their service (not resolved or acknowledged)")
 	cmd.Flags().StringVar(&service, "service", "", "only this service's incidents")
 	cmd.Flags().IntVar(&limit, "limit", 0, "show at most this many (0: all)")

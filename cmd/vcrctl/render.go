@@ -128,6 +128,9 @@ func writeIncident(w io.Writer, now time.Time, inc *api.Incident) error {
 	if r := recoveryTime(inc); r != "-" {
 		fmt.Fprintf(tw, "Recovery:\t%s detect to switch\n", r)
 	}
+	if inc.CancelRequestedAt != nil {
+		fmt.Fprintf(tw, "Cancelled:\t%s (by an operator)\n", stamp(*inc.CancelRequestedAt))
+	}
 	if inc.AcknowledgedAt != nil {
 		fmt.Fprintf(tw, "Acknowledged:\t%s\n", stamp(*inc.AcknowledgedAt))
 	}

@@ -96,7 +96,7 @@ Commands that need the receiver's configuration read --config.file.`,
 	f.StringVar(&a.tokenFile, "token-file", "", "file holding the API bearer token (default: env VCR_TOKEN)")
 	f.StringVar(&a.username, "basic-auth.username", os.Getenv("VCR_USERNAME"), "basic auth user, instead of a bearer token (env VCR_USERNAME)")
 	f.StringVar(&a.passwordFile, "basic-auth.password-file", "", "file holding the basic auth password (default: env VCR_PASSWORD)")
-	f.BoolVarP(&a.yes, "yes", "y", false, "do not ask before failover, drill, failback, retry and maintenance (for scripts)")
+	f.BoolVarP(&a.yes, "yes", "y", false, "do not ask before failover, drill, failback, retry, cancel and maintenance (for scripts)")
 	f.StringVar(&a.configFile, "config.file", cfgFile, "the receiver's configuration, for check-config, backup, standby and cost (env VCR_CONFIG_FILE)")
 	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	f.DurationVar(&a.timeout, "timeout", 30*time.Second, "bound on each request to the receiver")

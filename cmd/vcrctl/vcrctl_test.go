@@ -121,6 +121,22 @@ func newFakeReceiver(t *testing.T) (*fakeReceiver, *httptest.Server) {
 		ack.State = api.StateAcknowledged
 		reply(w, 200, ack)
 	})
+	mux.HandleFunc("POST /api/v1/incidents/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.actions = append(f.actions, "cancel "+r.PathValue("id"))
+		f.mu.Unlock()
+		inc := f.incident(r.PathValue("id"))
+		switch {
+		case inc == nil:
+			reply(w, 404, api.Error{Error: "no incident " + r.PathValue("id")})
+		case !inc.State.Running():
+			reply(w, 409, api.Error{Error: "incident " + inc.ID + " is " + string(inc.State) + ": there is no running recovery to cancel"})
+		default:
+			cancelled := *inc
+			cancelled.CancelRequestedAt = &fixedNow
+			reply(w, 202, cancelled)
+		}
+	})
 	// Like the receiver, the fake refuses cross-origin browser requests.
 	srv := httptest.NewServer(http.NewCrossOriginProtection().Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, p, ok := r.BasicAuth(); ok && u == "operator" && p == testPassword {
@@ -236,6 +252,9 @@ func TestActions(t *testing.T) {
 		{[]string{"incident", "retry", "20261125T070000Z-api"}, 0, "api: incident 20261125T070000Z-api is open", ""},
 		{[]string{"incidents", "retry", "20261125T080000Z-api"}, 1, "", "refused: incident 20261125T080000Z-api is needs-attention"},
 		{[]string{"incident", "retry"}, 2, "", "usage: vcrctl incidents retry ID"},
+		{[]string{"incident", "cancel", "20261125T095958Z-web"}, 0, "web: cancel of incident 20261125T095958Z-web requested", ""},
+		{[]string{"incident", "cancel", "20261125T094500Z-db"}, 1, "", "refused: incident 20261125T094500Z-db is resolved: there is no running recovery to cancel"},
+		{[]string{"incident", "cancel"}, 2, "", "usage: vcrctl incidents cancel ID"},
 		{[]string{"show", "nope"}, 1, "", "receiver answered 404"},
 		{[]string{"show"}, 2, "", "want 1 argument(s), got 0"},
 		{[]string{"status", "-o", "yaml"}, 2, "", `-o "yaml": use table or json`},
@@ -248,7 +267,7 @@ func TestActions(t *testing.T) {
 		}
 	}
 	want := []string{"manual-failover db", "failback db", "manual-failover web", "ack 20261125T080000Z-api", "ack nope",
-		"retry 20261125T070000Z-api", "retry 20261125T080000Z-api"}
+		"retry 20261125T070000Z-api", "retry 20261125T080000Z-api", "cancel 20261125T095958Z-web", "cancel 20261125T094500Z-db"}
 	if strings.Join(f.actions, "|") != strings.Join(want, "|") {
 		t.Errorf("receiver saw actions %q, want %q", f.actions, want)
 	}
@@ -378,6 +397,8 @@ func TestAsksBeforeRunning(t *testing.T) {
 		{"yes\n", []string{"drill", "db"}, 0, []string{"Run a failover drill of db?", "  fence: skipped (drill: the primary is healthy and stays up)"}, "drill db"},
 		{"Y\n", []string{"failback", "db"}, 0, []string{"Fail db back to its primary?", "  finalize: skipped (strategy plugin cold finalizes)"}, "failback db"},
 		{"n\n", []string{"incident", "retry", "20261125T070000Z-api"}, 1, []string{"Resume incident 20261125T070000Z-api (failover of api)", "  prepare: strategy plugin cold brings api up", "  already done, not run again: fence"}, ""},
+		{"y\n", []string{"incident", "cancel", "20261125T095958Z-web"}, 0, []string{"Cancel incident 20261125T095958Z-web (failover of web, now preparing)?", "strategy plugin warm undoes what prepare did"}, "cancel 20261125T095958Z-web"},
+		{"n\n", []string{"incident", "cancel", "20261125T095958Z-web"}, 1, []string{"Cancel incident 20261125T095958Z-web", "not confirmed"}, ""},
 		{"", []string{"--yes", "drill", "mail"}, 0, nil, "drill mail"},
 	}
 	for _, tt := range tests {

@@ -130,6 +130,13 @@ func (inc *Incident) Phase(name string) *Phase {
 	return nil
 }
 
+// SwitchBegun reports whether the switch phase has begun: from then on
+// clients may reach the new endpoint, so the recovery can no longer be
+// cancelled.
+func (inc *Incident) SwitchBegun() bool {
+	return inc.Phase(PhaseSwitch) != nil || (inc.DNS != nil && inc.DNS.SwitchStartedAt != nil)
+}
+
 // AlertSummary counts the alerts that joined an incident and says where the
 // first and last came from (fast path or rule path, which Alertmanager).
 type AlertSummary struct {
