@@ -1,8 +1,8 @@
 package ui
 
-// The operator's runs the page offers (manual failover, drill, failback)
-// and acknowledgements: their buttons, and the confirmation page that
-// lists a run's phases from the receiver's plan before it posts.
+// The operator's runs the page offers (manual failover, drill, failback),
+// acknowledgements and cancels: their buttons, and the confirmation page
+// that lists a run's phases from the receiver's plan before it posts.
 
 import (
 	"context"
@@ -84,6 +84,13 @@ func (h *handler) confirmation(ctx context.Context, action, target string) (conf
 			Explain:  "Acknowledging records that an operator has seen this incident and frees its service, so the next failure starts a new recovery.",
 			Button:   "Acknowledge",
 			PostURL:  h.opts.APIBase + "/api/v1/incidents/" + url.PathEscape(target) + "/acknowledge"}, http.StatusOK, ""
+	}
+	if action == "cancel" {
+		return confirmView{Action: action, Target: target,
+			Question: "Cancel incident " + target + "?",
+			Explain:  "The recovery stops at its next step and its strategy undoes what it prepared (a scale-up un-freezes its source, a cold restore is removed); the incident then ends failed and holds its service until acknowledged. The receiver refuses once the DNS switch has started.",
+			Button:   "Cancel the recovery",
+			PostURL:  h.opts.APIBase + "/api/v1/incidents/" + url.PathEscape(target) + "/cancel"}, http.StatusOK, ""
 	}
 	known := false
 	for _, ra := range runActions {

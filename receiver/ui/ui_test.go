@@ -146,6 +146,35 @@ func TestIndexIncidentsAndTimelines(t *testing.T) {
 	if len(forms) != 1 || attr(forms[0], "data-post") != "/api/v1/incidents/20261125T080000Z-api/acknowledge" {
 		t.Errorf("needs-attention incident should offer acknowledge, got %d forms", len(forms))
 	}
+	// The running web incident has not begun its switch: it can be cancelled.
+	web := find(doc, hasAttr("data-incident", "20261125T095958Z-web"))[0]
+	forms = find(web, func(n *html.Node) bool { return n.Data == "form" })
+	if len(forms) != 1 || attr(forms[0], "data-post") != "/api/v1/incidents/20261125T095958Z-web/cancel" {
+		t.Errorf("running incident before its switch should offer cancel, got %d forms", len(forms))
+	}
+}
+
+// TestTimelineShowsAbort: an undone recovery's abort phase follows the
+// others on the timeline; an incident without one shows no abort row.
+func TestTimelineShowsAbort(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	end := t0.Add(2 * time.Second)
+	inc := &api.Incident{ID: "i", Service: "web", State: api.StateFailed, OpenedAt: t0, ClosedAt: &end, Phases: []api.Phase{
+		{Name: api.PhasePrepare, StartedAt: t0, EndedAt: &end, Outcome: api.OutcomeOK},
+		{Name: api.PhaseVerify, StartedAt: t0, EndedAt: &end, Outcome: api.OutcomeFailed, Error: "endpoint not ready"},
+		{Name: api.PhaseAbort, StartedAt: t0, EndedAt: &end, Outcome: api.OutcomeOK},
+	}}
+	rows := buildTimeline(inc, end).Rows
+	if last := rows[len(rows)-1]; len(rows) != len(api.PhaseNames)+1 || last.Name != api.PhaseAbort || last.Outcome != api.OutcomeOK {
+		t.Fatalf("timeline rows %+v, want the phases then abort=ok", rows)
+	}
+	if v := newIncidentView(inc, end); v.CanCancel {
+		t.Error("a failed incident offers cancel")
+	}
+	inc.Phases, inc.State = inc.Phases[:1], api.StateVerifying
+	if rows := buildTimeline(inc, end).Rows; len(rows) != len(api.PhaseNames) {
+		t.Fatalf("%d timeline rows without an abort, want %d", len(rows), len(api.PhaseNames))
+	}
 }
 
 func barGeometry(t *testing.T, row *html.Node) (left, width float64) {
@@ -302,6 +331,7 @@ func TestConfirmWithoutJS(t *testing.T) {
 		{"drill", "mail", "/api/v1/services/mail/drill", "Run a failover drill of mail?", planLines(f, "mail", api.KindDrill)},
 		{"failback", "db", "/api/v1/services/db/failback", "Fail db back to its primary?", planLines(f, "db", api.KindFailback)},
 		{"ack", "20261125T080000Z-api", "/api/v1/incidents/20261125T080000Z-api/acknowledge", "Acknowledge incident 20261125T080000Z-api?", nil},
+		{"cancel", "20261125T095958Z-web", "/api/v1/incidents/20261125T095958Z-web/cancel", "Cancel incident 20261125T095958Z-web?", nil},
 	}
 	for _, tt := range tests {
 		code, doc, _ := get(t, mux, "/confirm?action="+tt.action+"&target="+url.QueryEscape(tt.target))
@@ -331,7 +361,7 @@ func TestConfirmWithoutJS(t *testing.T) {
 			t.Errorf("POST %s = %d", tt.wantPost, resp.StatusCode)
 		}
 	}
-	if len(posted) != 4 {
+	if len(posted) != 5 {
 		t.Errorf("API saw %v", posted)
 	}
 	if code, _, _ := get(t, mux, "/confirm?action=delete&target=mail"); code != 400 {

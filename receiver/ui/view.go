@@ -51,7 +51,11 @@ func buildTimeline(inc *api.Incident, now time.Time) timeline {
 	}
 	total := end.Sub(t0)
 	tl := timeline{Total: humanize.Duration(total)}
-	for _, name := range api.PhaseNames {
+	names := api.PhaseNames
+	if inc.Phase(api.PhaseAbort) != nil {
+		names = append(names[:len(names):len(names)], api.PhaseAbort)
+	}
+	for _, name := range names {
 		p := inc.Phase(name)
 		if p == nil {
 			outcome := "pending"
@@ -125,6 +129,8 @@ type incidentView struct {
 	// TopError is the incident's error when no phase row already says it.
 	TopError  string
 	StateWord string // css class
+	// CanCancel: the recovery runs and has not begun its DNS switch.
+	CanCancel bool
 }
 
 func newIncidentView(inc *api.Incident, now time.Time) incidentView {
@@ -134,6 +140,7 @@ func newIncidentView(inc *api.Incident, now time.Time) incidentView {
 		Timeline: buildTimeline(inc, now),
 		CanAck:   inc.State == api.StateFailed || inc.State == api.StateNeedsAttention,
 	}
+	v.CanCancel = inc.State.Running() && inc.State != api.StateAborting && inc.CancelRequestedAt == nil && !inc.SwitchBegun()
 	if d, ok := cost.DetectToSwitch(inc); ok {
 		v.Recovery = humanize.Duration(d)
 	}
