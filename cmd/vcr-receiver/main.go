@@ -44,12 +44,15 @@ It accepts Alertmanager notifications at POST /api/v1/alerts, journals every
 alert durably before answering, keeps at most one open incident per service,
 and recovers the service: fence the failed primary through libvirt, let the
 service's strategy plugin bring it up elsewhere, verify the endpoint, switch
-DNS with one TSIG-signed UPDATE, and finalize. A restarted receiver resumes
-open incidents without repeating a DNS switch.
+DNS with one TSIG-signed UPDATE, and finalize. A recovery that cannot
+complete, or that an operator cancels before its DNS switch, is undone by
+the strategy's Abort. A restarted receiver resumes open incidents without
+repeating a DNS switch.
 
 API: GET /api/v1/incidents[/{id}], GET /api/v1/services,
 GET /api/v1/services/{name}/plan, POST /api/v1/services/{name}/failover
 (fences; ?force=true), /drill, /failback, POST /api/v1/incidents/{id}/acknowledge,
+POST /api/v1/incidents/{id}/cancel,
 /metrics, /-/healthy, /-/ready.
 
 Signals: SIGHUP reloads the config (an invalid one is logged and ignored);
