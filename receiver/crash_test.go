@@ -67,6 +67,7 @@ type stackOpts struct {
 	gracePeriod   string
 	pluginTimeout string // default 40s
 	dnsTimeout    string // default 5s
+	plugin        string // the vcr-strategy-example binary to run; default: this tree's
 }
 
 func newStack(t *testing.T, o stackOpts) *stack {
@@ -83,7 +84,11 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	s.endpoint = startEndpoint(t)
 	pluginDir := filepath.Join(s.dir, "plugins")
 	os.MkdirAll(pluginDir, 0o755)
-	if err := os.Symlink(testenv.Binary(t, "vcr-strategy-example"), filepath.Join(pluginDir, "vcr-strategy-example")); err != nil {
+	plugin := o.plugin
+	if plugin == "" {
+		plugin = testenv.Binary(t, "vcr-strategy-example")
+	}
+	if err := os.Symlink(plugin, filepath.Join(pluginDir, "vcr-strategy-example")); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(s.dir, "tsig.secret"), []byte(secret+"\n"), 0o600)

@@ -1,62 +1,29 @@
 package manager_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/vcrcovery/vcrcovery/plugins/manager"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
+	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
 
-// version1Commit is the last commit of this repository whose SDK spoke
-// strategy protocol 1 only (before Abort). If history is ever rewritten, any
-// commit from before protocol 2 will do.
-const version1Commit = "8aa3da3e9a6f000dd30d0575c29c215605972b62"
-
-// buildVersion1Plugin builds vcr-strategy-example as it was at
-// version1Commit, from a copy of that commit's files in a temporary
-// directory, and returns the directory holding the binary.
+// buildVersion1Plugin builds vcr-strategy-example as it was before
+// protocol 2 (testenv.StrategyV1Commit) and returns the directory holding
+// the binary.
 func buildVersion1Plugin(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds a plugin from the repository's history")
 	}
-	if err := exec.Command("git", "cat-file", "-e", version1Commit+"^{commit}").Run(); err != nil {
-		t.Skipf("commit %s is not in this checkout (%v): a source tree without its git history cannot build the old plugin", version1Commit[:12], err)
+	if err := testenv.HasCommit(t, testenv.StrategyV1Commit); err != nil {
+		t.Skipf("commit %s is not in this checkout (%v): a source tree without its git history cannot build the old plugin", testenv.StrategyV1Commit[:12], err)
 	}
-	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		t.Fatalf("git rev-parse --show-toplevel: %v", err)
-	}
-	src := t.TempDir()
-	archive := exec.Command("git", "-C", strings.TrimSpace(string(top)), "archive", version1Commit, "go.mod", "go.sum", "plugins/sdk", "plugins/example")
-	var tarball, stderr bytes.Buffer
-	archive.Stdout, archive.Stderr = &tarball, &stderr
-	if err := archive.Run(); err != nil {
-		t.Fatalf("git archive %s: %v\n%s", version1Commit, err, stderr.String())
-	}
-	untar := exec.Command("tar", "-x", "-C", src)
-	untar.Stdin = &tarball
-	if out, err := untar.CombinedOutput(); err != nil {
-		t.Fatalf("unpack %s: %v\n%s", version1Commit, err, out)
-	}
-	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, sdk.BinaryPrefix+"example"), "./plugins/example/cmd/vcr-strategy-example")
-	build.Dir = src
-	// The old module's dependencies are this module's; the module cache
-	// has them, so the build needs no network.
-	build.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOPROXY=off")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the version-1 example plugin: %v\n%s", err, out)
-	}
-	return dir
+	return testenv.Version1ExamplePlugin(t)
 }
 
 // A plugin binary built before protocol 2 still recovers a service through
