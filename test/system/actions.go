@@ -5,10 +5,12 @@ package system
 // fetches its page, an operator opens the status page.
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -42,6 +44,31 @@ func (s *System) RestorePrimary(t testenv.TB, name string) {
 	}
 	s.Driver.Start(t, svc.Domain)
 	svc.startListener(t)
+}
+
+// RefuseDNSUpdates makes named refuse the DNS switches of a service with
+// its own DNS key (ServiceSpec.OwnDNSKey), as a wrong TSIG secret would:
+// the receiver reads the secret file at every switch, so the next UPDATE
+// is signed with a key named does not know and answered NOTAUTH (BADSIG).
+func (s *System) RefuseDNSUpdates(t testenv.TB, name string) {
+	t.Helper()
+	s.writeDNSSecret(t, name, base64.StdEncoding.EncodeToString([]byte("a-key-named-was-never-told-about")))
+}
+
+// AcceptDNSUpdates gives a service with its own DNS key named's key again.
+func (s *System) AcceptDNSUpdates(t testenv.TB, name string) {
+	t.Helper()
+	s.writeDNSSecret(t, name, s.Named.KeySecret)
+}
+
+func (s *System) writeDNSSecret(t testenv.TB, name, secret string) {
+	t.Helper()
+	if !s.Service(t, name).OwnDNSKey {
+		t.Fatalf("system: service %s switches with the shared DNS key: set OwnDNSKey in its ServiceSpec", name)
+	}
+	if err := os.WriteFile(s.dnsSecretFile(name), []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatalf("system: %v", err)
+	}
 }
 
 // Resolve returns the service name's A records from the authoritative server.

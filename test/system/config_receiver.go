@@ -16,6 +16,11 @@ import (
 // receiverTokenFile holds the bearer token Alertmanager and vcrctl send.
 func (s *System) receiverTokenFile() string { return filepath.Join(s.Dir, "receiver.token") }
 
+// dnsSecretFile holds the TSIG secret of a service with its own DNS key.
+func (s *System) dnsSecretFile(service string) string {
+	return filepath.Join(s.Dir, service+".tsig.secret")
+}
+
 // operatorPasswordFile holds the status page's basic-auth password.
 func (s *System) operatorPasswordFile() string { return filepath.Join(s.Dir, "operator.password") }
 
@@ -29,6 +34,11 @@ func (s *System) writeReceiverConfig(t testenv.TB) {
 	}
 	if err := os.WriteFile(s.operatorPasswordFile(), []byte(OperatorPassword+"\n"), 0o600); err != nil {
 		t.Fatalf("system: %v", err)
+	}
+	for _, svc := range s.Services {
+		if svc.OwnDNSKey {
+			s.AcceptDNSUpdates(t, svc.Name)
+		}
 	}
 	cfg, err := yaml.Marshal(s.receiverConfig())
 	if err != nil {
@@ -52,6 +62,11 @@ func (s *System) receiverConfig() map[string]any {
 	if s.Bigger != nil {
 		remotes["bigger"] = remote(s.Bigger)
 	}
+	dnsServer := func(name, secretFile string) map[string]any {
+		return map[string]any{"name": name, "address": s.Named.Addr, "key_name": s.Named.KeyName,
+			"algorithm": s.Named.Algorithm, "secret_file": secretFile}
+	}
+	dnsServers := []any{dnsServer("main", s.Named.KeyFile)}
 	var services []any
 	for _, name := range s.names() {
 		svc := s.Services[name]
@@ -73,9 +88,13 @@ func (s *System) receiverConfig() map[string]any {
 				"address": svc.PrimaryAddr, "port": svc.Port,
 			},
 			"strategy": map[string]any{"name": svc.Strategy, "settings": settings},
-			"dns":      map[string]any{"name": svc.DNSName, "zone": Zone, "ttl": 1},
+			"dns":      map[string]any{"name": svc.DNSName, "zone": Zone, "ttl": 1, "server": "main"},
 			"check":    map[string]any{"http_path": "/", "timeout": "30s"},
 			"fencing":  map[string]any{"grace_period": s.Opts.GracePeriod.String()},
+		}
+		if svc.OwnDNSKey {
+			dnsServers = append(dnsServers, dnsServer(name+"-dns", s.dnsSecretFile(name)))
+			service["dns"].(map[string]any)["server"] = name + "-dns"
 		}
 		if svc.FlapMinInterval > 0 {
 			service["flap"] = map[string]any{"min_interval": svc.FlapMinInterval.String()}
@@ -93,8 +112,7 @@ func (s *System) receiverConfig() map[string]any {
 		"plugins": map[string]any{"dir": s.PluginDir, "timeout": "1m"},
 		"pipeline": map[string]any{"max_attempts": 3, "backoff": "200ms", "max_backoff": "1s",
 			"fence_timeout": "5s", "verify_timeout": "30s", "switch_timeout": "5s"},
-		"dns_servers": []any{map[string]any{"name": "main", "address": s.Named.Addr, "key_name": s.Named.KeyName,
-			"algorithm": s.Named.Algorithm, "secret_file": s.Named.KeyFile}},
+		"dns_servers": dnsServers,
 		"lxd_remotes": remotes,
 		"backup_dir":  s.BackupDir,
 		"services":    services,

@@ -50,6 +50,10 @@ type ServiceSpec struct {
 	// Host is the hypervisor host label of a test-driver primary; each host
 	// gets its own exporter. Default: Options.Host.
 	Host string
+	// OwnDNSKey switches the service's DNS through a dns_servers entry of
+	// its own, whose secret file is a copy of named's key, so that
+	// RefuseDNSUpdates can make named refuse this service's UPDATEs alone.
+	OwnDNSKey bool
 }
 
 // Options selects what Start brings up.
