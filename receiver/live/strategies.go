@@ -47,6 +47,14 @@ func (s *Strategies) Finalize(ctx context.Context, name string, req sdk.Finalize
 	return err
 }
 
+// Abort implements pipeline.Strategies. A protocol-1 plugin's
+// sdk.ErrUnsupported never reaches the plugin, so it is no restart.
+func (s *Strategies) Abort(ctx context.Context, name string, req sdk.AbortRequest) error {
+	err := s.Strategies.Abort(ctx, name, req)
+	s.count(name, err)
+	return err
+}
+
 // ValidateConfig implements pipeline.Strategies.
 func (s *Strategies) ValidateConfig(ctx context.Context, name string, req sdk.ValidateRequest) error {
 	err := s.Strategies.ValidateConfig(ctx, name, req)

@@ -20,6 +20,7 @@ func (f failingStrategies) Prepare(context.Context, string, sdk.PrepareRequest, 
 	return sdk.Endpoint{}, f.err
 }
 func (f failingStrategies) Finalize(context.Context, string, sdk.FinalizeRequest) error { return f.err }
+func (f failingStrategies) Abort(context.Context, string, sdk.AbortRequest) error       { return f.err }
 func (f failingStrategies) ValidateConfig(context.Context, string, sdk.ValidateRequest) error {
 	return f.err
 }
@@ -35,12 +36,14 @@ func TestRestartsCounted(t *testing.T) {
 		{fmt.Errorf("%w: plugin vcr-strategy-warm exited during finalize: signal: killed", manager.ErrPluginExited), "exited"},
 		{fmt.Errorf("prepare via plugin vcr-strategy-warm: lost the connection to the plugin: %w", &sdk.TransportError{Err: errors.New("EOF")}), "connection"},
 		{errors.New("strategy warm: prepare: container web does not exist"), ""},
+		{fmt.Errorf("strategy warm: Abort: %w", &sdk.UnsupportedError{Call: "Abort", Version: 1}), ""},
 		{nil, ""},
 	} {
 		reg := prometheus.NewRegistry()
 		s := CountRestarts(failingStrategies{tc.err}, reg)
 		s.Prepare(context.Background(), "warm", sdk.PrepareRequest{}, nil)
 		s.Finalize(context.Background(), "warm", sdk.FinalizeRequest{})
+		s.Abort(context.Background(), "warm", sdk.AbortRequest{})
 		n, _ := testutil.GatherAndCount(reg, "vcr_plugin_restarts_total")
 		if tc.reason == "" {
 			if n != 0 {
@@ -48,8 +51,8 @@ func TestRestartsCounted(t *testing.T) {
 			}
 			continue
 		}
-		if got := testutil.ToFloat64(s.restarts.WithLabelValues("warm", tc.reason)); got != 2 {
-			t.Errorf("%v: vcr_plugin_restarts_total{reason=%q} = %v, want 2", tc.err, tc.reason, got)
+		if got := testutil.ToFloat64(s.restarts.WithLabelValues("warm", tc.reason)); got != 3 {
+			t.Errorf("%v: vcr_plugin_restarts_total{reason=%q} = %v, want 3", tc.err, tc.reason, got)
 		}
 	}
 }
