@@ -55,6 +55,26 @@ func (r *Receiver) Cancel(ctx context.Context, id string) (api.Incident, error) 
 	return inc, nil
 }
 
+// forgetUndo readies an undone or cancelled incident for a retry. The
+// abort phase goes, so that a later failure undoes the recovery again.
+// When the abort undid prepare (Undone), prepare and the phases after it go
+// too, and the endpoint with them, so that they run again: their records
+// described a service the abort has since removed.
+func forgetUndo(inc *api.Incident) {
+	undone := inc.Undone()
+	kept := inc.Phases[:0]
+	for _, p := range inc.Phases {
+		if p.Name == api.PhaseAbort || (undone && p.Name != api.PhaseDetect && p.Name != api.PhaseFence) {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	inc.Phases = kept
+	if undone {
+		inc.Endpoint = nil
+	}
+}
+
 // cancellable says why an incident's recovery cannot be cancelled now, or
 // nil if it can.
 func cancellable(inc api.Incident) error {

@@ -94,3 +94,49 @@ func TestUndoAfterFailedVerify(t *testing.T) {
 		t.Fatalf("aborts %+v, %d switches", h.strat.aborts, h.dns.count())
 	}
 }
+
+// TestRetryAfterUndo: a retry of a recovery whose prepare the abort undid
+// runs prepare again (the service it described is gone), forgets the old
+// abort, and a retried cancelled recovery is no longer cancelled.
+func TestRetryAfterUndo(t *testing.T) {
+	h := newHarness(t, testConfig)
+	h.prober.waitErr = errors.New("connection refused")
+	ctx := context.Background()
+	id := openIncident(t, h, shutoffWeb)
+	h.waitState(id, api.StateFailed)
+	h.r.Wait()
+	h.prober.waitErr = nil
+	if _, err := h.r.Retry(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	got := h.waitState(id, api.StateResolved)
+	h.r.Wait()
+	var phases []string
+	for _, p := range got.Phases {
+		phases = append(phases, p.Name+"="+p.Outcome)
+	}
+	if strings.Join(phases, " ") != "detect=ok fence=ok prepare=ok verify=ok switch=ok finalize=ok" {
+		t.Fatalf("phases after the retry: %v", phases)
+	}
+	if p, _ := h.strat.counts(); p != 2 || h.fencer.calls != 1 || h.strat.abortCount() != 1 || h.dns.count() != 1 {
+		t.Fatalf("prepare %d, fence %d, abort %d, UPDATEs %d; want prepare again after the undo, the rest once", p, h.fencer.calls, h.strat.abortCount(), h.dns.count())
+	}
+
+	h2 := newHarness(t, testConfig)
+	started := make(chan struct{})
+	h2.strat.block, h2.strat.started = make(chan struct{}), started
+	id = openIncident(t, h2, shutoffWeb)
+	<-started
+	if _, err := h2.r.Cancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	h2.waitState(id, api.StateFailed)
+	h2.r.Wait()
+	close(h2.strat.block)
+	if _, err := h2.r.Retry(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if got := h2.waitState(id, api.StateResolved); got.CancelRequestedAt != nil || got.Phase(api.PhaseAbort) != nil {
+		t.Fatalf("a retried cancel still shows the cancel (%v) or its abort (%+v)", got.CancelRequestedAt, got.Phase(api.PhaseAbort))
+	}
+}

@@ -158,8 +158,10 @@ func acknowledgeUnheld(ctx context.Context, j journal.Journal, s *store, id stri
 // Retry resumes a failed incident from the phase that failed. Completed
 // phases are not run again; a switch journaled as done is never sent
 // again, and one that had started is checked against DNS first, as after a
-// restart. Its errors are ErrNotFound, ErrConflict (the incident is not
-// failed), ErrNotOwner (another replica holds it) and ErrUnavailable.
+// restart. A recovery that was undone (its abort ran) resumes from prepare
+// instead (see forgetUndo), and a cancelled one runs again. Its errors are
+// ErrNotFound, ErrConflict (the incident is not failed), ErrNotOwner
+// (another replica holds it) and ErrUnavailable.
 func (r *Receiver) Retry(ctx context.Context, id string) (api.Incident, error) {
 	snap, held := r.store.snapshot(id)
 	if !held {
@@ -180,13 +182,19 @@ func (r *Receiver) Retry(ctx context.Context, id string) (api.Incident, error) {
 	now := r.clock.Now()
 	failed := "the first unfinished phase"
 	for _, p := range snap.Phases {
-		if p.Outcome == api.OutcomeFailed {
+		if p.Outcome == api.OutcomeFailed && p.Name != api.PhaseAbort {
 			failed = p.Name
 		}
 	}
-	ev := journal.Event{Time: now, Kind: "retry", IncidentID: id, Service: snap.Service, Message: "resumed from " + failed + " through the API"}
+	msg := "resumed from " + failed + " through the API"
+	if snap.Undone() {
+		msg = "resumed from prepare through the API: the abort had undone it (and what followed), so it runs again"
+	}
+	ev := journal.Event{Time: now, Kind: "retry", IncidentID: id, Service: snap.Service, Message: msg}
 	inc, err := r.store.update(ctx, id, nil, []journal.Event{ev}, func(inc *api.Incident) {
 		inc.State, inc.Error, inc.ClosedAt = api.StateOpen, "", nil
+		inc.CancelRequestedAt = nil
+		forgetUndo(inc)
 		if ph := inc.Phase(failed); ph != nil {
 			ph.Messages = append(ph.Messages, "retried by an operator at "+now.UTC().Format(time.RFC3339))
 		}

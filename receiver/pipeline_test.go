@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
 	"github.com/vcrcovery/vcrcovery/receiver/pipeline"
@@ -480,9 +481,13 @@ func TestPlansNameWhatRuns(t *testing.T) {
 
 // TestRetryResumesTheFailedPhase: an operator's retry runs the failed phase
 // again and what follows it; completed phases are not rerun, and a switch
-// that reached DNS is not sent again.
+// that reached DNS is not sent again. The strategy here has no Abort (a
+// protocol-1 plugin), so prepare stays done; a recovery whose prepare was
+// undone resumes from prepare (TestRetryAfterUndo).
 func TestRetryResumesTheFailedPhase(t *testing.T) {
+	noAbort := fmt.Errorf("strategy warm: Abort: %w", &sdk.UnsupportedError{Call: "Abort", Version: 1})
 	h := newHarness(t, testConfig)
+	h.strat.abortErr = noAbort
 	h.dns.err = errors.New("no answer from 127.0.0.1:5353")
 	id := openIncident(t, h, shutoffWeb)
 	h.waitState(id, api.StateFailed)
@@ -513,6 +518,7 @@ func TestRetryResumesTheFailedPhase(t *testing.T) {
 	// The UPDATE reached the server, but the phase failed afterwards (its
 	// check timed out): the retry finds DNS switched and sends nothing.
 	h2 := newHarness(t, testConfig)
+	h2.strat.abortErr = noAbort
 	h2.dns.err = errors.New("verify timed out")
 	id = openIncident(t, h2, shutoffWeb)
 	h2.waitState(id, api.StateFailed)

@@ -101,7 +101,8 @@ func askPlan(ctx context.Context, c *api.Client, svc string, kind api.Kind, forc
 }
 
 // askRetry is the confirmation of a retry: the phases still to run, from
-// the failed one on, in the words of the incident kind's plan.
+// the failed one on (from prepare on when the abort undid prepare), in the
+// words of the incident kind's plan.
 func askRetry(ctx context.Context, c *api.Client, id string) (string, []string, error) {
 	inc, err := c.Incident(ctx, id)
 	if err != nil {
@@ -115,7 +116,12 @@ func askRetry(ctx context.Context, c *api.Client, id string) (string, []string, 
 		return "", nil, err
 	}
 	var lines, done []string
+	undone := inc.Undone()
 	for i, step := range plan.Steps {
+		if undone && step.Phase != api.PhaseFence {
+			lines = append(lines, plan.Lines()[i])
+			continue
+		}
 		if ph := inc.Phase(step.Phase); ph != nil && (ph.Outcome == api.OutcomeOK || ph.Outcome == api.OutcomeSkipped) {
 			done = append(done, step.Phase)
 			continue
@@ -124,6 +130,9 @@ func askRetry(ctx context.Context, c *api.Client, id string) (string, []string, 
 	}
 	if len(done) > 0 {
 		lines = append(lines, "already done, not run again: "+strings.Join(done, ", "))
+	}
+	if undone {
+		lines = append(lines, "the abort undid prepare: it runs again, with what follows it")
 	}
 	return fmt.Sprintf("Resume incident %s (%s of %s), which failed: %s?", id, inc.Kind, inc.Service, orDash(inc.Error)), lines, nil
 }

@@ -382,6 +382,11 @@ func TestAsksBeforeRunning(t *testing.T) {
 	failed.ID, failed.State, failed.Kind = "20261125T070000Z-api", api.StateFailed, api.KindFailover
 	failed.Phases = []api.Phase{{Name: "detect", Outcome: api.OutcomeOK}, {Name: "fence", Outcome: api.OutcomeOK}, {Name: "prepare", Outcome: api.OutcomeFailed}}
 	f.incidents = append(f.incidents, failed)
+	undone := failed
+	undone.ID = "20261125T060000Z-api"
+	undone.Phases = []api.Phase{{Name: "detect", Outcome: api.OutcomeOK}, {Name: "fence", Outcome: api.OutcomeOK}, {Name: "prepare", Outcome: api.OutcomeOK},
+		{Name: "verify", Outcome: api.OutcomeFailed}, {Name: "abort", Outcome: api.OutcomeOK}}
+	f.incidents = append(f.incidents, undone)
 	t.Setenv("VCR_TOKEN", testToken)
 	base := []string{"--receiver.url", srv.URL}
 	tests := []struct {
@@ -397,6 +402,7 @@ func TestAsksBeforeRunning(t *testing.T) {
 		{"yes\n", []string{"drill", "db"}, 0, []string{"Run a failover drill of db?", "  fence: skipped (drill: the primary is healthy and stays up)"}, "drill db"},
 		{"Y\n", []string{"failback", "db"}, 0, []string{"Fail db back to its primary?", "  finalize: skipped (strategy plugin cold finalizes)"}, "failback db"},
 		{"n\n", []string{"incident", "retry", "20261125T070000Z-api"}, 1, []string{"Resume incident 20261125T070000Z-api (failover of api)", "  prepare: strategy plugin cold brings api up", "  already done, not run again: fence"}, ""},
+		{"n\n", []string{"incident", "retry", "20261125T060000Z-api"}, 1, []string{"Resume incident 20261125T060000Z-api (failover of api)", "  prepare: strategy plugin cold brings api up", "  verify: ", "  already done, not run again: fence", "the abort undid prepare: it runs again"}, ""},
 		{"y\n", []string{"incident", "cancel", "20261125T095958Z-web"}, 0, []string{"Cancel incident 20261125T095958Z-web (failover of web, now preparing)?", "strategy plugin warm undoes what prepare did"}, "cancel 20261125T095958Z-web"},
 		{"n\n", []string{"incident", "cancel", "20261125T095958Z-web"}, 1, []string{"Cancel incident 20261125T095958Z-web", "not confirmed"}, ""},
 		{"", []string{"--yes", "drill", "mail"}, 0, nil, "drill mail"},

@@ -137,6 +137,14 @@ func (inc *Incident) SwitchBegun() bool {
 	return inc.Phase(PhaseSwitch) != nil || (inc.DNS != nil && inc.DNS.SwitchStartedAt != nil)
 }
 
+// Undone reports whether the strategy's Abort undid prepare (or may have,
+// partly: an abort that failed): prepare and what followed it must run
+// again before the service can move.
+func (inc *Incident) Undone() bool {
+	ab := inc.Phase(PhaseAbort)
+	return ab != nil && (ab.Outcome == OutcomeOK || ab.Outcome == OutcomeFailed)
+}
+
 // AlertSummary counts the alerts that joined an incident and says where the
 // first and last came from (fast path or rule path, which Alertmanager).
 type AlertSummary struct {
