@@ -46,6 +46,16 @@ func (h *handler) actionOf(plan api.Plan) (actionView, bool) {
 		PostURL: h.opts.APIBase + "/api/v1/services/" + url.PathEscape(plan.Service) + ra.path}, true
 }
 
+// incidentActions are the actions on one incident, by the name the page's
+// forms use: the question's verb, what it does, the button and the API path.
+var incidentActions = map[string]struct{ verb, explain, button, path string }{
+	"ack": {"Acknowledge", "Acknowledging records that an operator has seen this incident and frees its service, so the next failure starts a new recovery.",
+		"Acknowledge", "/acknowledge"},
+	"cancel": {"Cancel", "The recovery stops at its next step and its strategy undoes what it prepared (a scale-up un-freezes its source, a cold restore is removed); " +
+		"the incident then ends failed and holds its service until acknowledged. The receiver refuses once the DNS switch has started.",
+		"Cancel the recovery", "/cancel"},
+}
+
 type confirmView struct {
 	Action, Target, Question, Explain, Button, PostURL string
 	Steps                                              []string // the phases that will run, or why each is skipped
@@ -78,19 +88,9 @@ func (h *handler) confirmation(ctx context.Context, action, target string) (conf
 	if target == "" {
 		return confirmView{}, http.StatusBadRequest, "Missing target: use the buttons on the status page."
 	}
-	if action == "ack" {
-		return confirmView{Action: action, Target: target,
-			Question: "Acknowledge incident " + target + "?",
-			Explain:  "Acknowledging records that an operator has seen this incident and frees its service, so the next failure starts a new recovery.",
-			Button:   "Acknowledge",
-			PostURL:  h.opts.APIBase + "/api/v1/incidents/" + url.PathEscape(target) + "/acknowledge"}, http.StatusOK, ""
-	}
-	if action == "cancel" {
-		return confirmView{Action: action, Target: target,
-			Question: "Cancel incident " + target + "?",
-			Explain:  "The recovery stops at its next step and its strategy undoes what it prepared (a scale-up un-freezes its source, a cold restore is removed); the incident then ends failed and holds its service until acknowledged. The receiver refuses once the DNS switch has started.",
-			Button:   "Cancel the recovery",
-			PostURL:  h.opts.APIBase + "/api/v1/incidents/" + url.PathEscape(target) + "/cancel"}, http.StatusOK, ""
+	if ia, ok := incidentActions[action]; ok {
+		return confirmView{Action: action, Target: target, Question: ia.verb + " incident " + target + "?", Explain: ia.explain, Button: ia.button,
+			PostURL: h.opts.APIBase + "/api/v1/incidents/" + url.PathEscape(target) + ia.path}, http.StatusOK, ""
 	}
 	known := false
 	for _, ra := range runActions {
