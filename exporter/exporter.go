@@ -116,7 +116,11 @@ func New(opts Options) (*Exporter, error) {
 		if so.Cloud == "" {
 			so.Cloud = opts.Cloud
 		}
-		e.snmp = snmptrap.New(so, sink, opts.Logger.With("component", "snmp"))
+		snmp, err := snmptrap.New(so, sink, opts.Logger.With("component", "snmp"))
+		if err != nil {
+			return nil, err
+		}
+		e.snmp = snmp
 	}
 	set, err := collector.New(collector.Config{Host: opts.Host, Cloud: opts.Cloud, ScrapeTimeout: opts.ScrapeTimeout,
 		Logger: opts.Logger, Libvirt: e.sup, States: cache, Inventory: inv, Events: tracker, SNMP: e.snmp, LXD: opts.LXD})
