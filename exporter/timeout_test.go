@@ -49,10 +49,7 @@ func TestScrapeWhileLibvirtHangs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = exp.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	runUntilCleanup(t, exp)
 	<-exp.sup.Connected()
 	exportertest.WaitFor(t, func() bool { return fake.StatsCalls() >= 1 }) // reconciliation
 	release := fake.Hang()

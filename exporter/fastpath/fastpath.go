@@ -250,16 +250,16 @@ func (f *Pusher) Fire(ev failure.DomainEvent, alertname string) {
 	}
 	f.firing[key] = &firingAlert{alert: a}
 	delete(f.resolving, key)
-	f.mu.Unlock()
 	f.enqueue(queued{alert: a, eventAt: ev.At})
+	f.mu.Unlock()
 }
 
 // Resolve sends endsAt=now for every alert the fast path has firing for the
 // domain, and keeps each resolve until every Alertmanager has accepted it.
 // A domain with nothing firing costs nothing.
 func (f *Pusher) Resolve(ev failure.DomainEvent) {
-	var out []queued
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	for key, fa := range f.firing {
 		if key.host == ev.Host && key.uuid == ev.UUID {
 			a := fa.alert
@@ -273,12 +273,8 @@ func (f *Pusher) Resolve(ev failure.DomainEvent) {
 				pr.pending[t] = true
 			}
 			f.resolving[key] = pr
-			out = append(out, queued{alert: a, eventAt: ev.At, resolve: &resolveRef{key: key, gen: pr.gen}})
+			f.enqueue(queued{alert: a, eventAt: ev.At, resolve: &resolveRef{key: key, gen: pr.gen}})
 		}
-	}
-	f.mu.Unlock()
-	for _, q := range out {
-		f.enqueue(q)
 	}
 }
 
@@ -301,6 +297,10 @@ func (f *Pusher) delivered(t *amTarget, batch []queued) {
 	}
 }
 
+// enqueue queues q for every Alertmanager. Callers hold f.mu: a queue then
+// gets the pushes of one domain in the order its state changed, so a resend
+// of a firing alert can never overtake the resolve that ended it. It never
+// blocks (a full queue drops).
 func (f *Pusher) enqueue(q queued) {
 	for _, t := range f.targets {
 		f.enqueueTo(t, q)
@@ -349,28 +349,16 @@ func (f *Pusher) Run(ctx context.Context) {
 // Alertmanagers that have not accepted it yet.
 func (f *Pusher) resend() {
 	now := f.now()
-	var out []PostableAlert
-	type retry struct {
-		t *amTarget
-		q queued
-	}
-	var retries []retry
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	for _, fa := range f.firing {
 		fa.alert.EndsAt = now.Add(4 * f.opts.ResendInterval)
-		out = append(out, fa.alert)
+		f.enqueue(queued{alert: fa.alert})
 	}
 	for key, pr := range f.resolving {
 		for t := range pr.pending {
-			retries = append(retries, retry{t, queued{alert: pr.alert, resolve: &resolveRef{key: key, gen: pr.gen}}})
+			f.enqueueTo(t, queued{alert: pr.alert, resolve: &resolveRef{key: key, gen: pr.gen}})
 		}
-	}
-	f.mu.Unlock()
-	for _, a := range out {
-		f.enqueue(queued{alert: a})
-	}
-	for _, r := range retries {
-		f.enqueueTo(r.t, r.q)
 	}
 }
 
