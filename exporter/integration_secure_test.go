@@ -64,8 +64,12 @@ tls_config:
 	if err != nil {
 		t.Fatal(err)
 	}
+	amBin, err := exec.LookPath("prometheus-alertmanager")
+	if err != nil {
+		t.Fatal("prometheus-alertmanager not found: run make deps")
+	}
 	am := testenv.StartDaemon(t, testenv.DaemonSpec{
-		Name: "alertmanager-tls", Path: lookPath(t, "prometheus-alertmanager"),
+		Name: "alertmanager-tls", Path: amBin,
 		Args: []string{"--config.file=" + amCfg, "--storage.path=" + filepath.Join(dir, "am-data"), "--cluster.listen-address=",
 			"--web.listen-address=127.0.0.1:" + strconv.Itoa(port), "--web.config.file=" + webConfig},
 		Ready: func() error {
@@ -125,13 +129,4 @@ tls_config:
 	if a := findAlert(alerts(), map[string]string{"host": host + "-plain"}); a != nil {
 		t.Errorf("an exporter without client certificate and credentials got through: %v", a.Labels)
 	}
-}
-
-func lookPath(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s not found: run make deps", name)
-	}
-	return p
 }

@@ -107,13 +107,7 @@ func (t *Tracker) noteVerdict(uuid, name string, verdict failure.Verdict, alertn
 // than wait for the rule path. The first connection only records states,
 // since a domain already off at start-up may well be off on purpose.
 func (t *Tracker) reconcile(ctx context.Context, c Client) {
-	// Bounded: the event loop waits for it, and a hung libvirtd must not
-	// hold it forever.
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	recs, err := virt.Call(ctx, func() ([]libvirt.DomainStatsRecord, error) {
-		return c.ConnectGetAllDomainStats(nil, uint32(libvirt.DomainStatsState), StatsFlags)
-	})
+	recs, err := listStates(ctx, c)
 	if err != nil {
 		t.logger.Warn("reconcile domain states after connecting failed; relying on events and the rule path", "err", err)
 		return
@@ -202,11 +196,7 @@ func (t *Tracker) sweep(ctx context.Context, c Client) {
 	if len(due) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	recs, err := virt.Call(ctx, func() ([]libvirt.DomainStatsRecord, error) {
-		return c.ConnectGetAllDomainStats(nil, uint32(libvirt.DomainStatsState), StatsFlags)
-	})
+	recs, err := listStates(ctx, c)
 	if err != nil {
 		t.logger.Debug("list domains to sweep vanished failures; trying again later", "err", err)
 		return
@@ -234,8 +224,19 @@ func (t *Tracker) sweep(ctx context.Context, c Client) {
 }
 
 // callTimeout bounds the list calls of reconciliation and of a sweep: a hung
-// libvirtd costs one of them, never the event loop.
+// libvirtd costs one of them, never the event loop (which waits for
+// reconciliation).
 const callTimeout = 10 * time.Second
+
+// listStates asks libvirt for the state and reason of every domain, within
+// callTimeout.
+func listStates(ctx context.Context, c Client) ([]libvirt.DomainStatsRecord, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	return virt.Call(ctx, func() ([]libvirt.DomainStatsRecord, error) {
+		return c.ConnectGetAllDomainStats(nil, uint32(libvirt.DomainStatsState), StatsFlags)
+	})
+}
 
 // sweepEvery is how often sweep runs: a quarter of the retention, so a
 // vanished failure resolves at most that late, within [10ms, 1m].
