@@ -55,18 +55,17 @@ type Options struct {
 type Exporter struct {
 	logger   *slog.Logger
 	registry *prometheus.Registry
-	// metrics is what /metrics serves: the same series as registry, with
-	// the libvirt collector's built without the registry's per-series work.
-	// set writes them as text over base, the registry of everything else.
-	metrics prometheus.TransactionalGatherer
-	set     *collector.Set
-	base    *prometheus.Registry
-	sup     *lifecycle.Supervisor
-	fast    *fastpath.Pusher
-	snmp    *snmptrap.Receiver
-	started atomic.Bool
-	isReady atomic.Bool
-	attempt chan struct{} // closed after the first libvirt connection attempt
+	// set is the collector set; static holds the collectors outside it
+	// (Go, process, build info, fast path). /metrics serves both (scrape).
+	set           *collector.Set
+	static        *prometheus.Registry
+	scrapeTimeout time.Duration
+	sup           *lifecycle.Supervisor
+	fast          *fastpath.Pusher
+	snmp          *snmptrap.Receiver
+	started       atomic.Bool
+	isReady       atomic.Bool
+	attempt       chan struct{} // closed after the first libvirt connection attempt
 }
 
 // New builds the exporter's parts and wires them: the fast path, the
@@ -91,7 +90,8 @@ func New(opts Options) (*Exporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Exporter{logger: opts.Logger, registry: prometheus.NewRegistry(), attempt: make(chan struct{})}
+	e := &Exporter{logger: opts.Logger, registry: prometheus.NewRegistry(), static: prometheus.NewRegistry(),
+		scrapeTimeout: opts.ScrapeTimeout, attempt: make(chan struct{})}
 
 	var sink failure.Sink
 	if opts.FastPath != nil && len(opts.FastPath.URLs) > 0 {
@@ -116,7 +116,11 @@ func New(opts Options) (*Exporter, error) {
 		if so.Cloud == "" {
 			so.Cloud = opts.Cloud
 		}
-		e.snmp = snmptrap.New(so, sink, opts.Logger.With("component", "snmp"))
+		snmp, err := snmptrap.New(so, sink, opts.Logger.With("component", "snmp"))
+		if err != nil {
+			return nil, err
+		}
+		e.snmp = snmp
 	}
 	set, err := collector.New(collector.Config{Host: opts.Host, Cloud: opts.Cloud, ScrapeTimeout: opts.ScrapeTimeout,
 		Logger: opts.Logger, Libvirt: e.sup, States: cache, Inventory: inv, Events: tracker, SNMP: e.snmp, LXD: opts.LXD})
@@ -131,22 +135,26 @@ func New(opts Options) (*Exporter, error) {
 	}
 	// The Go and process metrics under their usual names (go_*, process_*),
 	// as every exporter has them, and vcr_exporter_build_info.
-	e.registry.MustRegister(set,
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		versioncollector.NewCollector("vcr_exporter"),
-	)
-	base := prometheus.NewRegistry()
-	base.MustRegister(set.Classic(),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		versioncollector.NewCollector("vcr_exporter"),
-	)
+	goc, proc, build := collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("vcr_exporter")
+	e.registry.MustRegister(set, goc, proc, build)
+	e.static.MustRegister(goc, proc, build)
 	if e.fast != nil {
-		base.MustRegister(e.fast)
+		e.static.MustRegister(e.fast)
 	}
-	e.set, e.base, e.metrics = set, base, set.Gatherer(base)
+	e.set = set
 	return e, nil
+}
+
+// scrape is what one /metrics request serves: the collector set bounded by
+// budget, and base, the registry of everything else it is written over (the
+// static collectors and the set's classic ones under the same bound). The
+// libvirt collector's series go out without the registry's per-series work.
+func (e *Exporter) scrape(budget time.Duration) (set *collector.Set, base prometheus.Gatherer) {
+	set = e.set.WithTimeout(budget)
+	classic := prometheus.NewRegistry()
+	classic.MustRegister(set.Classic())
+	return set, prometheus.Gatherers{e.static, classic}
 }
 
 // newInventory parses the metadata keys and builds the cache of domain XML,

@@ -117,8 +117,11 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	if _, err := New(Options{Dial: dial, FastPath: &fastpath.Options{URLs: []string{"am:9093"}}}); err == nil {
 		t.Error("New accepted an Alertmanager URL without scheme")
 	}
-	if _, err := New(Options{Dial: dial, SNMP: &snmptrap.Options{Address: "256.0.0.1:99999"}}); err == nil {
+	if _, err := New(Options{Dial: dial, SNMP: &snmptrap.Options{Address: "256.0.0.1:99999", Community: "public"}}); err == nil {
 		t.Error("New accepted a bad SNMP address")
+	}
+	if _, err := New(Options{Dial: dial, SNMP: &snmptrap.Options{Address: "127.0.0.1:0"}}); err == nil || !strings.Contains(err.Error(), "--snmp.community") {
+		t.Errorf("New accepted a trap receiver that takes anyone's traps: %v", err)
 	}
 }
 

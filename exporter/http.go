@@ -26,25 +26,26 @@ const maxScrapesInFlight = 10
 // metricsHandler serves the text format, which Prometheus asks for, through
 // collector.Set.WriteText (the libvirt series written straight out), gzip'd
 // at the fastest level when the client accepts it; any other format
-// (protobuf) goes through promhttp and the same series.
+// (protobuf) goes through promhttp and the same series. Collectors are
+// bounded by what the scraper allows (scrapeBudget).
 func (e *Exporter) metricsHandler() http.Handler {
-	other := promhttp.HandlerForTransactional(e.metrics, promhttp.HandlerOpts{
-		ErrorLog:            slog.NewLogLogger(e.logger.Handler(), slog.LevelError),
-		ErrorHandling:       promhttp.ContinueOnError,
-		MaxRequestsInFlight: maxScrapesInFlight,
-	})
+	opts := promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(e.logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	}
 	inflight := make(chan struct{}, maxScrapesInFlight)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		format := expfmt.Negotiate(r.Header)
-		if format.FormatType() != expfmt.TypeTextPlain {
-			other.ServeHTTP(w, r)
-			return
-		}
 		select {
 		case inflight <- struct{}{}:
 			defer func() { <-inflight }()
 		default:
 			http.Error(w, fmt.Sprintf("Limit of concurrent requests reached (%d), try again later.", maxScrapesInFlight), http.StatusServiceUnavailable)
+			return
+		}
+		set, base := e.scrape(scrapeBudget(r.Header, e.scrapeTimeout))
+		format := expfmt.Negotiate(r.Header)
+		if format.FormatType() != expfmt.TypeTextPlain {
+			promhttp.HandlerForTransactional(set.Gatherer(base), opts).ServeHTTP(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", string(format))
@@ -57,7 +58,7 @@ func (e *Exporter) metricsHandler() http.Handler {
 		}
 		// Errors of single collectors are in vcr_scrape_collector_success
 		// already; the page goes out with what the others produced.
-		if err := e.set.WriteText(out, e.base); err != nil {
+		if err := set.WriteText(out, base); err != nil {
 			e.logger.Error("write /metrics", "err", err)
 		}
 	})

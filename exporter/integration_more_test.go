@@ -41,7 +41,7 @@ func TestIntegrationSNMPTraps(t *testing.T) {
 	trapAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	remote := testenv.UniqueName(t, "remote-")
 	exp := startExporter(t, lv, td.URI, "--alertmanager.url", am.URL, "--host", "local", "--cloud", "itest",
-		"--snmp.trap-address", trapAddr, "--snmp.host", "127.0.0.1="+remote)
+		"--snmp.trap-address", trapAddr, "--snmp.host", "127.0.0.1="+remote, "--snmp.community", "public", "--snmp.allow", "127.0.0.0/8")
 
 	const col = ".1.3.6.1.4.1.36957.1.1.1."
 	uuid := "0a0b0c0d-1111-2222-3333-444455556666"

@@ -93,7 +93,20 @@ func TestParseExprRejectsBrokenPromQL(t *testing.T) {
 }
 
 func TestRuleFileCarriesWhatReceiversAndOperatorsNeed(t *testing.T) {
-	f := readRules(t)
+	names := checkAlertsDocumented(t, readRules(t))
+	slices.Sort(names)
+	want := slices.Clone(documentedAlerts)
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("alerts %v, docs/ARCHITECTURE.md (\"Interfaces\") names %v", names, want)
+	}
+}
+
+// checkAlertsDocumented checks that every alert of f explains its wait,
+// has a severity, a summary, a description and a runbook section, and
+// returns their names.
+func checkAlertsDocumented(t *testing.T, f *File) []string {
+	t.Helper()
 	var names []string
 	book, err := os.ReadFile(runbooks)
 	if err != nil {
@@ -120,12 +133,7 @@ func TestRuleFileCarriesWhatReceiversAndOperatorsNeed(t *testing.T) {
 			t.Errorf("%s: docs/runbooks.md has no section \"## %s\"", r.Alert, r.Alert)
 		}
 	}
-	slices.Sort(names)
-	want := slices.Clone(documentedAlerts)
-	slices.Sort(want)
-	if !slices.Equal(names, want) {
-		t.Errorf("alerts %v, docs/ARCHITECTURE.md (\"Interfaces\") names %v", names, want)
-	}
+	return names
 }
 
 var recordedNameRE = regexp.MustCompile(`\b[a-z_]+:[a-z0-9_]+:[a-z0-9_]+\b`)
@@ -324,7 +332,7 @@ func TestAlertmanagerConfig(t *testing.T) {
 	}
 }
 
-// The shipped prometheus.yml is valid once its files exist: copy the rules to where it expects
+// The shipped prometheus.yml is valid once its files exist: copy the rule files to where it expects
 // them (in a temporary directory) and give it placeholder TLS files.
 func TestPrometheusConfig(t *testing.T) {
 	b, err := os.ReadFile(promConfig)
@@ -333,11 +341,13 @@ func TestPrometheusConfig(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cfg := strings.ReplaceAll(string(b), "/etc/prometheus/vcrcovery/", dir+"/")
-	rules, err := os.ReadFile(ruleFile)
-	if err != nil {
-		t.Fatal(err)
+	files := map[string][]byte{"prometheus.yml": []byte(cfg)}
+	ruleFiles, _ := filepath.Glob("*.rules.yml")
+	for _, name := range ruleFiles {
+		if files[name], err = os.ReadFile(name); err != nil {
+			t.Fatal(err)
+		}
 	}
-	files := map[string][]byte{"prometheus.yml": []byte(cfg), "vcr.rules.yml": rules}
 	for _, f := range []string{"lxd-standby-server.crt", "lxd-metrics.crt", "lxd-metrics.key"} {
 		files[f] = nil
 	}

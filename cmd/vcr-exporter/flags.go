@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/vcrcovery/vcrcovery/exporter/collector"
+	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 )
 
@@ -49,8 +50,10 @@ type config struct {
 	amURLs                           listValue
 	amAttempts, amQueue              int
 	amResend, amTimeout              time.Duration
+	amHTTPConfig, amStandbyRegex     string
 	snmpAddr, snmpCommunity          string
-	snmpHosts                        listValue
+	snmpHosts, snmpAllow             listValue
+	snmpAllowUnauthenticated         bool
 	host, cloud                      string
 	scrapeTimeout, retention         time.Duration
 	logLevel, logFormat              string
@@ -106,10 +109,20 @@ func newApp(c *config, out io.Writer) *kingpin.Application {
 	app.Flag("alertmanager.resend-interval", "How often a firing fast-path alert is pushed again while its domain stays down; each push is valid for 4 intervals.").
 		Default("1m").DurationVar(&c.amResend)
 	app.Flag("alertmanager.timeout", "Timeout of one push request.").Default("5s").DurationVar(&c.amTimeout)
+	app.Flag("alertmanager.http-config-file", "Prometheus HTTP client configuration for the pushes (basic_auth, authorization, tls_config with client certificates, "+
+		"proxy_url: the keys of http_config in Prometheus' alertmanager_config), for an Alertmanager behind TLS or authentication.").
+		Default("").PlaceHolder("FILE").StringVar(&c.amHTTPConfig)
+	app.Flag("alertmanager.standby-domain-regex", "Fast-path alerts of domains whose name matches get role=\"standby\", as the rule path's get it from "+
+		"deploy/prometheus/prometheus.yml's metric relabelling: keep both regexes equal (anchored, RE2). Empty: no role label.").
+		Default(fastpath.DefaultStandbyDomainRegex).StringVar(&c.amStandbyRegex)
 
 	app.Flag("snmp.trap-address", "UDP address to receive libvirt-snmp (LIBVIRT-MIB) v2c traps on, e.g. :162; empty turns the receiver off.").
 		Default("").StringVar(&c.snmpAddr)
-	app.Flag("snmp.community", "Accept only traps with this community (empty: any).").Default("").StringVar(&c.snmpCommunity)
+	app.Flag("snmp.community", "Accept only traps with this community. A trap receiver needs it, --snmp.allow, or both.").Default("").StringVar(&c.snmpCommunity)
+	app.Flag("snmp.allow", "Accept traps only from these sender addresses: a CIDR (10.0.0.0/24) or an address. Repeatable.").
+		PlaceHolder("CIDR").SetValue(&c.snmpAllow)
+	app.Flag("snmp.allow-unauthenticated", "Accept traps from any sender with any community, when neither --snmp.community nor --snmp.allow is set: "+
+		"only where nothing else can reach the trap port, since a forged trap fails a service over.").BoolVar(&c.snmpAllowUnauthenticated)
 	app.Flag("snmp.host", "Map a trap source IP to the sending host's name, as IP=HOST: the sender label of the vcr_snmp_* metrics and the host label of its fast-path alerts. Repeatable. Unmapped sources use their IP.").
 		PlaceHolder("IP=HOST").SetValue(&c.snmpHosts)
 

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -19,9 +18,7 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/exporter"
 	"github.com/vcrcovery/vcrcovery/exporter/collector"
-	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
 	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
-	"github.com/vcrcovery/vcrcovery/exporter/snmptrap"
 	"github.com/vcrcovery/vcrcovery/internal/logging"
 	"github.com/vcrcovery/vcrcovery/lxd"
 )
@@ -77,20 +74,11 @@ func run() error {
 		MetadataLabels: c.metadataLabels,
 		Logger:         logger,
 	}
-	if len(c.amURLs) > 0 {
-		opts.FastPath = &fastpath.Options{URLs: c.amURLs, Attempts: c.amAttempts, QueueSize: c.amQueue,
-			ResendInterval: c.amResend, Timeout: c.amTimeout}
+	if opts.FastPath, err = fastPathOptions(c); err != nil {
+		return err
 	}
-	if c.snmpAddr != "" {
-		hosts := map[string]string{}
-		for _, m := range c.snmpHosts {
-			ip, h, ok := strings.Cut(m, "=")
-			if !ok || ip == "" || h == "" {
-				return fmt.Errorf("--snmp.host %q: want IP=HOST", m)
-			}
-			hosts[ip] = h
-		}
-		opts.SNMP = &snmptrap.Options{Address: c.snmpAddr, Community: c.snmpCommunity, Hosts: hosts}
+	if opts.SNMP, err = snmpOptions(c); err != nil {
+		return err
 	}
 	if c.lxdSocket != "" || c.lxdURL != "" {
 		opts.LXD = &collector.LXDOptions{Role: c.lxdRole, CPUs: c.lxdCPUs, Config: lxd.Config{Socket: c.lxdSocket, URL: c.lxdURL,

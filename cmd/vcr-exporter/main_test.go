@@ -44,25 +44,29 @@ func TestFlagDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, got := range map[string][2]any{
-		"web.listen-address":           {c.listen(), ":9477"},
-		"web.systemd-socket":           {*c.web.WebSystemdSocket, false},
-		"web.config.file":              {*c.web.WebConfigFile, ""},
-		"libvirt.dial-timeout":         {c.dialTimeout, 5 * time.Second},
-		"libvirt.xml-ttl":              {c.xmlTTL, 10 * time.Minute},
-		"libvirt.job-interval":         {c.jobInterval, 15 * time.Second},
-		"libvirt.pool-interval":        {c.poolRefresh, time.Minute},
-		"alertmanager.attempts":        {c.amAttempts, 5},
-		"alertmanager.queue-size":      {c.amQueue, 1024},
-		"alertmanager.resend-interval": {c.amResend, time.Minute},
-		"alertmanager.timeout":         {c.amTimeout, 5 * time.Second},
-		"snmp.trap-address":            {c.snmpAddr, ""},
-		"cloud":                        {c.cloud, ""},
-		"scrape.timeout":               {c.scrapeTimeout, 10 * time.Second},
-		"events.retention":             {c.retention, 10 * time.Minute},
-		"lxd.role":                     {c.lxdRole, "standby"},
-		"lxd.cpus":                     {c.lxdCPUs, 0.0},
-		"log.level":                    {c.logLevel, "info"},
-		"log.format":                   {c.logFormat, "logfmt"},
+		"web.listen-address":                {c.listen(), ":9477"},
+		"web.systemd-socket":                {*c.web.WebSystemdSocket, false},
+		"web.config.file":                   {*c.web.WebConfigFile, ""},
+		"libvirt.dial-timeout":              {c.dialTimeout, 5 * time.Second},
+		"libvirt.xml-ttl":                   {c.xmlTTL, 10 * time.Minute},
+		"libvirt.job-interval":              {c.jobInterval, 15 * time.Second},
+		"libvirt.pool-interval":             {c.poolRefresh, time.Minute},
+		"alertmanager.attempts":             {c.amAttempts, 5},
+		"alertmanager.queue-size":           {c.amQueue, 1024},
+		"alertmanager.resend-interval":      {c.amResend, time.Minute},
+		"alertmanager.timeout":              {c.amTimeout, 5 * time.Second},
+		"alertmanager.http-config-file":     {c.amHTTPConfig, ""},
+		"alertmanager.standby-domain-regex": {c.amStandbyRegex, "vcr-standby(-.+)?"},
+		"snmp.community":                    {c.snmpCommunity, ""},
+		"snmp.allow-unauthenticated":        {c.snmpAllowUnauthenticated, false},
+		"snmp.trap-address":                 {c.snmpAddr, ""},
+		"cloud":                             {c.cloud, ""},
+		"scrape.timeout":                    {c.scrapeTimeout, 10 * time.Second},
+		"events.retention":                  {c.retention, 10 * time.Minute},
+		"lxd.role":                          {c.lxdRole, "standby"},
+		"lxd.cpus":                          {c.lxdCPUs, 0.0},
+		"log.level":                         {c.logLevel, "info"},
+		"log.format":                        {c.logFormat, "logfmt"},
 	} {
 		if got[0] != got[1] {
 			t.Errorf("--%s default %v, want %v", name, got[0], got[1])
@@ -105,5 +109,68 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, errExit) {
 		t.Errorf("-h: %v", err)
+	}
+}
+
+// The fast path's flags: the standby regex (default: prometheus.yml's),
+// and the HTTP client configuration, checked at start-up.
+func TestFastPathOptions(t *testing.T) {
+	c, err := parseFlags([]string{"--host", "hv1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err := fastPathOptions(c); o != nil || err != nil {
+		t.Fatalf("fast path without --alertmanager.url: %+v %v", o, err)
+	}
+	c, err = parseFlags([]string{"--host", "hv1", "--alertmanager.url", "http://am:9093"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := fastPathOptions(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.StandbyDomains == nil || !o.StandbyDomains.MatchString("vcr-standby-1") || o.StandbyDomains.MatchString("web") {
+		t.Errorf("default standby regex %v", o.StandbyDomains)
+	}
+	for _, bad := range [][]string{
+		{"--alertmanager.standby-domain-regex", "("},
+		{"--alertmanager.http-config-file", "/nonexistent/http.yml"},
+	} {
+		c, err := parseFlags(append([]string{"--host", "hv1", "--alertmanager.url", "http://am:9093"}, bad...), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fastPathOptions(c); err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("%v: err %v, want one naming the flag", bad, err)
+		}
+	}
+}
+
+// A trap receiver needs a community or an allowlist, or to be told that it
+// may take anyone's traps; the allowlist is parsed at start-up.
+func TestSNMPOptions(t *testing.T) {
+	parse := func(args ...string) *config {
+		c, err := parseFlags(append([]string{"--host", "hv1", "--snmp.trap-address", ":9162"}, args...), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	o, err := snmpOptions(parse("--snmp.allow", "10.0.0.0/24", "--snmp.allow=192.0.2.7", "--snmp.host", "10.0.0.7=hv7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Allow) != 2 || o.Hosts["10.0.0.7"] != "hv7" || o.Community != "" || o.AllowUnauthenticated {
+		t.Errorf("options %+v", o)
+	}
+	if o, _ := snmpOptions(parse("--snmp.allow-unauthenticated")); !o.AllowUnauthenticated {
+		t.Error("--snmp.allow-unauthenticated not passed on")
+	}
+	if _, err := snmpOptions(parse("--snmp.allow", "not-an-address")); err == nil {
+		t.Error("bad --snmp.allow accepted")
+	}
+	if _, err := snmpOptions(parse("--snmp.host", "10.0.0.7")); err == nil {
+		t.Error("bad --snmp.host accepted")
 	}
 }

@@ -110,6 +110,19 @@ func New(cfg Config) (*Set, error) {
 	return s, nil
 }
 
+// WithTimeout is the set bounded by d for one scrape, when d is shorter than
+// its own timeout: for a scraper that says how long it waits (Prometheus'
+// X-Prometheus-Scrape-Timeout-Seconds), so that the collectors give up, and
+// the page goes out with what they have, before the scraper does.
+func (s *Set) WithTimeout(d time.Duration) *Set {
+	if d <= 0 || d >= s.timeout {
+		return s
+	}
+	c := *s
+	c.timeout = d
+	return &c
+}
+
 // Describe sends only the scrape metrics: the collectors' metrics depend on
 // what libvirt and LXD report, so the set is an unchecked collector.
 func (s *Set) Describe(ch chan<- *prometheus.Desc) {

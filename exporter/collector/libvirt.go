@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	libvirt "github.com/digitalocean/go-libvirt"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/exporter/inventory"
 	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
@@ -43,8 +45,12 @@ type libvirtCollector struct {
 	now   func() time.Time
 	// inflight serialises stats calls: go-libvirt's RPCs take no context,
 	// so a call that outlives its scrape keeps running, and a hung libvirtd
-	// must not collect a pile of them.
-	inflight chan struct{}
+	// must not collect a pile of them. A scrape that finds it taken fails at
+	// once (pendingSince says since when) instead of waiting out its
+	// timeout: Prometheus must see a hung libvirtd as vcr_libvirt_up 0 on
+	// an exporter that answers, not as a dead host.
+	inflight     chan struct{}
+	pendingSince atomic.Int64 // unix nanoseconds the running call started, 0 if none
 
 	defs   []*familyDef
 	f      libvirtFamilies
@@ -101,9 +107,11 @@ func (c *libvirtCollector) build(ctx context.Context) (*builder, error) {
 	client, records, start, err := c.fetch(ctx)
 	if err != nil {
 		b.add(c.f.up, constLabels, 0)
+		b.add(c.f.inFlight, constLabels, c.pendingFor().Seconds())
 		return b, err
 	}
 	b.add(c.f.up, constLabels, 1)
+	b.add(c.f.inFlight, constLabels, 0)
 	b.add(c.f.nDomains, constLabels, float64(len(records)))
 
 	var doms []inventory.Domain
@@ -121,16 +129,18 @@ func (c *libvirtCollector) build(ctx context.Context) (*builder, error) {
 			doms = append(doms, inventory.Domain{Dom: records[i].Dom, UUID: uuid, Running: running})
 		}
 	}
-	// Domains libvirt no longer lists but whose last event said they stopped
-	// or crashed: transient domains vanish on shutoff, and their failure must
-	// stay visible to the rule path for the retention period.
+	// Domains libvirt no longer lists but whose last event said they failed:
+	// transient domains vanish on shutoff, and their failure must stay
+	// visible to the rule path for the retention period. One that stopped
+	// on purpose (migrated away, saved) did not fail and is gone.
 	for uuid, o := range cached {
-		if o.State != virt.StateShutoff && o.State != virt.StateCrashed {
+		if v, _ := failure.ClassifyStateReason(o.State, o.Reason); v != failure.Fire {
 			continue
 		}
 		dl := c.labels.domain(uuid, o.Name).dom
 		b.add(c.f.info, dl, 1)
 		b.add(c.f.state, dl, float64(o.State))
+		b.add(c.f.stateReason, dl, float64(o.Reason))
 	}
 	if c.inv != nil {
 		c.emitPools(b)
@@ -147,18 +157,32 @@ func (c *libvirtCollector) fetch(ctx context.Context) (lifecycle.Client, []libvi
 	}
 	select {
 	case c.inflight <- struct{}{}:
-	case <-ctx.Done():
-		return nil, nil, time.Time{}, fmt.Errorf("libvirt stats: an earlier call is still pending: %w; libvirtd may be hung", ctx.Err())
+	default:
+		return nil, nil, time.Time{}, fmt.Errorf("libvirt stats: the call of an earlier scrape has been waiting for %s; libvirtd may be hung (check `virsh list`, then restart libvirtd)",
+			c.pendingFor().Round(time.Millisecond))
 	}
 	start := c.now()
+	c.pendingSince.Store(start.UnixNano())
 	records, err := virt.Call(ctx, func() ([]libvirt.DomainStatsRecord, error) {
-		defer func() { <-c.inflight }()
+		defer func() {
+			c.pendingSince.Store(0)
+			<-c.inflight
+		}()
 		return client.ConnectGetAllDomainStats(nil, statsGroups, lifecycle.StatsFlags)
 	})
 	if err != nil {
 		return nil, nil, start, fmt.Errorf("libvirt ConnectGetAllDomainStats: %w", err)
 	}
 	return client, records, start, nil
+}
+
+// pendingFor is how long the stats call still running has been waiting.
+func (c *libvirtCollector) pendingFor() time.Duration {
+	since := c.pendingSince.Load()
+	if since == 0 {
+		return 0
+	}
+	return max(c.now().Sub(time.Unix(0, since)), 0)
 }
 
 // domainStats holds the typed parameters of one record that are not
@@ -209,7 +233,7 @@ func (c *libvirtCollector) emitDomain(b *builder, r *libvirt.DomainStatsRecord, 
 	// An event newer than this snapshot wins: the scrape then shows the
 	// state libvirt announced, not the one it had before.
 	if o, ok := cached[uuid]; ok && o.At.After(start) {
-		s.state, s.hasState = float64(o.State), true
+		s.state, s.reason, s.hasState = float64(o.State), float64(o.Reason), true
 	}
 
 	dls := c.labels.domain(uuid, r.Dom.Name)

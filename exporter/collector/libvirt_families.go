@@ -65,10 +65,10 @@ type scalarFamily struct {
 
 // libvirtFamilies are the libvirt collector's families.
 type libvirtFamilies struct {
-	up, nDomains, info, state, stateReason *familyDef
-	scalars                                [numScalars]scalarFamily
-	vcpu, block, net                       []deviceMetric
-	vcpuKeys, blockKeys, netKeys           map[string]int // field key -> index in vcpu, block, net
+	up, inFlight, nDomains, info, state, stateReason *familyDef
+	scalars                                          [numScalars]scalarFamily
+	vcpu, block, net                                 []deviceMetric
+	vcpuKeys, blockKeys, netKeys                     map[string]int // field key -> index in vcpu, block, net
 
 	osInfo, blockInfo, ifaceInfo, openstackInfo, metadataInfo *familyDef
 	jobType, jobOperation, jobProgress                        *familyDef
@@ -98,6 +98,7 @@ func (f *libvirtFamilies) define() []*familyDef {
 	netL := []string{"cloud", "domain", "host", "interface", "uuid"}
 	poolL := []string{"cloud", "host", "pool"}
 	f.up = g("libvirt_up", "1 if this scrape's libvirt stats call succeeded, else 0.", constL...)
+	f.inFlight = g("libvirt_call_in_flight_seconds", "How long the libvirt stats call still running has been waiting for libvirtd, 0 if none: a scrape that finds one running fails at once, so a value that keeps growing means a hung libvirtd.", constL...)
 	f.nDomains = g("libvirt_domains", "Domains libvirt reported in this scrape, active and inactive.", constL...)
 	f.info = g("domain_info", "Always 1; identifies a domain known to libvirt.", domL...)
 	f.state = g("domain_state", "libvirt domain state: 0 nostate, 1 running, 2 blocked, 3 paused, 4 shutdown, 5 shutoff, 6 crashed, 7 pmsuspended.", domL...)

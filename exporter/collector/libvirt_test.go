@@ -76,9 +76,12 @@ func TestLibvirtCollectorGolden(t *testing.T) {
 	// a minute ago stays visible with its last state; a running one that
 	// vanished without an event is not invented.
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	cache.Set("99999999-0000-0000-0000-000000000001", "transient", 5, now.Add(-time.Minute))
-	cache.Set("99999999-0000-0000-0000-000000000002", "gone-running", 1, now.Add(-time.Minute))
-	cache.Set("99999999-0000-0000-0000-000000000003", "too-old", 5, now.Add(-time.Hour))
+	cache.Set("99999999-0000-0000-0000-000000000001", "transient", 5, 2, now.Add(-time.Minute))
+	cache.Set("99999999-0000-0000-0000-000000000002", "gone-running", 1, 1, now.Add(-time.Minute))
+	cache.Set("99999999-0000-0000-0000-000000000003", "too-old", 5, 2, now.Add(-time.Hour))
+	// Migrated away (shutoff/migrated): a transient domain that now runs
+	// elsewhere did not fail, and is not kept as shut off.
+	cache.Set("99999999-0000-0000-0000-000000000004", "migrated-away", 5, 4, now.Add(-time.Minute))
 	c := newLibvirtCollector(fixedConnection{fake}, cache, "hv1", "tokyo")
 	c.now = func() time.Time { return now }
 	// The inventory: hand-written XML with every disk and interface kind the
@@ -173,6 +176,70 @@ func TestLibvirtCollectorTimeout(t *testing.T) {
 	}
 }
 
+// While a stats call hangs, the next scrapes fail at once instead of
+// waiting out their timeout, and say how long the call has been pending: a
+// hung libvirtd must cost vcr_libvirt_up, never the whole scrape (and with
+// it `up` and the host's heartbeat).
+func TestLibvirtCollectorFailsFastWhileCallHangs(t *testing.T) {
+	const up, inFlight = "vcr_libvirt_up", "vcr_libvirt_call_in_flight_seconds"
+	fake := exportertest.NewFakeClient(exportertest.SampleRecords()...)
+	fake.Block = make(chan struct{})
+	c := newLibvirtCollector(fixedConnection{fake}, lifecycle.NewStateCache(time.Minute), "hv1", "tokyo")
+	update := func(timeout time.Duration) (time.Duration, error, map[string]float64) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		ch := make(chan prometheus.Metric, 100)
+		start := time.Now()
+		err := c.Update(ctx, ch)
+		d := time.Since(start)
+		close(ch)
+		var r replay
+		for m := range ch {
+			r = append(r, m)
+		}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(r)
+		s := exportertest.Gather(t, reg)
+		got := map[string]float64{}
+		for _, name := range []string{up, inFlight} {
+			got[name], _ = s.Get(name, nil)
+		}
+		return d, err, got
+	}
+	if _, err, _ := update(50 * time.Millisecond); err == nil {
+		t.Fatal("the first scrape succeeded against a hung libvirtd")
+	}
+	d, err, got := update(5 * time.Second)
+	if err == nil || !strings.Contains(err.Error(), "libvirtd may be hung") {
+		t.Fatalf("second scrape: err = %v, want the pending call named", err)
+	}
+	if d > time.Second {
+		t.Fatalf("second scrape took %v while a call was pending; it must fail at once", d)
+	}
+	if got[up] != 0 || got[inFlight] < 0.04 {
+		t.Fatalf("vcr_libvirt_up = %v, in flight = %vs; want 0 and at least the first scrape's 50ms", got[up], got[inFlight])
+	}
+	if n := fake.StatsCalls(); n != 1 {
+		t.Fatalf("%d stats calls, want the one that hangs", n)
+	}
+	// libvirtd answers again: the next scrape works and nothing is pending.
+	close(fake.Block)
+	exportertest.WaitFor(t, func() bool { return c.pendingFor() == 0 })
+	if _, err, got := update(time.Second); err != nil || got[up] != 1 || got[inFlight] != 0 {
+		t.Fatalf("after the hang: err %v, up %v, in flight %v", err, got[up], got[inFlight])
+	}
+}
+
+// replay is an unchecked collector that sends metrics collected before.
+type replay []prometheus.Metric
+
+func (replay) Describe(chan<- *prometheus.Desc) {}
+func (r replay) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range r {
+		ch <- m
+	}
+}
+
 // An event that arrives after the stats snapshot was taken wins over it.
 func TestLibvirtCollectorPrefersNewerEvent(t *testing.T) {
 	fake := exportertest.NewFakeClient(exportertest.SampleRecords()...)
@@ -180,7 +247,7 @@ func TestLibvirtCollectorPrefersNewerEvent(t *testing.T) {
 	c := newLibvirtCollector(fixedConnection{fake}, cache, "hv1", "")
 	t0 := time.Now()
 	c.now = func() time.Time { return t0 }
-	cache.Set("11111111-2222-3333-4444-555555555555", "web", 5, t0.Add(time.Millisecond))
+	cache.Set("11111111-2222-3333-4444-555555555555", "web", 5, 2, t0.Add(time.Millisecond))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(&exportertest.CollectorAdapter{C: c, Timeout: time.Second})
 	want := `# HELP vcr_domain_state libvirt domain state: 0 nostate, 1 running, 2 blocked, 3 paused, 4 shutdown, 5 shutoff, 6 crashed, 7 pmsuspended.
@@ -192,7 +259,7 @@ vcr_domain_state{cloud="",domain="web",host="hv1",uuid="11111111-2222-3333-4444-
 		t.Fatal(err)
 	}
 	// An older event loses to the snapshot.
-	cache.Set("11111111-2222-3333-4444-555555555555", "web", 5, t0.Add(-time.Millisecond))
+	cache.Set("11111111-2222-3333-4444-555555555555", "web", 5, 2, t0.Add(-time.Millisecond))
 	want = strings.Replace(want, `uuid="11111111-2222-3333-4444-555555555555"} 5`, `uuid="11111111-2222-3333-4444-555555555555"} 1`, 1)
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "vcr_domain_state"); err != nil {
 		t.Fatal(err)

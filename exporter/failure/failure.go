@@ -1,12 +1,14 @@
-// Package failure decides which domain lifecycle changes are failures (the
-// event/detail table of the fast path) and carries each decision, as a
-// DomainEvent, from where it was observed (libvirt events, libvirt-snmp
+// Package failure decides which domain states are failures (the one table
+// the fast path and rules/vcr.rules.yml share) and carries each decision, as
+// a DomainEvent, from where it was observed (libvirt events, libvirt-snmp
 // traps, reconciliation) to a Sink (the fast path). Every part of the
 // exporter that classifies or reacts to a failure imports this package, so
 // the table exists once.
 package failure
 
 import (
+	"slices"
+
 	libvirt "github.com/digitalocean/go-libvirt"
 
 	"github.com/vcrcovery/vcrcovery/internal/virt"
@@ -18,15 +20,16 @@ const (
 	AlertCrashed = "VCRDomainCrashed"
 )
 
-// Verdict is what one lifecycle event means for the fast path.
+// Verdict is what one lifecycle change means for the fast path.
 type Verdict int
 
 const (
-	// Ignore: the event says nothing about failure or recovery.
+	// Ignore: the change says nothing about failure or recovery.
 	Ignore Verdict = iota
-	// Fire: the domain failed; push the alert named by Classify.
+	// Fire: the domain failed; push the alert named with the verdict.
 	Fire
-	// Resolve: the domain runs again; resolve its open fast-path alerts.
+	// Resolve: the domain runs again, or no longer exists; resolve its
+	// open fast-path alerts.
 	Resolve
 )
 
@@ -40,61 +43,91 @@ func (v Verdict) String() string {
 	return "ignore"
 }
 
-// failureKey is one (event, detail) pair; detail -1 matches every detail.
-type failureKey struct{ event, detail int32 }
+// ReasonUnknown is the reason of a state reported without one (libvirt-snmp
+// traps), and libvirt's own "unknown" reason of every state.
+const ReasonUnknown = int32(0)
 
-const anyDetail = -1
+// The shut-off reasons (virDomainShutoffReason) and paused reasons
+// (virDomainPausedReason) the table singles out. rules/vcr.rules.yml lists
+// the same numbers in VCRDomainShutoff and VCRDomainCrashed.
+var (
+	// plannedShutoff: the domain runs elsewhere (a migration that left it
+	// defined on its source), sleeps in a managed save, or was reverted to
+	// a snapshot. An operator did it; nothing failed.
+	plannedShutoff = []int32{int32(libvirt.DomainShutoffMigrated), int32(libvirt.DomainShutoffSaved), int32(libvirt.DomainShutoffFromSnapshot)}
+	// crashedShutoff: shut off by a crash (on_crash=destroy) or a failed
+	// start. The same failure as state crashed, so the same alert.
+	crashedShutoff = []int32{int32(libvirt.DomainShutoffCrashed), int32(libvirt.DomainShutoffFailed)}
+	// failedPause: frozen by the hypervisor, not by an operator. A frozen
+	// guest serves nothing; OpenStack Masakari's instance monitor treats
+	// I/O error, watchdog and API error pauses as failures too. Fencing
+	// destroys the domain before failover.
+	failedPause = []int32{int32(libvirt.DomainPausedIoerror), int32(libvirt.DomainPausedWatchdog), int32(libvirt.DomainPausedCrashed),
+		int32(libvirt.DomainPausedPostcopyFailed), int32(libvirt.DomainPausedAPIError)}
+)
 
-// failureTable decides which lifecycle events are failures. It follows the
-// instance monitor of OpenStack Masakari (STOPPED/{SHUTDOWN,DESTROYED,FAILED},
-// SUSPENDED/{IOERROR,WATCHDOG,API_ERROR}) and adds the crash events Masakari
-// predates. Everything planned is left out on purpose: STOPPED/MIGRATED (the
-// domain runs elsewhere), STOPPED/SAVED and STOPPED/FROM_SNAPSHOT (an
-// operator's save or revert), plain SUSPENDED/PAUSED. SHUTDOWN/* is not a
-// failure by itself: it is always followed by STOPPED/SHUTDOWN when the guest
-// really goes away, and with on_poweroff=preserve it may not. Keep this table
-// and exporter/README.md ("Fast path") in step.
-var failureTable = map[failureKey]string{
-	{int32(libvirt.DomainEventStopped), int32(libvirt.DomainEventStoppedShutdown)}:  AlertShutoff,
-	{int32(libvirt.DomainEventStopped), int32(libvirt.DomainEventStoppedDestroyed)}: AlertShutoff,
-	{int32(libvirt.DomainEventStopped), int32(libvirt.DomainEventStoppedCrashed)}:   AlertCrashed,
-	{int32(libvirt.DomainEventStopped), int32(libvirt.DomainEventStoppedFailed)}:    AlertCrashed,
-	{int32(libvirt.DomainEventCrashed), anyDetail}:                                  AlertCrashed,
-	// A guest frozen by the hypervisor serves nothing: Masakari treats these
-	// as failures too. Fencing destroys the domain before failover.
-	{int32(libvirt.DomainEventSuspended), int32(libvirt.DomainEventSuspendedIoerror)}:        AlertCrashed,
-	{int32(libvirt.DomainEventSuspended), int32(libvirt.DomainEventSuspendedWatchdog)}:       AlertCrashed,
-	{int32(libvirt.DomainEventSuspended), int32(libvirt.DomainEventSuspendedAPIError)}:       AlertCrashed,
-	{int32(libvirt.DomainEventSuspended), int32(libvirt.DomainEventSuspendedPostcopyFailed)}: AlertCrashed,
-}
-
-// Classify maps a libvirt lifecycle event to the fast path's verdict and,
-// for Fire, the alert name. Any STARTED or RESUMED event resolves: the domain
-// runs again, whether booted, restored or migrated back.
-func Classify(event, detail int32) (Verdict, string) {
-	if name, ok := failureTable[failureKey{event, detail}]; ok {
-		return Fire, name
-	}
-	if name, ok := failureTable[failureKey{event, anyDetail}]; ok {
-		return Fire, name
-	}
-	switch libvirt.DomainEventType(event) {
-	case libvirt.DomainEventStarted, libvirt.DomainEventResumed:
-		return Resolve, ""
-	}
-	return Ignore, ""
-}
-
-// ClassifyState is Classify for sources that report a state rather than an
-// event (libvirt-snmp traps, reconciliation after a reconnect).
-func ClassifyState(state int32) (Verdict, string) {
+// ClassifyStateReason is the failure table: what a domain in state
+// (virDomainState) for reason (the state's virDomain<State>Reason) means.
+//
+//	shutoff    migrated, saved, from_snapshot     ignore (planned)
+//	shutoff    crashed, failed                    VCRDomainCrashed
+//	shutoff    any other (shutdown, destroyed,    VCRDomainShutoff
+//	           daemon, unknown)
+//	crashed    any                                VCRDomainCrashed
+//	paused     ioerror, watchdog, crashed,        VCRDomainCrashed
+//	           postcopy_failed, api_error
+//	running,   any                                resolve
+//	blocked
+//	otherwise                                     ignore
+//
+// An unknown reason of a shut-off domain fires: libvirt forgets why an
+// inactive domain stopped when it restarts, and a real failure must not be
+// lost with it. rules/vcr.rules.yml encodes the same table; the alert
+// identity test in rules/ holds the two together.
+func ClassifyStateReason(state, reason int32) (Verdict, string) {
 	switch state {
 	case virt.StateShutoff:
+		switch {
+		case slices.Contains(plannedShutoff, reason):
+			return Ignore, ""
+		case slices.Contains(crashedShutoff, reason):
+			return Fire, AlertCrashed
+		}
 		return Fire, AlertShutoff
 	case virt.StateCrashed:
 		return Fire, AlertCrashed
+	case virt.StatePaused:
+		if slices.Contains(failedPause, reason) {
+			return Fire, AlertCrashed
+		}
 	case virt.StateRunning, virt.StateBlocked:
 		return Resolve, ""
 	}
 	return Ignore, ""
+}
+
+// ClassifyState is ClassifyStateReason for sources that report a state
+// without its reason (libvirt-snmp traps): a shut-off domain fires
+// VCRDomainShutoff, a paused one nothing.
+func ClassifyState(state int32) (Verdict, string) {
+	return ClassifyStateReason(state, ReasonUnknown)
+}
+
+// Classify maps a libvirt lifecycle event to the fast path's verdict and,
+// for Fire, the alert name: the verdict of the state and reason the event
+// leaves behind (AfterEvent), so that an event and the state the rule path
+// later scrapes always mean the same. An event that leaves no lasting state
+// (shutdown in progress, a crash kernel loaded in a guest that keeps
+// running, a definition) is ignored; UNDEFINED resolves, because a domain
+// that no longer exists has no failure left to report (its series vanish,
+// so the rule path resolves too).
+func Classify(event, detail int32) (Verdict, string) {
+	if libvirt.DomainEventType(event) == libvirt.DomainEventUndefined {
+		return Resolve, ""
+	}
+	state, reason, ok := AfterEvent(event, detail)
+	if !ok {
+		return Ignore, ""
+	}
+	return ClassifyStateReason(state, reason)
 }

@@ -15,6 +15,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -45,8 +46,14 @@ type Options struct {
 	// exporter disappears, and never sooner.
 	ResendInterval time.Duration
 	Timeout        time.Duration // per HTTP request
-	Client         *http.Client  // default: a client with Timeout
-	GeneratorURL   string
+	// Client sends the pushes; NewHTTPClient builds one from Prometheus'
+	// HTTP client configuration (auth, TLS). Default: a plain client.
+	Client       *http.Client
+	GeneratorURL string
+	// StandbyDomains gives the alerts of matching domains role="standby",
+	// as deploy/prometheus/prometheus.yml's metric relabelling gives their
+	// series (and so the rule path's alerts); nil: no role label.
+	StandbyDomains *regexp.Regexp
 }
 
 func (o *Options) defaults() {
@@ -78,6 +85,7 @@ func (o *Options) defaults() {
 type queued struct {
 	alert   PostableAlert
 	eventAt time.Time
+	resolve *resolveRef // set on a resolve, whose delivery is tracked
 }
 
 // Pusher pushes VCRDomainShutoff/VCRDomainCrashed to every Alertmanager
@@ -92,6 +100,12 @@ type Pusher struct {
 
 	mu     sync.Mutex
 	firing map[firingKey]*firingAlert
+	// resolving holds the resolves some Alertmanager has not accepted yet:
+	// they are sent again with every resend until each one has, or until
+	// the domain fails again (a newer Fire supersedes them). A resolve is
+	// never dropped, so Alertmanager never keeps a recovered domain firing.
+	resolving map[firingKey]*pendingResolve
+	gen       uint64 // numbers resolves, to tell a superseded one apart
 
 	pushes   *prometheus.CounterVec
 	dropped  *prometheus.CounterVec
@@ -100,6 +114,7 @@ type Pusher struct {
 	queueLen *prometheus.GaugeVec
 	firingG  prometheus.GaugeFunc
 	alertG   *prometheus.Desc
+	pendingG prometheus.GaugeFunc
 }
 
 // The pusher is what events and traps report failures to.
@@ -111,6 +126,19 @@ type firingAlert struct {
 	alert PostableAlert
 }
 
+// pendingResolve is a resolve and the Alertmanagers still to accept it.
+type pendingResolve struct {
+	alert   PostableAlert
+	gen     uint64
+	pending map[*amTarget]bool
+}
+
+// resolveRef ties a queued resolve to its pendingResolve.
+type resolveRef struct {
+	key firingKey
+	gen uint64
+}
+
 type amTarget struct {
 	name  string // host:port, the alertmanager label
 	url   string // full /api/v2/alerts URL
@@ -120,7 +148,8 @@ type amTarget struct {
 // New validates the URLs and builds the pusher; Run starts it.
 func New(opts Options, logger *slog.Logger) (*Pusher, error) {
 	opts.defaults()
-	f := &Pusher{opts: opts, logger: logger, now: time.Now, firing: make(map[firingKey]*firingAlert)}
+	f := &Pusher{opts: opts, logger: logger, now: time.Now, firing: make(map[firingKey]*firingAlert),
+		resolving: make(map[firingKey]*pendingResolve)}
 	for _, raw := range opts.URLs {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -150,6 +179,9 @@ func New(opts Options, logger *slog.Logger) (*Pusher, error) {
 	f.alertG = prometheus.NewDesc(prometheus.BuildFQName(namespace, "fastpath", "alert_firing"),
 		"Always 1; a fast-path alert being pushed and kept alive, labelled like the alert (alertname, severity, domain, uuid, host, cloud).",
 		alertLabelNames, nil)
+	f.pendingG = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "fastpath", Name: "pending_resolves",
+		Help: "Fast-path resolves not yet accepted by every Alertmanager; each is sent again every resend interval until it is, or the domain fails again."},
+		func() float64 { f.mu.Lock(); defer f.mu.Unlock(); return float64(len(f.resolving)) })
 	for _, t := range f.targets {
 		for _, r := range []string{"success", "retry", "failure"} {
 			f.pushes.WithLabelValues(t.name, r)
@@ -168,6 +200,7 @@ func (f *Pusher) Describe(ch chan<- *prometheus.Desc) {
 	f.queueLen.Describe(ch)
 	f.firingG.Describe(ch)
 	ch <- f.alertG
+	f.pendingG.Describe(ch)
 }
 
 // alertLabelNames are the labels of vcr_fastpath_alert_firing, those of
@@ -184,6 +217,7 @@ func (f *Pusher) Collect(ch chan<- prometheus.Metric) {
 	f.e2e.Collect(ch)
 	f.queueLen.Collect(ch)
 	f.firingG.Collect(ch)
+	f.pendingG.Collect(ch)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, fa := range f.firing {
@@ -193,11 +227,21 @@ func (f *Pusher) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// Alert is the alert Fire pushes for ev: BuildAlert's, plus role="standby"
+// for a domain StandbyDomains matches.
+func (f *Pusher) Alert(ev failure.DomainEvent, alertname string) PostableAlert {
+	a := BuildAlert(ev, alertname, f.opts.GeneratorURL)
+	if f.opts.StandbyDomains != nil && f.opts.StandbyDomains.MatchString(ev.Domain) {
+		a.Labels["role"] = StandbyRole
+	}
+	return a
+}
+
 // Fire records the domain as failed and queues the alert for every
 // Alertmanager. A second Fire for the same domain and alert keeps the
-// original startsAt.
+// original startsAt, and supersedes a resolve still pending.
 func (f *Pusher) Fire(ev failure.DomainEvent, alertname string) {
-	a := BuildAlert(ev, alertname, f.opts.GeneratorURL)
+	a := f.Alert(ev, alertname)
 	a.EndsAt = ev.At.Add(4 * f.opts.ResendInterval)
 	key := firingKey{ev.Host, ev.UUID, alertname}
 	f.mu.Lock()
@@ -205,40 +249,75 @@ func (f *Pusher) Fire(ev failure.DomainEvent, alertname string) {
 		a.StartsAt = old.alert.StartsAt
 	}
 	f.firing[key] = &firingAlert{alert: a}
-	f.mu.Unlock()
+	delete(f.resolving, key)
 	f.enqueue(queued{alert: a, eventAt: ev.At})
+	f.mu.Unlock()
 }
 
 // Resolve sends endsAt=now for every alert the fast path has firing for the
-// domain, and forgets them. A domain with nothing firing costs nothing.
+// domain, and keeps each resolve until every Alertmanager has accepted it.
+// A domain with nothing firing costs nothing.
 func (f *Pusher) Resolve(ev failure.DomainEvent) {
-	var out []PostableAlert
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	for key, fa := range f.firing {
 		if key.host == ev.Host && key.uuid == ev.UUID {
 			a := fa.alert
 			a.EndsAt = ev.At
 			a.Annotations = maps.Clone(a.Annotations)
 			a.Annotations["resolved_by"] = ev.Event + "/" + ev.Detail
-			out = append(out, a)
 			delete(f.firing, key)
+			f.gen++
+			pr := &pendingResolve{alert: a, gen: f.gen, pending: make(map[*amTarget]bool, len(f.targets))}
+			for _, t := range f.targets {
+				pr.pending[t] = true
+			}
+			f.resolving[key] = pr
+			f.enqueue(queued{alert: a, eventAt: ev.At, resolve: &resolveRef{key: key, gen: pr.gen}})
 		}
-	}
-	f.mu.Unlock()
-	for _, a := range out {
-		f.enqueue(queued{alert: a, eventAt: ev.At})
 	}
 }
 
+// delivered records that t accepted the resolves of batch.
+func (f *Pusher) delivered(t *amTarget, batch []queued) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, q := range batch {
+		if q.resolve == nil {
+			continue
+		}
+		pr, ok := f.resolving[q.resolve.key]
+		if !ok || pr.gen != q.resolve.gen {
+			continue // superseded, or accepted everywhere already
+		}
+		delete(pr.pending, t)
+		if len(pr.pending) == 0 {
+			delete(f.resolving, q.resolve.key)
+		}
+	}
+}
+
+// enqueue queues q for every Alertmanager. Callers hold f.mu: a queue then
+// gets the pushes of one domain in the order its state changed, so a resend
+// of a firing alert can never overtake the resolve that ended it. It never
+// blocks (a full queue drops).
 func (f *Pusher) enqueue(q queued) {
 	for _, t := range f.targets {
-		select {
-		case t.queue <- q:
-		default:
-			f.dropped.WithLabelValues(t.name).Inc()
-			f.logger.Error("alertmanager queue full; alert dropped (the rule path still catches it)",
-				"alertmanager", t.name, "alertname", q.alert.Labels["alertname"], "domain", q.alert.Labels["domain"])
+		f.enqueueTo(t, q)
+	}
+}
+
+func (f *Pusher) enqueueTo(t *amTarget, q queued) {
+	select {
+	case t.queue <- q:
+	default:
+		f.dropped.WithLabelValues(t.name).Inc()
+		what := "the rule path still catches it"
+		if q.resolve != nil {
+			what = "resolves are sent again every resend interval until accepted"
 		}
+		f.logger.Error("alertmanager queue full; alert dropped ("+what+")",
+			"alertmanager", t.name, "alertname", q.alert.Labels["alertname"], "domain", q.alert.Labels["domain"])
 	}
 }
 
@@ -266,17 +345,20 @@ func (f *Pusher) Run(ctx context.Context) {
 	}
 }
 
+// resend keeps the firing alerts alive and sends every resolve again to the
+// Alertmanagers that have not accepted it yet.
 func (f *Pusher) resend() {
 	now := f.now()
-	var out []PostableAlert
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	for _, fa := range f.firing {
 		fa.alert.EndsAt = now.Add(4 * f.opts.ResendInterval)
-		out = append(out, fa.alert)
+		f.enqueue(queued{alert: fa.alert})
 	}
-	f.mu.Unlock()
-	for _, a := range out {
-		f.enqueue(queued{alert: a})
+	for key, pr := range f.resolving {
+		for t := range pr.pending {
+			f.enqueueTo(t, queued{alert: pr.alert, resolve: &resolveRef{key: key, gen: pr.gen}})
+		}
 	}
 }
 
@@ -325,6 +407,7 @@ func (f *Pusher) push(ctx context.Context, t *amTarget, batch []queued) {
 		retryable, err := f.post(ctx, t, body)
 		if err == nil {
 			f.pushes.WithLabelValues(t.name, "success").Inc()
+			f.delivered(t, batch)
 			done := f.now()
 			for _, q := range batch {
 				if !q.eventAt.IsZero() {

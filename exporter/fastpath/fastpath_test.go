@@ -233,3 +233,82 @@ func TestNewFastPathRejectsBadURL(t *testing.T) {
 		}
 	}
 }
+
+// The standby VM's alerts carry role="standby", as its series do on the
+// rule path after prometheus.yml's relabelling; the regex is anchored as
+// Prometheus anchors it.
+func TestFastPathStandbyRole(t *testing.T) {
+	re, err := StandbyDomains(DefaultStandbyDomainRegex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := New(Options{StandbyDomains: re}, exportertest.DiscardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for domain, want := range map[string]string{"vcr-standby": "standby", "vcr-standby-2": "standby", "web": "", "old-vcr-standby": "", "vcr-standby-": ""} {
+		ev := testEvent
+		ev.Domain = domain
+		if got := f.Alert(ev, failure.AlertShutoff).Labels["role"]; got != want {
+			t.Errorf("%s: role %q, want %q", domain, got, want)
+		}
+	}
+	if re, _ := StandbyDomains(""); re != nil {
+		t.Error("empty regex gives a role")
+	}
+	if _, err := StandbyDomains("("); err == nil {
+		t.Error("bad regex accepted")
+	}
+}
+
+// A resolve that Alertmanager did not take is sent again at every resend
+// until it is accepted; it is never given up on, and it does not bring the
+// alert back to firing.
+func TestFastPathResolveRetriedUntilDelivered(t *testing.T) {
+	am := exportertest.NewAMStub(t, 200, 503, 503, 503)
+	f := startFastPath(t, Options{URLs: []string{am.Srv.URL}, Attempts: 1, ResendInterval: 30 * time.Millisecond})
+	f.Fire(testEvent, failure.AlertShutoff)
+	am.Wait(t, 1)
+	up := testEvent
+	up.Event, up.Detail, up.State, up.At = "started", "booted", 1, testEvent.At.Add(30*time.Second)
+	f.Resolve(up)
+	am.Wait(t, 4) // three refused resolves, then the accepted one
+	exportertest.WaitFor(t, func() bool { return testutil.ToFloat64(f.pendingG) == 0 })
+	reqs := am.All()
+	for i, req := range reqs[1:5] {
+		if len(req) != 1 || !req[0].EndsAt.Equal(up.At) {
+			t.Fatalf("request %d = %+v, want the resolve again", i+2, req)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := len(am.All()); n != 5 {
+		t.Fatalf("%d requests after the resolve was accepted, want 5: nothing more to send", n)
+	}
+}
+
+// A domain that fails again before its resolve got through supersedes it:
+// the firing alert goes out, the stale resolve never again.
+func TestFastPathFireSupersedesPendingResolve(t *testing.T) {
+	am := exportertest.NewAMStub(t, 200, 503)
+	f := startFastPath(t, Options{URLs: []string{am.Srv.URL}, Attempts: 1, ResendInterval: 30 * time.Millisecond})
+	f.Fire(testEvent, failure.AlertShutoff)
+	am.Wait(t, 1)
+	up := testEvent
+	up.Event, up.Detail, up.At = "started", "booted", testEvent.At.Add(time.Second)
+	f.Resolve(up)
+	am.Wait(t, 1)
+	again := testEvent
+	again.At = testEvent.At.Add(2 * time.Second)
+	f.Fire(again, failure.AlertShutoff)
+	am.Wait(t, 3) // the new fire and two resends
+	for _, req := range am.All()[2:] {
+		for _, a := range req {
+			if a.EndsAt.Equal(up.At) {
+				t.Fatalf("superseded resolve sent again: %+v", a)
+			}
+		}
+	}
+	if v := testutil.ToFloat64(f.pendingG); v != 0 {
+		t.Errorf("pending resolves = %v, want 0", v)
+	}
+}

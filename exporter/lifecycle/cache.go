@@ -7,9 +7,10 @@ import (
 
 // Observation is what the newest lifecycle event said about a domain.
 type Observation struct {
-	Name  string
-	State int32 // virDomainState
-	At    time.Time
+	Name   string
+	State  int32 // virDomainState
+	Reason int32 // the state's virDomain<State>Reason, as vcr_domain_state_reason
+	At     time.Time
 }
 
 // StateCache holds the state each lifecycle event left behind, so that a
@@ -27,10 +28,10 @@ func NewStateCache(retention time.Duration) *StateCache {
 	return &StateCache{domains: make(map[string]Observation), retention: retention}
 }
 
-// Set records the state an event left behind.
-func (c *StateCache) Set(uuid, name string, state int32, at time.Time) {
+// Set records the state and reason an event left behind.
+func (c *StateCache) Set(uuid, name string, state, reason int32, at time.Time) {
 	c.mu.Lock()
-	c.domains[uuid] = Observation{Name: name, State: state, At: at}
+	c.domains[uuid] = Observation{Name: name, State: state, Reason: reason, At: at}
 	c.mu.Unlock()
 }
 

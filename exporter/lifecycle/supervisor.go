@@ -27,6 +27,12 @@ type Supervisor struct {
 	// onConnect runs after each successful subscription, before events are
 	// read; the tracker uses it to reconcile what it missed.
 	onConnect func(ctx context.Context, c Client)
+	// onTick runs every tickEvery while connected, on a goroutine of its
+	// own (one at a time), so that a slow libvirtd never holds up events;
+	// the tracker sweeps vanished failures with it.
+	onTick    func(ctx context.Context, c Client)
+	tickEvery time.Duration
+	ticking   atomic.Bool
 
 	mu     sync.RWMutex
 	client Client
@@ -43,6 +49,7 @@ func NewSupervisor(dial Dialer, t *Tracker, logger *slog.Logger) *Supervisor {
 	s := &Supervisor{dial: dial, logger: logger, connected: make(chan struct{})}
 	if t != nil {
 		s.onEvent, s.onConnect = t.handle, t.reconcile
+		s.onTick, s.tickEvery = t.sweep, t.sweepEvery()
 	}
 	return s
 }
@@ -117,8 +124,21 @@ func (s *Supervisor) serve(ctx context.Context, c Client) bool {
 		s.subscribed.Store(false)
 		s.set(nil)
 	}()
+	var tick <-chan time.Time
+	if s.onTick != nil {
+		t := time.NewTicker(s.tickEvery)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
+		case <-tick:
+			if s.ticking.CompareAndSwap(false, true) {
+				go func() {
+					defer s.ticking.Store(false)
+					s.onTick(subCtx, c)
+				}()
+			}
 		case ev, ok := <-events:
 			if !ok {
 				s.logger.Warn("libvirt event stream closed; reconnecting")

@@ -76,3 +76,20 @@ func TestSupervisorReconnectsAndReconciles(t *testing.T) {
 		t.Error("not subscribed after reconnecting")
 	}
 }
+
+// The supervisor sweeps on its own while connected: a transient domain
+// that failed and vanished is resolved after the retention, without any
+// further event.
+func TestSupervisorSweepsVanishedFailures(t *testing.T) {
+	fake := exportertest.NewFakeClient(exportertest.SampleRecords()...)
+	sink := &exportertest.RecordingSink{}
+	src := NewTracker("hv1", "tokyo", NewStateCache(40*time.Millisecond), sink, exportertest.DiscardLogger())
+	sup := NewSupervisor(func(context.Context) (Client, error) { return fake, nil }, src, exportertest.DiscardLogger())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { sup.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	<-sup.Connected()
+	fake.Events <- exportertest.Lifecycle("tmp", "99999999-0000-0000-0000-000000000001", libvirt.DomainEventStopped, int32(libvirt.DomainEventStoppedDestroyed))
+	exportertest.WaitFor(t, func() bool { _, r := sink.Snapshot(); return len(r) == 1 && r[0] == "tmp" })
+}

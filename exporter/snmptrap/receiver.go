@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -20,32 +21,35 @@ import (
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 )
 
-const (
-	maxGuests   = 10000     // bound on remembered remote guests
-	maxTrapSize = 64 * 1024 // larger datagrams are not libvirt-snmp traps
-)
+const maxTrapSize = 64 * 1024 // larger datagrams are not libvirt-snmp traps
 
 // Trap results, the values of vcr_snmp_traps_total{result}.
 const (
 	trapOK        = "ok"
 	trapMalformed = "malformed" // undecodable, or a libvirtGuestNotif missing or mistyping a field
 	trapIgnored   = "ignored"   // a valid trap, but not a libvirt guest notification
-	trapRejected  = "rejected"  // wrong community or SNMP version
+	trapRejected  = "rejected"  // sender not allowed, wrong community or SNMP version
 )
 
-// Options configures the trap receiver.
+// rowStatusDestroy is libvirtGuestRowStatus destroy(6): libvirt-snmp sends
+// it when the domain was undefined.
+const rowStatusDestroy = 6
+
+// Options configures the trap receiver. Community, Allow or
+// AllowUnauthenticated must be set.
 type Options struct {
-	Address   string            // UDP listen address, e.g. ":162"
-	Community string            // empty accepts any community
-	Hosts     map[string]string // trap source IP -> host label; default the IP
-	Cloud     string
-}
-
-type guestKey struct{ host, uuid string }
-
-type guest struct {
-	name  string
-	state int32
+	Address string // UDP listen address, e.g. ":162"
+	// Community, if set, must match the trap's (compared in constant time).
+	Community string
+	// Allow, if set, lists the sender addresses accepted (--snmp.allow);
+	// others are rejected before their datagram is decoded.
+	Allow []netip.Prefix
+	// AllowUnauthenticated accepts any sender with any community
+	// (--snmp.allow-unauthenticated): for a network where nothing else can
+	// reach the trap port.
+	AllowUnauthenticated bool
+	Hosts                map[string]string // trap source IP -> host label; default the IP
+	Cloud                string
 }
 
 // Receiver listens for libvirt-snmp traps and treats each as a
@@ -53,29 +57,31 @@ type guest struct {
 // fast path.
 type Receiver struct {
 	opts   Options
+	auth   auth
 	sink   failure.Sink
 	logger *slog.Logger
 	params *gosnmp.GoSNMP
 	now    func() time.Time
 
-	mu       sync.Mutex
-	conn     net.PacketConn
-	results  map[string]float64
-	events   map[[2]string]float64 // host, event
-	guests   map[guestKey]guest
-	lastTrap map[string]time.Time
-	ready    chan struct{}
+	mu      sync.Mutex
+	conn    net.PacketConn
+	results map[string]float64
+	senders *senders
+	ready   chan struct{}
 
-	trapsDesc, eventsDesc, stateDesc, lastDesc *prometheus.Desc
+	trapsDesc, eventsDesc, stateDesc, lastDesc, evictDesc *prometheus.Desc
 }
 
-// New builds a receiver; Run listens.
-func New(opts Options, sink failure.Sink, logger *slog.Logger) *Receiver {
-	r := &Receiver{opts: opts, sink: sink, logger: logger, now: time.Now,
+// New checks opts and builds a receiver; Listen binds it, Run reads.
+func New(opts Options, sink failure.Sink, logger *slog.Logger) (*Receiver, error) {
+	a := auth{community: opts.Community, allow: opts.Allow, allowUnauthenticated: opts.AllowUnauthenticated}
+	if err := a.validate(); err != nil {
+		return nil, err
+	}
+	r := &Receiver{opts: opts, auth: a, sink: sink, logger: logger, now: time.Now,
 		params:  &gosnmp.GoSNMP{Version: gosnmp.Version2c},
 		results: map[string]float64{trapOK: 0, trapMalformed: 0, trapIgnored: 0, trapRejected: 0},
-		events:  make(map[[2]string]float64), guests: make(map[guestKey]guest),
-		lastTrap: make(map[string]time.Time), ready: make(chan struct{}),
+		senders: newSenders(), ready: make(chan struct{}),
 	}
 	// The sending hypervisor is the sender label, not host: host is the
 	// receiving exporter's own (target) label, and a scrape would otherwise
@@ -84,8 +90,9 @@ func New(opts Options, sink failure.Sink, logger *slog.Logger) *Receiver {
 	r.trapsDesc = prometheus.NewDesc("vcr_snmp_traps_total", "SNMP traps received, by result: ok, malformed, ignored (not a libvirt guest notification), rejected (community or version).", []string{"result"}, nil)
 	r.eventsDesc = prometheus.NewDesc("vcr_snmp_guest_events_total", "libvirt-snmp guest notifications, by sending host (sender) and the lifecycle event the reported state implies.", []string{"sender", "event"}, cl)
 	r.stateDesc = prometheus.NewDesc("vcr_snmp_domain_state", "Last libvirt domain state a libvirt-snmp trap reported (same codes as vcr_domain_state); sender is the host that sent it.", []string{"sender", "domain", "uuid"}, cl)
-	r.lastDesc = prometheus.NewDesc("vcr_snmp_last_trap_timestamp_seconds", "Unix time of the last valid trap from a sending host (sender).", []string{"sender"}, cl)
-	return r
+	r.lastDesc = prometheus.NewDesc("vcr_snmp_last_trap_timestamp_seconds", "Unix time of the last authenticated trap (allowed sender, right community, any notification) from a sending host (sender).", []string{"sender"}, cl)
+	r.evictDesc = prometheus.NewDesc("vcr_snmp_state_evictions_total", "State forgotten to stay within bounds: kind=sender, the least recently heard sending host (its guests and counters with it, beyond 1024 hosts); kind=guest, a new guest not remembered (beyond 10000 guests).", []string{"kind"}, cl)
+	return r, nil
 }
 
 // Listen binds the UDP socket; call it before Run so a bad address fails
@@ -137,6 +144,13 @@ func (r *Receiver) Run(ctx context.Context) {
 // it returns the response to send back (the same varbinds as a
 // GetResponse, RFC 3416 4.2.7), so the sender stops retransmitting.
 func (r *Receiver) HandlePacket(b []byte, from net.Addr) []byte {
+	// An unknown sender costs no decoding, and no log line per datagram:
+	// a flood of them must stay cheap.
+	if !r.auth.senderAllowed(from) {
+		r.count(trapRejected)
+		r.logger.Debug("SNMP trap ignored: sender not in --snmp.allow", "from", from)
+		return nil
+	}
 	pkt, err := r.params.UnmarshalTrap(append([]byte(nil), b...), false)
 	if err != nil {
 		r.count(trapMalformed)
@@ -148,11 +162,15 @@ func (r *Receiver) HandlePacket(b []byte, from net.Addr) []byte {
 		r.logger.Warn("SNMP trap ignored: only v2c is accepted", "from", from, "version", pkt.Version)
 		return nil
 	}
-	if r.opts.Community != "" && pkt.Community != r.opts.Community {
+	if !r.auth.communityOK(pkt.Community) {
 		r.count(trapRejected)
-		r.logger.Warn("SNMP trap ignored: wrong community", "from", from)
+		r.logger.Debug("SNMP trap ignored: wrong community", "from", from)
 		return nil
 	}
+	host := r.hostFor(from)
+	r.mu.Lock()
+	r.senders.touch(host, r.now())
+	r.mu.Unlock()
 	g, err := DecodeGuestTrap(pkt)
 	switch {
 	case errors.Is(err, errNotGuestNotif):
@@ -163,7 +181,7 @@ func (r *Receiver) HandlePacket(b []byte, from net.Addr) []byte {
 		r.logger.Warn("malformed libvirt guest notification ignored", "from", from, "err", err)
 	default:
 		r.count(trapOK)
-		r.apply(g, r.hostFor(from))
+		r.apply(g, host)
 	}
 	if pkt.PDUType != gosnmp.InformRequest {
 		return nil
@@ -193,18 +211,23 @@ func (r *Receiver) hostFor(from net.Addr) string {
 func (r *Receiver) apply(g GuestTrap, host string) {
 	now := r.now()
 	event := trapEvent(g.State)
-	r.mu.Lock()
-	r.events[[2]string{host, event}]++
-	key := guestKey{host, g.UUID}
-	if _, ok := r.guests[key]; ok || len(r.guests) < maxGuests {
-		r.guests[key] = guest{name: g.Name, state: g.State}
+	verdict, alertname := failure.ClassifyState(g.State)
+	if g.RowStatus == rowStatusDestroy {
+		// Undefined: like libvirt's UNDEFINED event, nothing is left to fail.
+		event, verdict, alertname = "undefined", failure.Resolve, ""
 	}
-	r.lastTrap[host] = now
+	r.mu.Lock()
+	sd := r.senders.touch(host, now)
+	sd.events[event]++
+	if g.RowStatus == rowStatusDestroy {
+		r.senders.forget(sd, g.UUID)
+	} else {
+		r.senders.remember(sd, g.UUID, guest{name: g.Name, state: g.State})
+	}
 	r.mu.Unlock()
 
-	verdict, alertname := failure.ClassifyState(g.State)
 	r.logger.Info("libvirt-snmp guest notification", "host", host, "domain", g.Name, "uuid", g.UUID,
-		"state", virt.StateName(g.State), "fastpath", verdict.String())
+		"state", virt.StateName(g.State), "row_status", g.RowStatus, "fastpath", verdict.String())
 	ev := failure.DomainEvent{Host: host, Cloud: r.opts.Cloud, Domain: g.Name, UUID: g.UUID, Event: event,
 		Detail: "snmp_trap", State: g.State, Source: "snmp", At: now}
 	failure.Dispatch(r.sink, ev, verdict, alertname)
@@ -223,14 +246,17 @@ func (r *Receiver) Update(_ context.Context, ch chan<- prometheus.Metric) error 
 	for res, n := range r.results {
 		ch <- prometheus.MustNewConstMetric(r.trapsDesc, prometheus.CounterValue, n, res)
 	}
-	for k, n := range r.events {
-		ch <- prometheus.MustNewConstMetric(r.eventsDesc, prometheus.CounterValue, n, k[0], k[1])
+	for host, sd := range r.senders.byHost {
+		for ev, n := range sd.events {
+			ch <- prometheus.MustNewConstMetric(r.eventsDesc, prometheus.CounterValue, n, host, ev)
+		}
+		for uuid, g := range sd.guests {
+			ch <- prometheus.MustNewConstMetric(r.stateDesc, prometheus.GaugeValue, float64(g.state), host, g.name, uuid)
+		}
+		ch <- prometheus.MustNewConstMetric(r.lastDesc, prometheus.GaugeValue, float64(sd.lastTrap.UnixNano())/1e9, host)
 	}
-	for k, g := range r.guests {
-		ch <- prometheus.MustNewConstMetric(r.stateDesc, prometheus.GaugeValue, float64(g.state), k.host, g.name, k.uuid)
-	}
-	for h, t := range r.lastTrap {
-		ch <- prometheus.MustNewConstMetric(r.lastDesc, prometheus.GaugeValue, float64(t.UnixNano())/1e9, h)
+	for kind, n := range r.senders.evictions {
+		ch <- prometheus.MustNewConstMetric(r.evictDesc, prometheus.CounterValue, n, kind)
 	}
 	return nil
 }

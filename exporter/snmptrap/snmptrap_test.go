@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/vcrcovery/vcrcovery/exporter/failure"
 	"github.com/vcrcovery/vcrcovery/exporter/internal/exportertest"
 )
 
@@ -38,6 +39,19 @@ func guestTrap(t *testing.T, community string, mutate func([]gosnmp.SnmpPDU) []g
 		t.Fatal(err)
 	}
 	return b
+}
+
+func newReceiver(t *testing.T, opts Options, sink *exportertest.RecordingSink) *Receiver {
+	t.Helper()
+	var s failure.Sink
+	if sink != nil {
+		s = sink
+	}
+	r, err := New(opts, s, exportertest.DiscardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func decodeRaw(t *testing.T, b []byte) (GuestTrap, error) {
@@ -109,7 +123,7 @@ func TestDecodeGuestTrapMalformed(t *testing.T) {
 
 func TestSNMPReceiverHandlePacket(t *testing.T) {
 	sink := &exportertest.RecordingSink{}
-	r := New(Options{Community: "public", Hosts: map[string]string{"10.0.0.7": "hv7"}, Cloud: "osaka"}, sink, exportertest.DiscardLogger())
+	r := newReceiver(t, Options{Community: "public", Hosts: map[string]string{"10.0.0.7": "hv7"}, Cloud: "osaka"}, sink)
 	r.now = func() time.Time { return time.Unix(1700000000, 0) }
 	from := &net.UDPAddr{IP: net.ParseIP("10.0.0.7"), Port: 40000}
 	other := &net.UDPAddr{IP: net.ParseIP("10.0.0.8"), Port: 40000}
@@ -156,7 +170,7 @@ func gatherCompare(reg *prometheus.Registry, want string, names ...string) error
 // An inform is processed like a trap and answered, so the sender stops
 // retransmitting; a trap gets no answer.
 func TestSNMPInformIsAnswered(t *testing.T) {
-	r := New(Options{}, nil, exportertest.DiscardLogger())
+	r := newReceiver(t, Options{Community: "public"}, nil)
 	from := &net.UDPAddr{IP: net.ParseIP("10.0.0.7"), Port: 40000}
 	if reply := r.HandlePacket(guestTrap(t, "public", nil), from); reply != nil {
 		t.Fatal("a trap was answered")

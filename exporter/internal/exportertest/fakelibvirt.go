@@ -72,6 +72,17 @@ func (f *FakeClient) Disconnect() error {
 	return nil
 }
 
+// Hang makes every stats call from now on wait, as a hung libvirtd does,
+// until release is called.
+func (f *FakeClient) Hang() (release func()) {
+	block := make(chan struct{})
+	f.mu.Lock()
+	f.Block = block
+	f.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(block) }) }
+}
+
 // SetRecords replaces what the next stats calls report.
 func (f *FakeClient) SetRecords(r ...libvirt.DomainStatsRecord) {
 	f.mu.Lock()
