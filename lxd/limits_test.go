@@ -110,3 +110,42 @@ func TestGetResources(t *testing.T) {
 		t.Fatalf("resources = %+v", res)
 	}
 }
+
+func TestAllocation(t *testing.T) {
+	f := newFake(t)
+	f.route("GET /1.0/resources", func(w http.ResponseWriter, r *http.Request) {
+		sync200(w, map[string]any{"cpu": map[string]any{"total": 4}, "memory": map[string]any{"total": 8 << 30}})
+	})
+	f.route("GET /1.0/instances", func(w http.ResponseWriter, r *http.Request) {
+		sync200(w, []map[string]any{
+			{"name": "web", "status": "Running", "status_code": 103, "config": map[string]string{"limits.cpu": "2", "limits.memory": "1GiB"}},
+			{"name": "db", "status": "Frozen", "status_code": 110, "config": map[string]string{}},
+			{"name": "old", "status": "Stopped", "status_code": 102, "config": map[string]string{"limits.memory": "4GiB"}},
+		})
+	})
+	f.route("GET /1.0/instances/db/state", func(w http.ResponseWriter, r *http.Request) {
+		sync200(w, map[string]any{"status": "Frozen", "status_code": 110, "memory": map[string]any{"usage": 300 << 20}})
+	})
+	c := f.startUnix()
+	a, err := c.Allocation(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.CPUs != 4 || a.Memory != 8<<30-lxd.SystemReserve(8<<30) || lxd.SystemReserve(8<<30) != 8<<30/20 {
+		t.Fatalf("machine = %v CPUs, %d bytes", a.CPUs, a.Memory)
+	}
+	// Stopped instances hold nothing; an unlimited one counts its usage.
+	cpus, mem := a.Used("")
+	if cpus != 2 || mem != 1<<30+300<<20 {
+		t.Errorf("used = %v CPUs, %d bytes", cpus, mem)
+	}
+	if cpus, mem := a.Used("web"); cpus != 0 || mem != 300<<20 {
+		t.Errorf("used except web = %v CPUs, %d bytes", cpus, mem)
+	}
+	if db := a.Instance("db"); db == nil || !db.Active || db.MemoryLimited || db.CPULimited {
+		t.Errorf("db = %+v", db)
+	}
+	if lxd.SystemReserve(1<<30) != 256<<20 || lxd.SystemReserve(64<<30) != 1<<30 {
+		t.Error("SystemReserve bounds")
+	}
+}
