@@ -36,7 +36,10 @@ func (c *Client) GetProfile(ctx context.Context, name string) (*Profile, string,
 }
 
 // CreateProfile creates a profile. errors.Is(err, ErrAlreadyExists) when one
-// of that name exists.
+// of that name exists. Of two concurrent creations of one name, exactly one
+// succeeds (LXD's database refuses the second), which makes a profile a
+// lock; LXD's ETags are not (it checks If-Match and writes in two separate
+// transactions, so two concurrent PUTs with the same ETag both succeed).
 func (c *Client) CreateProfile(ctx context.Context, name string, put ProfilePut) error {
 	body := struct {
 		Name string `json:"name"`
@@ -50,7 +53,8 @@ func (c *Client) CreateProfile(ctx context.Context, name string, put ProfilePut)
 
 // UpdateProfile replaces a profile's configuration (PUT). With a non-empty
 // etag (from GetProfile) LXD refuses the change, with status 412, if the
-// profile changed meanwhile: a compare-and-swap.
+// profile changed before the request; changes racing with it may still
+// pass (see CreateProfile).
 func (c *Client) UpdateProfile(ctx context.Context, name string, put ProfilePut, etag string) error {
 	r := request{method: http.MethodPut, path: profilePath(name), body: put}
 	if etag != "" {
@@ -58,6 +62,14 @@ func (c *Client) UpdateProfile(ctx context.Context, name string, put ProfilePut,
 	}
 	if _, err := c.query(ctx, r, nil); err != nil {
 		return fmt.Errorf("update profile %q: %w", name, err)
+	}
+	return nil
+}
+
+// DeleteProfile deletes a profile no instance uses.
+func (c *Client) DeleteProfile(ctx context.Context, name string) error {
+	if _, err := c.query(ctx, request{method: http.MethodDelete, path: profilePath(name)}, nil); err != nil {
+		return fmt.Errorf("delete profile %q: %w", name, err)
 	}
 	return nil
 }

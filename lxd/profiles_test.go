@@ -125,9 +125,9 @@ func TestIntegrationProfiles(t *testing.T) {
 	}
 }
 
-// A profile changes under its ETag: UpdateProfile sends If-Match, so the
-// daemon refuses a change made after the read (a compare-and-swap).
-func TestProfileCompareAndSwap(t *testing.T) {
+// UpdateProfile sends the ETag as If-Match, so the daemon refuses a change
+// based on a stale read; CreateProfile reports a name taken.
+func TestProfileETagAndCreate(t *testing.T) {
 	f := newFake(t)
 	f.route("GET /1.0/profiles/ledger", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", "v1")
