@@ -3,7 +3,11 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/vcrcovery/vcrcovery/internal/humanize"
 )
 
 // Capacity is the pre-flight view (GET /api/v1/capacity): for every host
@@ -50,6 +54,22 @@ type CapacityScope struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
+// Shortfall says what the standbys lack, "2 vCPUs and 1.0 GiB"; empty
+// when nothing.
+func (s CapacityScope) Shortfall() string {
+	var parts []string
+	if s.ShortfallVCPUs > 0 {
+		parts = append(parts, FormatVCPUs(s.ShortfallVCPUs)+" vCPUs")
+	}
+	if s.ShortfallMemoryBytes > 0 {
+		parts = append(parts, humanize.Bytes(s.ShortfallMemoryBytes))
+	}
+	return strings.Join(parts, " and ")
+}
+
+// FormatVCPUs prints a number of vCPUs without trailing zeros: 2, 0.5.
+func FormatVCPUs(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
 // CapacityTarget is one remote's part in a scope's recovery.
 type CapacityTarget struct {
 	Remote string `json:"remote"`
@@ -70,14 +90,18 @@ type CapacityTarget struct {
 
 // CapacityRemote is one LXD remote's machine and what is promised there.
 type CapacityRemote struct {
-	Name             string  `json:"name"`
-	VCPUs            float64 `json:"vcpus"`
-	MemoryBytes      int64   `json:"memory_bytes"`
-	UsedVCPUs        float64 `json:"used_vcpus"`
-	UsedMemoryBytes  int64   `json:"used_memory_bytes"`
-	Concurrency      int     `json:"concurrency"`
-	Error            string  `json:"error,omitempty"`
-	UnlimitedRunning int     `json:"unlimited_running,omitempty"`
+	Name            string  `json:"name"`
+	VCPUs           float64 `json:"vcpus"`
+	MemoryBytes     int64   `json:"memory_bytes"`
+	UsedVCPUs       float64 `json:"used_vcpus"`
+	UsedMemoryBytes int64   `json:"used_memory_bytes"`
+	// Concurrency is how many prepares the receiver runs there at once.
+	Concurrency int `json:"concurrency"`
+	// UnlimitedRunning counts the running instances without a CPU limit,
+	// which count as using no CPU.
+	UnlimitedRunning int `json:"unlimited_running,omitempty"`
+	// Error says why the remote could not be read.
+	Error string `json:"error,omitempty"`
 }
 
 // Capacity fetches the pre-flight view.

@@ -24,7 +24,7 @@ func TestIndexCapacity(t *testing.T) {
 	}
 	_, doc, _ := get(t, newTestHandler(src, Options{}), "/")
 	for scope, want := range map[string]string{
-		"host/hv1":  "host hv1 2 yes 2.05s standby: 2 (3 vCPUs, 3.0 GiB of 4, 8.0 GiB free)",
+		"host/hv1":  "host hv1 2 yes 2.05s standby: 2 need 3 vCPUs, 3.0 GiB; free 4 vCPUs, 8.0 GiB",
 		"cloud/dc1": "cloud dc1 3 no remote bigger could not be read: connection refused not counted (no resources declared): mail 2 vCPUs and 1.0 GiB",
 	} {
 		rows := find(doc, hasAttr("data-scope", scope))
