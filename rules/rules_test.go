@@ -93,7 +93,20 @@ func TestParseExprRejectsBrokenPromQL(t *testing.T) {
 }
 
 func TestRuleFileCarriesWhatReceiversAndOperatorsNeed(t *testing.T) {
-	f := readRules(t)
+	names := checkAlerts(t, readRules(t))
+	slices.Sort(names)
+	want := slices.Clone(documentedAlerts)
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("alerts %v, docs/ARCHITECTURE.md (\"Interfaces\") names %v", names, want)
+	}
+}
+
+// checkAlerts checks that every alert of f explains its wait, has a
+// severity, a summary, a description and a runbook section, and returns
+// their names.
+func checkAlerts(t *testing.T, f *File) []string {
+	t.Helper()
 	var names []string
 	book, err := os.ReadFile(runbooks)
 	if err != nil {
@@ -120,12 +133,7 @@ func TestRuleFileCarriesWhatReceiversAndOperatorsNeed(t *testing.T) {
 			t.Errorf("%s: docs/runbooks.md has no section \"## %s\"", r.Alert, r.Alert)
 		}
 	}
-	slices.Sort(names)
-	want := slices.Clone(documentedAlerts)
-	slices.Sort(want)
-	if !slices.Equal(names, want) {
-		t.Errorf("alerts %v, docs/ARCHITECTURE.md (\"Interfaces\") names %v", names, want)
-	}
+	return names
 }
 
 var recordedNameRE = regexp.MustCompile(`\b[a-z_]+:[a-z0-9_]+:[a-z0-9_]+\b`)
