@@ -55,7 +55,7 @@ func (p Prepare) Exec(ctx context.Context, a Attempt) error {
 	if errors.Is(err, sdk.ErrNeedsAttention) {
 		// The strategy says retrying cannot help (no room on the
 		// standby): an operator decides, the incident waits for them.
-		return &Stop{State: api.StateNeedsAttention, Msg: fmt.Sprintf("prepare: strategy %s: %v", st.Name, err)}
+		return &Stop{State: api.StateNeedsAttention, Msg: "prepare: " + err.Error()}
 	}
 	if err != nil {
 		return fmt.Errorf("strategy %s: %w", st.Name, err)

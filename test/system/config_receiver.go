@@ -48,7 +48,11 @@ func (s *System) receiverConfig() map[string]any {
 		return map[string]any{"url": x.URL, "client_cert": x.ClientCert, "client_key": x.ClientKey,
 			"server_cert": x.ServerCert, "address": x.Address}
 	}
-	remotes := map[string]any{"standby": remote(s.Standby)}
+	standby := remote(s.Standby)
+	if s.Opts.AddressPool != "" {
+		standby["address_pool"] = s.Opts.AddressPool
+	}
+	remotes := map[string]any{"standby": standby}
 	if s.Bigger != nil {
 		remotes["bigger"] = remote(s.Bigger)
 	}
@@ -76,6 +80,16 @@ func (s *System) receiverConfig() map[string]any {
 			"dns":      map[string]any{"name": svc.DNSName, "zone": Zone, "ttl": 1},
 			"check":    map[string]any{"http_path": "/", "timeout": "30s"},
 			"fencing":  map[string]any{"grace_period": s.Opts.GracePeriod.String()},
+		}
+		if r := svc.Resources; r != nil {
+			res := map[string]any{}
+			if r.VCPUs > 0 {
+				res["vcpus"] = r.VCPUs
+			}
+			if r.Memory != "" {
+				res["memory"] = r.Memory
+			}
+			service["resources"] = res
 		}
 		if svc.FlapMinInterval > 0 {
 			service["flap"] = map[string]any{"min_interval": svc.FlapMinInterval.String()}
