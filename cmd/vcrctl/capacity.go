@@ -79,7 +79,7 @@ func writeCapacity(w io.Writer, c api.Capacity) error {
 				running = fmt.Sprintf(" (%d running)", len(t.Running))
 			}
 			where = append(where, fmt.Sprintf("%s: %d%s need %s vCPUs, %s; free %s vCPUs, %s", t.Remote, len(t.Services), running,
-				api.FormatVCPUs(t.NeedVCPUs), humanize.Bytes(t.NeedMemoryBytes), api.FormatVCPUs(t.FreeVCPUs), humanize.Bytes(t.FreeMemoryBytes)))
+				humanize.VCPUs(t.NeedVCPUs), humanize.Bytes(t.NeedMemoryBytes), humanize.VCPUs(t.FreeVCPUs), humanize.Bytes(t.FreeMemoryBytes)))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Scope, s.Name, len(s.Services), fits, short, dur(secs(s.RecoverySeconds)), orDash(strings.Join(where, "; ")))
 		for _, p := range s.Problems {
@@ -104,7 +104,7 @@ func writeCapacity(w io.Writer, c api.Capacity) error {
 			notes = append(notes, fmt.Sprintf("standby %s: %s", r.Name, r.Error))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", r.Name, api.FormatVCPUs(r.VCPUs), api.FormatVCPUs(r.UsedVCPUs), humanize.Bytes(r.MemoryBytes), humanize.Bytes(r.UsedMemoryBytes), r.Concurrency)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", r.Name, humanize.VCPUs(r.VCPUs), humanize.VCPUs(r.UsedVCPUs), humanize.Bytes(r.MemoryBytes), humanize.Bytes(r.UsedMemoryBytes), r.Concurrency)
 		if r.UnlimitedRunning > 0 {
 			notes = append(notes, fmt.Sprintf("standby %s: %d running instances have no CPU limit and count as using none", r.Name, r.UnlimitedRunning))
 		}

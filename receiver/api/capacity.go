@@ -3,8 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/internal/humanize"
@@ -57,18 +55,8 @@ type CapacityScope struct {
 // Shortfall says what the standbys lack, "2 vCPUs and 1.0 GiB"; empty
 // when nothing.
 func (s CapacityScope) Shortfall() string {
-	var parts []string
-	if s.ShortfallVCPUs > 0 {
-		parts = append(parts, FormatVCPUs(s.ShortfallVCPUs)+" vCPUs")
-	}
-	if s.ShortfallMemoryBytes > 0 {
-		parts = append(parts, humanize.Bytes(s.ShortfallMemoryBytes))
-	}
-	return strings.Join(parts, " and ")
+	return humanize.Resources(s.ShortfallVCPUs, s.ShortfallMemoryBytes)
 }
-
-// FormatVCPUs prints a number of vCPUs without trailing zeros: 2, 0.5.
-func FormatVCPUs(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // CapacityTarget is one remote's part in a scope's recovery.
 type CapacityTarget struct {

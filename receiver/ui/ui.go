@@ -101,7 +101,7 @@ func parseTemplates() *template.Template {
 		"pathesc": url.PathEscape,
 		"cpusecs": func(v float64) string { return humanize.Duration(time.Duration(v * float64(time.Second))) },
 		"join":    strings.Join,
-		"cpus":    api.FormatVCPUs,
+		"cpus":    humanize.VCPUs,
 		"secs":    func(v float64) string { return humanize.Duration(time.Duration(v * float64(time.Second))) },
 		"incArgs": func(inc any, p page) (incArgs, error) {
 			switch v := inc.(type) {

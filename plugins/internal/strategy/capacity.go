@@ -43,22 +43,11 @@ func (r Room) Fits(need sdk.Resources) bool {
 
 // String says what is promised of what, for messages.
 func (r Room) String() string {
-	return fmt.Sprintf("%s of %s vCPUs and %s of %s are promised there", fmtCPUs(r.UsedCPUs), fmtCPUs(r.CPUs), humanize.Bytes(r.UsedMemory), humanize.Bytes(r.Memory))
+	return fmt.Sprintf("%s of %s vCPUs and %s of %s are promised there", humanize.VCPUs(r.UsedCPUs), humanize.VCPUs(r.CPUs), humanize.Bytes(r.UsedMemory), humanize.Bytes(r.Memory))
 }
 
 // Describe says what need is, for messages: "2 vCPUs and 512.0 MiB".
-func Describe(need sdk.Resources) string {
-	var parts []string
-	if need.VCPUs > 0 {
-		parts = append(parts, fmtCPUs(need.VCPUs)+" vCPUs")
-	}
-	if need.MemoryBytes > 0 {
-		parts = append(parts, humanize.Bytes(need.MemoryBytes))
-	}
-	return strings.Join(parts, " and ")
-}
-
-func fmtCPUs(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+func Describe(need sdk.Resources) string { return humanize.Resources(need.VCPUs, need.MemoryBytes) }
 
 // Declared returns what service declared it needs, and false when it
 // declared nothing (then no room is checked or reserved for it).
@@ -105,7 +94,7 @@ func Reserve(ctx context.Context, c *lxd.Client, remoteName, instance string, ne
 			return false, sdk.NeedsAttention(fmt.Errorf("remote %q has no room for %s, which needs %s: %s; nothing was started, so that the standby is not overcommitted: free room there, give its VM more, or move services off it (scale-up)",
 				remoteName, instance, Describe(need), room))
 		}
-		entries[ledgerReserve+instance] = fmt.Sprintf("%s %d %d", fmtCPUs(need.VCPUs), need.MemoryBytes, now.Unix())
+		entries[ledgerReserve+instance] = fmt.Sprintf("%s %d %d", humanize.VCPUs(need.VCPUs), need.MemoryBytes, now.Unix())
 		return true, nil
 	})
 	return room, err
