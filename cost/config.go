@@ -61,6 +61,9 @@ type Size struct {
 type Group struct {
 	Size  string `yaml:"size"`
 	Count int    `yaml:"count"`
+	// Needs is what each one's service needs on the standby; nil means
+	// the size's vcpus and memory_gb.
+	Needs *Needs `yaml:"needs"`
 }
 
 // Cold describes the cold standbys: backups kept in object or snapshot
@@ -208,6 +211,7 @@ func (c *Config) Problems() []Problem {
 	} else if !known(c.StandbySize) {
 		add("standby_size", "%q is not in sizes (known: %s)", c.StandbySize, strings.Join(names, ", "))
 	}
+	c.needsProblems(add)
 	if c.Cold.Tenants < 0 {
 		add("cold.tenants", "%d: must be at least 1", c.Cold.Tenants)
 	}

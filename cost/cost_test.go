@@ -41,7 +41,9 @@ func TestComputeHandChecked(t *testing.T) {
 			shared: []TenantCost{{1, 5135.28}, {2, 2603.64}, {4, 1337.82}, {8, 704.91}, {16, 388.455}},
 		},
 		{
-			// Mixed primaries, a standby as big as the biggest one, no sharing:
+			// Mixed primaries, a standby as big as the biggest one, no sharing;
+			// their services need 3 × (1, 4 GB) + (4, 16 GB) = 7 vCPUs, 28 GB,
+			// which one big VM (8, 32 GB) holds:
 			//   primaries/h = 3 × 0.10 + 1 × 0.40    = 0.70
 			//   conv warm   = 0.70 × 8760            = 6,132.00
 			//   vcr warm    = 0.40 × 8760            = 3,504.00   saves 2,628.00
@@ -52,7 +54,9 @@ func TestComputeHandChecked(t *testing.T) {
 sizes:
   small: {vcpus: 2, memory_gb: 8, hourly_usd: 0.10}
   big: {vcpus: 8, memory_gb: 32, hourly_usd: 0.40}
-primaries: [{size: small, count: 3}, {size: big, count: 1}]
+primaries:
+  - {size: small, count: 3, needs: {vcpus: 1, memory_gb: 4}}
+  - {size: big, count: 1, needs: {vcpus: 4, memory_gb: 16}}
 standby_size: big
 cold: {storage_gb_month_usd: 0.10, backup_gb: 10}
 `,
@@ -63,6 +67,30 @@ cold: {storage_gb_month_usd: 0.10, backup_gb: 10}
 				VCRcoveryCold:    {0.40 + 48.0/8760, 3552.00, -3504.00, 1},
 			},
 			shared: []TenantCost{{1, 3552}, {2, 1800}, {4, 924}, {8, 486}, {16, 267}},
+		},
+		{
+			// The same primaries with no needs given: each service needs what
+			// its VM has, 3 × (2, 8 GB) + (8, 32 GB) = 14 vCPUs, 56 GB. The big
+			// one fills a standby VM, the three small ones a second:
+			//   vcr warm    = 2 × 0.40 × 8760        = 7,008.00   costs 876.00 more
+			//   vcr cold    = 7,008 / 1 + 48         = 7,056.00   costs 7,008.00 more
+			//   shared by k = 7,008 / k + 48
+			name: "the sizes decide the standby VMs",
+			yaml: `
+sizes:
+  small: {vcpus: 2, memory_gb: 8, hourly_usd: 0.10}
+  big: {vcpus: 8, memory_gb: 32, hourly_usd: 0.40}
+primaries: [{size: small, count: 3}, {size: big, count: 1}]
+standby_size: big
+cold: {storage_gb_month_usd: 0.10, backup_gb: 10}
+`,
+			models: map[string]want{
+				ConventionalWarm: {0.70, 6132.00, 0, 4},
+				VCRcoveryWarm:    {0.80, 7008.00, -876.00, 2},
+				ConventionalCold: {48.0 / 8760, 48.00, 0, 0},
+				VCRcoveryCold:    {0.80 + 48.0/8760, 7056.00, -7008.00, 2},
+			},
+			shared: []TenantCost{{1, 7056}, {2, 3552}, {4, 1800}, {8, 924}, {16, 486}},
 		},
 		{
 			// A month of 730 h, one primary, 3 tenants, no storage:
@@ -168,6 +196,8 @@ func TestValidateNamesThePath(t *testing.T) {
 		{"sizes: {a: {hourly_usd: 1}}\nprimaries: [{size: a, count: 1}]\nstandby_size: a\nmeasure: {hot: warm}\n", "cost.measure.hot: unknown model"},
 		{"sizes: {a: {hourly_usd: 1, price: 2}}\n", "field price not found"},
 		{"", "cost config is empty"},
+		{"sizes: {a: {vcpus: 2, memory_gb: 4, hourly_usd: 1}}\nprimaries: [{size: a, count: 1, needs: {vcpus: 4}}]\nstandby_size: a\n", "cost.primaries[0].needs: one service needs 4 vCPUs and 0 GB, more than a a standby VM has (2 vCPUs, 4 GB)"},
+		{"sizes: {a: {hourly_usd: 1}}\nprimaries: [{size: a, count: 1, needs: {memory_gb: -1}}]\nstandby_size: a\n", "cost.primaries[0].needs: vcpus and memory_gb cannot be negative"},
 		{"sizes: {a: {hourly_usd: 1}}\nprimaries: [{size: a, count: 1}]\nstandby_size: a\n---\nstandby_size: a\n", "more than one YAML document"},
 	}
 	for _, tt := range tests {

@@ -85,6 +85,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "\n%d primaries, %g hours a year. Recovery is detect to DNS switch, measured by the receiver.\n", r.Primaries, r.HoursPerYear)
+	fmt.Fprintf(w, "Their services need %g vCPUs and %g GB together; %s standby VMs needed to hold them: %d.\n", r.Fit.VCPUs, r.Fit.MemoryGB, r.Fit.Size, r.Fit.VMs)
 	if len(r.ColdShared) > 0 {
 		fmt.Fprintf(w, "\nVCRcovery cold, per tenant, by tenants sharing the standby VM:\n")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

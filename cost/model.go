@@ -19,6 +19,9 @@ type Report struct {
 	ColdShared []TenantCost `json:"cold_shared"`
 	// Sources are the price sources from the config, by size.
 	Sources map[string]string `json:"sources,omitempty"`
+	// Fit is how many standby VMs hold the primaries' services, from their
+	// vCPUs and memory; the VCRcovery designs pay for that many.
+	Fit StandbyFit `json:"standby_fit"`
 }
 
 // Model is one standby design's yearly cost.
@@ -87,21 +90,26 @@ func Compute(cfg *Config, recoveries map[string]Recovery) *Report {
 	storageAnnual := float64(primaries) * cfg.Cold.BackupGB * cfg.Cold.StorageGBMonthUSD * 12
 	storageHourly := storageAnnual / h
 
-	r := &Report{HoursPerYear: h, Primaries: primaries}
+	// The standby VMs that hold every service at once: one, as in the
+	// paper, when their vCPUs and memory fit one standby_size VM.
+	fit := cfg.Fit()
+	vms := float64(fit.VMs)
+	r := &Report{HoursPerYear: h, Primaries: primaries, Fit: fit}
 	// Conventional warm: one spare of the same size per primary, always on.
 	r.Models = append(r.Models, Model{Name: ConventionalWarm, Title: "Conventional warm (1 spare VM per primary)",
 		StandbyVMs: float64(primaries), HourlyUSD: primaryHourly})
-	// VCRcovery warm: one standby VM holding a container per service.
-	r.Models = append(r.Models, Model{Name: VCRcoveryWarm, Title: "VCRcovery warm (1 VM, 1 container per service)",
-		StandbyVMs: 1, HourlyUSD: standby, Baseline: ConventionalWarm})
+	// VCRcovery warm: standby VMs holding a container per service.
+	r.Models = append(r.Models, Model{Name: VCRcoveryWarm, Title: "VCRcovery warm (" + vmsText(fit.VMs) + ", 1 container per service)",
+		StandbyVMs: vms, HourlyUSD: standby * vms, Baseline: ConventionalWarm})
 	// Conventional cold: backups only; VMs are booted after the failure.
 	r.Models = append(r.Models, Model{Name: ConventionalCold, Title: "Conventional cold (backups only)",
 		HourlyUSD: storageHourly})
-	// VCRcovery cold: the same backups plus a share of one idle VM.
-	r.Models = append(r.Models, Model{Name: VCRcoveryCold, Title: "VCRcovery cold (1 VM shared by " + strconv.Itoa(tenants) + " tenants)",
-		StandbyVMs: 1 / float64(tenants), HourlyUSD: standby/float64(tenants) + storageHourly, Baseline: ConventionalCold})
+	// VCRcovery cold: the same backups plus a share of idle VMs that can
+	// hold all of a tenant's services at once.
+	r.Models = append(r.Models, Model{Name: VCRcoveryCold, Title: "VCRcovery cold (" + vmsText(fit.VMs) + " shared by " + strconv.Itoa(tenants) + " tenants)",
+		StandbyVMs: vms / float64(tenants), HourlyUSD: standby*vms/float64(tenants) + storageHourly, Baseline: ConventionalCold})
 	if tenants == 1 {
-		r.Models[3].Title = "VCRcovery cold (1 VM, not shared)"
+		r.Models[3].Title = "VCRcovery cold (" + vmsText(fit.VMs) + ", not shared)"
 	}
 	for i := range r.Models {
 		m := &r.Models[i]
@@ -117,7 +125,7 @@ func Compute(cfg *Config, recoveries map[string]Recovery) *Report {
 		}
 	}
 	for _, k := range tenantSteps(tenants) {
-		r.ColdShared = append(r.ColdShared, TenantCost{Tenants: k, AnnualUSD: standby*h/float64(k) + storageAnnual})
+		r.ColdShared = append(r.ColdShared, TenantCost{Tenants: k, AnnualUSD: standby*vms*h/float64(k) + storageAnnual})
 	}
 	for name, s := range cfg.Sizes {
 		if s.Source != "" {
@@ -128,6 +136,13 @@ func Compute(cfg *Config, recoveries map[string]Recovery) *Report {
 		}
 	}
 	return r
+}
+
+func vmsText(n int) string {
+	if n == 1 {
+		return "1 VM"
+	}
+	return strconv.Itoa(n) + " VMs"
 }
 
 // tenantSteps is 1, 2, 4, 8, 16 plus the configured count: enough points to

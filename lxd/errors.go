@@ -101,9 +101,10 @@ var (
 	// ("zfs destroy: dataset not found") does not.
 	notFoundMessage = regexp.MustCompile(`(^|: )(Instance|Instance snapshot|Instance backup|Image|Image alias|Profile|Project|Storage pool|Storage volume|Storage pool volume|Network|Operation|Certificate) not found$`)
 	// existsMessage is LXD's database conflict on a name already taken
-	// (`This "instances" entry already exists`), and a backup import whose
+	// (`This "instances" entry already exists`, and for profiles, with
+	// status 500, `The profile already exists`), and a backup import whose
 	// instance volume is already there.
-	existsMessage = regexp.MustCompile(`(^|: )(This "[a-z_]+" entry already exists|Cannot restore volume, already exists on target)$`)
+	existsMessage = regexp.MustCompile(`(^|: )(This "[a-z_]+" entry already exists|The profile already exists|Cannot restore volume, already exists on target)$`)
 )
 
 // liveMigrationError wraps a failed stateful migration so that errors.Is

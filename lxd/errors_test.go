@@ -32,6 +32,7 @@ func TestErrorSentinelsMatchOnlyGenuineCases(t *testing.T) {
 		{"operation: database conflict", &lxd.Error{StatusCode: 400, Operation: op, Message: `Failed creating instance record: Add instance info to the database: This "instances" entry already exists`}, false, true},
 		{"500: database conflict (copy onto an existing instance)", &lxd.Error{StatusCode: 500, Message: `Failed creating instance record: Add instance info to the database: This "instances" entry already exists`}, false, true},
 		{"operation: import over an existing instance", &lxd.Error{StatusCode: 400, Operation: op, Message: "Create instance from backup: Cannot restore volume, already exists on target"}, false, true},
+		{"500: profile name taken", &lxd.Error{StatusCode: 500, Message: `Error inserting "vcrcovery" into database: The profile already exists`}, false, true},
 		{"operation: a storage tool's already-exists", &lxd.Error{StatusCode: 400, Operation: op, Message: "Failed to run: zfs create: dataset already exists"}, false, false},
 		{"500: a file that already exists", &lxd.Error{StatusCode: 500, Message: "Failed creating directory: mkdir /var/lib/lxd/containers/web: file already exists"}, false, false},
 	} {

@@ -7,6 +7,7 @@ package lxd_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"reflect"
 	"testing"
@@ -121,5 +122,48 @@ func TestIntegrationProfiles(t *testing.T) {
 	}
 	if len(inst.Profiles) != 0 {
 		t.Errorf("copy of an instance without profiles has profiles %#v, want none", inst.Profiles)
+	}
+}
+
+// UpdateProfile sends the ETag as If-Match, so the daemon refuses a change
+// based on a stale read; CreateProfile reports a name taken.
+func TestProfileETagAndCreate(t *testing.T) {
+	f := newFake(t)
+	f.route("GET /1.0/profiles/ledger", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", "v1")
+		sync200(w, map[string]any{"name": "ledger", "config": map[string]string{"user.a": "1"}, "devices": map[string]any{}})
+	})
+	f.route("PUT /1.0/profiles/ledger", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-Match") != "v1" {
+			errResp(w, http.StatusPreconditionFailed, "ETag doesn't match")
+			return
+		}
+		sync200(w, nil)
+	})
+	f.route("POST /1.0/profiles", func(w http.ResponseWriter, r *http.Request) {
+		errResp(w, http.StatusConflict, "The profile already exists")
+	})
+	c := f.startUnix()
+	ctx := context.Background()
+	p, etag, err := c.GetProfile(ctx, "ledger")
+	if err != nil || etag != "v1" || p.Config["user.a"] != "1" {
+		t.Fatalf("GetProfile = %+v, %q, %v", p, etag, err)
+	}
+	if err := c.UpdateProfile(ctx, "ledger", lxd.ProfilePut{Config: map[string]string{"user.a": "2"}}, etag); err != nil {
+		t.Fatal(err)
+	}
+	err = c.UpdateProfile(ctx, "ledger", lxd.ProfilePut{}, "stale")
+	var le *lxd.Error
+	if !errors.As(err, &le) || le.StatusCode != http.StatusPreconditionFailed {
+		t.Fatalf("stale ETag: err = %v", err)
+	}
+	if put := decode(t, f.requests("PUT", "/1.0/profiles/ledger")[0].Body); put["config"].(map[string]any)["user.a"] != "2" {
+		t.Errorf("PUT body = %v", put)
+	}
+	if err := c.CreateProfile(ctx, "ledger", lxd.ProfilePut{}); !errors.Is(err, lxd.ErrAlreadyExists) {
+		t.Errorf("CreateProfile of an existing one: err = %v", err)
+	}
+	if post := decode(t, f.requests("POST", "/1.0/profiles")[0].Body); post["name"] != "ledger" {
+		t.Errorf("POST body = %v", post)
 	}
 }

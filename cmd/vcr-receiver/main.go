@@ -29,6 +29,7 @@ import (
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/receiver"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/capacity"
 	"github.com/vcrcovery/vcrcovery/receiver/config"
 	"github.com/vcrcovery/vcrcovery/receiver/journal"
 	"github.com/vcrcovery/vcrcovery/receiver/live"
@@ -49,7 +50,7 @@ complete, or that an operator cancels before its DNS switch, is undone by
 the strategy's Abort. A restarted receiver resumes open incidents without
 repeating a DNS switch.
 
-API: GET /api/v1/incidents[/{id}], GET /api/v1/services,
+API: GET /api/v1/incidents[/{id}], GET /api/v1/services, GET /api/v1/capacity,
 GET /api/v1/services/{name}/plan, POST /api/v1/services/{name}/failover
 (fences; ?force=true), /drill, /failback, POST /api/v1/incidents/{id}/acknowledge,
 POST /api/v1/incidents/{id}/cancel,
@@ -212,7 +213,10 @@ func run(f flags, log *slog.Logger) error {
 		return err
 	}
 
-	srv := &http.Server{Handler: withStatusPage(r, reg, j, log), ReadHeaderTimeout: 10 * time.Second}
+	preflight := capacity.New(capacity.Options{Config: r.Config, Incidents: j.Incidents, Logger: log.With("component", "capacity")})
+	reg.MustRegister(capacity.NewCollector(preflight))
+
+	srv := &http.Server{Handler: withStatusPage(r, reg, j, preflight, log), ReadHeaderTimeout: 10 * time.Second}
 	listen := []string{f.listenAddress}
 	systemd := false
 	serveErr := make(chan error, 1)
@@ -295,7 +299,7 @@ func reload(r *receiver.Receiver, f flags, log *slog.Logger) {
 
 // withStatusPage serves the status page at "/" beside the API, behind the
 // same auth: it shows what the receiver knows and its buttons post to the API.
-func withStatusPage(r *receiver.Receiver, reg *prometheus.Registry, j journal.Journal, log *slog.Logger) http.Handler {
+func withStatusPage(r *receiver.Receiver, reg *prometheus.Registry, j journal.Journal, preflight *capacity.View, log *slog.Logger) http.Handler {
 	standby := ui.NewLXDStandby(r.Config().LXDRemotes)
 	src := ui.Funcs{
 		ServicesFunc:    func(context.Context) ([]api.ServiceStatus, error) { return r.Services(), nil },
@@ -303,11 +307,13 @@ func withStatusPage(r *receiver.Receiver, reg *prometheus.Registry, j journal.Jo
 		StandbyFunc:     standby.Standby,
 		MaintenanceFunc: func(context.Context) ([]api.Maintenance, error) { return r.Maintenance(), nil },
 		CostConfig:      func() *cost.Config { return r.Config().Cost },
+		CapacityFunc:    func(ctx context.Context) (*api.Capacity, error) { c := preflight.Capacity(ctx); return &c, nil },
 	}
 	page := r.Authenticate(http.NewCrossOriginProtection().Handler(ui.New(src, ui.Options{Logger: log.With("component", "ui")})))
 	apiHandler := r.Handler(reg)
 	mux := http.NewServeMux()
 	mux.Handle("/", page)
+	mux.Handle("GET /api/v1/capacity", r.Authenticate(preflight))
 	for _, p := range []string{"/api/", "/metrics", "/-/"} {
 		mux.Handle(p, apiHandler)
 	}

@@ -106,7 +106,7 @@ Commands that need the receiver's configuration read --config.file.`,
 
 	root.AddCommand(a.statusCmd(), a.incidentsCmd(), a.showCmd(),
 		a.failoverCmd(), a.drillCmd(), a.failbackCmd(), a.ackCmd(), a.maintenanceCmd(),
-		a.checkConfigCmd(), a.backupCmd(), a.standbyCmd(), a.costCmd(), a.uiCmd())
+		a.checkConfigCmd(), a.backupCmd(), a.standbyCmd(), a.costCmd(), a.capacityCmd(), a.uiCmd())
 	return root
 }
 

@@ -63,6 +63,9 @@ func newFakeReceiver(t *testing.T) (*fakeReceiver, *httptest.Server) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/services", func(w http.ResponseWriter, _ *http.Request) { reply(w, 200, f.services) })
 	mux.HandleFunc("GET /api/v1/incidents", func(w http.ResponseWriter, _ *http.Request) { reply(w, 200, f.incidents) })
+	var capacity api.Capacity
+	testfixture.ReadJSON(t, "testdata/capacity.json", &capacity)
+	mux.HandleFunc("GET /api/v1/capacity", func(w http.ResponseWriter, _ *http.Request) { reply(w, 200, capacity) })
 	mux.HandleFunc("GET /api/v1/incidents/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if inc := f.incident(r.PathValue("id")); inc != nil {
 			reply(w, 200, inc)
@@ -200,6 +203,7 @@ func TestGoldenOutput(t *testing.T) {
 		{"show-running", []string{"show", "20261125T095958Z-web"}},
 		{"show-needs-attention", []string{"show", "20261125T080000Z-api"}},
 		{"cost", []string{"cost", "--cost.file", "../../cost/testdata/paper.yml"}},
+		{"capacity", []string{"capacity"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
@@ -456,5 +460,16 @@ func TestBasicAuthFlags(t *testing.T) {
 	t.Setenv("VCR_TOKEN", testToken)
 	if _, errOut, code := vcrctl(t, append(base, "status")...); code != 1 || !strings.Contains(errOut, "keep one") {
 		t.Errorf("token and user: exit %d, %s", code, errOut)
+	}
+}
+
+// capacity --check fails when a host or cloud would not fit, after
+// printing the view.
+func TestCapacityCheck(t *testing.T) {
+	_, srv := newFakeReceiver(t)
+	t.Setenv("VCR_TOKEN", testToken)
+	out, errOut, code := vcrctl(t, "--receiver.url", srv.URL, "capacity", "--check")
+	if code != 1 || !strings.Contains(errOut, "would not hold") || !strings.Contains(out, "cloud  dc1") {
+		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, errOut, out)
 	}
 }

@@ -5,6 +5,8 @@ package humanize
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -41,4 +43,20 @@ func Bytes(n int64) string {
 	default:
 		return fmt.Sprintf("%d B", n)
 	}
+}
+
+// VCPUs formats a number of vCPUs without trailing zeros: 2, 0.5.
+func VCPUs(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// Resources formats an amount of CPUs and memory, "2 vCPUs and 512.0 MiB",
+// leaving out a part that is zero; "" when both are.
+func Resources(vcpus float64, memory int64) string {
+	var parts []string
+	if vcpus > 0 {
+		parts = append(parts, VCPUs(vcpus)+" vCPUs")
+	}
+	if memory > 0 {
+		parts = append(parts, Bytes(memory))
+	}
+	return strings.Join(parts, " and ")
 }

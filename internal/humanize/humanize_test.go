@@ -38,3 +38,20 @@ func TestBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestResources(t *testing.T) {
+	for _, tc := range []struct {
+		vcpus  float64
+		memory int64
+		want   string
+	}{
+		{2, 512 << 20, "2 vCPUs and 512.0 MiB"},
+		{0.5, 0, "0.5 vCPUs"},
+		{0, 1 << 30, "1.0 GiB"},
+		{0, 0, ""},
+	} {
+		if got := Resources(tc.vcpus, tc.memory); got != tc.want {
+			t.Errorf("Resources(%v, %d) = %q, want %q", tc.vcpus, tc.memory, got, tc.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 )
@@ -38,6 +39,13 @@ type Settings struct {
 	// Keep is the retention: how many backups CreateForService leaves after
 	// pruning. Zero means DefaultKeep.
 	Keep int `json:"keep,omitempty"`
+	// Address is the service's own address on the standby; empty means one
+	// from the remote's address_pool, else the remote's address.
+	Address string `json:"address,omitempty"`
+	// OverflowRemote names a bigger VM's LXD (in lxd_remotes) to restore
+	// into when the standby has no room for the service's declared
+	// resources; empty means such a recovery needs attention instead.
+	OverflowRemote string `json:"overflow_remote,omitempty"`
 }
 
 // ParseSettings decodes and checks settings, refusing unknown keys.
@@ -60,6 +68,14 @@ func ParseSettings(raw json.RawMessage) (Settings, error) {
 	}
 	if s.Keep == 0 {
 		s.Keep = DefaultKeep
+	}
+	if s.Address != "" {
+		if _, err := netip.ParseAddr(s.Address); err != nil {
+			return s, fmt.Errorf("cold settings: address %q is not an IP address: give the service's own address on the standby, or leave it out", s.Address)
+		}
+	}
+	if s.OverflowRemote != "" && s.OverflowRemote == s.Remote {
+		return s, fmt.Errorf("cold settings: overflow_remote is the standby %q itself: name a bigger VM's remote, or leave it out", s.Remote)
 	}
 	if s.Backup != "" {
 		if err := ValidService(s.Backup); err != nil {

@@ -29,7 +29,7 @@ func (Strategy) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error
 	if err != nil {
 		return err
 	}
-	if err := strategy.CheckRemotes(req.Shared, map[string]string{"remote": s.Remote, "source_remote": s.SourceRemote}); err != nil {
+	if err := strategy.CheckRemotes(req.Shared, map[string]string{"remote": s.Remote, "source_remote": s.SourceRemote, "overflow_remote": s.OverflowRemote}); err != nil {
 		return fmt.Errorf("cold settings: %w", err)
 	}
 	return nil
@@ -55,11 +55,10 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 	if _, err := store.Newest(bname); err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
 	}
-	c, remote, err := strategy.ConnectRemote(ctx, shared, s.Remote)
+	r, err := target(ctx, s, shared, req, progress)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
 	}
-	r := &restorer{c: c, remoteName: s.Remote, remote: remote, settings: s, req: req, progress: progress}
 	ep, err := r.run(ctx, store, bname)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)

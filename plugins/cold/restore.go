@@ -25,9 +25,15 @@ type restorer struct {
 	c          *lxd.Client
 	remoteName string
 	remote     sdk.LXDRemote
-	settings   backupstore.Settings
-	req        sdk.PrepareRequest
-	progress   sdk.ProgressFunc
+	// address is the service's own address there, from its settings;
+	// empty means one of the remote's pool, else the remote's address.
+	address string
+	// need is what the service declared; declared is false when nothing.
+	need     sdk.Resources
+	declared bool
+	settings backupstore.Settings
+	req      sdk.PrepareRequest
+	progress sdk.ProgressFunc
 }
 
 func (r *restorer) report(format string, args ...any) { strategy.Report(r.progress, format, args...) }
@@ -99,17 +105,28 @@ func (r *restorer) finish(ctx context.Context, name string, replaced bool) (sdk.
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("restored instance: %w", err)
 	}
-	if r.remote.Address != "" {
-		if err := Readdress(ctx, r.c, inst, device, r.remote.Address); err != nil {
+	// A backup taken on the primary carries the primary's address: move
+	// the listener to the service's address here.
+	addr, _, err := strategy.ServiceAddress(ctx, r.c, r.remoteName, r.remote, name, r.address, strategy.ListenHost(inst, device))
+	if err != nil {
+		return sdk.Endpoint{}, err
+	}
+	if addr != "" {
+		if err := strategy.Listen(ctx, r.c, name, device, addr); err != nil {
 			return sdk.Endpoint{}, err
 		}
 		if inst, _, err = r.c.GetInstance(ctx, name); err != nil {
 			return sdk.Endpoint{}, err
 		}
 	}
-	ep, err := strategy.ProxyEndpoint(inst, device, r.remote.Address)
+	ep, err := strategy.ProxyEndpoint(inst, device, addr)
 	if err != nil {
 		return sdk.Endpoint{}, err
+	}
+	if r.declared {
+		if err := strategy.ApplyLimits(ctx, r.c, name, r.need); err != nil {
+			return sdk.Endpoint{}, err
+		}
 	}
 	if _, err := strategy.EnsureRunning(ctx, r.c, name, &ep, r.progress); err != nil {
 		return sdk.Endpoint{}, err

@@ -29,9 +29,14 @@ const rollbackTimeout = 30 * time.Second
 type mover struct {
 	src, dst         *lxd.Client
 	srcName, dstName string // remote names, for messages
-	dstAddr          string // the target "VM"'s address, for proxy listens
-	device           string
-	live             string
+	// dstRemote is the target's lxd_remotes entry: its address and pool.
+	dstRemote sdk.LXDRemote
+	// own is the service's own instance, ownAddress its target_address.
+	own, ownAddress string
+	// shared carries the services' declared resources.
+	shared sdk.SharedSettings
+	device string
+	live   string
 	// service and incident are what the mover's instances are marked with
 	// (package ownership): the source it adopts and the copies it makes.
 	service, incident string
@@ -89,15 +94,32 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 	if err != nil {
 		return res, err
 	}
-	proxy, err := m.targetProxy(inst)
+	addr, err := m.targetAddress(ctx, name)
+	if err != nil {
+		return res, err
+	}
+	proxy, err := m.targetProxy(inst, addr)
 	if err != nil {
 		return res, err
 	}
 	override := map[string]map[string]string{m.device: proxy}
-	dstEP, err := strategy.ProxyEndpoint(&lxd.Instance{Name: name, Devices: override}, m.device, m.dstAddr)
+	dstEP, err := strategy.ProxyEndpoint(&lxd.Instance{Name: name, Devices: override}, m.device, addr)
 	if err != nil {
 		return res, err
 	}
+	need, limits := m.need(inst, name)
+	if need != (sdk.Resources{}) {
+		room, err := strategy.Reserve(ctx, m.dst, m.dstName, name, need)
+		if err != nil {
+			return res, err
+		}
+		m.report("room for %s (%s) on %s: %s", name, strategy.Describe(need), m.dstName, room)
+	}
+	// The copy is marked as the service's, listens on its address there,
+	// and is limited to what it was promised.
+	config := m.marks()
+	config[strategy.KeyAddress] = addr
+	maps.Copy(config, limits)
 
 	done, err := m.clearTarget(ctx, name, inst.StatusCode == lxd.StatusRunning)
 	if err != nil {
@@ -115,7 +137,7 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 	if m.live != LiveOff && inst.StatusCode == lxd.StatusRunning {
 		m.report("migrating %s live (CRIU) from %s to %s", name, m.srcName, m.dstName)
 		start := time.Now()
-		err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{Live: true, Config: m.marks(), Devices: override})
+		err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{Live: true, Config: config, Devices: override})
 		if err == nil {
 			if err = ensureRunning(ctx, m.dst, name); err == nil {
 				res.Method = MethodLive
@@ -151,7 +173,7 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 	// AllowInconsistent: without it LXD freezes the running source for the
 	// whole transfer, the very pause the pre-copy exists to avoid. The
 	// refresh below runs frozen, so the target ends up consistent anyway.
-	if err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{AllowInconsistent: true, Config: m.marks(), Devices: override}); err != nil {
+	if err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{AllowInconsistent: true, Config: config, Devices: override}); err != nil {
 		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("pre-copy of %s to %s: %w", name, m.dstName, err))
 	}
 	m.report("pre-copy done in %s", since(preAt))
@@ -171,7 +193,7 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 	m.step("frozen")
 	m.report("froze %s in %s; refreshing it on %s with what changed since the pre-copy", name, since(stopped), m.dstName)
 	refreshAt := time.Now()
-	if err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{Refresh: true, Config: m.marks(), Devices: override}); err != nil {
+	if err := m.src.CopyInstance(ctx, m.dst, name, lxd.CopyOptions{Refresh: true, Config: config, Devices: override}); err != nil {
 		return res, m.rollback(ctx, name, srcEP, fmt.Errorf("refresh of %s on %s: %w", name, m.dstName, err))
 	}
 	m.step("refreshed")
@@ -189,9 +211,52 @@ func (m *mover) move(ctx context.Context, name string) (moveResult, error) {
 	return res, nil
 }
 
+// targetAddress is where name listens on the target: the service's
+// target_address for its own instance, else one of the target's
+// address_pool, else the target's address.
+func (m *mover) targetAddress(ctx context.Context, name string) (string, error) {
+	fixed := ""
+	if name == m.own {
+		fixed = m.ownAddress
+	}
+	addr, _, err := strategy.ServiceAddress(ctx, m.dst, m.dstName, m.dstRemote, name, fixed, "")
+	if err != nil {
+		return "", err
+	}
+	if addr == "" {
+		return "", fmt.Errorf("target remote %q has no address in lxd_remotes: set its address or address_pool so the moved service listens on the target VM's address", m.dstName)
+	}
+	return addr, nil
+}
+
+// need is what the moved instance takes on the target, and the limits to
+// give its copy: its limits on the source, else, for the service's own
+// instance, what the service declared. Zero when neither says.
+func (m *mover) need(inst *lxd.Instance, name string) (sdk.Resources, map[string]string) {
+	var need sdk.Resources
+	cpus, cpuSet, _ := inst.CPULimit()
+	mem, memSet, _ := inst.MemoryLimit(0)
+	if cpuSet {
+		need.VCPUs = cpus
+	}
+	if memSet && mem > 0 { // a percentage of the source's memory says nothing here
+		need.MemoryBytes = mem
+	}
+	if decl, ok := strategy.Declared(m.shared, m.service); ok && name == m.own {
+		if !cpuSet {
+			need.VCPUs = decl.VCPUs
+		}
+		if need.MemoryBytes == 0 {
+			need.MemoryBytes = decl.MemoryBytes
+		}
+		return need, lxd.Limits(need.VCPUs, need.MemoryBytes)
+	}
+	return need, nil
+}
+
 // targetProxy is the source's proxy device with its listen address moved to
-// the target's address.
-func (m *mover) targetProxy(inst *lxd.Instance) (map[string]string, error) {
+// addr, the service's address on the target.
+func (m *mover) targetProxy(inst *lxd.Instance, addr string) (map[string]string, error) {
 	dev, ok := inst.Devices[m.device]
 	if !ok {
 		dev, ok = inst.ExpandedDevices[m.device]
@@ -199,10 +264,7 @@ func (m *mover) targetProxy(inst *lxd.Instance) (map[string]string, error) {
 	if !ok || dev["type"] != "proxy" {
 		return nil, fmt.Errorf("instance %q has no proxy device %q: set proxy_device in the scaleup settings", inst.Name, m.device)
 	}
-	if m.dstAddr == "" {
-		return nil, fmt.Errorf("target remote %q has no address in lxd_remotes: set it so the moved service listens on the target VM's address", m.dstName)
-	}
-	listen, err := strategy.RewriteListen(dev["listen"], m.dstAddr)
+	listen, err := strategy.RewriteListen(dev["listen"], addr)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +309,7 @@ func (m *mover) targetEndpoint(ctx context.Context, name string) (sdk.Endpoint, 
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("target %q: %w", m.dstName, err)
 	}
-	return strategy.ProxyEndpoint(inst, m.device, m.dstAddr)
+	return strategy.ProxyEndpoint(inst, m.device, m.dstRemote.Address)
 }
 
 // repair puts things back after a failed attempt: the source runs
@@ -264,6 +326,8 @@ func (m *mover) repair(ctx context.Context, name string) (srcErr, dstErr error) 
 			srcErr = err
 		}
 	}
+	// The room reserved for the copy on the target is free again.
+	_ = strategy.Unreserve(rctx, m.dst, name)
 	if _, err := ownership.RemoveIfIncident(rctx, m.dst, name, m.service, m.incident); err != nil {
 		dstErr = fmt.Errorf("could not remove the half copy from %s (%v): delete it by hand once %s is back: lxc delete --force %s", m.dstName, err, m.dstName, name)
 	}

@@ -1,7 +1,9 @@
 package scaleup
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -41,6 +43,24 @@ func (*Strategy) ValidateConfig(_ context.Context, req sdk.ValidateRequest) erro
 	if err := strategy.CheckRemotes(req.Shared, map[string]string{"source": s.Source, "target": s.Target}); err != nil {
 		return fmt.Errorf("scaleup settings: %w", err)
 	}
+	return checkAddressScheme(s, req.Shared)
+}
+
+// checkAddressScheme refuses a scale-up that would lose the services'
+// own addresses: when the source gives each service an address of its own
+// (address_pool), the target must too (address_pool or target_address), or
+// services on the same port would collide on the target's one address.
+func checkAddressScheme(s Settings, rawShared json.RawMessage) error {
+	if len(bytes.TrimSpace(rawShared)) == 0 || s.TargetAddress != "" {
+		return nil
+	}
+	shared, err := strategy.ParseShared(rawShared)
+	if err != nil {
+		return err
+	}
+	if shared.LXDRemotes[s.Source].AddressPool != "" && shared.LXDRemotes[s.Target].AddressPool == "" {
+		return fmt.Errorf("scaleup settings: the source %q gives each service its own address (address_pool) but the target %q has no address_pool and no target_address is set: give lxd_remotes.%s an address_pool, or set target_address, so the service keeps an address of its own after the move", s.Source, s.Target, s.Target)
+	}
 	return nil
 }
 
@@ -63,7 +83,8 @@ func (st *Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progres
 
 	m := &mover{
 		src: src, dst: dst, srcName: s.Source, dstName: s.Target,
-		dstAddr: dstRemote.Address, device: s.ProxyDevice, live: s.Live,
+		dstRemote: dstRemote, own: s.instance(req.Service), ownAddress: s.TargetAddress, shared: shared,
+		device: s.ProxyDevice, live: s.Live,
 		service: req.Service, incident: req.IncidentID,
 		progress: progress, afterStep: st.afterStep,
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
@@ -44,6 +45,9 @@ type Settings struct {
 	// ProxyDevice is the proxy device that exposes each container; its
 	// listen address is rewritten to the target's address.
 	ProxyDevice string `json:"proxy_device,omitempty"`
+	// TargetAddress is the service's own address on the target; empty
+	// means one from the target's address_pool, else the target's address.
+	TargetAddress string `json:"target_address,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("500ms").
@@ -91,6 +95,11 @@ func ParseSettings(raw json.RawMessage) (Settings, error) {
 		return s, fmt.Errorf("scaleup settings: target_load=%v: give cores >= 0", s.TargetLoad)
 	case s.SampleInterval < 0 || time.Duration(s.SampleInterval) > time.Minute:
 		return s, fmt.Errorf("scaleup settings: sample_interval=%s: give 10ms..1m", time.Duration(s.SampleInterval))
+	}
+	if s.TargetAddress != "" {
+		if _, err := netip.ParseAddr(s.TargetAddress); err != nil {
+			return s, fmt.Errorf("scaleup settings: target_address %q is not an IP address: give the service's own address on the bigger VM, or leave it out", s.TargetAddress)
+		}
 	}
 	switch s.Live {
 	case "":

@@ -1,6 +1,7 @@
 package scaleup
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -61,5 +62,31 @@ func TestSettingsAliases(t *testing.T) {
 	}
 	if _, err := ParseSettings(json.RawMessage(`{"source":"a","from":"b","target":"c"}`)); err == nil || !strings.Contains(err.Error(), "disagree") {
 		t.Fatalf("conflicting alias: %v", err)
+	}
+}
+
+func TestValidateKeepsTheAddressScheme(t *testing.T) {
+	shared := func(srcPool, dstPool string) json.RawMessage {
+		b, _ := json.Marshal(sdk.SharedSettings{LXDRemotes: map[string]sdk.LXDRemote{
+			"standby": {Socket: "/s", AddressPool: srcPool}, "bigvm": {Socket: "/b", AddressPool: dstPool}}})
+		return b
+	}
+	ok := `{"source":"standby","target":"bigvm"}`
+	for _, tc := range []struct {
+		settings, src, dst string
+		wantErr            bool
+	}{
+		{ok, "", "", false},
+		{ok, "127.0.1.0/24", "127.0.3.0/24", false},
+		{ok, "127.0.1.0/24", "", true},
+		{`{"source":"standby","target":"bigvm","target_address":"127.0.4.2"}`, "127.0.1.0/24", "", false},
+	} {
+		err := (&Strategy{}).ValidateConfig(context.Background(), sdk.ValidateRequest{Settings: json.RawMessage(tc.settings), Shared: shared(tc.src, tc.dst)})
+		if (err != nil) != tc.wantErr || (err != nil && !strings.Contains(err.Error(), "keeps an address of its own")) {
+			t.Errorf("%s with pools %q/%q: err = %v", tc.settings, tc.src, tc.dst, err)
+		}
+	}
+	if _, err := ParseSettings(json.RawMessage(`{"source":"a","target":"b","target_address":"bigvm"}`)); err == nil || !strings.Contains(err.Error(), "not an IP address") {
+		t.Errorf("target_address not an IP: err = %v", err)
 	}
 }

@@ -17,9 +17,15 @@ import (
 // message is the plugin's error text, unchanged.
 type RemoteError struct {
 	Message string
+	// attention says the plugin marked the error with NeedsAttention.
+	attention bool
 }
 
 func (e *RemoteError) Error() string { return e.Message }
+
+// Is makes errors.Is(err, ErrNeedsAttention) true for an error the plugin
+// marked with NeedsAttention.
+func (e *RemoteError) Is(target error) bool { return target == ErrNeedsAttention && e.attention }
 
 // TransportError means the call never got an answer because the connection
 // to the plugin broke, usually because the plugin process exited.
@@ -92,7 +98,7 @@ func (c *grpcClient) Prepare(ctx context.Context, req PrepareRequest, progress P
 		case *pb.PrepareEvent_Endpoint:
 			return endpointFromProto(e.Endpoint), nil
 		case *pb.PrepareEvent_Error:
-			return Endpoint{}, &RemoteError{Message: e.Error}
+			return Endpoint{}, fromWire(e.Error)
 		}
 	}
 }
@@ -141,7 +147,7 @@ func remote(msg string) error {
 	if msg == "" {
 		return nil
 	}
-	return &RemoteError{Message: msg}
+	return fromWire(msg)
 }
 
 // fromStatus maps a gRPC failure back to a Go error: the caller's own
@@ -163,7 +169,7 @@ func fromStatus(ctx context.Context, err error) error {
 	case codes.Unavailable:
 		return &TransportError{Err: err}
 	case codes.Unknown:
-		return &RemoteError{Message: st.Message()}
+		return fromWire(st.Message())
 	}
 	return err
 }

@@ -90,7 +90,7 @@ func (s *grpcServer) Prepare(req *pb.PrepareRequest, stream grpc.ServerStreaming
 	done = true
 	mu.Unlock()
 	if err != nil {
-		return stream.Send(&pb.PrepareEvent{Event: &pb.PrepareEvent_Error{Error: errorText(err)}})
+		return stream.Send(&pb.PrepareEvent{Event: &pb.PrepareEvent_Error{Error: wireText(err)}})
 	}
 	return stream.Send(&pb.PrepareEvent{Event: &pb.PrepareEvent_Endpoint{Endpoint: endpointToProto(ep)}})
 }

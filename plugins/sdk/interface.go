@@ -128,6 +128,18 @@ type ProgressFunc func(Progress)
 type SharedSettings struct {
 	LXDRemotes map[string]LXDRemote `json:"lxd_remotes,omitempty"`
 	BackupDir  string               `json:"backup_dir,omitempty"`
+	// Resources are what each service declares it needs, by service name;
+	// a service that declares nothing is absent.
+	Resources map[string]Resources `json:"resources,omitempty"`
+}
+
+// Resources is what a service declares it needs wherever it is recovered
+// (the receiver config's services[].resources). A strategy checks that the
+// target has that much free before it starts the service there, and limits
+// the service's container to it. Zero means not declared.
+type Resources struct {
+	VCPUs       float64 `json:"vcpus,omitempty"`
+	MemoryBytes int64   `json:"memory_bytes,omitempty"`
 }
 
 // LXDRemote says how to reach one LXD daemon: a unix socket, or HTTPS with a
@@ -139,6 +151,10 @@ type LXDRemote struct {
 	ClientKey  string `json:"client_key,omitempty"`  // PEM file path
 	ServerCert string `json:"server_cert,omitempty"` // PEM file path, pinned
 	// Address is the loopback address this daemon's "VM" owns; proxy devices
-	// of its containers listen there.
+	// of its containers listen there unless they have addresses of their own.
 	Address string `json:"address,omitempty"`
+	// AddressPool is a prefix (127.0.1.0/24) of addresses the VM owns, from
+	// which each service recovered there gets one of its own, so that
+	// services on the same port can share the VM. Empty: no pool.
+	AddressPool string `json:"address_pool,omitempty"`
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 )
@@ -19,6 +20,9 @@ type Settings struct {
 	// ProxyDevice is the proxy device that exposes the service; empty means
 	// "service".
 	ProxyDevice string `json:"proxy_device,omitempty"`
+	// Address is the service's own address on the standby; empty means one
+	// from the remote's address_pool, else the remote's address.
+	Address string `json:"address,omitempty"`
 }
 
 // ParseSettings decodes and checks settings. Unknown keys are refused, so a
@@ -33,6 +37,11 @@ func ParseSettings(raw json.RawMessage) (Settings, error) {
 	}
 	if s.Remote == "" {
 		return s, errors.New("warm settings: remote is required: name the standby's LXD daemon from lxd_remotes")
+	}
+	if s.Address != "" {
+		if _, err := netip.ParseAddr(s.Address); err != nil {
+			return s, fmt.Errorf("warm settings: address %q is not an IP address: give the service's own address on the standby, or leave it out", s.Address)
+		}
 	}
 	if s.ProxyDevice == "" {
 		s.ProxyDevice = strategy.DefaultProxyDevice

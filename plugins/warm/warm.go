@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/vcrcovery/vcrcovery/lxd"
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 	"github.com/vcrcovery/vcrcovery/plugins/ownership"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
@@ -56,11 +57,35 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 	if err := ownership.CheckNotOthers(inst, s.Remote, req.Service, "start it and switch the service to it"); err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
 	}
-	// Read the endpoint before starting, so a misconfigured proxy fails the
-	// recovery without side effects.
-	ep, err := strategy.ProxyEndpoint(inst, s.ProxyDevice, remote.Address)
+	listening := strategy.ListenHost(inst, s.ProxyDevice)
+	addr, own, err := strategy.ServiceAddress(ctx, c, s.Remote, remote, name, s.Address, listening)
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
+	}
+	fallback := remote.Address
+	if own {
+		fallback = addr
+	}
+	// Read the endpoint before starting, so a misconfigured proxy fails the
+	// recovery without side effects.
+	ep, err := strategy.ProxyEndpoint(inst, s.ProxyDevice, fallback)
+	if err != nil {
+		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
+	}
+	if own && addr != listening {
+		// The service's own address, so that services on the same port
+		// share the standby; a running container's proxy moves at once.
+		if err := strategy.Listen(ctx, c, name, s.ProxyDevice, addr); err != nil {
+			return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
+		}
+		strategy.Report(progress, "instance %s listens on its own address %s", name, addr)
+		ep.Address = addr
+	}
+	if inst.StatusCode != lxd.StatusRunning && inst.StatusCode != lxd.StatusFrozen {
+		need, declared := strategy.Declared(shared, req.Service)
+		if err := strategy.Admit(ctx, c, s.Remote, name, need, declared, progress); err != nil {
+			return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
+		}
 	}
 	was, err := strategy.EnsureRunning(ctx, c, name, &ep, progress)
 	if err != nil {

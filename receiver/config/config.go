@@ -125,6 +125,10 @@ type LXDRemote struct {
 	ClientKey  string `yaml:"client_key"`
 	ServerCert string `yaml:"server_cert"`
 	Address    string `yaml:"address"`
+	// AddressPool is a prefix of addresses the remote's VM owns (for
+	// example 127.0.1.0/24); each service recovered there gets one of
+	// its own (plugins/warm/README.md, "Addresses").
+	AddressPool string `yaml:"address_pool"`
 }
 
 // Service is one protected service.
@@ -137,6 +141,22 @@ type Service struct {
 	Check    Check     `yaml:"check"`
 	Fencing  Fencing   `yaml:"fencing"`
 	Flap     Flap      `yaml:"flap"`
+	// Resources is what the service needs wherever it is recovered; nil
+	// when it declares nothing (then no capacity is checked for it).
+	Resources *Resources `yaml:"resources"`
+}
+
+// Resources is what a service declares it needs: the strategies check that
+// the standby has that much free before they start the service there, set
+// its container's limits to it, and the capacity view adds it up per host
+// and cloud.
+type Resources struct {
+	// VCPUs may be a fraction (0.5: half of one CPU).
+	VCPUs float64 `yaml:"vcpus"`
+	// Memory is a size as LXD writes it: 512MiB, 2GiB, 1GB.
+	Memory string `yaml:"memory"`
+	// MemoryBytes is Memory parsed at load time.
+	MemoryBytes int64 `yaml:"-"`
 }
 
 // Primary is where the service normally runs.
@@ -310,6 +330,14 @@ func (c *Config) Shared() json.RawMessage {
 		s.LXDRemotes = make(map[string]sdk.LXDRemote, len(c.LXDRemotes))
 		for name, r := range c.LXDRemotes {
 			s.LXDRemotes[name] = sdk.LXDRemote(r)
+		}
+	}
+	for _, svc := range c.Services {
+		if r := svc.Resources; r != nil {
+			if s.Resources == nil {
+				s.Resources = map[string]sdk.Resources{}
+			}
+			s.Resources[svc.Name] = sdk.Resources{VCPUs: r.VCPUs, MemoryBytes: r.MemoryBytes}
 		}
 	}
 	b, _ := json.Marshal(s) // plain strings: cannot fail

@@ -153,6 +153,7 @@ func (c *Config) Validate() error {
 	if len(c.Services) == 0 {
 		errs.add("services", "at least one service is needed")
 	}
+	c.checkAddresses(&errs)
 	if c.Cost != nil {
 		for _, p := range c.Cost.Problems() {
 			errs = append(errs, FieldError{Path: p.Path, Message: p.Message})
@@ -227,6 +228,7 @@ func (c *Config) validateService(errs *Errors, path string, s *Service, names, s
 	if s.Flap.MinInterval < 0 {
 		errs.add(path+".flap.min_interval", "must not be negative")
 	}
+	checkResources(errs, path+".resources", s.Resources)
 }
 
 func checkStrategy(errs *Errors, path string, st *Strategy) {

@@ -55,6 +55,11 @@ func (p Prepare) Exec(ctx context.Context, a Attempt) error {
 	pctx, cancel := context.WithTimeout(ctx, a.Config.Plugins.Timeout)
 	defer cancel()
 	ep, err := p.Strategies.Prepare(pctx, st.Name, req, func(pr sdk.Progress) { a.Note(pr.Message) })
+	if errors.Is(err, sdk.ErrNeedsAttention) {
+		// The strategy says retrying cannot help (no room on the
+		// standby): an operator decides, the incident waits for them.
+		return &Stop{State: api.StateNeedsAttention, Msg: "prepare: " + err.Error()}
+	}
 	if err != nil {
 		return fmt.Errorf("strategy %s: %w", st.Name, err)
 	}

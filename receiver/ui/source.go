@@ -28,6 +28,8 @@ type Source interface {
 	// Maintenance returns the maintenance windows that hold or ended within
 	// the last day, with the alerts they declined.
 	Maintenance(ctx context.Context) ([]api.Maintenance, error)
+	// Capacity returns the pre-flight view (receiver/capacity).
+	Capacity(ctx context.Context) (*api.Capacity, error)
 }
 
 // StandbyVM is one LXD daemon standing in for a standby (or bigger) VM.
@@ -63,6 +65,16 @@ type Funcs struct {
 	MaintenanceFunc func(ctx context.Context) ([]api.Maintenance, error)
 	// CostConfig returns the current cost config, nil when none.
 	CostConfig func() *cost.Config
+	// CapacityFunc returns the pre-flight view.
+	CapacityFunc func(ctx context.Context) (*api.Capacity, error)
+}
+
+// Capacity implements Source.
+func (f Funcs) Capacity(ctx context.Context) (*api.Capacity, error) {
+	if f.CapacityFunc == nil {
+		return nil, ErrUnsupported
+	}
+	return f.CapacityFunc(ctx)
 }
 
 // Services implements Source.

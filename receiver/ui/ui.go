@@ -101,6 +101,8 @@ func parseTemplates() *template.Template {
 		"pathesc": url.PathEscape,
 		"cpusecs": func(v float64) string { return humanize.Duration(time.Duration(v * float64(time.Second))) },
 		"join":    strings.Join,
+		"cpus":    humanize.VCPUs,
+		"secs":    func(v float64) string { return humanize.Duration(time.Duration(v * float64(time.Second))) },
 		"incArgs": func(inc any, p page) (incArgs, error) {
 			switch v := inc.(type) {
 			case incidentView:
@@ -139,6 +141,8 @@ type page struct {
 	Maintenance []maintenanceView
 	MaintErr    string
 	HasMaint    bool
+	Capacity    *api.Capacity
+	CapErr      string
 	Incident    *incidentView // detail page
 	Confirm     *confirmView
 	NotFound    string
@@ -271,6 +275,7 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 			p.Standby = append(p.Standby, sv)
 		}
 	}
+	h.capacity(ctx, &p)
 	rep, err := h.src.Cost(ctx, incs)
 	if err != nil {
 		p.CostErr = h.problem("cost model", err)

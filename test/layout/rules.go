@@ -120,6 +120,12 @@ var Rules = []Rule{
 		To:   `receiver|receiver/ui(/.+)?`,
 	},
 	{
+		Why:    "the capacity view reads the configuration and the standbys; it answers questions, it does not recover",
+		From:   `receiver/capacity`,
+		To:     `receiver|receiver/pipeline|receiver/ownership|receiver/journal(/.+)?|receiver/live|receiver/ui(/.+)?|plugins/.+`,
+		Unless: `plugins/sdk(/.+)?`,
+	},
+	{
 		Why:  "the status page and the configuration read the API's types, not the receiver's internals",
 		From: `receiver/(ui|config)(/.+)?`,
 		To:   `receiver|receiver/pipeline|receiver/ownership|receiver/journal(/.+)?|receiver/live`,

@@ -58,7 +58,11 @@ func (s *System) receiverConfig() map[string]any {
 		return map[string]any{"url": x.URL, "client_cert": x.ClientCert, "client_key": x.ClientKey,
 			"server_cert": x.ServerCert, "address": x.Address}
 	}
-	remotes := map[string]any{"standby": remote(s.Standby)}
+	standby := remote(s.Standby)
+	if s.Opts.AddressPool != "" {
+		standby["address_pool"] = s.Opts.AddressPool
+	}
+	remotes := map[string]any{"standby": standby}
 	if s.Bigger != nil {
 		remotes["bigger"] = remote(s.Bigger)
 	}
@@ -95,6 +99,16 @@ func (s *System) receiverConfig() map[string]any {
 		if svc.OwnDNSKey {
 			dnsServers = append(dnsServers, dnsServer(name+"-dns", s.dnsSecretFile(name)))
 			service["dns"].(map[string]any)["server"] = name + "-dns"
+		}
+		if r := svc.Resources; r != nil {
+			res := map[string]any{}
+			if r.VCPUs > 0 {
+				res["vcpus"] = r.VCPUs
+			}
+			if r.Memory != "" {
+				res["memory"] = r.Memory
+			}
+			service["resources"] = res
 		}
 		if svc.FlapMinInterval > 0 {
 			service["flap"] = map[string]any{"min_interval": svc.FlapMinInterval.String()}

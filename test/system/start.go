@@ -56,6 +56,9 @@ func (s *System) startPrimaries(t testenv.TB) map[string]string {
 	records := map[string]string{}
 	for i, spec := range s.Opts.Services {
 		svc := &Service{ServiceSpec: spec, Port: 18080 + i, PrimaryAddr: fmt.Sprintf("127.0.0.%d", 10+i)}
+		if spec.Port != 0 {
+			svc.Port = spec.Port
+		}
 		if svc.Host == "" {
 			svc.Host = s.Opts.Host
 		}

@@ -54,6 +54,19 @@ type ServiceSpec struct {
 	// its own, whose secret file is a copy of named's key, so that
 	// RefuseDNSUpdates can make named refuse this service's UPDATEs alone.
 	OwnDNSKey bool
+	// Port is the service's port on the primary and in its container;
+	// 0 gives each service one of its own. Services sharing a port on the
+	// standby need Options.AddressPool, and must be cold: warm containers
+	// all run, at first on the standby's one address.
+	Port int
+	// Resources is what the service declares it needs (services[].resources).
+	Resources *Resources
+}
+
+// Resources is a service's resources block.
+type Resources struct {
+	VCPUs  float64
+	Memory string // LXD's size syntax: 512MiB
 }
 
 // Options selects what Start brings up.
@@ -86,6 +99,9 @@ type Options struct {
 	GracePeriod time.Duration
 	// Cloud and Host label the test-driver primaries' exporter.
 	Cloud, Host string
+	// AddressPool gives the standby remote an address_pool, from which each
+	// recovered service gets an address of its own (127.0.1.0/24, say).
+	AddressPool string
 	// Logf receives progress lines; nil logs through t.
 	Logf func(format string, args ...any)
 }
