@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/vcrcovery/vcrcovery/datasync/syncapi"
 )
 
 // The operations a recovery calls, in the order of one failover and failback:
@@ -16,19 +18,8 @@ import (
 //
 // Reseed re-copies a broken replica in forward mode.
 
-// PromoteResult says what the promoted standby holds.
-type PromoteResult struct {
-	Service string `json:"service"`
-	// GTID is the position the standby reached: every transaction up to it is
-	// on the standby.
-	GTID string `json:"gtid,omitempty"`
-	// LagSeconds is the age of the newest heartbeat the standby had applied
-	// when it was promoted: the data lost is at most this old. The incident
-	// records it; a lag beyond the rpo blocks nothing.
-	LagSeconds *float64 `json:"lag_seconds,omitempty"`
-	// FilesAgeSeconds is the age of the last complete file copy.
-	FilesAgeSeconds *float64 `json:"files_age_seconds,omitempty"`
-}
+// PromoteResult says what the promoted standby holds (the API's answer).
+type PromoteResult = syncapi.PromoteResult
 
 // Promote makes the standby the service's primary: its replica stops
 // fetching, applies all it received, forgets its source and turns read_only
@@ -36,10 +27,11 @@ type PromoteResult struct {
 func (r *runner) Promote(ctx context.Context) (PromoteResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	res := PromoteResult{Service: r.svc.Name}
+	res := PromoteResult{Service: r.svc.Name, RPOSeconds: r.svc.RPO.Seconds()}
 	if ts := r.st.LastSuccess[KindFiles]; !ts.IsZero() && len(r.svc.Sync.Paths) > 0 {
 		age := time.Since(ts).Seconds()
 		res.FilesAgeSeconds = &age
+		res.BeyondRPO = age > res.RPOSeconds
 	}
 	if r.st.Mode == ModePromoted {
 		res.GTID = r.st.PromotedGTID
@@ -53,6 +45,7 @@ func (r *runner) Promote(ctx context.Context) (PromoteResult, error) {
 		if hb, err := rep.readHeartbeat(ctx); err == nil && !hb.IsZero() {
 			lag := time.Since(hb).Seconds()
 			res.LagSeconds = &lag
+			res.BeyondRPO = res.BeyondRPO || lag > res.RPOSeconds
 		}
 		pos, err := rep.becomePrimary(ctx, r.svc.Database.PromoteTimeout)
 		if err != nil {
@@ -69,11 +62,7 @@ func (r *runner) Promote(ctx context.Context) (PromoteResult, error) {
 }
 
 // ReverseResult says what reached the old primary.
-type ReverseResult struct {
-	Service     string `json:"service"`
-	FilesBytes  int64  `json:"files_bytes"`
-	PrimaryGTID string `json:"primary_gtid,omitempty"` // where the old primary starts following the standby
-}
+type ReverseResult = syncapi.ReverseResult
 
 // Reverse turns the direction around before a failback: the declared paths
 // are copied from the standby to the primary, and the primary's MariaDB
@@ -115,10 +104,7 @@ func (r *runner) Reverse(ctx context.Context) (ReverseResult, error) {
 }
 
 // ResumeResult says where the primary took over again.
-type ResumeResult struct {
-	Service string `json:"service"`
-	GTID    string `json:"gtid,omitempty"`
-}
+type ResumeResult = syncapi.ResumeResult
 
 // Resume ends a failback once the standby takes no more writes (DNS points at
 // the primary again): a last file copy to the primary, the primary applies

@@ -24,7 +24,10 @@ type Check struct {
 	HTTPPath string
 	// ExpectStatus is the HTTP status that counts as ready (default 200 when
 	// HTTPPath is set). Redirects are not followed, so a 302 is what you get.
-	ExpectStatus   int
+	ExpectStatus int
+	// MySQL, when set, turns the check into a login and a query on a MariaDB
+	// or MySQL server (HTTPPath must then be empty).
+	MySQL          *MySQL
 	Interval       time.Duration // pause between attempts, default 50ms
 	AttemptTimeout time.Duration // bound on one attempt, default 1s
 }
@@ -51,6 +54,9 @@ func (c Check) withDefaults() (Check, error) {
 	}
 	if c.AttemptTimeout == 0 {
 		c.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if c.MySQL != nil && c.HTTPPath != "" {
+		return c, fmt.Errorf("probe %s: both an HTTP path and a MySQL query: a check is one or the other", c.Target())
 	}
 	if c.HTTPPath != "" {
 		if !strings.HasPrefix(c.HTTPPath, "/") {

@@ -28,7 +28,10 @@ func Once(ctx context.Context, c Check) error {
 func attempt(ctx context.Context, c Check) error {
 	ctx, cancel := context.WithTimeout(ctx, c.AttemptTimeout)
 	defer cancel()
-	if c.HTTPPath == "" {
+	switch {
+	case c.MySQL != nil:
+		return mysqlAttempt(ctx, c)
+	case c.HTTPPath == "":
 		return tcpAttempt(ctx, c)
 	}
 	return httpAttempt(ctx, c)

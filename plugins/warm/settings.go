@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/vcrcovery/vcrcovery/datasync/syncapi"
 	"github.com/vcrcovery/vcrcovery/plugins/internal/strategy"
 )
 
@@ -23,6 +24,14 @@ type Settings struct {
 	// Address is the service's own address on the standby; empty means one
 	// from the remote's address_pool, else the remote's address.
 	Address string `json:"address,omitempty"`
+	// Sync is the base URL of the vcr-sync daemon that keeps this service's
+	// data on the standby (datasync/README.md); empty means the service has
+	// no data to promote. At a failover, Prepare promotes the standby's copy
+	// there before it returns, so verify already queries the promoted data.
+	Sync string `json:"sync,omitempty"`
+	// SyncService is the service's name in vcr-sync; empty means the
+	// service's name.
+	SyncService string `json:"sync_service,omitempty"`
 }
 
 // ParseSettings decodes and checks settings. Unknown keys are refused, so a
@@ -43,6 +52,13 @@ func ParseSettings(raw json.RawMessage) (Settings, error) {
 			return s, fmt.Errorf("warm settings: address %q is not an IP address: give the service's own address on the standby, or leave it out", s.Address)
 		}
 	}
+	if s.Sync != "" {
+		if err := syncapi.CheckURL(s.Sync); err != nil {
+			return s, fmt.Errorf("warm settings: sync: %w", err)
+		}
+	} else if s.SyncService != "" {
+		return s, errors.New("warm settings: sync_service needs sync, the vcr-sync URL")
+	}
 	if s.ProxyDevice == "" {
 		s.ProxyDevice = strategy.DefaultProxyDevice
 	}
@@ -53,6 +69,14 @@ func ParseSettings(raw json.RawMessage) (Settings, error) {
 func (s Settings) InstanceFor(service string) string {
 	if s.Instance != "" {
 		return s.Instance
+	}
+	return service
+}
+
+// SyncServiceFor returns the service's name in vcr-sync.
+func (s Settings) SyncServiceFor(service string) string {
+	if s.SyncService != "" {
+		return s.SyncService
 	}
 	return service
 }

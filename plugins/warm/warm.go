@@ -92,6 +92,11 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 		return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
 	}
 	ep.Details = map[string]string{"remote": s.Remote, "instance": name, "status_before": was}
+	if s.Sync != "" {
+		if err := promote(ctx, s, req.Service, ep.Details, progress); err != nil {
+			return sdk.Endpoint{}, fmt.Errorf("warm %s: %w", req.Service, err)
+		}
+	}
 	strategy.Report(progress, "instance %s on %s serves at %s:%d", name, s.Remote, ep.Address, ep.Port)
 	return ep, nil
 }

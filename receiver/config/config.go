@@ -204,6 +204,18 @@ type Check struct {
 	HTTPPath     string        `yaml:"http_path"`
 	ExpectStatus int           `yaml:"expect_status"`
 	Timeout      time.Duration `yaml:"timeout"`
+	// MySQL verifies a database service with a real query instead of a
+	// connect: a promoted replica must answer it.
+	MySQL *MySQLCheck `yaml:"mysql"`
+}
+
+// MySQLCheck logs in to the recovered MariaDB or MySQL and runs Query.
+type MySQLCheck struct {
+	User         string `yaml:"user"`
+	PasswordFile string `yaml:"password_file"`
+	Query        string `yaml:"query"` // default SELECT 1
+	// Password is read from PasswordFile at load time.
+	Password string `yaml:"-"`
 }
 
 // Fencing is the split-brain policy.
@@ -278,6 +290,15 @@ func (c *Config) readSecrets() error {
 			errs.add("web.auth.basic_auth.password_file", "%v", err)
 		}
 		c.BasicPassword = pw
+	}
+	for i := range c.Services {
+		if m := c.Services[i].Check.MySQL; m != nil && m.PasswordFile != "" {
+			pw, err := readSecret(m.PasswordFile)
+			if err != nil {
+				errs.add(fmt.Sprintf("services[%d].check.mysql.password_file", i), "%v", err)
+			}
+			m.Password = pw
+		}
 	}
 	// The TSIG secret is decoded now, so a bad one fails at start-up and in
 	// --check-config rather than at the first switch, after the primary was

@@ -95,6 +95,8 @@ func TestValidationErrors(t *testing.T) {
 		"bad uuid":        {strings.Replace(minimal, "domain: web01", "uuid: xyz", 1), "services[0].primary.uuid"},
 		"dup service":     {minimal + "  - name: web\n    primary: {domain: b, address: 127.0.0.1, port: 1}\n    strategy: {name: warm}\n    dns: {name: b.example.test., zone: example.test.}\n", `services[1].name: duplicate service name "web"`},
 		"bad http path":   {strings.Replace(minimal, "zone: example.test.}", "zone: example.test.}\n    check: {http_path: health}", 1), "services[0].check.http_path: must start with /"},
+		"mysql and http":  {strings.Replace(minimal, "zone: example.test.}", "zone: example.test.}\n    check: {http_path: /, mysql: {user: u}}", 1), "services[0].check.mysql: a check is an HTTP GET or a MySQL query"},
+		"mysql no user":   {strings.Replace(minimal, "zone: example.test.}", "zone: example.test.}\n    check: {mysql: {query: SELECT 1}}", 1), "services[0].check.mysql.user"},
 		"two documents":   {minimal + "---\n{}\n", "more than one YAML document"},
 		"wrong type":      {strings.Replace(minimal, "port: 8080", "port: eighty", 1), "cannot unmarshal"},
 		"lxd both":        {minimal + "lxd_remotes: {a: {socket: /x, url: https://h:1}}\n", "lxd_remotes.a: set exactly one of socket or url"},
@@ -173,5 +175,29 @@ func TestExplicitZeroGracePeriod(t *testing.T) {
 	}
 	if g := cfg.Services[0].Fencing.Grace(); g != 0 {
 		t.Fatalf("grace = %v, want 0 (explicit)", g)
+	}
+}
+
+// A MySQL check's password is read at load, and a missing file names the field.
+func TestLoadReadsTheMySQLCheckPassword(t *testing.T) {
+	dir := t.TempDir()
+	sec := filepath.Join(dir, "tsig")
+	os.WriteFile(sec, []byte("c2VjcmV0\n"), 0o600)
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("dbpass\n"), 0o600)
+	cfgText := strings.Replace(strings.Replace(minimal, "/dev/null", sec, 1), "zone: example.test.}",
+		"zone: example.test.}\n    check: {mysql: {user: probe, password_file: "+pw+", query: SELECT COUNT(*) FROM shop.orders}}", 1)
+	path := filepath.Join(dir, "c.yml")
+	os.WriteFile(path, []byte(cfgText), 0o600)
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cfg.Services[0].Check.MySQL; m == nil || m.Password != "dbpass" || m.User != "probe" {
+		t.Errorf("check.mysql = %+v", m)
+	}
+	os.Remove(pw)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "services[0].check.mysql.password_file") {
+		t.Fatalf("missing password file error = %v", err)
 	}
 }

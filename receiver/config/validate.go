@@ -222,6 +222,14 @@ func (c *Config) validateService(errs *Errors, path string, s *Service, names, s
 	if ch.Timeout < 0 {
 		errs.add(path+".check.timeout", "must not be negative")
 	}
+	if ch.MySQL != nil {
+		if ch.HTTPPath != "" {
+			errs.add(path+".check.mysql", "a check is an HTTP GET or a MySQL query, not both: remove http_path")
+		}
+		if ch.MySQL.User == "" {
+			errs.add(path+".check.mysql.user", "must name the account the query runs as")
+		}
+	}
 	if s.Fencing.Grace() < 0 {
 		errs.add(path+".fencing.grace_period", "must not be negative")
 	}

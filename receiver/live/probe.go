@@ -11,7 +11,11 @@ import (
 type Prober struct{}
 
 func toProbe(c pipeline.Check) probe.Check {
-	return probe.Check{Address: c.Address, Port: c.Port, HTTPPath: c.HTTPPath, ExpectStatus: c.ExpectStatus}
+	p := probe.Check{Address: c.Address, Port: c.Port, HTTPPath: c.HTTPPath, ExpectStatus: c.ExpectStatus}
+	if m := c.MySQL; m != nil {
+		p.MySQL = &probe.MySQL{User: m.User, Password: m.Password, Query: m.Query}
+	}
+	return p
 }
 
 // Once implements pipeline.Prober.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/config"
 )
 
 // Check is one readiness check of an endpoint.
@@ -15,6 +16,8 @@ type Check struct {
 	Port         int
 	HTTPPath     string
 	ExpectStatus int
+	// MySQL, when set, makes the check a login and a query.
+	MySQL *config.MySQLCheck
 }
 
 // Prober checks endpoints (receiver/live: package probe).
@@ -39,7 +42,7 @@ func (v Verify) Exec(ctx context.Context, a Attempt) error {
 	if inc.Endpoint == nil {
 		return &Stop{State: api.StateFailed, Msg: "verify: no endpoint recorded by prepare"}
 	}
-	c := Check{Address: inc.Endpoint.Address, Port: inc.Endpoint.Port, HTTPPath: svc.Check.HTTPPath, ExpectStatus: svc.Check.ExpectStatus}
+	c := Check{Address: inc.Endpoint.Address, Port: inc.Endpoint.Port, HTTPPath: svc.Check.HTTPPath, ExpectStatus: svc.Check.ExpectStatus, MySQL: svc.Check.MySQL}
 	if svc.Check.Port != 0 {
 		c.Port = svc.Check.Port
 	}
@@ -51,7 +54,7 @@ func (v Verify) Exec(ctx context.Context, a Attempt) error {
 	if err := v.Prober.Wait(vctx, c); err != nil {
 		return fmt.Errorf("endpoint %s not ready: %w", hostPort(c.Address, c.Port), err)
 	}
-	a.Note("endpoint " + hostPort(c.Address, c.Port) + " ready (" + checkWords(svc.Check.HTTPPath, c.ExpectStatus) + ")")
+	a.Note("endpoint " + hostPort(c.Address, c.Port) + " ready (" + checkWords(svc.Check) + ")")
 	return nil
 }
 
@@ -61,13 +64,21 @@ func (Verify) Describe(run Intent) string {
 	if ch.Port != 0 {
 		port = "port " + strconv.Itoa(ch.Port)
 	}
-	return "check the endpoint on " + port + " (" + checkWords(ch.HTTPPath, ch.ExpectStatus) + ") until it is ready, for up to " + ch.Timeout.String()
+	return "check the endpoint on " + port + " (" + checkWords(ch) + ") until it is ready, for up to " + ch.Timeout.String()
 }
 
-// checkWords names a readiness check: a TCP connect or an HTTP GET.
-func checkWords(httpPath string, expect int) string {
-	if httpPath == "" {
+// checkWords names a readiness check: a TCP connect, an HTTP GET or a
+// MySQL query.
+func checkWords(ch config.Check) string {
+	switch {
+	case ch.MySQL != nil:
+		q := ch.MySQL.Query
+		if q == "" {
+			q = "SELECT 1"
+		}
+		return "MySQL query " + strconv.Quote(q) + " as " + ch.MySQL.User
+	case ch.HTTPPath == "":
 		return "TCP connect"
 	}
-	return "HTTP GET " + httpPath + " = " + strconv.Itoa(expect)
+	return "HTTP GET " + ch.HTTPPath + " = " + strconv.Itoa(ch.ExpectStatus)
 }
