@@ -12,7 +12,8 @@ import (
 // makes RestoreNewest move on to the next-newest backup.
 type RestoreFunc func(ctx context.Context, b Backup, f *os.File) error
 
-// RestoreNewest tries the service's backups newest first: each one is checked
+// RestoreNewest tries the service's LXD exports newest first (data backups
+// are not containers: DataBackups lists them): each one is checked
 // against its checksum and handed to restore; the first that restores wins.
 // Corrupt or failing backups are reported through note (may be nil) and the
 // next-newest is tried. If none works, the error lists why each one failed.
@@ -20,7 +21,7 @@ func (s *Store) RestoreNewest(ctx context.Context, service string, restore Resto
 	if note == nil {
 		note = func(string) {}
 	}
-	bs, err := s.List(service)
+	bs, err := s.Exports(service)
 	if err != nil {
 		return Backup{}, err
 	}

@@ -71,6 +71,8 @@ type Backup struct {
 	// HasChecksum is false when the sidecar is missing, i.e. the backup cannot
 	// be verified and a restore skips it.
 	HasChecksum bool
+	// Data is set for a data backup (DataManifest), clear for an LXD export.
+	Data bool
 }
 
 // Name is the file name of the tarball, e.g. 20261125T105545.123Z.tar.gz.
@@ -179,6 +181,7 @@ func (s *Store) List(service string) ([]Backup, error) {
 			Path:        filepath.Join(sdir, name),
 			Size:        size,
 			HasChecksum: names[name+sumSuffix],
+			Data:        isData(filepath.Join(sdir, name)),
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
@@ -200,10 +203,10 @@ func (s *Store) Services() ([]string, error) {
 	return out, nil
 }
 
-// Newest returns the service's newest backup, verified or not. It returns an
-// error wrapping ErrNoBackup if there is none.
+// Newest returns the service's newest LXD export, verified or not. It
+// returns an error wrapping ErrNoBackup if there is none.
 func (s *Store) Newest(service string) (Backup, error) {
-	bs, err := s.List(service)
+	bs, err := s.Exports(service)
 	if err != nil {
 		return Backup{}, err
 	}
@@ -245,8 +248,9 @@ func (s *Store) Verify(b Backup) error {
 }
 
 // Prune deletes all but the newest keep backups of service (tarball and
-// sidecar), and leftovers of interrupted writes. It returns what it deleted.
-// keep must be at least 1: a store never prunes a service to nothing.
+// sidecar), of each kind (LXD exports, data backups) on its own, and
+// leftovers of interrupted writes. It returns what it deleted. keep must be
+// at least 1: a store never prunes a service to nothing.
 func (s *Store) Prune(service string, keep int) ([]Backup, error) {
 	if keep < 1 {
 		return nil, fmt.Errorf("prune %s: keep=%d: keep at least 1 backup (delete the folder by hand to drop a service)", service, keep)
@@ -257,17 +261,19 @@ func (s *Store) Prune(service string, keep int) ([]Backup, error) {
 	}
 	var removed []Backup
 	var errs []error
-	if len(bs) > keep {
-		for _, b := range bs[keep:] {
-			if err := os.Remove(b.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, err)
-				continue
-			}
-			if err := os.Remove(b.sumPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, err)
-			}
-			removed = append(removed, b)
+	seen := map[bool]int{}
+	for _, b := range bs {
+		if seen[b.Data]++; seen[b.Data] <= keep {
+			continue
 		}
+		if err := os.Remove(b.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		if err := os.Remove(b.sumPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		removed = append(removed, b)
 	}
 	s.removeStaleTemp(filepath.Join(s.dir, service))
 	if err := errors.Join(errs...); err != nil {

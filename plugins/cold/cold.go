@@ -63,6 +63,15 @@ func (Strategy) Prepare(ctx context.Context, req sdk.PrepareRequest, progress sd
 	if err != nil {
 		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
 	}
+	// The export holds the container as it was when it was taken; the data
+	// backup, taken from the primary more often, brings its data up to date.
+	data, err := r.applyData(ctx, store, bname, s.InstanceFor(req.Service))
+	if err != nil {
+		return sdk.Endpoint{}, fmt.Errorf("cold %s: %w", req.Service, err)
+	}
+	if data != "" {
+		ep.Details["data_backup"] = data
+	}
 	return ep, nil
 }
 
