@@ -144,6 +144,9 @@ type Service struct {
 	// Resources is what the service needs wherever it is recovered; nil
 	// when it declares nothing (then no capacity is checked for it).
 	Resources *Resources `yaml:"resources"`
+	// Sync names the vcr-sync daemon that keeps the service's data on its
+	// standby; a failback reverses and resumes it (receiver/pipeline).
+	Sync *Sync `yaml:"sync"`
 }
 
 // Resources is what a service declares it needs: the strategies check that
@@ -157,6 +160,20 @@ type Resources struct {
 	Memory string `yaml:"memory"`
 	// MemoryBytes is Memory parsed at load time.
 	MemoryBytes int64 `yaml:"-"`
+}
+
+// Sync is where a service's data sync runs.
+type Sync struct {
+	URL     string `yaml:"url"`     // vcr-sync's base URL, e.g. http://127.0.0.1:9480
+	Service string `yaml:"service"` // the service's name there; default the service's name
+}
+
+// ServiceName is the service's name in vcr-sync.
+func (s Sync) ServiceName(service string) string {
+	if s.Service != "" {
+		return s.Service
+	}
+	return service
 }
 
 // Primary is where the service normally runs.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/datasync/syncapi"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 )
 
@@ -221,6 +222,11 @@ func (c *Config) validateService(errs *Errors, path string, s *Service, names, s
 	}
 	if ch.Timeout < 0 {
 		errs.add(path+".check.timeout", "must not be negative")
+	}
+	if s.Sync != nil {
+		if err := syncapi.CheckURL(s.Sync.URL); err != nil {
+			errs.add(path+".sync.url", "%v", err)
+		}
 	}
 	if ch.MySQL != nil {
 		if ch.HTTPPath != "" {

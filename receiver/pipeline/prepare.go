@@ -24,7 +24,8 @@ type Strategies interface {
 // Prepare has the incident's strategy plugin make the service available on
 // its target and records the endpoint it returns; the plugin's progress
 // lines become the phase's messages. A failback's endpoint is the primary,
-// so it asks no plugin.
+// so it asks no plugin; a service whose data vcr-sync keeps has it reversed
+// first (datasync.go).
 type Prepare struct {
 	Strategies Strategies
 }
@@ -35,6 +36,9 @@ func (Prepare) State() api.State { return api.StatePreparing }
 func (p Prepare) Exec(ctx context.Context, a Attempt) error {
 	inc, svc := a.Incident, a.Service
 	if inc.Kind == api.KindFailback {
+		if err := reverseData(ctx, a); err != nil {
+			return fmt.Errorf("reverse the data sync before the switch: %w", err)
+		}
 		ep := api.Endpoint{Address: svc.Primary.Address, Port: svc.Primary.Port}
 		a.Note("failback target is the primary at " + hostPort(ep.Address, ep.Port))
 		_, err := a.Held.Update(ctx, nil, func(inc *api.Incident) { inc.Endpoint = &ep })
@@ -76,7 +80,11 @@ func (p Prepare) Exec(ctx context.Context, a Attempt) error {
 func (Prepare) Describe(run Intent) string {
 	svc := run.Service
 	if run.Kind == api.KindFailback {
-		return "the target is the primary at " + hostPort(svc.Primary.Address, svc.Primary.Port) + "; no plugin runs"
+		d := "the target is the primary at " + hostPort(svc.Primary.Address, svc.Primary.Port) + "; no plugin runs"
+		if svc.Sync != nil {
+			d += "; vcr-sync first reverses the data (the primary catches up from the standby)"
+		}
+		return d
 	}
 	st := strategyFor(api.Incident{Kind: run.Kind}, svc)
 	return "strategy plugin " + st.Name + " brings " + svc.Name + " up on its target and returns the endpoint"

@@ -64,7 +64,7 @@ func (s Switch) Exec(ctx context.Context, a Attempt) error {
 	}
 	if inc.DNS != nil && inc.DNS.SwitchStartedAt != nil && lerr == nil && slices.Equal(current, []netip.Addr{target}) {
 		a.Note("the switch had been sent before a restart and DNS already points at " + target.String() + "; not sending it again")
-		return s.markSwitched(ctx, a.Held, target)
+		return s.switched(ctx, a, target)
 	}
 	now := s.Clock.Now()
 	ev := journal.Event{Time: now, Kind: "dns-update", IncidentID: inc.ID, Service: inc.Service,
@@ -89,12 +89,31 @@ func (s Switch) Exec(ctx context.Context, a Attempt) error {
 	}
 	s.Updates.WithLabelValues(inc.Service, "success").Inc()
 	a.Note(fmt.Sprintf("%s now points at %s (TTL %d)", svc.DNS.Name, target, svc.DNS.TTL))
-	return s.markSwitched(ctx, a.Held, target)
+	return s.switched(ctx, a, target)
+}
+
+// switched journals "switch done" and, for a failback, has vcr-sync resume
+// the data's usual direction (datasync.go). A resume that fails is retried
+// with the stage; DNS, already pointing at the primary, is not sent again.
+func (s Switch) switched(ctx context.Context, a Attempt, target netip.Addr) error {
+	if err := s.markSwitched(ctx, a.Held, target); err != nil {
+		return err
+	}
+	if a.Incident.Kind == api.KindFailback {
+		if err := resumeData(ctx, a); err != nil {
+			return fmt.Errorf("DNS points at the primary, but the data sync did not resume: %w", err)
+		}
+	}
+	return nil
 }
 
 func (Switch) Describe(run Intent) string {
 	d := run.Service.DNS
-	return "point " + d.Name + " at the endpoint with one TSIG-signed UPDATE to DNS server " + d.Server + " (TTL " + strconv.Itoa(int(d.TTL)) + ")"
+	words := "point " + d.Name + " at the endpoint with one TSIG-signed UPDATE to DNS server " + d.Server + " (TTL " + strconv.Itoa(int(d.TTL)) + ")"
+	if run.Kind == api.KindFailback && run.Service.Sync != nil {
+		words += "; then vcr-sync resumes (the standby follows the primary again)"
+	}
+	return words
 }
 
 // markSwitched journals "switch done": DNS points at target.
