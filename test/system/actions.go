@@ -39,7 +39,10 @@ func (s *System) RestorePrimary(t testenv.TB, name string) {
 	svc := s.Service(t, name)
 	if svc.vm != nil {
 		s.Libvirt.Virsh(t, "qemu:///system", "start", svc.Domain)
-		testenv.WaitHTTP(t, "http://"+svc.vm.ListenAddr+"/", 2*time.Minute, nil)
+		testenv.WaitHTTP(t, "http://"+svc.vm.ListenAddr+"/", 4*time.Minute, nil)
+		if svc.real != nil {
+			waitMySQL(t, svc.real.vm.MySQLAddr(), 2*time.Minute)
+		}
 		return
 	}
 	s.Driver.Start(t, svc.Domain)

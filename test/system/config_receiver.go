@@ -110,6 +110,9 @@ func (s *System) receiverConfig() map[string]any {
 			}
 			service["resources"] = res
 		}
+		if svc.Real != "" {
+			s.realReceiverConfig(svc, settings, service)
+		}
 		if svc.FlapMinInterval > 0 {
 			service["flap"] = map[string]any{"min_interval": svc.FlapMinInterval.String()}
 		}

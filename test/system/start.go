@@ -41,6 +41,7 @@ func Start(t testenv.TB, opts Options) *System {
 	s.Named = testenv.StartNamed(t, testenv.NamedOptions{Zone: Zone, Records: records, TTL: 1})
 	s.startStandby(t)
 	s.logf("standby containers ready (%s)", time.Since(begin).Round(time.Millisecond))
+	s.startSync(t)
 
 	s.startReceiver(t)
 	s.startAlerting(t)
@@ -63,7 +64,9 @@ func (s *System) startPrimaries(t testenv.TB) map[string]string {
 			svc.Host = s.Opts.Host
 		}
 		svc.DNSName = spec.Name + "." + Zone
-		if spec.RealVM {
+		if spec.Real != "" {
+			s.startRealPrimary(t, svc)
+		} else if spec.RealVM {
 			svc.vm = s.Libvirt.StartVM(t, testenv.VMOptions{
 				Name:       testenv.UniqueName(t, "vcr-"+spec.Name+"-"),
 				ListenAddr: net.JoinHostPort(svc.PrimaryAddr, fmt.Sprint(svc.Port)),
@@ -94,7 +97,11 @@ func (s *System) startStandby(t testenv.TB) {
 	var standby *lxd.Client
 	for _, name := range s.names() {
 		svc := s.Services[name]
-		s.Standby.LaunchService(t, name, svc.Port)
+		if svc.Real != "" {
+			s.launchRealStandby(t, svc)
+		} else {
+			s.Standby.LaunchService(t, name, svc.Port)
+		}
 		if svc.Strategy != "cold" {
 			continue
 		}

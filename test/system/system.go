@@ -61,6 +61,10 @@ type ServiceSpec struct {
 	Port int
 	// Resources is what the service declares it needs (services[].resources).
 	Resources *Resources
+	// Real runs the real service (RealApache or RealMariaDB, realservice.go):
+	// a QEMU primary booting the service rootfs, a standby container from the
+	// same image, and vcr-sync keeping the data on the standby. Implies RealVM.
+	Real string
 }
 
 // Resources is a service's resources block.
@@ -116,6 +120,7 @@ type Service struct {
 	PrimaryAddr string // 127.0.0.X the primary serves on
 
 	vm       *testenv.VM
+	real     *realService
 	listener *http.Server
 	mu       sync.Mutex
 }
@@ -143,6 +148,15 @@ type System struct {
 	BackupDir     string
 	ConfigFile    string
 	Client        *api.Client
+	// Sync is vcr-sync's process and URL when a service is Real.
+	SyncProc *testenv.Proc
+	SyncURL  string
+	// AdminKey is the SSH key authorized for root on the real services'
+	// primaries and containers (SSH).
+	AdminKey string
+
+	syncKey    string   // vcr-sync's SSH key
+	authorized []string // the admin's and vcr-sync's public keys
 
 	t testenv.TB
 }
