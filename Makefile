@@ -62,6 +62,7 @@ bench-e2e: deps build
 	$(GO) run ./test/bench-e2e
 
 demo: deps build
+	$(GO) run ./test/demo --scenario database --hold=false
 	$(GO) run ./test/demo
 
 demo-down:

@@ -1,7 +1,10 @@
 // Command demo runs VCRcovery's main job on one machine, from real parts on
 // loopback: a VM dies, its service comes back in a container, and DNS
-// switches; then the same for a cold standby, then a scale-up. `make demo`
-// runs it; `make demo-down` (or Ctrl-C) stops everything it started.
+// switches; then the same for a cold standby, then a scale-up. With
+// --scenario database, a real MariaDB loses its VM instead and a row written
+// before the destroy is read back through the switched name (database.go).
+// `make demo` runs the database scenario, then this one; `make demo-down`
+// (or Ctrl-C) stops everything it started.
 package main
 
 import (
@@ -30,7 +33,12 @@ func main() {
 	down := flag.Bool("down", false, "stop a running demo (what `make demo-down` runs)")
 	hold := flag.Bool("hold", true, "keep the system running after the script until Ctrl-C or `make demo-down`")
 	noVM := flag.Bool("no-vm", false, "use a libvirt test-driver domain instead of booting a real QEMU VM")
+	scenario := flag.String("scenario", "recovery", "recovery (warm, cold, scale-up) or database (a real MariaDB survives its VM)")
 	flag.Parse()
+	if *scenario != "recovery" && *scenario != "database" {
+		fmt.Fprintln(os.Stderr, "demo: --scenario must be recovery or database")
+		os.Exit(2)
+	}
 	if *down {
 		if err := stopRunning(); err != nil {
 			fmt.Fprintln(os.Stderr, "demo-down:", err)
@@ -38,13 +46,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(*hold, !*noVM); err != nil {
+	if err := run(*hold, !*noVM, *scenario); err != nil {
 		fmt.Fprintln(os.Stderr, "\ndemo failed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(hold, realVM bool) error {
+func run(hold, realVM bool, scenario string) error {
 	if b, err := os.ReadFile(pidFile); err == nil {
 		if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 0 && syscall.Kill(pid, 0) == nil {
 			return fmt.Errorf("a demo is already running (pid %d); stop it with `make demo-down`", pid)
@@ -76,6 +84,9 @@ func run(hold, realVM bool) error {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 
+	if scenario == "database" {
+		return r.Run(func() { databaseScript(r, logPath, hold, stop) })
+	}
 	return r.Run(func() { script(r, dir, logPath, realVM, hold, stop) })
 }
 
