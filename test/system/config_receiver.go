@@ -71,6 +71,7 @@ func (s *System) receiverConfig() map[string]any {
 			"algorithm": s.Named.Algorithm, "secret_file": secretFile}
 	}
 	dnsServers := []any{dnsServer("main", s.Named.KeyFile)}
+	s.addRealRemote(remotes, remote(s.Standby))
 	var services []any
 	for _, name := range s.names() {
 		svc := s.Services[name]

@@ -64,23 +64,29 @@ func (s *System) realKeys(t testenv.TB) []string {
 }
 
 // startRealPrimary boots the service's primary VM at its own loopback
-// address and, for a database, creates the accounts and the table the tests
-// write to.
+// address (chosen by startPrimaries) and, for a database, creates the
+// accounts and the table the tests write to. It runs beside the standby's
+// start-up (parallel), so it touches only its own service.
 func (s *System) startRealPrimary(t testenv.TB, svc *Service) {
 	t.Helper()
 	vm := s.Libvirt.StartServiceVM(t, testenv.ServiceVMOptions{
-		Name: testenv.UniqueName(t, "vcr-"+svc.Name+"-"), AuthorizedKeys: s.realKeys(t)})
-	svc.real = &realService{vm: vm}
+		Name: testenv.UniqueName(t, "vcr-"+svc.Name+"-"), Address: svc.PrimaryAddr, AuthorizedKeys: s.authorized})
+	svc.real.vm = vm
 	svc.vm = &vm.VM
-	svc.RealVM = true
-	svc.Domain, svc.UUID, svc.PrimaryAddr = vm.Name, vm.UUID, vm.Address
-	svc.Port = testenv.HTTPPort
+	svc.Domain, svc.UUID = vm.Name, vm.UUID
 	if svc.Real == RealMariaDB {
-		svc.Port = testenv.MySQLPort
 		s.AdminSSH(t, vm.Address, `mariadb -e "CREATE USER `+SQLUser+`@'%' IDENTIFIED BY '`+SQLPassword+`'; GRANT ALL ON *.* TO `+SQLUser+`@'%';
 			CREATE USER `+replUser+`@'%' IDENTIFIED BY '`+replPassword+`'; GRANT REPLICATION SLAVE ON *.* TO `+replUser+`@'%';
 			CREATE DATABASE shop; CREATE TABLE `+OrdersTable+` (id INT PRIMARY KEY, note VARCHAR(64))"`)
 	}
+}
+
+// realPort is the port a Real service answers on.
+func realPort(real string) int {
+	if real == RealMariaDB {
+		return testenv.MySQLPort
+	}
+	return testenv.HTTPPort
 }
 
 // launchRealStandby launches the service's standby container, named after
@@ -89,9 +95,32 @@ func (s *System) launchRealStandby(t testenv.TB, svc *Service) {
 	t.Helper()
 	opts := testenv.ServiceContainerOptions{Name: svc.Name, AuthorizedKeys: s.realKeys(t)}
 	if svc.Real == RealMariaDB && svc.Strategy == "warm" {
-		opts.ReplicationSource = svc.real.vm.MySQLAddr()
+		// The primary may still be booting: its address is known already.
+		opts.ReplicationSource = net.JoinHostPort(svc.PrimaryAddr, fmt.Sprint(testenv.MySQLPort))
 	}
 	svc.real.ct = s.Standby.LaunchServiceContainer(t, opts)
+}
+
+// directRemote names the standby LXD for the Real services' cold strategy
+// without an address: each restored container keeps its own listen address
+// (the service's, 127.0.X.Y:port) instead of being moved to the standby's
+// one, where several services on port 80 would collide.
+const directRemote = "standby-direct"
+
+// addRealRemote adds directRemote when a service is Real.
+func (s *System) addRealRemote(remotes map[string]any, standby map[string]any) {
+	for _, svc := range s.Services {
+		if svc.Real != "" {
+			direct := map[string]any{}
+			for k, v := range standby {
+				if k != "address" {
+					direct[k] = v
+				}
+			}
+			remotes[directRemote] = direct
+			return
+		}
+	}
 }
 
 // proxyDevice is the standby container's proxy device of the service's port.
@@ -104,6 +133,8 @@ func (s *System) realReceiverConfig(svc *Service, settings, service map[string]a
 	settings["proxy_device"] = svc.proxyDevice()
 	if svc.Strategy == "warm" {
 		settings["sync"] = s.SyncURL
+	} else {
+		settings["remote"] = directRemote
 	}
 	service["sync"] = map[string]any{"url": s.SyncURL}
 	if svc.Real == RealMariaDB {

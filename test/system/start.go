@@ -34,12 +34,13 @@ func Start(t testenv.TB, opts Options) *System {
 	s.Libvirt = testenv.Libvirt(t)
 	s.Driver = s.Libvirt.TestDriver(t)
 
-	// Primaries first: a real VM takes the longest, and named needs their addresses.
-	records := s.startPrimaries(t)
-	s.logf("primaries up (%s)", time.Since(begin).Round(time.Millisecond))
+	// Primaries first: a real VM takes the longest, and named needs their
+	// addresses. Real services' primaries boot while the standby starts.
+	records, boots := s.startPrimaries(t)
+	s.logf("primaries started (%s)", time.Since(begin).Round(time.Millisecond))
 
 	s.Named = testenv.StartNamed(t, testenv.NamedOptions{Zone: Zone, Records: records, TTL: 1})
-	s.startStandby(t)
+	parallel(t, append(boots, s.startStandby)...)
 	s.logf("standby containers ready (%s)", time.Since(begin).Round(time.Millisecond))
 	s.startSync(t)
 
@@ -51,10 +52,12 @@ func Start(t testenv.TB, opts Options) *System {
 
 // startPrimaries starts each service's primary, a real QEMU VM or a
 // test-driver domain with a stand-in listener, and returns the DNS records
-// pointing at them (label -> address).
-func (s *System) startPrimaries(t testenv.TB) map[string]string {
+// pointing at them (label -> address). The primaries of Real services are
+// returned as boots to run, their addresses already chosen.
+func (s *System) startPrimaries(t testenv.TB) (map[string]string, []func(testenv.TB)) {
 	t.Helper()
 	records := map[string]string{}
+	var boots []func(testenv.TB)
 	for i, spec := range s.Opts.Services {
 		svc := &Service{ServiceSpec: spec, Port: 18080 + i, PrimaryAddr: fmt.Sprintf("127.0.0.%d", 10+i)}
 		if spec.Port != 0 {
@@ -65,7 +68,10 @@ func (s *System) startPrimaries(t testenv.TB) map[string]string {
 		}
 		svc.DNSName = spec.Name + "." + Zone
 		if spec.Real != "" {
-			s.startRealPrimary(t, svc)
+			svc.PrimaryAddr, svc.Port, svc.RealVM = testenv.ServiceAddress(t), realPort(spec.Real), true
+			svc.real = &realService{}
+			s.realKeys(t)
+			boots = append(boots, func(t testenv.TB) { s.startRealPrimary(t, svc) })
 		} else if spec.RealVM {
 			svc.vm = s.Libvirt.StartVM(t, testenv.VMOptions{
 				Name:       testenv.UniqueName(t, "vcr-"+spec.Name+"-"),
@@ -80,7 +86,7 @@ func (s *System) startPrimaries(t testenv.TB) map[string]string {
 		records[spec.Name] = svc.PrimaryAddr
 		s.Services[spec.Name] = svc
 	}
-	return records
+	return records, boots
 }
 
 // startStandby starts the standby LXD (and the bigger VM's with ScaleUp) and
