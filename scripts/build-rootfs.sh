@@ -72,6 +72,10 @@ mariadb)
 apache2)
 	. /etc/apache2/envvars
 	mkdir -p "$APACHE_RUN_DIR" "$APACHE_LOCK_DIR" "$APACHE_LOG_DIR"
+	# Apache runs only from here, in the foreground: a pid file found now was
+	# left by a crash (a destroyed VM), often empty, and Apache refuses to
+	# start past an unreadable one.
+	rm -f "$APACHE_PID_FILE"
 	/usr/sbin/apache2 -DFOREGROUND ;;
 sshd)
 	mkdir -p /run/sshd

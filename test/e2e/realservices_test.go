@@ -64,6 +64,8 @@ func TestRealServicesKeepTheirData(t *testing.T) {
 		// The promoted replica takes writes.
 		execSQL(t, db, "INSERT INTO "+system.OrdersTable+" VALUES (21, 'on the standby')")
 		t.Logf("db: promoted at GTID %s with lag %s s; %s", d["sync_gtid"], d["sync_lag_seconds"], phaseLine(inc))
+		// The repaired VM boots while the web server fails over.
+		sys.BootPrimary(t, "db")
 	})
 
 	t.Run("cold: the web server", func(t *testing.T) {
@@ -80,7 +82,7 @@ func TestRealServicesKeepTheirData(t *testing.T) {
 	})
 
 	t.Run("failback: the database", func(t *testing.T) {
-		sys.RestorePrimary(t, "db")
+		sys.WaitPrimary(t, "db")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		started, err := sys.Client.Failback(ctx, "db")

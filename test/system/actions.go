@@ -33,16 +33,14 @@ func (s *System) FailPrimary(t testenv.TB, name string) time.Time {
 	return at
 }
 
-// RestorePrimary starts the primary again (for failback and flapping).
+// RestorePrimary starts the primary again (for failback and flapping) and
+// waits until it serves.
 func (s *System) RestorePrimary(t testenv.TB, name string) {
 	t.Helper()
 	svc := s.Service(t, name)
 	if svc.vm != nil {
-		s.Libvirt.Virsh(t, "qemu:///system", "start", svc.Domain)
-		testenv.WaitHTTP(t, "http://"+svc.vm.ListenAddr+"/", 4*time.Minute, nil)
-		if svc.real != nil {
-			waitMySQL(t, svc.real.vm.MySQLAddr(), 2*time.Minute)
-		}
+		s.BootPrimary(t, name)
+		s.WaitPrimary(t, name)
 		return
 	}
 	s.Driver.Start(t, svc.Domain)
@@ -71,6 +69,24 @@ func (s *System) writeDNSSecret(t testenv.TB, name, secret string) {
 	}
 	if err := os.WriteFile(s.dnsSecretFile(name), []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatalf("system: %v", err)
+	}
+}
+
+// BootPrimary starts a VM primary again without waiting for it, so a test
+// can do other work while it boots; WaitPrimary waits until it serves.
+func (s *System) BootPrimary(t testenv.TB, name string) {
+	t.Helper()
+	s.Libvirt.Virsh(t, "qemu:///system", "start", s.Service(t, name).Domain)
+}
+
+// WaitPrimary waits until a VM primary started with BootPrimary serves (a
+// Real database: accepts a login too).
+func (s *System) WaitPrimary(t testenv.TB, name string) {
+	t.Helper()
+	svc := s.Service(t, name)
+	testenv.WaitHTTP(t, "http://"+svc.vm.ListenAddr+"/", 4*time.Minute, nil)
+	if svc.real != nil {
+		waitMySQL(t, svc.real.vm.MySQLAddr(), 2*time.Minute)
 	}
 }
 

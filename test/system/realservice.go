@@ -11,11 +11,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -287,9 +290,14 @@ func (s *System) realOf(t testenv.TB, name string) *realService {
 	return svc.real
 }
 
+var quietSQL sync.Once
+
 // OpenSQL opens the MariaDB at addr (host:port) as SQLUser, with short
 // timeouts: a client of the database service.
 func OpenSQL(addr string) *sql.DB {
+	// The driver logs every connection a failing primary drops; the callers
+	// see the errors themselves.
+	quietSQL.Do(func() { _ = mysql.SetLogger(log.New(io.Discard, "", 0)) })
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = SQLUser, SQLPassword, "tcp", addr
 	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 3*time.Second, 5*time.Second, 5*time.Second
