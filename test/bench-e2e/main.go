@@ -99,7 +99,7 @@ func measurePath(parent *testenv.Runner, fast bool, path string, n int) []series
 	if !fast {
 		waitScraped(r, sys)
 	}
-	dc := dnsClient(r, sys.Named)
+	dc := system.DNSClient(r, sys.Named)
 	warm := series{name: "warm, " + path}
 	cold := series{name: "cold, " + path}
 	for i := 1; i <= n; i++ {
@@ -177,7 +177,7 @@ func vmColdStandby(r *testenv.Runner, runs int) []time.Duration {
 	}
 	lv := testenv.Libvirt(r)
 	named := testenv.StartNamed(r, testenv.NamedOptions{Zone: system.Zone, Records: map[string]string{"vm": "127.0.0.10"}})
-	dc := dnsClient(r, named)
+	dc := system.DNSClient(r, named)
 	testenv.VMImage(r) // download and build outside the timing
 	var out []time.Duration
 	for i := 0; i < runs; i++ {
@@ -195,16 +195,6 @@ func vmColdStandby(r *testenv.Runner, runs int) []time.Duration {
 		progress("VM-based cold standby: %d/%d (%s)", i+1, runs, out[len(out)-1].Round(time.Millisecond))
 	}
 	return out
-}
-
-// dnsClient queries (and, for the VM baseline, updates) the authoritative named.
-func dnsClient(r *testenv.Runner, named *testenv.Named) *dnsupdate.Client {
-	dc, err := dnsupdate.New(dnsupdate.Config{Server: named.Addr, KeyName: named.KeyName,
-		Algorithm: named.Algorithm, Secret: named.KeySecret})
-	if err != nil {
-		r.Fatalf("dns client: %v", err)
-	}
-	return dc
 }
 
 func pct(d []time.Duration, p float64) time.Duration {

@@ -69,7 +69,7 @@ func runStrategy(parent *testenv.Runner, strategy string) ([]recovery, rpoResult
 	begin := time.Now()
 	sys := system.Start(r, system.Options{FastPath: true, Services: specs, Logf: func(f string, a ...any) { r.Logf(f, a...) }})
 	progress("%s: system up in %s", strategy, time.Since(begin).Round(time.Second))
-	dc := dnsClient(r, sys.Named)
+	dc := system.DNSClient(r, sys.Named)
 
 	w := startWriter(system.OpenSQL(sys.Primary(r, "db").MySQLAddr()))
 	time.Sleep(3 * time.Second)
@@ -178,7 +178,7 @@ func conventionalStandby(r *testenv.Runner) (boot, sw, firstWeb, firstDB time.Du
 	vm := lv.StartServiceVM(r, testenv.ServiceVMOptions{})
 	boot = time.Since(begin)
 	named := testenv.StartNamed(r, testenv.NamedOptions{Zone: system.Zone, Records: map[string]string{"conv": "127.0.0.10"}, TTL: 1})
-	dc := dnsClient(r, named)
+	dc := system.DNSClient(r, named)
 	begin = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -210,14 +210,4 @@ func conventionalStandby(r *testenv.Runner) (boot, sw, firstWeb, firstDB time.Du
 	firstDB = time.Since(begin)
 	progress("conventional: boot %s, switch %s, first request %s, first login %s", boot.Round(time.Millisecond), sw.Round(time.Millisecond), firstWeb.Round(time.Millisecond), firstDB.Round(time.Millisecond))
 	return boot, sw, firstWeb, firstDB
-}
-
-// dnsClient queries and updates the authoritative named.
-func dnsClient(r *testenv.Runner, named *testenv.Named) *dnsupdate.Client {
-	dc, err := dnsupdate.New(dnsupdate.Config{Server: named.Addr, KeyName: named.KeyName,
-		Algorithm: named.Algorithm, Secret: named.KeySecret})
-	if err != nil {
-		r.Fatalf("dns client: %v", err)
-	}
-	return dc
 }
