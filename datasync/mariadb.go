@@ -276,6 +276,33 @@ func (m mariadb) becomeReplica(ctx context.Context, source string, cfg MySQLConf
 	return nil
 }
 
+// catchUp waits until this replica has applied everything source's binlog
+// holds now (bounded by timeout): after a reverse, the old primary holds what
+// the standby took while it served before DNS moves back to it.
+func (m mariadb) catchUp(ctx context.Context, source mariadb, timeout time.Duration) (string, error) {
+	var pos string
+	if err := source.db.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
+		return "", sqlFailure(source.addr+": read @@gtid_binlog_pos", err)
+	}
+	if pos == "" {
+		return "", nil
+	}
+	var res sql.NullInt64
+	if err := m.db.QueryRowContext(ctx, "SELECT MASTER_GTID_WAIT(?, ?)", pos, timeout.Seconds()).Scan(&res); err != nil {
+		return pos, sqlFailure(m.addr+": wait to catch up with "+source.addr, err)
+	}
+	if res.Int64 != 0 {
+		st, _ := m.replicaStatus(ctx)
+		cause := CauseReplicationIO
+		if st.LastSQLError != "" {
+			cause = CauseReplicationSQL
+		}
+		return pos, failure(cause, m.addr, fmt.Errorf("did not catch up with %s (GTID %s) within %s (io %s, sql %s %s)",
+			source.addr, pos, timeout, st.IORunning, st.SQLRunning, st.LastIOError+st.LastSQLError))
+	}
+	return pos, nil
+}
+
 // becomePrimary promotes a replica: it stops fetching, applies everything
 // already received (bounded by timeout), forgets its source and turns
 // read_only off. It returns the GTID position it reached. A server that is

@@ -67,7 +67,8 @@ type ReverseResult = syncapi.ReverseResult
 // Reverse turns the direction around before a failback: the declared paths
 // are copied from the standby to the primary, and the primary's MariaDB
 // becomes a replica of the standby's from the position its own binlog
-// reached. An old primary holding transactions the standby never received
+// reached, and has applied all the standby holds when Reverse returns
+// (bounded by database.promote_timeout). An old primary holding transactions the standby never received
 // is refused (CauseDiverged), never overwritten.
 func (r *runner) Reverse(ctx context.Context) (ReverseResult, error) {
 	r.mu.Lock()
@@ -95,6 +96,10 @@ func (r *runner) Reverse(ctx context.Context) (ReverseResult, error) {
 			return res, fmt.Errorf("reverse %s: %w", s.Name, err)
 		}
 		res.PrimaryGTID = pi.GTIDBinlogPos
+		// The primary catches up before a failback may switch DNS to it.
+		if _, err := prim.catchUp(ctx, r.pools.get(s.Standby.MySQL), s.Database.PromoteTimeout); err != nil {
+			return res, fmt.Errorf("reverse %s: %w", s.Name, err)
+		}
 	}
 	if err := r.setModeLocked(ModeReversed); err != nil {
 		return res, err
@@ -122,6 +127,11 @@ func (r *runner) Resume(ctx context.Context) (ResumeResult, error) {
 		return res, fmt.Errorf("resume %s: %w", s.Name, err)
 	}
 	if s.Database.Replicate {
+		// What the standby took until DNS moved back reaches the primary
+		// before it takes over: not only what its IO thread fetched so far.
+		if _, err := r.pools.get(s.Primary.MySQL).catchUp(ctx, r.pools.get(s.Standby.MySQL), s.Database.PromoteTimeout); err != nil {
+			return res, fmt.Errorf("resume %s: %w", s.Name, err)
+		}
 		pos, err := r.pools.get(s.Primary.MySQL).becomePrimary(ctx, s.Database.PromoteTimeout)
 		if err != nil {
 			return res, fmt.Errorf("resume %s: %w", s.Name, err)
