@@ -52,6 +52,11 @@ func (r *runner) backupOnce(ctx context.Context) (backupstore.Backup, int64, err
 	var dump string
 	if s.Backup.Database {
 		dump = filepath.Join(r.cfg.StateDir, "services", s.Name, "backup-dump.sql")
+		// A service that backs up only its database has no mirror yet to
+		// have made its directory.
+		if err := os.MkdirAll(filepath.Dir(dump), 0o700); err != nil {
+			return backupstore.Backup{}, wire, failure(CauseLocal, "backup "+s.Name, err)
+		}
 		f, err := os.Create(dump)
 		if err != nil {
 			return backupstore.Backup{}, wire, failure(CauseLocal, "backup "+s.Name, err)
