@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -184,17 +185,24 @@ func (c *fastClock) Sleep(ctx context.Context, d time.Duration) error {
 	return ctx.Err()
 }
 
-// failingJournal fails every Commit while fail is set.
+// failingJournal fails every Commit while fail is set. It keeps the bbolt
+// journal's history side (retention, pages, size metrics).
 type failingJournal struct {
-	journal.Journal
+	*journal.Bolt
 	fail atomic.Bool
+	// tooLarge makes every Commit exceed a limit of the backend, as etcd's
+	// --max-txn-ops would.
+	tooLarge atomic.Bool
 }
 
 func (f *failingJournal) Commit(ctx context.Context, b journal.Batch) error {
 	if f.fail.Load() {
 		return errors.New("disk full")
 	}
-	return f.Journal.Commit(ctx, b)
+	if f.tooLarge.Load() {
+		return fmt.Errorf("write journal to etcd: %w: etcd refused a transaction of 300 operations; raise --max-txn-ops", journal.ErrTooLarge)
+	}
+	return f.Bolt.Commit(ctx, b)
 }
 
 type harness struct {
@@ -232,7 +240,7 @@ func (h *harness) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.j = &failingJournal{Journal: bj}
+	h.j = &failingJournal{Bolt: bj}
 	h.registry = prometheus.NewRegistry()
 	h.r, err = New(Options{Config: h.cfg, Journal: h.j, Fencer: h.fencer, Strategies: h.strat, Prober: h.prober, DNS: h.dns,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: h.registry, Clock: h.clock})

@@ -61,11 +61,14 @@ func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
 		}
 		var conflict *journal.ConflictError
 		if !errors.As(err, &conflict) || attempt >= 5 {
-			return nil, withKind(ErrUnavailable, err)
+			return nil, ingestError(err, conflict, attempt)
 		}
-		// Another replica opened, closed or runs this service's incident:
-		// learn the current state and route the alerts again.
+		// Other replicas opened, closed or run these services' incidents:
+		// learn every slot that changed and route the alerts again.
 		r.store.learn(conflict)
+		for _, c := range conflict.Also {
+			r.store.learn(c)
+		}
 		res = routeDelivery(r.store, r.Config(), msg, now)
 	}
 	for _, a := range res.batch.Alerts {
@@ -81,6 +84,24 @@ func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
 		r.store.start(id)
 	}
 	return res.incidents, nil
+}
+
+// ingestError gives a delivery that could not be journaled its kind, and
+// says which failure it was. A write over a limit of the backend
+// (journal.ErrTooLarge) has no kind: retrying cannot help, so the sender
+// must not retry it forever (500). Slots that kept changing under other
+// replicas' deliveries, and a journal that did not answer, are
+// ErrUnavailable (503): a retry may succeed.
+func ingestError(err error, conflict *journal.ConflictError, attempts int) error {
+	switch {
+	case errors.Is(err, journal.ErrTooLarge):
+		return err
+	case conflict != nil:
+		n := 1 + len(conflict.Also)
+		return withKind(ErrUnavailable, fmt.Errorf("the open-incident slots of %d service(s) kept changing under other replicas' deliveries through %d attempts; a retry routes the alerts again (%w)", n, attempts, err))
+	default:
+		return withKind(ErrUnavailable, err)
+	}
 }
 
 // ingestResult is what one webhook delivery did.
@@ -141,6 +162,9 @@ func routeDelivery(s *store, cfg *config.Config, msg *Message, now time.Time) in
 				}
 				res.batch.Alerts = append(res.batch.Alerts, rec)
 			}
+		}
+		if len(res.opened) > 1 {
+			markMassEvent(s, res.opened, now)
 		}
 		for _, id := range res.incidents {
 			mi := s.incidentLocked(id)
@@ -354,6 +378,32 @@ func joinAlert(inc *api.Incident, a template.Alert, source string, now time.Time
 		s.BySource = map[string]int{}
 	}
 	s.BySource[source]++
+}
+
+// markMassEvent gives the incidents one delivery opened together their
+// mass event's ID: the time, what failed when they share it (a host or a
+// cloud), and a random suffix. Call it under the store's lock.
+func markMassEvent(s *store, opened []string, now time.Time) {
+	scope := ""
+	for _, key := range []string{"cloud", "host"} {
+		v := s.incidentLocked(opened[0]).inc.Labels[key]
+		for _, id := range opened[1:] {
+			if s.incidentLocked(id).inc.Labels[key] != v {
+				v = ""
+				break
+			}
+		}
+		if v != "" {
+			scope = v
+		}
+	}
+	if scope == "" {
+		scope = "mass"
+	}
+	id := newIncidentID(now, scope)
+	for _, o := range opened {
+		s.incidentLocked(o).inc.Event = id
+	}
 }
 
 func newIncidentID(now time.Time, service string) string {

@@ -389,6 +389,20 @@ func (s *store) holds(id string) bool {
 	return ok
 }
 
+// openIDs lists the incidents holding their service: the ones held here
+// and the ones other replicas run.
+func (s *store) openIDs() (held, remote []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range s.open {
+		held = append(held, id)
+	}
+	for _, id := range s.remote {
+		remote = append(remote, id)
+	}
+	return held, remote
+}
+
 // count is the number of incidents this replica holds.
 func (s *store) count() int {
 	s.mu.Lock()

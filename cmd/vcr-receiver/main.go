@@ -30,7 +30,6 @@ import (
 	"github.com/vcrcovery/vcrcovery/receiver"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 	"github.com/vcrcovery/vcrcovery/receiver/config"
-	"github.com/vcrcovery/vcrcovery/receiver/journal"
 	"github.com/vcrcovery/vcrcovery/receiver/live"
 	"github.com/vcrcovery/vcrcovery/receiver/pipeline"
 	"github.com/vcrcovery/vcrcovery/receiver/ui"
@@ -209,7 +208,7 @@ func run(f flags, log *slog.Logger) error {
 		return err
 	}
 
-	srv := &http.Server{Handler: withStatusPage(r, reg, j, log), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: withStatusPage(r, reg, log), ReadHeaderTimeout: 10 * time.Second}
 	listen := []string{f.listenAddress}
 	systemd := false
 	serveErr := make(chan error, 1)
@@ -292,11 +291,15 @@ func reload(r *receiver.Receiver, f flags, log *slog.Logger) {
 
 // withStatusPage serves the status page at "/" beside the API, behind the
 // same auth: it shows what the receiver knows and its buttons post to the API.
-func withStatusPage(r *receiver.Receiver, reg *prometheus.Registry, j journal.Journal, log *slog.Logger) http.Handler {
+// The page reads a page of the newest incidents and the open ones, never
+// the whole history (Receiver.RecentIncidents).
+func withStatusPage(r *receiver.Receiver, reg *prometheus.Registry, log *slog.Logger) http.Handler {
 	standby := ui.NewLXDStandby(r.Config().LXDRemotes)
 	src := ui.Funcs{
-		ServicesFunc:    func(context.Context) ([]api.ServiceStatus, error) { return r.Services(), nil },
-		IncidentsFunc:   j.Incidents,
+		ServicesFunc: func(context.Context) ([]api.ServiceStatus, error) { return r.Services(), nil },
+		IncidentsFunc: func(ctx context.Context) ([]api.Incident, error) {
+			return r.RecentIncidents(ctx, receiver.EventIncidents)
+		},
 		StandbyFunc:     standby.Standby,
 		MaintenanceFunc: func(context.Context) ([]api.Maintenance, error) { return r.Maintenance(), nil },
 		CostConfig:      func() *cost.Config { return r.Config().Cost },

@@ -20,6 +20,10 @@ const (
 	DefaultTTL              = 30
 	DefaultGracePeriod      = 30 * time.Second
 	DefaultHostTimeout      = 5 * time.Second
+	DefaultPruneInterval    = time.Hour
+	// DefaultMaxConcurrentPrepares is the per-standby bound on prepares
+	// running at once (docs/benchmarks.md, "Mass failover", measured it).
+	DefaultMaxConcurrentPrepares = 16
 )
 
 func (c *Config) applyDefaults() {
@@ -31,6 +35,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Journal.Path == "" {
 		c.Journal.Path = DefaultJournalPath
+	}
+	if c.Journal.PruneInterval == 0 {
+		c.Journal.PruneInterval = DefaultPruneInterval
 	}
 	if c.Journal.Backend == "etcd" {
 		if c.Journal.Prefix == "" {
@@ -70,6 +77,9 @@ func (c *Config) applyDefaults() {
 	}
 	if p.SwitchTimeout == 0 {
 		p.SwitchTimeout = DefaultSwitchTimeout
+	}
+	if p.MaxConcurrentPrepares == 0 {
+		p.MaxConcurrentPrepares = DefaultMaxConcurrentPrepares
 	}
 	for i := range c.DNSServers {
 		s := &c.DNSServers[i]

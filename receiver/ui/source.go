@@ -18,7 +18,9 @@ var ErrUnsupported = errors.New("not available from this source")
 // still renders.
 type Source interface {
 	Services(ctx context.Context) ([]api.ServiceStatus, error)
-	// Incidents returns all incidents, newest first.
+	// Incidents returns the incidents to show, newest first: the receiver
+	// gives a page of the newest and every open one, never its whole
+	// history.
 	Incidents(ctx context.Context) ([]api.Incident, error)
 	// Standby returns the standby VMs and their containers.
 	Standby(ctx context.Context) ([]StandbyVM, error)
