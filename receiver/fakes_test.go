@@ -73,7 +73,11 @@ type fakeStrategies struct {
 	started   chan struct{} // if set, closed when the first Prepare starts
 	endpoint  sdk.Endpoint
 	lastReq   sdk.PrepareRequest
-	names     []string
+	names     []string // strategy names, in call order
+	services  []string // services, in call order
+	running   int      // prepares in progress
+	peak      int      // most prepares in progress at once
+	delay     time.Duration
 }
 
 func (f *fakeStrategies) Prepare(ctx context.Context, name string, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error) {
@@ -81,15 +85,24 @@ func (f *fakeStrategies) Prepare(ctx context.Context, name string, req sdk.Prepa
 	f.prepares++
 	f.lastReq = req
 	f.names = append(f.names, name)
-	block, started, err, ep := f.block, f.started, f.err, f.endpoint
+	f.services = append(f.services, req.Service)
+	f.running++
+	f.peak = max(f.peak, f.running)
+	block, started, err, ep, delay := f.block, f.started, f.err, f.endpoint, f.delay
 	if started != nil {
 		close(started)
 		f.started = nil
 	}
 	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.running--
+		f.mu.Unlock()
+	}()
 	if progress != nil {
 		progress(sdk.Progress{Time: time.Now(), Message: "container started"})
 	}
+	time.Sleep(delay)
 	if block != nil {
 		select {
 		case <-block:
@@ -142,6 +155,7 @@ type fakeDNS struct {
 	replaces int
 	records  map[string][]netip.Addr
 	err      error
+	switched []time.Time // when each successful Replace returned
 }
 
 func (d *fakeDNS) Replace(ctx context.Context, s config.DNSServer, zone, name string, ttl uint32, addrs []netip.Addr) error {
@@ -155,6 +169,7 @@ func (d *fakeDNS) Replace(ctx context.Context, s config.DNSServer, zone, name st
 		d.records = map[string][]netip.Addr{}
 	}
 	d.records[name] = addrs
+	d.switched = append(d.switched, time.Now())
 	return nil
 }
 

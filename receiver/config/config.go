@@ -123,6 +123,10 @@ type DNSServer struct {
 	// TSIG-signed SOA query for each zone it switches there; a pointer so
 	// that an explicit 0s (no probe) differs from leaving it out. Use Probe.
 	ProbeInterval *time.Duration `yaml:"probe_interval"`
+	// MaxConcurrentUpdates bounds the switches in flight to this server.
+	// BIND drops UPDATEs beyond its update-quota (100 by default, shared
+	// by every client) without an answer; keep replicas × this below it.
+	MaxConcurrentUpdates int `yaml:"max_concurrent_updates"`
 }
 
 // Probe is how often the server's signed probe runs; 0 means never.

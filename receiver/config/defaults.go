@@ -24,6 +24,9 @@ const (
 	// DefaultMaxConcurrentPrepares is the per-standby bound on prepares
 	// running at once (docs/benchmarks.md, "Mass failover", measured it).
 	DefaultMaxConcurrentPrepares = 16
+	// DefaultMaxConcurrentUpdates keeps three replicas (48 UPDATEs) well
+	// under BIND's default update-quota of 100.
+	DefaultMaxConcurrentUpdates = 16
 )
 
 func (c *Config) applyDefaults() {
@@ -88,6 +91,9 @@ func (c *Config) applyDefaults() {
 		}
 		if s.Timeout == 0 {
 			s.Timeout = DefaultDNSTimeout
+		}
+		if s.MaxConcurrentUpdates == 0 {
+			s.MaxConcurrentUpdates = DefaultMaxConcurrentUpdates
 		}
 	}
 	for i := range c.Services {

@@ -135,6 +135,9 @@ func (c *Config) Validate() error {
 		if s.Probe() < 0 {
 			errs.add(path+".probe_interval", "must not be negative (0s turns the probe off)")
 		}
+		if s.MaxConcurrentUpdates < 0 {
+			errs.add(path+".max_concurrent_updates", "must be at least 1 (0: the default)")
+		}
 	}
 
 	for name, r := range c.LXDRemotes {
