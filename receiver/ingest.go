@@ -3,10 +3,13 @@ package receiver
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -164,7 +167,7 @@ func routeDelivery(s *store, cfg *config.Config, msg *Message, now time.Time) in
 			}
 		}
 		if len(res.opened) > 1 {
-			markMassEvent(s, res.opened, now)
+			markMassEvent(s, res.opened, msg)
 		}
 		for _, id := range res.incidents {
 			mi := s.incidentLocked(id)
@@ -381,9 +384,11 @@ func joinAlert(inc *api.Incident, a template.Alert, source string, now time.Time
 }
 
 // markMassEvent gives the incidents one delivery opened together their
-// mass event's ID: the time, what failed when they share it (a host or a
-// cloud), and a random suffix. Call it under the store's lock.
-func markMassEvent(s *store, opened []string, now time.Time) {
+// mass event's ID: the earliest alert's start, what failed when they share
+// it (a host or a cloud), and a digest of the delivery. Alertmanager sends
+// the same notification to every replica, so replicas that each open some
+// of the incidents name the same event. Call it under the store's lock.
+func markMassEvent(s *store, opened []string, msg *Message) {
 	scope := ""
 	for _, key := range []string{"cloud", "host"} {
 		v := s.incidentLocked(opened[0]).inc.Labels[key]
@@ -400,7 +405,21 @@ func markMassEvent(s *store, opened []string, now time.Time) {
 	if scope == "" {
 		scope = "mass"
 	}
-	id := newIncidentID(now, scope)
+	sum := sha256.New()
+	fmt.Fprintf(sum, "%s\n", msg.GroupKey)
+	var start time.Time
+	for _, a := range msg.Alerts {
+		keys := slices.Sorted(maps.Keys(a.Labels))
+		fmt.Fprintf(sum, "%s %s %s", a.Fingerprint, a.StartsAt.UTC().Format(time.RFC3339Nano), a.Status)
+		for _, k := range keys {
+			fmt.Fprintf(sum, " %s=%s", k, a.Labels[k])
+		}
+		sum.Write([]byte{'\n'})
+		if start.IsZero() || a.StartsAt.Before(start) {
+			start = a.StartsAt
+		}
+	}
+	id := fmt.Sprintf("%s-%s-%s", start.UTC().Format("20060102-150405"), scope, hex.EncodeToString(sum.Sum(nil)[:3]))
 	for _, o := range opened {
 		s.incidentLocked(o).inc.Event = id
 	}

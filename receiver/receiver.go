@@ -133,6 +133,9 @@ func (r *Receiver) Start(ctx context.Context) error {
 	if r.own.Changes() != nil || restored != nil { // shared with other replicas, or not read yet
 		go r.watchMaintenance()
 	}
+	if w, ok := r.opts.Journal.(journal.SlotWatcher); ok {
+		go r.watchSlots(w)
+	}
 	if _, ok := r.history(); ok {
 		go r.pruneLoop()
 	}

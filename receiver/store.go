@@ -218,7 +218,16 @@ func (s *store) dropOpened(ids []string) {
 	})
 }
 
-// learn applies what a failed claim revealed about a service.
+// closedBefore says whether the service's last close this replica knows
+// is older than rev.
+func (s *store) closedBefore(service string, rev int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return rev > s.stateLocked(service).closedRev
+}
+
+// learn applies what a failed claim (or the slot watch) revealed about a
+// service: the incident holding its slot, and its last close.
 func (s *store) learn(c *journal.ConflictError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
