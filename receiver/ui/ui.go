@@ -127,6 +127,7 @@ type page struct {
 	APIBase  string
 	Services []serviceView
 	SvcErr   string
+	Events   []eventView // mass events: one block each, their incidents not listed again
 	Open     []incidentView
 	Recent   []incidentView
 	IncErr   string
@@ -235,14 +236,22 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 	incs = slices.Clone(incs)
 	sort.SliceStable(incs, func(i, j int) bool { return incs[i].OpenedAt.After(incs[j].OpenedAt) })
 	openBy := map[string]api.State{}
+	for _, e := range api.MassEvents(incs) {
+		p.Events = append(p.Events, newEventView(e, now))
+	}
 	for i := range incs {
 		v := newIncidentView(&incs[i], now)
 		if v.Open {
-			p.Open = append(p.Open, v)
 			openBy[incs[i].Service] = incs[i].State
-		} else if len(p.Recent) < h.opts.RecentIncidents {
+		}
+		switch {
+		case incs[i].Event != "":
+			// shown in its mass event's block
+		case v.Open:
+			p.Open = append(p.Open, v)
+		case len(p.Recent) < h.opts.RecentIncidents:
 			p.Recent = append(p.Recent, v)
-		} else {
+		default:
 			p.AllClosed++
 		}
 	}
