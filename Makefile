@@ -19,7 +19,7 @@ SDK := plugins/sdk
 BINARIES := vcr-exporter vcr-receiver vcrctl vcr-sync vcr-strategy-warm vcr-strategy-cold \
 	vcr-strategy-scaleup vcr-strategy-example
 
-.PHONY: all build test unit bench bench-e2e demo demo-down deps lint proto rules-test rootfs clean
+.PHONY: all build test unit bench bench-e2e bench-fleet demo demo-down deps lint proto rules-test rootfs clean
 
 all: build
 
@@ -60,6 +60,10 @@ bench: deps build
 
 bench-e2e: deps build
 	$(GO) run ./test/bench-e2e
+
+# Mass failover: one host down with 10 to 200 services; writes docs/fleet-failover.svg.
+bench-fleet: deps build
+	$(GO) run ./test/bench-fleet
 
 demo: deps build
 	$(GO) run ./test/demo

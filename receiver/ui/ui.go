@@ -310,19 +310,17 @@ func (h *handler) incident(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	id := r.PathValue("id")
 	p := h.base("Incident " + id)
-	incs, err := h.src.Incidents(ctx)
+	inc, ok, err := h.src.Incident(ctx, id)
 	if err != nil {
 		p.IncErr = h.problem("incidents", err)
 		h.render(w, http.StatusBadGateway, "incident.html", p)
 		return
 	}
-	for i := range incs {
-		if incs[i].ID == id {
-			v := newIncidentView(&incs[i], h.opts.Now())
-			p.Incident = &v
-			h.render(w, http.StatusOK, "incident.html", p)
-			return
-		}
+	if ok {
+		v := newIncidentView(&inc, h.opts.Now())
+		p.Incident = &v
+		h.render(w, http.StatusOK, "incident.html", p)
+		return
 	}
 	p.NotFound = id
 	h.render(w, http.StatusNotFound, "incident.html", p)

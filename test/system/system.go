@@ -84,6 +84,9 @@ type Options struct {
 	Cloud, Host string
 	// Logf receives progress lines; nil logs through t.
 	Logf func(format string, args ...any)
+	// MaxConcurrentPrepares sets the receiver's
+	// pipeline.max_concurrent_prepares (0: its default).
+	MaxConcurrentPrepares int
 }
 
 // Service is a running protected service.
