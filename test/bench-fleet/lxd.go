@@ -35,7 +35,10 @@ func lxdRun(parent *testenv.Runner, n int, strategy string, limit int) result {
 	}
 	progress("starting %d %s containers…", n, strategy)
 	begin := time.Now()
-	sys := system.Start(r, system.Options{Services: specs, MaxConcurrentPrepares: limit, Logf: r.Logf})
+	// Addresses and ports of their own: the e2e tests of test/system may
+	// run beside the benchmark on a shared machine.
+	sys := system.Start(r, system.Options{Services: specs, MaxConcurrentPrepares: limit, Logf: r.Logf,
+		PrimaryNet: "127.0.4.", PortBase: 28080})
 	progress("stack up in %s", time.Since(begin).Round(time.Second))
 	for _, s := range sys.Services {
 		s.StopListener() // the primaries die with their host
