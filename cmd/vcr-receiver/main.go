@@ -30,6 +30,7 @@ import (
 	"github.com/vcrcovery/vcrcovery/receiver"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 	"github.com/vcrcovery/vcrcovery/receiver/config"
+	"github.com/vcrcovery/vcrcovery/receiver/journal"
 	"github.com/vcrcovery/vcrcovery/receiver/live"
 	"github.com/vcrcovery/vcrcovery/receiver/pipeline"
 	"github.com/vcrcovery/vcrcovery/receiver/ui"
@@ -208,7 +209,7 @@ func run(f flags, log *slog.Logger) error {
 		return err
 	}
 
-	srv := &http.Server{Handler: withStatusPage(r, reg, log), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: withStatusPage(r, reg, j, log), ReadHeaderTimeout: 10 * time.Second}
 	listen := []string{f.listenAddress}
 	systemd := false
 	serveErr := make(chan error, 1)
@@ -293,12 +294,19 @@ func reload(r *receiver.Receiver, f flags, log *slog.Logger) {
 // same auth: it shows what the receiver knows and its buttons post to the API.
 // The page reads a page of the newest incidents and the open ones, never
 // the whole history (Receiver.RecentIncidents).
-func withStatusPage(r *receiver.Receiver, reg *prometheus.Registry, log *slog.Logger) http.Handler {
+func withStatusPage(r *receiver.Receiver, reg *prometheus.Registry, j journal.Journal, log *slog.Logger) http.Handler {
 	standby := ui.NewLXDStandby(r.Config().LXDRemotes)
 	src := ui.Funcs{
 		ServicesFunc: func(context.Context) ([]api.ServiceStatus, error) { return r.Services(), nil },
 		IncidentsFunc: func(ctx context.Context) ([]api.Incident, error) {
 			return r.RecentIncidents(ctx, receiver.EventIncidents)
+		},
+		IncidentFunc: func(ctx context.Context, id string) (api.Incident, bool, error) {
+			inc, err := j.Incident(ctx, id)
+			if errors.Is(err, journal.ErrNotFound) {
+				return inc, false, nil
+			}
+			return inc, err == nil, err
 		},
 		StandbyFunc:     standby.Standby,
 		MaintenanceFunc: func(context.Context) ([]api.Maintenance, error) { return r.Maintenance(), nil },
