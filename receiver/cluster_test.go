@@ -459,3 +459,39 @@ func TestClusterLargeDeliveryLearnsEverySlot(t *testing.T) {
 		t.Fatalf("%d incidents and %d alert records, want 40 and 80", n, alerts)
 	}
 }
+
+// TestClusterRaceOnLargeDelivery: three replicas get the same delivery
+// naming 40 services at once, as Alertmanager sends it to each. Journaled
+// part by part, every replica answers, and each service has one incident.
+func TestClusterRaceOnLargeDelivery(t *testing.T) {
+	strat := &fakeStrategies{block: make(chan struct{})}
+	defer close(strat.block)
+	store, rs, _ := replicasWith(t, 3, fleetConfig(40, 0), strat, &fakeDNS{})
+	// One notification, as each replica gets it.
+	body := payload("firing", map[string]string{"alertname": "VCRHostHeartbeatLost", "host": "hv1", "_fp": "hb"})
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		msg, err := DecodeWebhook([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ids, err := r.Ingest(context.Background(), msg); err != nil || len(ids) != 40 {
+				t.Errorf("%s: %d incidents, %v; want 40", r.own.Replica(), len(ids), err)
+			}
+		}()
+	}
+	wg.Wait()
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	events := map[string]bool{}
+	for _, inc := range store.incidents {
+		events[inc.Event] = true
+	}
+	if len(store.incidents) != 40 || len(store.open) != 40 || len(store.alerts) != 120 || len(events) != 1 {
+		t.Fatalf("%d incidents holding %d services, %d alert records, %d events; want 40, 40, 120 and one event",
+			len(store.incidents), len(store.open), len(store.alerts), len(events))
+	}
+}

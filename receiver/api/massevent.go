@@ -52,8 +52,9 @@ type EventIncident struct {
 func (e *MassEvent) Done() bool { return e.Running == 0 }
 
 // MassEvents groups incidents by their Event, newest event first; incidents
-// of no event are left out. Within an event, incidents are listed by
-// service name.
+// of no event, and an event's only incident (the delivery named several
+// services but found the others held already), are left out. Within an
+// event, incidents are listed by service name.
 func MassEvents(incs []Incident) []MassEvent {
 	byID := map[string]*MassEvent{}
 	var order []string
@@ -74,6 +75,9 @@ func MassEvents(incs []Incident) []MassEvent {
 	out := make([]MassEvent, 0, len(order))
 	for _, id := range order {
 		e := byID[id]
+		if len(e.Incidents) < 2 {
+			continue
+		}
 		e.finish()
 		out = append(out, *e)
 	}

@@ -236,8 +236,10 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 	incs = slices.Clone(incs)
 	sort.SliceStable(incs, func(i, j int) bool { return incs[i].OpenedAt.After(incs[j].OpenedAt) })
 	openBy := map[string]api.State{}
+	inEvent := map[string]bool{}
 	for _, e := range api.MassEvents(incs) {
 		p.Events = append(p.Events, newEventView(e, now))
+		inEvent[e.ID] = true
 	}
 	for i := range incs {
 		v := newIncidentView(&incs[i], now)
@@ -245,7 +247,7 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 			openBy[incs[i].Service] = incs[i].State
 		}
 		switch {
-		case incs[i].Event != "":
+		case inEvent[incs[i].Event]:
 			// shown in its mass event's block
 		case v.Open:
 			p.Open = append(p.Open, v)

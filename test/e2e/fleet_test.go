@@ -97,6 +97,9 @@ func hostDown(t *testing.T, f *system.Fleet, n int, body, scope string) {
 	}
 	if len(bad) > 0 {
 		t.Errorf("%d services not recovered exactly once: %s", len(bad), strings.Join(bad, ", "))
+		for _, r := range f.Receivers {
+			t.Logf("%s log tail:\n%s", r.Name, r.Proc.Tail(15))
+		}
 	}
 	// Every replica shows one mass event with every incident resolved.
 	for i, r := range f.Receivers {
