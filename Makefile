@@ -19,7 +19,7 @@ SDK := plugins/sdk
 BINARIES := vcr-exporter vcr-receiver vcrctl vcr-sync vcr-strategy-warm vcr-strategy-cold \
 	vcr-strategy-scaleup vcr-strategy-example
 
-.PHONY: all build test unit bench bench-e2e bench-paper demo demo-down deps lint proto rules-test rootfs clean
+.PHONY: all build test unit bench bench-e2e bench-paper bench-fleet demo demo-down deps lint proto rules-test rootfs clean
 
 all: build
 
@@ -64,6 +64,10 @@ bench-e2e: deps build
 # The paper's §5 experiment with real Apache and MariaDB services (not in make test).
 bench-paper: deps build
 	$(GO) run ./test/bench-paper
+
+# Mass failover: one host down with 10 to 200 services; writes docs/fleet-failover.svg.
+bench-fleet: deps build
+	$(GO) run ./test/bench-fleet
 
 demo: deps build
 	$(GO) run ./test/demo --scenario database --hold=false

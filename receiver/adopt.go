@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/journal"
 	"github.com/vcrcovery/vcrcovery/receiver/ownership"
 )
 
@@ -90,6 +92,13 @@ func (r *Receiver) adoptOrphans() {
 			continue
 		}
 		r.log.Info("took over incident", "incident", id, "service", inc.Service, "state", inc.State, "previous_owner", prev)
+		// The journal names the new owner at once, not at the pipeline's
+		// next write (a failed incident may never have one).
+		ev := journal.Event{Time: r.clock.Now(), Kind: "adopt", IncidentID: id, Service: inc.Service,
+			Message: "adopted after the lease of its owner " + prev + " expired"}
+		if _, err := r.store.update(ctx, id, nil, []journal.Event{ev}, func(inc *api.Incident) { inc.Owner = r.own.Replica() }); err != nil {
+			r.log.Warn("could not journal the incident's new owner; its next write will", "incident", id, "err", err)
+		}
 		if inc.State.Running() {
 			r.store.start(id)
 		}

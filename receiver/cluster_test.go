@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -90,6 +91,8 @@ func (f *fakeCluster) CommitClaims(_ context.Context, b journal.Batch, claims []
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	opened, joins := map[string]bool{}, map[string]bool{}
+	// Like journal/etcd, one failed check names every failed claim.
+	var conflicts []*journal.ConflictError
 	for _, c := range claims {
 		if c.Join {
 			joins[c.IncidentID] = true
@@ -105,12 +108,16 @@ func (f *fakeCluster) CommitClaims(_ context.Context, b journal.Batch, claims []
 				return journal.ErrFenced
 			}
 			if conflict.Holder != "" || conflict.ClosedRev != c.ClosedRev {
-				return conflict
+				conflicts = append(conflicts, conflict)
 			}
 			opened[c.IncidentID] = true
 		} else if conflict.Holder != c.IncidentID {
-			return conflict
+			conflicts = append(conflicts, conflict)
 		}
+	}
+	if len(conflicts) > 0 {
+		conflicts[0].Also = conflicts[1:]
+		return conflicts[0]
 	}
 	var write []api.Incident
 	for _, inc := range b.Incidents {
@@ -226,7 +233,13 @@ func (f *fakeCluster) Renew(context.Context) error {
 // counts are totals across replicas; each has its own metrics registry.
 func replicas(t *testing.T, n int, strat *fakeStrategies, dns *fakeDNS) (*fakeStore, []*Receiver, []*prometheus.Registry) {
 	t.Helper()
-	cfg, err := config.Parse([]byte(testConfig))
+	return replicasWith(t, n, testConfig, strat, dns)
+}
+
+// replicasWith is replicas with the config cfgText.
+func replicasWith(t *testing.T, n int, cfgText string, strat *fakeStrategies, dns *fakeDNS) (*fakeStore, []*Receiver, []*prometheus.Registry) {
+	t.Helper()
+	cfg, err := config.Parse([]byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,4 +427,71 @@ func TestClusterSharesMaintenance(t *testing.T) {
 		t.Fatalf("after the window b opened %v (%v), want one incident", ids, err)
 	}
 	waitStore(t, store, "the incident resolved", func(m map[string]api.Incident) bool { return onlyIncident(m, api.StateResolved) })
+}
+
+// TestClusterLargeDeliveryLearnsEverySlot: replica a opened the incidents
+// of a host's 40 services; the same host-wide alert then reaches replica b,
+// which knows none of them. One conflict names every slot (Also), so b
+// learns them all at once and joins the 40 incidents on its first retry,
+// rather than learning one service per retry and answering 503 after five.
+func TestClusterLargeDeliveryLearnsEverySlot(t *testing.T) {
+	strat := &fakeStrategies{block: make(chan struct{})}
+	defer close(strat.block)
+	store, rs, _ := replicasWith(t, 2, fleetConfig(40, 0), strat, &fakeDNS{})
+	hostDown := map[string]string{"alertname": "VCRHostHeartbeatLost", "host": "hv1", "_fp": "hb"}
+	opened, err := rs[0].Ingest(context.Background(), webhook(t, hostDown))
+	if err != nil || len(opened) != 40 {
+		t.Fatalf("replica a: %d incidents, %v; want 40", len(opened), err)
+	}
+	joined, err := rs[1].Ingest(context.Background(), webhook(t, hostDown))
+	if err != nil {
+		t.Fatalf("replica b could not journal the delivery: %v", err)
+	}
+	slices.Sort(opened)
+	slices.Sort(joined)
+	if !slices.Equal(opened, joined) {
+		t.Fatalf("replica b joined %d incidents, want a's 40", len(joined))
+	}
+	store.mu.Lock()
+	n, alerts := len(store.incidents), len(store.alerts)
+	store.mu.Unlock()
+	if n != 40 || alerts != 80 {
+		t.Fatalf("%d incidents and %d alert records, want 40 and 80", n, alerts)
+	}
+}
+
+// TestClusterRaceOnLargeDelivery: three replicas get the same delivery
+// naming 40 services at once, as Alertmanager sends it to each. Journaled
+// part by part, every replica answers, and each service has one incident.
+func TestClusterRaceOnLargeDelivery(t *testing.T) {
+	strat := &fakeStrategies{block: make(chan struct{})}
+	defer close(strat.block)
+	store, rs, _ := replicasWith(t, 3, fleetConfig(40, 0), strat, &fakeDNS{})
+	// One notification, as each replica gets it.
+	body := payload("firing", map[string]string{"alertname": "VCRHostHeartbeatLost", "host": "hv1", "_fp": "hb"})
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		msg, err := DecodeWebhook([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ids, err := r.Ingest(context.Background(), msg); err != nil || len(ids) != 40 {
+				t.Errorf("%s: %d incidents, %v; want 40", r.own.Replica(), len(ids), err)
+			}
+		}()
+	}
+	wg.Wait()
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	events := map[string]bool{}
+	for _, inc := range store.incidents {
+		events[inc.Event] = true
+	}
+	if len(store.incidents) != 40 || len(store.open) != 40 || len(store.alerts) != 120 || len(events) != 1 {
+		t.Fatalf("%d incidents holding %d services, %d alert records, %d events; want 40, 40, 120 and one event",
+			len(store.incidents), len(store.open), len(store.alerts), len(events))
+	}
 }

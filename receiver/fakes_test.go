@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -74,7 +75,11 @@ type fakeStrategies struct {
 	started   chan struct{} // if set, closed when the first Prepare starts
 	endpoint  sdk.Endpoint
 	lastReq   sdk.PrepareRequest
-	names     []string
+	names     []string // strategy names, in call order
+	services  []string // services, in call order
+	running   int      // prepares in progress
+	peak      int      // most prepares in progress at once
+	delay     time.Duration
 }
 
 func (f *fakeStrategies) Prepare(ctx context.Context, name string, req sdk.PrepareRequest, progress sdk.ProgressFunc) (sdk.Endpoint, error) {
@@ -82,15 +87,24 @@ func (f *fakeStrategies) Prepare(ctx context.Context, name string, req sdk.Prepa
 	f.prepares++
 	f.lastReq = req
 	f.names = append(f.names, name)
-	block, started, err, ep := f.block, f.started, f.err, f.endpoint
+	f.services = append(f.services, req.Service)
+	f.running++
+	f.peak = max(f.peak, f.running)
+	block, started, err, ep, delay := f.block, f.started, f.err, f.endpoint, f.delay
 	if started != nil {
 		close(started)
 		f.started = nil
 	}
 	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.running--
+		f.mu.Unlock()
+	}()
 	if progress != nil {
 		progress(sdk.Progress{Time: time.Now(), Message: "container started"})
 	}
+	time.Sleep(delay)
 	if block != nil {
 		select {
 		case <-block:
@@ -158,6 +172,7 @@ type fakeDNS struct {
 	err      error
 	started  chan struct{} // if set, closed when the first Replace starts
 	block    chan struct{} // if set, Replace waits for it to close
+	switched []time.Time   // when each successful Replace returned
 }
 
 func (d *fakeDNS) Replace(ctx context.Context, s config.DNSServer, zone, name string, ttl uint32, addrs []netip.Addr) error {
@@ -181,6 +196,7 @@ func (d *fakeDNS) Replace(ctx context.Context, s config.DNSServer, zone, name st
 		d.records = map[string][]netip.Addr{}
 	}
 	d.records[name] = addrs
+	d.switched = append(d.switched, time.Now())
 	return nil
 }
 
@@ -211,17 +227,24 @@ func (c *fastClock) Sleep(ctx context.Context, d time.Duration) error {
 	return ctx.Err()
 }
 
-// failingJournal fails every Commit while fail is set.
+// failingJournal fails every Commit while fail is set. It keeps the bbolt
+// journal's history side (retention, pages, size metrics).
 type failingJournal struct {
-	journal.Journal
+	*journal.Bolt
 	fail atomic.Bool
+	// tooLarge makes every Commit exceed a limit of the backend, as etcd's
+	// --max-txn-ops would.
+	tooLarge atomic.Bool
 }
 
 func (f *failingJournal) Commit(ctx context.Context, b journal.Batch) error {
 	if f.fail.Load() {
 		return errors.New("disk full")
 	}
-	return f.Journal.Commit(ctx, b)
+	if f.tooLarge.Load() {
+		return fmt.Errorf("write journal to etcd: %w: etcd refused a transaction of 300 operations; raise --max-txn-ops", journal.ErrTooLarge)
+	}
+	return f.Bolt.Commit(ctx, b)
 }
 
 type harness struct {
@@ -259,7 +282,7 @@ func (h *harness) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.j = &failingJournal{Journal: bj}
+	h.j = &failingJournal{Bolt: bj}
 	h.registry = prometheus.NewRegistry()
 	h.r, err = New(Options{Config: h.cfg, Journal: h.j, Fencer: h.fencer, Strategies: h.strat, Prober: h.prober, DNS: h.dns,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: h.registry, Clock: h.clock})

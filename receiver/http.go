@@ -50,6 +50,7 @@ func (r *Receiver) routes(gatherer prometheus.Gatherer) http.Handler {
 	mux.Handle("POST /api/v1/alerts", r.auth(http.HandlerFunc(r.handleAlerts)))
 	mux.Handle("GET /api/v1/incidents", r.auth(http.HandlerFunc(r.handleIncidents)))
 	mux.Handle("GET /api/v1/incidents/{id}", r.auth(http.HandlerFunc(r.handleIncident)))
+	mux.Handle("GET /api/v1/events", r.auth(http.HandlerFunc(r.handleEvents)))
 	mux.Handle("POST /api/v1/incidents/{id}/acknowledge", r.auth(http.HandlerFunc(r.handleAcknowledge)))
 	mux.Handle("POST /api/v1/incidents/{id}/retry", r.auth(http.HandlerFunc(r.handleRetry)))
 	mux.Handle("POST /api/v1/incidents/{id}/cancel", r.auth(http.HandlerFunc(r.handleCancel)))
@@ -205,18 +206,49 @@ func (r *Receiver) handleAlerts(w http.ResponseWriter, req *http.Request) {
 	}
 	ids, err := r.Ingest(req.Context(), msg)
 	if err != nil {
-		// Only a journal failure lands here (ErrUnavailable), and a retry
-		// may succeed.
+		// Only a journal failure lands here: 503 (ErrUnavailable) when a
+		// retry may succeed, 500 when the write exceeds a limit of the
+		// backend and retrying would fail the same way.
 		code = statusOf(err)
-		r.log.Error("alerts not journaled; answering 503 so Alertmanager retries", "err", err)
+		if code == http.StatusServiceUnavailable {
+			r.log.Error("alerts not journaled; answering 503 so Alertmanager retries", "err", err)
+		} else {
+			r.log.Error("alerts not journaled, and a retry would fail the same way; answering "+strconv.Itoa(code), "err", err)
+		}
 		writeError(w, code, "alerts could not be journaled: "+err.Error())
 		return
 	}
 	writeJSON(w, code, api.AlertsResponse{Accepted: len(msg.Alerts), Incidents: ids})
 }
 
+// handleIncidents lists incidents newest first: all of them, or with
+// ?limit=N one page of N, and the next page with ?cursor= set to the
+// previous answer's NextCursorHeader (absent after the last page).
 func (r *Receiver) handleIncidents(w http.ResponseWriter, req *http.Request) {
-	incs, err := r.opts.Journal.Incidents(req.Context())
+	q := req.URL.Query()
+	var incs []api.Incident
+	var err error
+	limit, cursor := 0, q.Get("cursor")
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 0 {
+			writeError(w, http.StatusBadRequest, "limit must be a whole number of incidents (0: all)")
+			return
+		}
+	}
+	h, paged := r.history()
+	switch {
+	case paged && (limit > 0 || cursor != ""):
+		var next string
+		incs, next, err = h.IncidentsPage(req.Context(), limit, cursor)
+		if next != "" {
+			w.Header().Set(api.NextCursorHeader, next)
+		}
+	default:
+		incs, err = r.opts.Journal.Incidents(req.Context())
+		if err == nil && limit > 0 && len(incs) > limit {
+			incs = incs[:limit]
+		}
+	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -225,6 +257,22 @@ func (r *Receiver) handleIncidents(w http.ResponseWriter, req *http.Request) {
 		incs = []api.Incident{}
 	}
 	writeJSON(w, http.StatusOK, incs)
+}
+
+// EventIncidents is how many of the newest incidents the status page and
+// GET /api/v1/events read (plus the open ones, and the rest of a mass
+// event the page cuts).
+const EventIncidents = 200
+
+// handleEvents lists the mass events among the recent incidents, newest
+// first, each with its incidents' progress.
+func (r *Receiver) handleEvents(w http.ResponseWriter, req *http.Request) {
+	incs, err := r.RecentIncidents(req.Context(), EventIncidents)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, api.MassEvents(incs))
 }
 
 func (r *Receiver) handleIncident(w http.ResponseWriter, req *http.Request) {

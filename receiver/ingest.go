@@ -3,10 +3,14 @@ package receiver
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	mrand "math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,18 +43,65 @@ type Message struct {
 }
 
 // Ingest journals a webhook delivery and opens or joins incidents. It
-// returns the incidents touched; an error (ErrUnavailable) means nothing may
-// be assumed journaled and the sender should retry.
+// returns the incidents touched; an error (ErrUnavailable) means the sender
+// should retry. With replicas sharing the journal, a delivery naming more
+// than ingestPart services is journaled in parts of that many (see
+// ingestParts); with one replica it is one write.
 func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
 	now := r.clock.Now()
-	res := routeDelivery(r.store, r.Config(), msg, now)
+	services := deliveryServices(r.store, r.Config(), msg)
+	mass := len(services) > 1
+	if !r.shared() || len(services) <= ingestPart {
+		return r.ingest(ctx, msg, now, nil, mass)
+	}
+	return r.ingestParts(ctx, msg, now, services)
+}
+
+// ingestPart is how many services one write of a large delivery claims
+// when replicas share the journal: few enough that the write is one etcd
+// transaction.
+const ingestPart = 10
+
+// ingestParts journals a large delivery part by part, each part the alerts
+// about a few services with their claims. Alertmanager sends a host's
+// notification to every replica at once. Written whole, a delivery too
+// large for one etcd transaction is written in several and taken back when
+// a later one conflicts, so replicas racing on it undo each other's work
+// again and again; part by part, a part that conflicts takes back only its
+// own few claims, and its replica joins the incidents the winner opened.
+// The 200 still means that every alert is journaled. A part that fails
+// leaves the earlier parts journaled (their incidents run); the sender's
+// retry joins those.
+func (r *Receiver) ingestParts(ctx context.Context, msg *Message, now time.Time, services []string) ([]string, error) {
+	var ids []string
+	for i := 0; i < len(services); i += ingestPart {
+		p := &part{services: map[string]bool{}, first: i == 0}
+		for _, svc := range services[i:min(i+ingestPart, len(services))] {
+			p.services[svc] = true
+		}
+		got, err := r.ingest(ctx, msg, now, p, true)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+	}
+	return ids, nil
+}
+
+// shared says whether other replicas share the journal.
+func (r *Receiver) shared() bool { return r.own.Changes() != nil }
+
+// ingest journals the part p of a delivery (nil: all of it) and starts
+// the incidents it opened.
+func (r *Receiver) ingest(ctx context.Context, msg *Message, now time.Time, p *part, mass bool) ([]string, error) {
+	res := routeDelivery(r.store, r.Config(), msg, now, p, mass)
 	for attempt := 1; ; attempt++ {
 		if len(res.wait) > 0 {
 			if err := r.store.waitClaims(ctx, res.wait); err != nil {
 				if attempt >= 5 || ctx.Err() != nil {
 					return nil, withKind(ErrUnavailable, err)
 				}
-				res = routeDelivery(r.store, r.Config(), msg, now) // the opener failed: route again
+				res = routeDelivery(r.store, r.Config(), msg, now, p, mass) // the opener failed: route again
 				continue
 			}
 		}
@@ -61,12 +112,19 @@ func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
 		}
 		var conflict *journal.ConflictError
 		if !errors.As(err, &conflict) || attempt >= 5 {
-			return nil, withKind(ErrUnavailable, err)
+			return nil, ingestError(err, conflict, attempt)
 		}
-		// Another replica opened, closed or runs this service's incident:
-		// learn the current state and route the alerts again.
+		// Other replicas opened, closed or run these services' incidents:
+		// learn every slot that changed and route the alerts again, after
+		// a pause that lets a replica racing on the same delivery finish.
 		r.store.learn(conflict)
-		res = routeDelivery(r.store, r.Config(), msg, now)
+		for _, c := range conflict.Also {
+			r.store.learn(c)
+		}
+		if err := r.clock.Sleep(ctx, conflictBackoff(attempt, len(res.claims))); err != nil {
+			return nil, withKind(ErrUnavailable, fmt.Errorf("gave up routing the alerts again: %w", err))
+		}
+		res = routeDelivery(r.store, r.Config(), msg, now, p, mass)
 	}
 	for _, a := range res.batch.Alerts {
 		r.m.alertsReceived.WithLabelValues(a.Source, a.Status).Inc()
@@ -83,6 +141,62 @@ func (r *Receiver) Ingest(ctx context.Context, msg *Message) ([]string, error) {
 	return res.incidents, nil
 }
 
+// part selects the services of a delivery one write routes.
+type part struct {
+	services map[string]bool
+	// first: this part also journals the alerts that match no service.
+	first bool
+}
+
+// deliveryServices lists the services a delivery's alerts are about, each
+// once, in the order the alerts name them.
+func deliveryServices(s *store, cfg *config.Config, msg *Message) []string {
+	var out []string
+	seen := map[string]bool{}
+	s.locked(func() {
+		for _, a := range msg.Alerts {
+			for _, svc := range matchServices(s, cfg, a) {
+				if !seen[svc.Name] {
+					seen[svc.Name] = true
+					out = append(out, svc.Name)
+				}
+			}
+		}
+	})
+	return out
+}
+
+// conflictBackoff is how long a delivery whose claims conflicted waits
+// before it is routed again: a random share of a window that grows with the
+// attempt and with the delivery's claims. Alertmanager sends a host's
+// notification to every replica at once; a delivery too large for one etcd
+// transaction is written in several and taken back when a later one
+// conflicts, so without the pause replicas racing on it can keep undoing
+// each other's work. With it, one finishes and the others join its
+// incidents (the slot watch and the conflicts teach them which).
+func conflictBackoff(attempt, claims int) time.Duration {
+	window := time.Duration(attempt) * (20*time.Millisecond + time.Duration(claims)*time.Millisecond)
+	return mrand.N(window)
+}
+
+// ingestError gives a delivery that could not be journaled its kind, and
+// says which failure it was. A write over a limit of the backend
+// (journal.ErrTooLarge) has no kind: retrying cannot help, so the sender
+// must not retry it forever (500). Slots that kept changing under other
+// replicas' deliveries, and a journal that did not answer, are
+// ErrUnavailable (503): a retry may succeed.
+func ingestError(err error, conflict *journal.ConflictError, attempts int) error {
+	switch {
+	case errors.Is(err, journal.ErrTooLarge):
+		return err
+	case conflict != nil:
+		n := 1 + len(conflict.Also)
+		return withKind(ErrUnavailable, fmt.Errorf("the open-incident slots of %d service(s) kept changing under other replicas' deliveries through %d attempts; a retry routes the alerts again (%w)", n, attempts, err))
+	default:
+		return withKind(ErrUnavailable, err)
+	}
+}
+
 // ingestResult is what one webhook delivery did.
 type ingestResult struct {
 	batch     journal.Batch
@@ -95,10 +209,13 @@ type ingestResult struct {
 	wait   map[string]chan struct{} // own incidents still being claimed by another delivery
 }
 
-// routeDelivery maps a delivery's alerts to services and opens or joins
-// incidents, all under the store's lock, and returns the journal batch to
-// write. Nothing here blocks on I/O, so the lock is held for microseconds.
-func routeDelivery(s *store, cfg *config.Config, msg *Message, now time.Time) ingestResult {
+// routeDelivery maps a delivery's alerts to services (those of part p;
+// nil: all) and opens or joins incidents, all under the store's lock, and
+// returns the journal batch to write. The incidents it opens belong to the
+// delivery's mass event when mass is set (the delivery names several
+// services). Nothing here blocks on I/O, so the lock is held for
+// microseconds.
+func routeDelivery(s *store, cfg *config.Config, msg *Message, now time.Time, p *part, mass bool) ingestResult {
 	var res ingestResult
 	s.locked(func() {
 		touched := map[string]bool{}
@@ -116,11 +233,16 @@ func routeDelivery(s *store, cfg *config.Config, msg *Message, now time.Time) in
 			}
 			services := matchServices(s, cfg, a)
 			if len(services) == 0 {
-				rec.Note = "matches no configured service"
-				res.batch.Alerts = append(res.batch.Alerts, rec)
+				if p == nil || p.first {
+					rec.Note = "matches no configured service"
+					res.batch.Alerts = append(res.batch.Alerts, rec)
+				}
 				continue
 			}
 			for _, svc := range services {
+				if p != nil && !p.services[svc.Name] {
+					continue // another part's
+				}
 				rec := rec
 				rec.Service = svc.Name
 				id, note, window := route(s, svc, a, rec.Source, now)
@@ -141,6 +263,9 @@ func routeDelivery(s *store, cfg *config.Config, msg *Message, now time.Time) in
 				}
 				res.batch.Alerts = append(res.batch.Alerts, rec)
 			}
+		}
+		if mass && len(res.opened) > 0 {
+			markMassEvent(s, res.opened, msg)
 		}
 		for _, id := range res.incidents {
 			mi := s.incidentLocked(id)
@@ -354,6 +479,48 @@ func joinAlert(inc *api.Incident, a template.Alert, source string, now time.Time
 		s.BySource = map[string]int{}
 	}
 	s.BySource[source]++
+}
+
+// markMassEvent gives the incidents a delivery naming several services
+// opened their mass event's ID: the earliest alert's start, what failed when they share
+// it (a host or a cloud), and a digest of the delivery. Alertmanager sends
+// the same notification to every replica, so replicas that each open some
+// of the incidents name the same event. Call it under the store's lock.
+func markMassEvent(s *store, opened []string, msg *Message) {
+	scope := ""
+	for _, key := range []string{"cloud", "host"} {
+		v := s.incidentLocked(opened[0]).inc.Labels[key]
+		for _, id := range opened[1:] {
+			if s.incidentLocked(id).inc.Labels[key] != v {
+				v = ""
+				break
+			}
+		}
+		if v != "" {
+			scope = v
+		}
+	}
+	if scope == "" {
+		scope = "mass"
+	}
+	sum := sha256.New()
+	fmt.Fprintf(sum, "%s\n", msg.GroupKey)
+	var start time.Time
+	for _, a := range msg.Alerts {
+		keys := slices.Sorted(maps.Keys(a.Labels))
+		fmt.Fprintf(sum, "%s %s %s", a.Fingerprint, a.StartsAt.UTC().Format(time.RFC3339Nano), a.Status)
+		for _, k := range keys {
+			fmt.Fprintf(sum, " %s=%s", k, a.Labels[k])
+		}
+		sum.Write([]byte{'\n'})
+		if start.IsZero() || a.StartsAt.Before(start) {
+			start = a.StartsAt
+		}
+	}
+	id := fmt.Sprintf("%s-%s-%s", start.UTC().Format("20060102-150405"), scope, hex.EncodeToString(sum.Sum(nil)[:3]))
+	for _, o := range opened {
+		s.incidentLocked(o).inc.Event = id
+	}
 }
 
 func newIncidentID(now time.Time, service string) string {

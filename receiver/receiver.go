@@ -85,6 +85,9 @@ func New(opts Options) (*Receiver, error) {
 	if opts.Registry != nil {
 		opts.Registry.MustRegister(newHeldIncidents(r.store))
 	}
+	if h, ok := r.history(); ok && opts.Registry != nil {
+		opts.Registry.MustRegister(h.Collector())
+	}
 	return r, nil
 }
 
@@ -129,6 +132,12 @@ func (r *Receiver) Start(ctx context.Context) error {
 	go r.watchOwnership()
 	if r.own.Changes() != nil || restored != nil { // shared with other replicas, or not read yet
 		go r.watchMaintenance()
+	}
+	if w, ok := r.opts.Journal.(journal.SlotWatcher); ok {
+		go r.watchSlots(w)
+	}
+	if _, ok := r.history(); ok {
+		go r.pruneLoop()
 	}
 	return nil
 }

@@ -218,7 +218,16 @@ func (s *store) dropOpened(ids []string) {
 	})
 }
 
-// learn applies what a failed claim revealed about a service.
+// closedBefore says whether the service's last close this replica knows
+// is older than rev.
+func (s *store) closedBefore(service string, rev int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return rev > s.stateLocked(service).closedRev
+}
+
+// learn applies what a failed claim (or the slot watch) revealed about a
+// service: the incident holding its slot, and its last close.
 func (s *store) learn(c *journal.ConflictError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -387,6 +396,20 @@ func (s *store) holds(id string) bool {
 	defer s.mu.Unlock()
 	_, ok := s.incidents[id]
 	return ok
+}
+
+// openIDs lists the incidents holding their service: the ones held here
+// and the ones other replicas run.
+func (s *store) openIDs() (held, remote []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range s.open {
+		held = append(held, id)
+	}
+	for _, id := range s.remote {
+		remote = append(remote, id)
+	}
+	return held, remote
 }
 
 // count is the number of incidents this replica holds.

@@ -60,6 +60,15 @@ func TestWebhookCodes(t *testing.T) {
 		t.Fatalf("journal failure: got %d %s, want 503", code, body)
 	}
 	h.j.fail.Store(false)
+	// A write over a limit of the backend fails the same way on every
+	// retry: 500 with the limit's name, so Alertmanager does not retry it
+	// forever.
+	h.j.tooLarge.Store(true)
+	code, body = h.post(payload("firing", unmatched))
+	if code != 500 || !strings.Contains(body, "--max-txn-ops") {
+		t.Fatalf("write over the backend's limit: got %d %s, want 500 naming the limit", code, body)
+	}
+	h.j.tooLarge.Store(false)
 	if got := testutil.ToFloat64(h.r.m.webhookRequests.WithLabelValues("400")); got != 7 {
 		t.Errorf("webhook 400 count = %v, want 7", got)
 	}

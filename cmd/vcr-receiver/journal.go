@@ -21,6 +21,7 @@ func openJournal(c config.Journal, log *slog.Logger, reg prometheus.Registerer) 
 		Endpoints: c.Endpoints, Prefix: c.Prefix, Replica: c.Replica,
 		DialTimeout: c.DialTimeout, RequestTimeout: c.RequestTimeout, LeaseTTL: c.LeaseTTL,
 		CAFile: c.TLS.CAFile, CertFile: c.TLS.CertFile, KeyFile: c.TLS.KeyFile,
+		MaxTxnOps: c.MaxTxnOps, MaxTxnBytes: c.MaxTxnBytes,
 		Logger: log.With("component", "etcd-journal"), Registry: reg,
 	})
 	if err != nil {

@@ -299,11 +299,22 @@ func reload(r *receiver.Receiver, f flags, log *slog.Logger) {
 
 // withStatusPage serves the status page at "/" beside the API, behind the
 // same auth: it shows what the receiver knows and its buttons post to the API.
+// The page reads a page of the newest incidents and the open ones, never
+// the whole history (Receiver.RecentIncidents).
 func withStatusPage(r *receiver.Receiver, reg *prometheus.Registry, j journal.Journal, preflight *capacity.View, log *slog.Logger) http.Handler {
 	standby := ui.NewLXDStandby(r.Config().LXDRemotes)
 	src := ui.Funcs{
-		ServicesFunc:    func(context.Context) ([]api.ServiceStatus, error) { return r.Services(), nil },
-		IncidentsFunc:   j.Incidents,
+		ServicesFunc: func(context.Context) ([]api.ServiceStatus, error) { return r.Services(), nil },
+		IncidentsFunc: func(ctx context.Context) ([]api.Incident, error) {
+			return r.RecentIncidents(ctx, receiver.EventIncidents)
+		},
+		IncidentFunc: func(ctx context.Context, id string) (api.Incident, bool, error) {
+			inc, err := j.Incident(ctx, id)
+			if errors.Is(err, journal.ErrNotFound) {
+				return inc, false, nil
+			}
+			return inc, err == nil, err
+		},
 		StandbyFunc:     standby.Standby,
 		MaintenanceFunc: func(context.Context) ([]api.Maintenance, error) { return r.Maintenance(), nil },
 		CostConfig:      func() *cost.Config { return r.Config().Cost },

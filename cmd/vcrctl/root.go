@@ -104,7 +104,7 @@ Commands that need the receiver's configuration read --config.file.`,
 	f.StringVar(&a.certFile, "tls.cert-file", "", "client certificate for mTLS")
 	f.StringVar(&a.keyFile, "tls.key-file", "", "client key for mTLS")
 
-	root.AddCommand(a.statusCmd(), a.incidentsCmd(), a.showCmd(),
+	root.AddCommand(a.statusCmd(), a.incidentsCmd(), a.showCmd(), a.eventsCmd(),
 		a.failoverCmd(), a.drillCmd(), a.failbackCmd(), a.ackCmd(), a.maintenanceCmd(),
 		a.checkConfigCmd(), a.backupCmd(), a.standbyCmd(), a.costCmd(), a.capacityCmd(), a.uiCmd())
 	return root

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -66,6 +67,7 @@ func newFakeReceiver(t *testing.T) (*fakeReceiver, *httptest.Server) {
 	var capacity api.Capacity
 	testfixture.ReadJSON(t, "testdata/capacity.json", &capacity)
 	mux.HandleFunc("GET /api/v1/capacity", func(w http.ResponseWriter, _ *http.Request) { reply(w, 200, capacity) })
+	mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, _ *http.Request) { reply(w, 200, api.MassEvents(hostDownIncidents())) })
 	mux.HandleFunc("GET /api/v1/incidents/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if inc := f.incident(r.PathValue("id")); inc != nil {
 			reply(w, 200, inc)
@@ -156,6 +158,31 @@ func newFakeReceiver(t *testing.T) (*fakeReceiver, *httptest.Server) {
 	return f, srv
 }
 
+// hostDownIncidents are the four incidents one VCRHostHeartbeatLost of
+// host hv2 opened: two switched, one preparing, one failed.
+func hostDownIncidents() []api.Incident {
+	opened := fixedNow.Add(-90 * time.Second)
+	var out []api.Incident
+	for i, st := range []api.State{api.StateResolved, api.StateResolved, api.StatePreparing, api.StateFailed} {
+		inc := api.Incident{ID: fmt.Sprintf("20261125T095830Z-app%d", i), Service: fmt.Sprintf("app%d", i), State: st, Kind: api.KindFailover,
+			Reason: "VCRHostHeartbeatLost", OpenedAt: opened, Labels: map[string]string{"host": "hv2"}, Event: "20261125-095830-hv2-0a1b2c",
+			Phases: []api.Phase{{Name: api.PhaseDetect, StartedAt: opened, Outcome: api.OutcomeOK}}}
+		switch st {
+		case api.StateResolved:
+			at := opened.Add(time.Duration(400+i*900) * time.Millisecond)
+			inc.DNS = &api.DNSChange{SwitchedAt: &at}
+			inc.Phases = append(inc.Phases, api.Phase{Name: api.PhaseFinalize, Outcome: api.OutcomeOK})
+		case api.StatePreparing:
+			inc.Phases = append(inc.Phases, api.Phase{Name: api.PhasePrepare, Outcome: api.OutcomeRunning})
+		case api.StateFailed:
+			inc.Error = "prepare failed: standby hv-standby has no free memory"
+			inc.Phases = append(inc.Phases, api.Phase{Name: api.PhasePrepare, Outcome: api.OutcomeFailed})
+		}
+		out = append(out, inc)
+	}
+	return out
+}
+
 func (f *fakeReceiver) incident(id string) *api.Incident {
 	for i := range f.incidents {
 		if f.incidents[i].ID == id {
@@ -204,6 +231,8 @@ func TestGoldenOutput(t *testing.T) {
 		{"show-needs-attention", []string{"show", "20261125T080000Z-api"}},
 		{"cost", []string{"cost", "--cost.file", "../../cost/testdata/paper.yml"}},
 		{"capacity", []string{"capacity"}},
+		{"events", []string{"events"}},
+		{"event", []string{"events", "20261125-095830-hv2-0a1b2c"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -42,6 +43,29 @@ func (e *StatusError) Error() string {
 func (c *Client) Incidents(ctx context.Context) ([]Incident, error) {
 	var out []Incident
 	return out, c.do(ctx, http.MethodGet, "/api/v1/incidents", &out)
+}
+
+// NextCursorHeader carries the cursor of the next page of
+// GET /api/v1/incidents?limit=N; it is absent after the last page.
+const NextCursorHeader = "X-Next-Cursor"
+
+// IncidentsPage lists up to limit incidents, newest first, after cursor
+// ("" for the newest), and returns the next page's cursor ("" after the
+// last page).
+func (c *Client) IncidentsPage(ctx context.Context, limit int, cursor string) ([]Incident, string, error) {
+	var out []Incident
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	hdr, err := c.doHeader(ctx, http.MethodGet, "/api/v1/incidents?"+q.Encode(), &out)
+	return out, hdr.Get(NextCursorHeader), err
+}
+
+// Events lists the mass events among the recent incidents, newest first.
+func (c *Client) Events(ctx context.Context) ([]MassEvent, error) {
+	var out []MassEvent
+	return out, c.do(ctx, http.MethodGet, "/api/v1/events", &out)
 }
 
 // Incident returns one incident.
@@ -134,22 +158,36 @@ func (c *Client) Cancel(ctx context.Context, id string) (Incident, error) {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
-	return c.send(ctx, method, path, nil, out)
+	_, err := c.exchange(ctx, method, path, nil, out)
+	return err
+}
+
+// doHeader is do, also returning the answer's header.
+func (c *Client) doHeader(ctx context.Context, method, path string, out any) (http.Header, error) {
+	return c.exchange(ctx, method, path, nil, out)
 }
 
 // send makes one request, with in as its JSON body when not nil.
 func (c *Client) send(ctx context.Context, method, path string, in, out any) error {
+	_, err := c.exchange(ctx, method, path, in, out)
+	return err
+}
+
+// exchange makes one request, with in as its JSON body when not nil, and
+// returns the answer's header.
+func (c *Client) exchange(ctx context.Context, method, path string, in, out any) (http.Header, error) {
+	hdr := http.Header{}
 	var reqBody []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("encode %s %s: %w", method, path, err)
+			return hdr, fmt.Errorf("encode %s %s: %w", method, path, err)
 		}
 		reqBody = b
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(reqBody))
 	if err != nil {
-		return fmt.Errorf("build request %s %s: %w", method, path, err)
+		return hdr, fmt.Errorf("build request %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
@@ -167,12 +205,13 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w (is vcr-receiver running at %s?)", method, path, err, c.BaseURL)
+		return hdr, fmt.Errorf("%s %s: %w (is vcr-receiver running at %s?)", method, path, err, c.BaseURL)
 	}
 	defer resp.Body.Close()
+	hdr = resp.Header
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+		return hdr, fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		var e Error
@@ -180,13 +219,13 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) err
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
 			msg = e.Error
 		}
-		return &StatusError{Code: resp.StatusCode, Message: msg}
+		return hdr, &StatusError{Code: resp.StatusCode, Message: msg}
 	}
 	if out == nil {
-		return nil
+		return hdr, nil
 	}
 	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		return hdr, fmt.Errorf("%s %s: decode answer: %w", method, path, err)
 	}
-	return nil
+	return hdr, nil
 }

@@ -117,6 +117,11 @@ type Incident struct {
 	// Force: an operator's manual failover that switches even while the
 	// unfenced primary still answers (the split-brain guard is off).
 	Force bool `json:"force,omitempty"`
+	// Event is the mass event the incident belongs to: the ID shared by
+	// every incident one webhook delivery opened when it opened several
+	// (a host or cloud down, a group of failures). Empty for an incident
+	// opened alone. See MassEvents.
+	Event string `json:"event,omitempty"`
 }
 
 // Phase returns the named phase record, or nil if the pipeline has not

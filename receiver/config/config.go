@@ -68,6 +68,17 @@ type Journal struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	LeaseTTL       time.Duration `yaml:"lease_ttl"`
 	TLS            EtcdTLS       `yaml:"tls"`
+	// MaxTxnOps and MaxTxnBytes bound one etcd transaction (0: the
+	// journal's defaults, below etcd's --max-txn-ops and
+	// --max-request-bytes); larger writes are split.
+	MaxTxnOps   int `yaml:"max_txn_ops"`
+	MaxTxnBytes int `yaml:"max_txn_bytes"`
+
+	// Retention is how long closed incidents, alert records and events are
+	// kept; 0 means journal.DefaultRetention (30 days). PruneInterval is
+	// how often the receiver prunes what is older.
+	Retention     time.Duration `yaml:"retention"`
+	PruneInterval time.Duration `yaml:"prune_interval"`
 }
 
 // EtcdTLS are the client's TLS files for etcd.
@@ -93,6 +104,11 @@ type Pipeline struct {
 	FenceTimeout  time.Duration `yaml:"fence_timeout"`
 	VerifyTimeout time.Duration `yaml:"verify_timeout"`
 	SwitchTimeout time.Duration `yaml:"switch_timeout"`
+	// MaxConcurrentPrepares bounds the prepares running at once against
+	// one standby (one LXD remote, see Service.Target), so that a host
+	// failure naming hundreds of services does not start them all at
+	// once on one VM. The incidents waiting go in priority order.
+	MaxConcurrentPrepares int `yaml:"max_concurrent_prepares"`
 }
 
 // DNSServer is an authoritative server that accepts TSIG-signed updates.
@@ -107,6 +123,10 @@ type DNSServer struct {
 	// TSIG-signed SOA query for each zone it switches there; a pointer so
 	// that an explicit 0s (no probe) differs from leaving it out. Use Probe.
 	ProbeInterval *time.Duration `yaml:"probe_interval"`
+	// MaxConcurrentUpdates bounds the switches in flight to this server.
+	// BIND drops UPDATEs beyond its update-quota (100 by default, shared
+	// by every client) without an answer; keep replicas × this below it.
+	MaxConcurrentUpdates int `yaml:"max_concurrent_updates"`
 }
 
 // Probe is how often the server's signed probe runs; 0 means never.
@@ -141,6 +161,10 @@ type Service struct {
 	Check    Check     `yaml:"check"`
 	Fencing  Fencing   `yaml:"fencing"`
 	Flap     Flap      `yaml:"flap"`
+	// Priority orders recoveries when many wait for the same standby:
+	// higher first (default 0). Ties go in a fixed order that does not
+	// favour names or config positions (a hash of the service's name).
+	Priority int `yaml:"priority"`
 	// Resources is what the service needs wherever it is recovered; nil
 	// when it declares nothing (then no capacity is checked for it).
 	Resources *Resources `yaml:"resources"`

@@ -30,6 +30,12 @@ func TestParseMinimalAppliesDefaults(t *testing.T) {
 	if s.DNS.Server != "main" || s.DNS.TTL != DefaultTTL || s.Fencing.Grace() != DefaultGracePeriod {
 		t.Errorf("defaults not applied: %+v", s)
 	}
+	if cfg.Journal.PruneInterval != time.Hour || cfg.Journal.Retention != 0 || cfg.Pipeline.MaxConcurrentPrepares != DefaultMaxConcurrentPrepares {
+		t.Errorf("retention and prepare defaults not applied: %+v %+v", cfg.Journal, cfg.Pipeline)
+	}
+	if got := s.Strategy.Target(); got != "strategy:warm" {
+		t.Errorf("target of a strategy naming no remote = %q", got)
+	}
 	if cfg.Journal.Backend != "bbolt" || cfg.Pipeline.MaxAttempts != DefaultMaxAttempts {
 		t.Errorf("defaults not applied: %+v %+v", cfg.Journal, cfg.Pipeline)
 	}
@@ -85,23 +91,25 @@ func TestValidationNamesThePath(t *testing.T) {
 
 func TestValidationErrors(t *testing.T) {
 	cases := map[string]struct{ yaml, want string }{
-		"unknown key":     {minimal + "bogus: 1\n", "field bogus not found"},
-		"empty":           {"", "config is empty"},
-		"no services":     {"journal: {backend: bbolt}\n", "services: at least one service is needed"},
-		"etcd":            {minimal + "journal: {backend: etcd}\n", "journal.endpoints: must list the etcd members"},
-		"bad checksum":    {minimal + "plugins: {checksums: {warm: abc}}\n", "plugins.checksums.warm: must be a SHA-256"},
-		"bad algorithm":   {strings.Replace(minimal, "key_name: k.", "key_name: k., algorithm: md5", 1), "dns_servers[0].algorithm"},
-		"bad address":     {strings.Replace(minimal, "address: 127.0.0.10", "address: nowhere", 1), "services[0].primary.address"},
-		"bad uuid":        {strings.Replace(minimal, "domain: web01", "uuid: xyz", 1), "services[0].primary.uuid"},
-		"dup service":     {minimal + "  - name: web\n    primary: {domain: b, address: 127.0.0.1, port: 1}\n    strategy: {name: warm}\n    dns: {name: b.example.test., zone: example.test.}\n", `services[1].name: duplicate service name "web"`},
-		"bad http path":   {strings.Replace(minimal, "zone: example.test.}", "zone: example.test.}\n    check: {http_path: health}", 1), "services[0].check.http_path: must start with /"},
-		"mysql and http":  {strings.Replace(minimal, "zone: example.test.}", "zone: example.test.}\n    check: {http_path: /, mysql: {user: u}}", 1), "services[0].check.mysql: a check is an HTTP GET or a MySQL query"},
-		"mysql no user":   {strings.Replace(minimal, "zone: example.test.}", "zone: example.test.}\n    check: {mysql: {query: SELECT 1}}", 1), "services[0].check.mysql.user"},
-		"two documents":   {minimal + "---\n{}\n", "more than one YAML document"},
-		"wrong type":      {strings.Replace(minimal, "port: 8080", "port: eighty", 1), "cannot unmarshal"},
-		"lxd both":        {minimal + "lxd_remotes: {a: {socket: /x, url: https://h:1}}\n", "lxd_remotes.a: set exactly one of socket or url"},
-		"cost field":      {minimal + "cost: {sizes: {m: {hourly_usd: 1}}, primaries: [{size: m, count: 1}], standby_size: big}\n", `cost.standby_size: "big" is not in sizes`},
-		"negative period": {strings.Replace(minimal, "zone: example.test.}", "zone: example.test.}\n    fencing: {grace_period: -1s}", 1), "services[0].fencing.grace_period"},
+		"unknown key":        {minimal + "bogus: 1\n", "field bogus not found"},
+		"empty":              {"", "config is empty"},
+		"no services":        {"journal: {backend: bbolt}\n", "services: at least one service is needed"},
+		"etcd":               {minimal + "journal: {backend: etcd}\n", "journal.endpoints: must list the etcd members"},
+		"bad checksum":       {minimal + "plugins: {checksums: {warm: abc}}\n", "plugins.checksums.warm: must be a SHA-256"},
+		"bad algorithm":      {strings.Replace(minimal, "key_name: k.", "key_name: k., algorithm: md5", 1), "dns_servers[0].algorithm"},
+		"bad address":        {strings.Replace(minimal, "address: 127.0.0.10", "address: nowhere", 1), "services[0].primary.address"},
+		"bad uuid":           {strings.Replace(minimal, "domain: web01", "uuid: xyz", 1), "services[0].primary.uuid"},
+		"dup service":        {minimal + "  - name: web\n    primary: {domain: b, address: 127.0.0.1, port: 1}\n    strategy: {name: warm}\n    dns: {name: b.example.test., zone: example.test.}\n", `services[1].name: duplicate service name "web"`},
+		"bad http path":      {strings.Replace(minimal, "zone: example.test.}", "zone: example.test.}\n    check: {http_path: health}", 1), "services[0].check.http_path: must start with /"},
+		"two documents":      {minimal + "---\n{}\n", "more than one YAML document"},
+		"wrong type":         {strings.Replace(minimal, "port: 8080", "port: eighty", 1), "cannot unmarshal"},
+		"lxd both":           {minimal + "lxd_remotes: {a: {socket: /x, url: https://h:1}}\n", "lxd_remotes.a: set exactly one of socket or url"},
+		"cost field":         {minimal + "cost: {sizes: {m: {hourly_usd: 1}}, primaries: [{size: m, count: 1}], standby_size: big}\n", `cost.standby_size: "big" is not in sizes`},
+		"negative period":    {strings.Replace(minimal, "zone: example.test.}", "zone: example.test.}\n    fencing: {grace_period: -1s}", 1), "services[0].fencing.grace_period"},
+		"negative retention": {minimal + "journal: {retention: -1h}\n", "journal.retention: must not be negative"},
+		"no prepares":        {minimal + "pipeline: {max_concurrent_prepares: -1}\n", "pipeline.max_concurrent_prepares: must be at least 1"},
+		"mysql and http":     {strings.Replace(minimal, "zone: example.test.}", "zone: example.test.}\n    check: {http_path: /, mysql: {user: u}}", 1), "services[0].check.mysql: a check is an HTTP GET or a MySQL query"},
+		"mysql no user":      {strings.Replace(minimal, "zone: example.test.}", "zone: example.test.}\n    check: {mysql: {query: SELECT 1}}", 1), "services[0].check.mysql.user"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

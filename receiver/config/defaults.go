@@ -20,6 +20,13 @@ const (
 	DefaultTTL              = 30
 	DefaultGracePeriod      = 30 * time.Second
 	DefaultHostTimeout      = 5 * time.Second
+	DefaultPruneInterval    = time.Hour
+	// DefaultMaxConcurrentPrepares is the per-standby bound on prepares
+	// running at once (docs/benchmarks.md, "Mass failover", measured it).
+	DefaultMaxConcurrentPrepares = 16
+	// DefaultMaxConcurrentUpdates keeps three replicas (48 UPDATEs) well
+	// under BIND's default update-quota of 100.
+	DefaultMaxConcurrentUpdates = 16
 )
 
 func (c *Config) applyDefaults() {
@@ -31,6 +38,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Journal.Path == "" {
 		c.Journal.Path = DefaultJournalPath
+	}
+	if c.Journal.PruneInterval == 0 {
+		c.Journal.PruneInterval = DefaultPruneInterval
 	}
 	if c.Journal.Backend == "etcd" {
 		if c.Journal.Prefix == "" {
@@ -71,6 +81,9 @@ func (c *Config) applyDefaults() {
 	if p.SwitchTimeout == 0 {
 		p.SwitchTimeout = DefaultSwitchTimeout
 	}
+	if p.MaxConcurrentPrepares == 0 {
+		p.MaxConcurrentPrepares = DefaultMaxConcurrentPrepares
+	}
 	for i := range c.DNSServers {
 		s := &c.DNSServers[i]
 		if s.Algorithm == "" {
@@ -78,6 +91,9 @@ func (c *Config) applyDefaults() {
 		}
 		if s.Timeout == 0 {
 			s.Timeout = DefaultDNSTimeout
+		}
+		if s.MaxConcurrentUpdates == 0 {
+			s.MaxConcurrentUpdates = DefaultMaxConcurrentUpdates
 		}
 	}
 	for i := range c.Services {

@@ -74,6 +74,15 @@ func (c *Config) Validate() error {
 	default:
 		errs.add("journal.backend", "unknown backend %q; use bbolt or etcd", c.Journal.Backend)
 	}
+	if c.Journal.Retention < 0 {
+		errs.add("journal.retention", "must not be negative (0 keeps 30 days)")
+	}
+	if c.Journal.PruneInterval < 0 {
+		errs.add("journal.prune_interval", "must not be negative")
+	}
+	if c.Journal.MaxTxnOps < 0 || c.Journal.MaxTxnBytes < 0 {
+		errs.add("journal", "max_txn_ops and max_txn_bytes must not be negative (0 keeps the defaults)")
+	}
 	for name, sum := range c.Plugins.Checksums {
 		if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 {
 			errs.add("plugins.checksums."+name, "must be a SHA-256 in hex (64 digits), as printed by sha256sum")
@@ -88,6 +97,9 @@ func (c *Config) Validate() error {
 	}
 	if p.Backoff < 0 || p.MaxBackoff < p.Backoff {
 		errs.add("pipeline.max_backoff", "must be at least pipeline.backoff")
+	}
+	if p.MaxConcurrentPrepares < 1 {
+		errs.add("pipeline.max_concurrent_prepares", "must be at least 1")
 	}
 	for path, d := range map[string]time.Duration{"pipeline.fence_timeout": p.FenceTimeout, "pipeline.verify_timeout": p.VerifyTimeout, "pipeline.switch_timeout": p.SwitchTimeout} {
 		if d < 0 {
@@ -123,6 +135,9 @@ func (c *Config) Validate() error {
 		}
 		if s.Probe() < 0 {
 			errs.add(path+".probe_interval", "must not be negative (0s turns the probe off)")
+		}
+		if s.MaxConcurrentUpdates < 0 {
+			errs.add(path+".max_concurrent_updates", "must be at least 1 (0: the default)")
 		}
 	}
 

@@ -85,3 +85,24 @@ type ConflictError struct {
 func (e *ConflictError) Error() string {
 	return fmt.Sprintf("service %s: open-incident slot changed (held by %q); retry with the current state", e.Service, e.Holder)
 }
+
+// Slot is what a shared journal holds for one service: the incident
+// holding its open slot (empty: free), and its last close (the incident and
+// the revision that closed it; empty and 0: never closed).
+type Slot struct {
+	Service   string
+	Holder    string
+	ClosedID  string
+	ClosedRev int64
+}
+
+// SlotWatcher is a Cluster that reports changes to services' slots as they
+// happen, so a replica that does not run an incident still knows within a
+// second which incident holds a service and where the service runs.
+type SlotWatcher interface {
+	// WatchSlots calls fn with every service's slot, then with each slot
+	// as it changes, until ctx ends. After a break (a member restart, a
+	// compaction) it starts again with every slot. fn is never called
+	// concurrently.
+	WatchSlots(ctx context.Context, fn func(Slot))
+}

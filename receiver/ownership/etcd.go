@@ -77,12 +77,12 @@ func (e *Etcd) SessionLost() <-chan struct{}    { return e.cluster.SessionLost()
 func (e *Etcd) Renew(ctx context.Context) error { return e.cluster.Renew(ctx) }
 
 // judge gives a shared journal's error its verdict: fenced means not the
-// owner, a claim conflict stays as it is, anything else means etcd did not
-// answer.
+// owner; a claim conflict, and a write over etcd's limits (which no retry
+// fixes), stay as they are; anything else means etcd did not answer.
 func judge(err error) error {
 	var conflict *journal.ConflictError
 	switch {
-	case err == nil, errors.As(err, &conflict):
+	case err == nil, errors.As(err, &conflict), errors.Is(err, journal.ErrTooLarge):
 		return err
 	case errors.Is(err, journal.ErrFenced):
 		return &verdict{kind: ErrNotOwner, err: err}

@@ -3,6 +3,7 @@ package ownership
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/vcrcovery/vcrcovery/receiver/api"
@@ -50,6 +51,11 @@ func TestEtcdVerdicts(t *testing.T) {
 	err := NewEtcd(stubCluster{err: conflict}, nil, nil).Commit(context.Background(), journal.Batch{}, nil)
 	if err != conflict || errors.Is(err, ErrNotOwner) || errors.Is(err, ErrUnavailable) {
 		t.Fatalf("a claim conflict must stay as it is: %v", err)
+	}
+	tooLarge := fmt.Errorf("write journal to etcd: %w", journal.ErrTooLarge)
+	err = NewEtcd(stubCluster{err: tooLarge}, nil, nil).Commit(context.Background(), journal.Batch{}, nil)
+	if err != tooLarge || errors.Is(err, ErrUnavailable) {
+		t.Fatalf("a write over etcd's limits must stay as it is, not become unavailable (a retry fails the same way): %v", err)
 	}
 	if err := NewEtcd(stubCluster{}, nil, nil).CommitUnheld(context.Background(), api.Incident{ID: "i-1"}); !errors.Is(err, ErrNotOwner) {
 		t.Fatalf("CommitUnheld = %v, want ErrNotOwner", err)

@@ -170,9 +170,9 @@ func New(opts Options) *Pipeline {
 	return &Pipeline{
 		opts:     opts,
 		fence:    Fence{Fencer: opts.Fencer, Prober: opts.Prober, Clock: opts.Clock},
-		prepare:  Prepare{Strategies: opts.Strategies},
+		prepare:  Prepare{Strategies: opts.Strategies, Slots: NewLimiter()},
 		verify:   Verify{Prober: opts.Prober},
-		switchTo: Switch{DNS: opts.DNS, Clock: opts.Clock, Updates: opts.Metrics.DNSUpdates},
+		switchTo: Switch{DNS: opts.DNS, Clock: opts.Clock, Updates: opts.Metrics.DNSUpdates, Slots: NewLimiter()},
 		finalize: Finalize{Strategies: opts.Strategies},
 		abort:    Abort{Strategies: opts.Strategies, DNS: opts.DNS},
 		running:  map[string]*interrupt{},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
@@ -28,6 +29,9 @@ type Strategies interface {
 // first (datasync.go).
 type Prepare struct {
 	Strategies Strategies
+	// Slots bounds the prepares running on one standby
+	// (pipeline.max_concurrent_prepares); nil: no bound.
+	Slots *Limiter
 }
 
 func (Prepare) Phase() string    { return api.PhasePrepare }
@@ -48,6 +52,18 @@ func (p Prepare) Exec(ctx context.Context, a Attempt) error {
 		return errors.New("no strategy plugins available in this receiver")
 	}
 	st := strategyFor(inc, svc)
+	if p.Slots != nil {
+		target, limit, start := st.Target(), a.Config.Pipeline.MaxConcurrentPrepares, time.Now()
+		release, waited, err := p.Slots.Acquire(ctx, target, limit, RankOf(svc.Priority, svc.Name))
+		if err != nil {
+			return err
+		}
+		defer release()
+		if waited {
+			a.Note(fmt.Sprintf("waited %s for one of the %d prepare slots on %s (pipeline.max_concurrent_prepares)",
+				time.Since(start).Round(time.Millisecond), limit, target))
+		}
+	}
 	req := sdk.PrepareRequest{
 		IncidentID: inc.ID,
 		Service:    inc.Service,

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -35,6 +36,9 @@ type Switch struct {
 	DNS     DNS
 	Clock   Clock
 	Updates *prometheus.CounterVec // vcr_dns_updates_total{service,result}
+	// Slots bounds the switches in flight to one DNS server
+	// (dns_servers[].max_concurrent_updates); nil: no bound.
+	Slots *Limiter
 }
 
 func (Switch) Phase() string    { return api.PhaseSwitch }
@@ -56,6 +60,20 @@ func (s Switch) Exec(ctx context.Context, a Attempt) error {
 	if err != nil {
 		return &Stop{State: api.StateFailed, Msg: "switch: endpoint address " + inc.Endpoint.Address + " is not an IP address"}
 	}
+	if s.Slots != nil {
+		start := time.Now()
+		release, waited, err := s.Slots.Acquire(ctx, "dns:"+srv.Name, srv.MaxConcurrentUpdates, RankOf(svc.Priority, svc.Name))
+		if err != nil {
+			return err
+		}
+		defer release()
+		if waited {
+			a.Note(fmt.Sprintf("waited %s for one of the %d update slots of DNS server %s (dns_servers[].max_concurrent_updates)",
+				time.Since(start).Round(time.Millisecond), srv.MaxConcurrentUpdates, srv.Name))
+		}
+	}
+	// The timeout starts once the slot is ours: waiting is not the
+	// server's slowness.
 	sctx, cancel := context.WithTimeout(ctx, cfg.Pipeline.SwitchTimeout)
 	defer cancel()
 	current, lerr := s.DNS.Lookup(sctx, *srv, svc.DNS.Zone, svc.DNS.Name)

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"github.com/vcrcovery/vcrcovery/cost"
 	"github.com/vcrcovery/vcrcovery/receiver/api"
@@ -18,8 +19,13 @@ var ErrUnsupported = errors.New("not available from this source")
 // still renders.
 type Source interface {
 	Services(ctx context.Context) ([]api.ServiceStatus, error)
-	// Incidents returns all incidents, newest first.
+	// Incidents returns the incidents to show, newest first: the receiver
+	// gives a page of the newest and every open one, never its whole
+	// history.
 	Incidents(ctx context.Context) ([]api.Incident, error)
+	// Incident returns one incident, however old; ok is false when there
+	// is none.
+	Incident(ctx context.Context, id string) (inc api.Incident, ok bool, err error)
 	// Standby returns the standby VMs and their containers.
 	Standby(ctx context.Context) ([]StandbyVM, error)
 	// Cost returns the cost model, or nil when none is configured. incidents
@@ -60,7 +66,9 @@ type Container struct {
 type Funcs struct {
 	ServicesFunc  func(ctx context.Context) ([]api.ServiceStatus, error)
 	IncidentsFunc func(ctx context.Context) ([]api.Incident, error)
-	StandbyFunc   func(ctx context.Context) ([]StandbyVM, error)
+	// IncidentFunc reads one incident; nil looks for it among Incidents.
+	IncidentFunc func(ctx context.Context, id string) (api.Incident, bool, error)
+	StandbyFunc  func(ctx context.Context) ([]StandbyVM, error)
 	// MaintenanceFunc lists the maintenance windows.
 	MaintenanceFunc func(ctx context.Context) ([]api.Maintenance, error)
 	// CostConfig returns the current cost config, nil when none.
@@ -91,6 +99,23 @@ func (f Funcs) Incidents(ctx context.Context) ([]api.Incident, error) {
 		return nil, ErrUnsupported
 	}
 	return f.IncidentsFunc(ctx)
+}
+
+// Incident implements Source.
+func (f Funcs) Incident(ctx context.Context, id string) (api.Incident, bool, error) {
+	if f.IncidentFunc != nil {
+		return f.IncidentFunc(ctx, id)
+	}
+	incs, err := f.Incidents(ctx)
+	if err != nil {
+		return api.Incident{}, false, err
+	}
+	for _, inc := range incs {
+		if inc.ID == id {
+			return inc, true, nil
+		}
+	}
+	return api.Incident{}, false, nil
 }
 
 // Standby implements Source.
@@ -126,5 +151,13 @@ func (f Funcs) Cost(_ context.Context, incidents []api.Incident) (*cost.Report, 
 // serving the page outside the receiver (vcrctl ui, tests). Set StandbyFunc
 // and CostConfig on the result to show those sections too.
 func FromClient(c *api.Client) Funcs {
-	return Funcs{ServicesFunc: c.Services, IncidentsFunc: c.Incidents, MaintenanceFunc: c.Maintenance}
+	return Funcs{ServicesFunc: c.Services, IncidentsFunc: c.Incidents, MaintenanceFunc: c.Maintenance,
+		IncidentFunc: func(ctx context.Context, id string) (api.Incident, bool, error) {
+			inc, err := c.Incident(ctx, id)
+			var se *api.StatusError
+			if errors.As(err, &se) && se.Code == http.StatusNotFound {
+				return inc, false, nil
+			}
+			return inc, err == nil, err
+		}}
 }

@@ -129,6 +129,7 @@ type page struct {
 	APIBase  string
 	Services []serviceView
 	SvcErr   string
+	Events   []eventView // mass events: one block each, their incidents not listed again
 	Open     []incidentView
 	Recent   []incidentView
 	IncErr   string
@@ -239,14 +240,24 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 	incs = slices.Clone(incs)
 	sort.SliceStable(incs, func(i, j int) bool { return incs[i].OpenedAt.After(incs[j].OpenedAt) })
 	openBy := map[string]api.State{}
+	inEvent := map[string]bool{}
+	for _, e := range api.MassEvents(incs) {
+		p.Events = append(p.Events, newEventView(e, now))
+		inEvent[e.ID] = true
+	}
 	for i := range incs {
 		v := newIncidentView(&incs[i], now)
 		if v.Open {
-			p.Open = append(p.Open, v)
 			openBy[incs[i].Service] = incs[i].State
-		} else if len(p.Recent) < h.opts.RecentIncidents {
+		}
+		switch {
+		case inEvent[incs[i].Event]:
+			// shown in its mass event's block
+		case v.Open:
+			p.Open = append(p.Open, v)
+		case len(p.Recent) < h.opts.RecentIncidents:
 			p.Recent = append(p.Recent, v)
-		} else {
+		default:
 			p.AllClosed++
 		}
 	}
@@ -306,19 +317,17 @@ func (h *handler) incident(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	id := r.PathValue("id")
 	p := h.base("Incident " + id)
-	incs, err := h.src.Incidents(ctx)
+	inc, ok, err := h.src.Incident(ctx, id)
 	if err != nil {
 		p.IncErr = h.problem("incidents", err)
 		h.render(w, http.StatusBadGateway, "incident.html", p)
 		return
 	}
-	for i := range incs {
-		if incs[i].ID == id {
-			v := newIncidentView(&incs[i], h.opts.Now())
-			p.Incident = &v
-			h.render(w, http.StatusOK, "incident.html", p)
-			return
-		}
+	if ok {
+		v := newIncidentView(&inc, h.opts.Now())
+		p.Incident = &v
+		h.render(w, http.StatusOK, "incident.html", p)
+		return
 	}
 	p.NotFound = id
 	h.render(w, http.StatusNotFound, "incident.html", p)

@@ -123,13 +123,17 @@ func (s *System) receiverConfig() map[string]any {
 		}
 		services = append(services, service)
 	}
+	pipeline := map[string]any{"max_attempts": 3, "backoff": "200ms", "max_backoff": "1s",
+		"fence_timeout": "5s", "verify_timeout": "30s", "switch_timeout": "5s"}
+	if s.Opts.MaxConcurrentPrepares > 0 {
+		pipeline["max_concurrent_prepares"] = s.Opts.MaxConcurrentPrepares
+	}
 	return map[string]any{
 		"web": map[string]any{"auth": map[string]any{"bearer_token_file": s.receiverTokenFile(),
 			"basic_auth": map[string]any{"username": OperatorUser, "password_file": s.operatorPasswordFile()}}},
-		"journal": map[string]any{"path": filepath.Join(s.Dir, "journal.db")},
-		"plugins": map[string]any{"dir": s.PluginDir, "timeout": "1m"},
-		"pipeline": map[string]any{"max_attempts": 3, "backoff": "200ms", "max_backoff": "1s",
-			"fence_timeout": "5s", "verify_timeout": "30s", "switch_timeout": "5s"},
+		"journal":     map[string]any{"path": filepath.Join(s.Dir, "journal.db")},
+		"plugins":     map[string]any{"dir": s.PluginDir, "timeout": "1m"},
+		"pipeline":    pipeline,
 		"dns_servers": dnsServers,
 		"lxd_remotes": remotes,
 		"backup_dir":  s.BackupDir,

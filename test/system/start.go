@@ -57,9 +57,16 @@ func Start(t testenv.TB, opts Options) *System {
 func (s *System) startPrimaries(t testenv.TB) (map[string]string, []func(testenv.TB)) {
 	t.Helper()
 	records := map[string]string{}
+	prefix, base := s.Opts.PrimaryNet, s.Opts.PortBase
+	if prefix == "" {
+		prefix = "127.0.0."
+	}
+	if base == 0 {
+		base = 18080
+	}
 	var boots []func(testenv.TB)
 	for i, spec := range s.Opts.Services {
-		svc := &Service{ServiceSpec: spec, Port: 18080 + i, PrimaryAddr: fmt.Sprintf("127.0.0.%d", 10+i)}
+		svc := &Service{ServiceSpec: spec, Port: base + i, PrimaryAddr: fmt.Sprintf("%s%d", prefix, 10+i)}
 		if spec.Port != 0 {
 			svc.Port = spec.Port
 		}

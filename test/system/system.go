@@ -108,6 +108,15 @@ type Options struct {
 	AddressPool string
 	// Logf receives progress lines; nil logs through t.
 	Logf func(format string, args ...any)
+	// MaxConcurrentPrepares sets the receiver's
+	// pipeline.max_concurrent_prepares (0: its default).
+	MaxConcurrentPrepares int
+	// PrimaryNet and PortBase place service i's primary at
+	// PrimaryNet+(10+i):PortBase+i (defaults "127.0.0." and 18080); its
+	// container serves the same port on the standby. A run that must not
+	// meet other systems on the same machine picks its own.
+	PrimaryNet string
+	PortBase   int
 }
 
 // Service is a running protected service.
