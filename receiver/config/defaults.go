@@ -22,7 +22,7 @@ const (
 	DefaultHostTimeout      = 5 * time.Second
 	DefaultPruneInterval    = time.Hour
 	// DefaultMaxConcurrentPrepares is the per-standby bound on prepares
-	// running at once (docs/benchmarks.md, "Mass failover", measured it).
+	// running at once; `make bench-fleet` compares bounds (its -limits flag).
 	DefaultMaxConcurrentPrepares = 16
 	// DefaultMaxConcurrentUpdates keeps three replicas (48 UPDATEs) well
 	// under BIND's default update-quota of 100.
