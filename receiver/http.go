@@ -63,6 +63,7 @@ func (r *Receiver) routes(gatherer prometheus.Gatherer) http.Handler {
 	mux.Handle("POST /api/v1/maintenance", r.auth(http.HandlerFunc(r.handleStartMaintenance)))
 	mux.Handle("DELETE /api/v1/maintenance/{id}", r.auth(http.HandlerFunc(r.handleStopMaintenance)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	r.debugRoutes(mux)
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("Healthy.\n"))
 	})

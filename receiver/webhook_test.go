@@ -122,6 +122,20 @@ func TestWebhookAuth(t *testing.T) {
 		resp.Body.Close()
 	}
 
+	// So do Go's profiles: they show the receiver's memory.
+	prof, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/debug/pprof/cmdline", nil)
+	if resp, err := http.DefaultClient.Do(prof); err != nil || resp.StatusCode != 401 {
+		t.Errorf("unauthenticated profile: %v %v, want 401", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	prof.Header.Set("Authorization", "Bearer sesame")
+	if resp, err := http.DefaultClient.Do(prof); err != nil || resp.StatusCode != 200 {
+		t.Errorf("authenticated profile: %v %v, want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	// The status page sits behind the same auth; with basic auth configured
 	// the challenge offers Basic, so a browser prompts for it.
 	page := h.r.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "page") }))

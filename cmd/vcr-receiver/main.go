@@ -325,7 +325,7 @@ func withStatusPage(r *receiver.Receiver, reg *prometheus.Registry, j journal.Jo
 	mux := http.NewServeMux()
 	mux.Handle("/", page)
 	mux.Handle("GET /api/v1/capacity", r.Authenticate(preflight))
-	for _, p := range []string{"/api/", "/metrics", "/-/"} {
+	for _, p := range []string{"/api/", "/metrics", "/-/", "/debug/pprof/"} {
 		mux.Handle(p, apiHandler)
 	}
 	return mux
