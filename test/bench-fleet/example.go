@@ -18,8 +18,9 @@ import (
 
 // exampleRun takes one host with n services down, with replicas receivers
 // (1: bbolt; 3: etcd, each getting the delivery as Alertmanager sends it to
-// all of them).
-func exampleRun(parent *testenv.Runner, n, replicas int) result {
+// all of them). Given a profileDir, it records the first receiver's CPU
+// profile during the run there.
+func exampleRun(parent *testenv.Runner, n, replicas int, profileDir string) result {
 	r := testenv.NewRunner(parent.TempDir(), parent.Logf)
 	defer r.Close()
 	res := result{n: n, series: "example strategy, 1 receiver (bbolt)"}
@@ -32,6 +33,10 @@ func exampleRun(parent *testenv.Runner, n, replicas int) result {
 	var pids []int
 	for _, rc := range f.Receivers {
 		pids = append(pids, rc.Proc.PID)
+	}
+	var prof *profiler
+	if profileDir != "" {
+		prof = startProfile(f, profileWindow)
 	}
 	cpu0 := totalCPU(pids)
 	t0 := time.Now()
@@ -77,6 +82,10 @@ func exampleRun(parent *testenv.Runner, n, replicas int) result {
 	progress("%s, %d services: first %s, last %s, CPU %s, peak RSS %d MiB", res.series, n,
 		res.first.Round(time.Millisecond), res.last.Round(time.Millisecond), res.cpu, res.rss>>20)
 	r.Logf("%s, %d services, phases:%s", res.series, n, phaseSummary(incs))
+	if prof != nil {
+		res.profile = prof.summary(r, profileDir, fmt.Sprintf("receiver-%d-%d", replicas, n))
+		progress("%s", res.profile)
+	}
 	if b, err := os.ReadFile(f.Named.Proc.Log); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			if strings.Contains(l, "quota") || strings.Contains(l, "drop") {

@@ -13,6 +13,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,6 +25,7 @@ func main() {
 	warm := flag.String("warm", "10,50,200", "service counts for warm LXD containers (one receiver); empty: none")
 	cold := flag.String("cold", "10,50", "service counts for cold LXD containers (one receiver); empty: none")
 	ha := flag.Bool("ha", true, "also run the example strategy with three receivers on etcd")
+	profile := flag.Bool("profile", true, "record the receiver's CPU profile during the largest example-strategy run of each series")
 	runs := flag.Int("runs", 3, "runs per example-strategy point (the median is reported)")
 	limits := flag.String("limits", "0", "pipeline.max_concurrent_prepares for the LXD runs, one run per value (0: the receiver's default)")
 	svg := flag.String("svg", "docs/fleet-failover.svg", "where to write the curve (relative to the module root)")
@@ -40,14 +42,15 @@ func main() {
 	r := testenv.NewRunner(dir, detail.Printf)
 	defer r.Close()
 	fmt.Fprintf(os.Stderr, "bench-fleet: details in %s\n", logFile.Name())
-	plan := plan{example: counts(*example), warm: counts(*warm), cold: counts(*cold), limits: counts(*limits), ha: *ha, runs: *runs}
-	var results []result
-	if err := r.Run(func() { results = bench(r, plan) }); err != nil {
+	plan := plan{example: counts(*example), warm: counts(*warm), cold: counts(*cold), limits: counts(*limits), ha: *ha, runs: *runs, profile: *profile, dir: dir}
+	var results, profiles []result
+	if err := r.Run(func() { results, profiles = bench(r, plan) }); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-fleet failed:", err)
 		r.Close()
 		os.Exit(1)
 	}
 	report(os.Stdout, results)
+	reportProfiles(os.Stdout, profiles)
 	if *svg != "" {
 		path := *svg
 		if !filepath.IsAbs(path) {
@@ -62,8 +65,9 @@ func main() {
 
 type plan struct {
 	example, warm, cold, limits []int
-	ha                          bool
+	ha, profile                 bool
 	runs                        int
+	dir                         string // kept after the run: the log and the profiles
 }
 
 func counts(s string) []int {
@@ -85,14 +89,20 @@ func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench-fleet: "+format+"\n", args...)
 }
 
-func bench(r *testenv.Runner, p plan) []result {
-	var out []result
-	for _, n := range p.example {
-		out = append(out, median(repeat(p.runs, func() result { return exampleRun(r, n, 1) })))
-	}
+// bench runs the plan; profiled runs come back apart from the timed ones.
+func bench(r *testenv.Runner, p plan) (out, profiles []result) {
+	replicas := []int{1}
 	if p.ha {
+		replicas = append(replicas, 3)
+	}
+	for _, k := range replicas {
 		for _, n := range p.example {
-			out = append(out, median(repeat(p.runs, func() result { return exampleRun(r, n, 3) })))
+			out = append(out, median(repeat(p.runs, func() result { return exampleRun(r, n, k, "") })))
+		}
+		// The profiled run is one more, apart from the timed ones: the
+		// profiler's own cost stays out of the figures.
+		if p.profile && len(p.example) > 0 {
+			profiles = append(profiles, exampleRun(r, slices.Max(p.example), k, p.dir))
 		}
 	}
 	for _, limit := range p.limits {
@@ -103,7 +113,7 @@ func bench(r *testenv.Runner, p plan) []result {
 			out = append(out, lxdRun(r, n, "cold", limit))
 		}
 	}
-	return out
+	return out, profiles
 }
 
 func repeat(n int, f func() result) []result {

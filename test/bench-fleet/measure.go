@@ -32,6 +32,7 @@ type result struct {
 	journal               int64         // bytes of the journal
 	failed                int           // incidents that did not resolve
 	notOnce               int           // services not prepared and switched exactly once
+	profile               string        // the receiver's CPU profile, summarised (empty: none)
 }
 
 // switchTimes computes first, last and the detect→switch percentiles of

@@ -33,3 +33,12 @@ func size(b int64) string {
 	}
 	return fmt.Sprintf("%d KiB", b>>10)
 }
+
+// reportProfiles prints each profiled run's figures and where its
+// receiver spent its CPU.
+func reportProfiles(w io.Writer, rs []result) {
+	for _, r := range rs {
+		fmt.Fprintf(w, "\n### Profile: %s, %d services (alert→last switch %s, receiver CPU %s)\n\n```\n%s\n```\n",
+			r.series, r.n, ms(r.last), ms(r.cpu), r.profile)
+	}
+}

@@ -284,6 +284,28 @@ func (f *Fleet) WaitEnded(t testenv.TB, i, n int, since time.Time, timeout time.
 			t.Fatalf("system: %d of %d incidents ended after %s (%d running, last error %v)\nreceiver log:\n%s",
 				len(ended), n, timeout, running, err, f.Receivers[i].Proc.Tail(30))
 		}
-		time.Sleep(50 * time.Millisecond)
+		// Each poll reads every incident from the journal: with hundreds
+		// of them, polling fast would cost the receiver more CPU than the
+		// recoveries it is measuring. The times measured come from the
+		// incidents, not from when the poll saw them.
+		time.Sleep(min(time.Second, max(50*time.Millisecond, time.Duration(n)*time.Millisecond)))
 	}
+}
+
+// CPUProfile records receiver i's CPU profile for the given time, from its
+// /debug/pprof/profile, and returns it in pprof's format.
+func (f *Fleet) CPUProfile(i int, d time.Duration) ([]byte, error) {
+	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", f.Receivers[i].URL, int(d.Seconds()))
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+fleetToken)
+	resp, err := (&http.Client{Timeout: d + 30*time.Second}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s: %s", url, resp.Status, b)
+	}
+	return b, err
 }
