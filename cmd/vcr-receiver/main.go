@@ -213,7 +213,10 @@ func run(f flags, log *slog.Logger) error {
 		return err
 	}
 
-	preflight := capacity.New(capacity.Options{Config: r.Config, Incidents: j.Incidents, Logger: log.With("component", "capacity")})
+	// The estimate drains each standby as the pipeline does: at most
+	// pipeline.max_concurrent_prepares at once.
+	preflight := capacity.New(capacity.Options{Config: r.Config, Incidents: j.Incidents, Logger: log.With("component", "capacity"),
+		Concurrency: func(string) int { return r.Config().Pipeline.MaxConcurrentPrepares }})
 	reg.MustRegister(capacity.NewCollector(preflight))
 
 	srv := &http.Server{Handler: withStatusPage(r, reg, j, preflight, log), ReadHeaderTimeout: 10 * time.Second}

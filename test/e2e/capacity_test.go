@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/receiver/api"
+	"github.com/vcrcovery/vcrcovery/receiver/config"
 	"github.com/vcrcovery/vcrcovery/test/system"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
@@ -42,6 +43,12 @@ func TestSharedStandby(t *testing.T) {
 		for scope, want := range map[string]bool{"host/hv-a": true, "host/hv-b": true, "cloud/lab": false} {
 			if s := scopeOf(t, c, scope); s.Fits != want || (!want && s.ShortfallMemoryBytes <= 0) {
 				t.Errorf("%s: fits %v, short %d bytes; want fits %v", scope, s.Fits, s.ShortfallMemoryBytes, want)
+			}
+		}
+		// The estimate drains each remote as the pipeline would.
+		for _, r := range c.Remotes {
+			if r.Concurrency != config.DefaultMaxConcurrentPrepares {
+				t.Errorf("remote %s: estimated with %d prepares at once, want the pipeline's %d", r.Name, r.Concurrency, config.DefaultMaxConcurrentPrepares)
 			}
 		}
 	})
