@@ -65,7 +65,7 @@ bench-e2e: deps build
 bench-paper: deps build
 	$(GO) run ./test/bench-paper
 
-# Mass failover: one host down with 10 to 200 services; writes docs/fleet-failover.svg.
+# Mass failover: one host down with 10 to 1,000 services; writes docs/fleet-failover.svg.
 bench-fleet: deps build
 	$(GO) run ./test/bench-fleet
 

@@ -54,7 +54,8 @@ API: GET /api/v1/incidents[/{id}], GET /api/v1/services, GET /api/v1/capacity,
 GET /api/v1/services/{name}/plan, POST /api/v1/services/{name}/failover
 (fences; ?force=true), /drill, /failback, POST /api/v1/incidents/{id}/acknowledge,
 POST /api/v1/incidents/{id}/cancel,
-/metrics, /-/healthy, /-/ready.
+/metrics, /-/healthy, /-/ready; Go's profiles under /debug/pprof/
+(with the API's credentials).
 
 Signals: SIGHUP reloads the config (an invalid one is logged and ignored);
 SIGTERM and SIGINT shut down gracefully.

@@ -21,7 +21,7 @@ import (
 )
 
 func main() {
-	example := flag.String("example", "10,50,200", "service counts for the example strategy (one receiver, then three on etcd)")
+	example := flag.String("example", "10,50,200,1000", "service counts for the example strategy (one receiver, then three on etcd)")
 	warm := flag.String("warm", "10,50,200", "service counts for warm LXD containers (one receiver); empty: none")
 	cold := flag.String("cold", "10,50", "service counts for cold LXD containers (one receiver); empty: none")
 	ha := flag.Bool("ha", true, "also run the example strategy with three receivers on etcd")
