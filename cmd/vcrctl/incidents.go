@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/vcrcovery/vcrcovery/receiver/api"
 )
 
 func (a *app) statusCmd() *cobra.Command {
@@ -46,22 +49,12 @@ func (a *app) incidentsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			incs, err := c.Incidents(cmd.Context())
+			keep := func(inc api.Incident) bool {
+				return (!open || inc.State.Holds()) && (service == "" || inc.Service == service)
+			}
+			out, err := listIncidents(cmd.Context(), c, limit, keep)
 			if err != nil {
 				return err
-			}
-			out := incs[:0:0]
-			for _, inc := range incs {
-				if open && !inc.State.Holds() {
-					continue
-				}
-				if service != "" && inc.Service != service {
-					continue
-				}
-				out = append(out, inc)
-			}
-			if limit > 0 && len(out) > limit {
-				out = out[:limit]
 			}
 			if a.output == "json" {
 				return writeJSON(a.stdout, out)
@@ -109,5 +102,41 @@ func exactArgs(n int, hint string) cobra.PositionalArgs {
 			return usageError{fmt.Errorf("want %d argument(s), got %d: %s", n, len(args), hint)}
 		}
 		return nil
+	}
+}
+
+// listIncidents returns up to limit incidents that keep accepts, newest
+// first (limit 0: all). With a limit it reads the receiver's pages until it
+// has enough, so after a mass event `vcrctl incidents --limit 20` does not
+// make the receiver read and send its whole history.
+func listIncidents(ctx context.Context, c *api.Client, limit int, keep func(api.Incident) bool) ([]api.Incident, error) {
+	out := []api.Incident{} // JSON output says [] for none
+	if limit == 0 {
+		incs, err := c.Incidents(ctx)
+		for _, inc := range incs {
+			if keep(inc) {
+				out = append(out, inc)
+			}
+		}
+		return out, err
+	}
+	cursor := ""
+	for {
+		page, next, err := c.IncidentsPage(ctx, max(limit, 100), cursor)
+		if err != nil {
+			return nil, err
+		}
+		for _, inc := range page {
+			if keep(inc) {
+				out = append(out, inc)
+				if len(out) == limit {
+					return out, nil
+				}
+			}
+		}
+		if next == "" {
+			return out, nil
+		}
+		cursor = next
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -54,6 +55,8 @@ type fakeReceiver struct {
 	incidents []api.Incident
 	services  []api.ServiceStatus
 	actions   []string
+	// lists are the queries of GET /api/v1/incidents, in order.
+	lists []string
 }
 
 func newFakeReceiver(t *testing.T) (*fakeReceiver, *httptest.Server) {
@@ -63,7 +66,23 @@ func newFakeReceiver(t *testing.T) (*fakeReceiver, *httptest.Server) {
 	testfixture.ReadJSON(t, "testdata/services.json", &f.services)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/services", func(w http.ResponseWriter, _ *http.Request) { reply(w, 200, f.services) })
-	mux.HandleFunc("GET /api/v1/incidents", func(w http.ResponseWriter, _ *http.Request) { reply(w, 200, f.incidents) })
+	mux.HandleFunc("GET /api/v1/incidents", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.lists = append(f.lists, r.URL.RawQuery)
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		if limit == 0 {
+			reply(w, 200, f.incidents)
+			return
+		}
+		// As the receiver pages: the cursor is where the next page starts.
+		from, _ := strconv.Atoi(r.URL.Query().Get("cursor"))
+		to := min(from+limit, len(f.incidents))
+		if to < len(f.incidents) {
+			w.Header().Set(api.NextCursorHeader, strconv.Itoa(to))
+		}
+		reply(w, 200, f.incidents[from:to])
+	})
 	var capacity api.Capacity
 	testfixture.ReadJSON(t, "testdata/capacity.json", &capacity)
 	mux.HandleFunc("GET /api/v1/capacity", func(w http.ResponseWriter, _ *http.Request) { reply(w, 200, capacity) })
@@ -500,5 +519,41 @@ func TestCapacityCheck(t *testing.T) {
 	out, errOut, code := vcrctl(t, "--receiver.url", srv.URL, "capacity", "--check")
 	if code != 1 || !strings.Contains(errOut, "would not hold") || !strings.Contains(out, "cloud  dc1") {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, errOut, out)
+	}
+}
+
+// TestIncidentsLimitReadsPages: with --limit, vcrctl reads the receiver's
+// pages until it has enough, not the whole history a mass event left.
+func TestIncidentsLimitReadsPages(t *testing.T) {
+	f, srv := newFakeReceiver(t)
+	t.Setenv("VCR_TOKEN", testToken)
+	f.incidents = nil
+	for i := range 250 {
+		f.incidents = append(f.incidents, api.Incident{ID: fmt.Sprintf("i%03d", i), Service: fmt.Sprintf("s%03d", i), State: api.StateResolved})
+	}
+	list := func(args ...string) []api.Incident {
+		t.Helper()
+		f.lists = nil
+		out, errOut, code := vcrctl(t, append([]string{"--receiver.url", srv.URL, "incidents", "-o", "json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		var incs []api.Incident
+		if err := json.Unmarshal([]byte(out), &incs); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return incs
+	}
+	if got := list("--limit", "2"); len(got) != 2 || got[0].ID != "i000" || got[1].ID != "i001" || len(f.lists) != 1 || f.lists[0] != "limit=100" {
+		t.Errorf("--limit 2: %d incidents after requests %q, want i000 and i001 from one page of 100", len(got), f.lists)
+	}
+	if got := list("--service", "s180", "--limit", "1"); len(got) != 1 || got[0].ID != "i180" || len(f.lists) != 2 {
+		t.Errorf("--service s180 --limit 1: %+v after requests %q, want i180 from the second page", got, f.lists)
+	}
+	if got := list("--service", "nope", "--limit", "5"); len(got) != 0 || len(f.lists) != 3 {
+		t.Errorf("--service nope: %d incidents after requests %q, want none after the last of three pages", len(got), f.lists)
+	}
+	if got := list(); len(got) != 250 || len(f.lists) != 1 || f.lists[0] != "" {
+		t.Errorf("no limit: %d incidents after requests %q, want all 250 from one unpaged list", len(got), f.lists)
 	}
 }
