@@ -77,6 +77,9 @@ type flags struct {
 	// allowUnauthenticated lets the receiver listen beyond loopback with no
 	// auth configured, for a site whose proxy in front authenticates.
 	allowUnauthenticated bool
+	// capacityMaxAge is how long the pre-flight answer is reused: each new
+	// one reads every standby's resources and instances.
+	capacityMaxAge time.Duration
 }
 
 func parseFlags(args []string) (flags, error) {
@@ -88,6 +91,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.logLevel, "log.level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log.format", "logfmt", "log `format`: logfmt or json")
 	fs.BoolVar(&f.checkConfig, "check-config", false, "validate the config (and each service's plugin settings when the plugin is installed), then exit")
+	fs.DurationVar(&f.capacityMaxAge, "capacity.max-age", capacity.DefaultMaxAge, "how long the pre-flight capacity answer (GET /api/v1/capacity, vcr_capacity_* metrics) is reused before the standbys are read again")
 	fs.BoolVar(&f.allowUnauthenticated, "web.allow-unauthenticated", false, "start even when listening beyond loopback with no auth configured (something in front must authenticate)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
@@ -95,6 +99,9 @@ func parseFlags(args []string) (flags, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		return f, err
+	}
+	if f.capacityMaxAge <= 0 {
+		return f, fmt.Errorf("--capacity.max-age %s: give a positive duration such as 10s", f.capacityMaxAge)
 	}
 	if fs.NArg() > 0 {
 		return f, fmt.Errorf("unexpected arguments %q: vcr-receiver takes flags only (see --help)", fs.Args())
@@ -217,7 +224,7 @@ func run(f flags, log *slog.Logger) error {
 	// The estimate drains each standby as the pipeline does: at most
 	// pipeline.max_concurrent_prepares at once.
 	preflight := capacity.New(capacity.Options{Config: r.Config, Incidents: j.Incidents, Logger: log.With("component", "capacity"),
-		Concurrency: func(string) int { return r.Config().Pipeline.MaxConcurrentPrepares }})
+		Concurrency: func(string) int { return r.Config().Pipeline.MaxConcurrentPrepares }, MaxAge: f.capacityMaxAge})
 	reg.MustRegister(capacity.NewCollector(preflight))
 
 	srv := &http.Server{Handler: withStatusPage(r, reg, j, preflight, log), ReadHeaderTimeout: 10 * time.Second}

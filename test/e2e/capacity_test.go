@@ -108,8 +108,8 @@ func TestSharedStandby(t *testing.T) {
 
 func capacity(t *testing.T, sys *system.System) api.Capacity {
 	t.Helper()
-	// The view caches its answer for a few seconds; wait out an old one.
-	time.Sleep(11 * time.Second)
+	// The view reuses its answer for a while; wait out an old one.
+	time.Sleep(system.CapacityMaxAge + 100*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := sys.Client.Capacity(ctx)

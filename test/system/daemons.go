@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/vcrcovery/vcrcovery/receiver/api"
 	"github.com/vcrcovery/vcrcovery/test/testenv"
@@ -30,10 +31,15 @@ func (s *System) startReceiver(t testenv.TB) {
 	s.writeReceiverConfig(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	s.ReceiverURL = "http://" + addr
-	s.ReceiverArgs = []string{"--config.file", s.ConfigFile, "--web.listen-address", addr, "--log.level", "debug"}
+	s.ReceiverArgs = []string{"--config.file", s.ConfigFile, "--web.listen-address", addr, "--log.level", "debug",
+		"--capacity.max-age", CapacityMaxAge.String()}
 	s.Client = api.New(s.ReceiverURL, s.ReceiverToken)
 	s.StartReceiverProcess(t)
 }
+
+// CapacityMaxAge is how long the system's receiver reuses a pre-flight
+// capacity answer: short, so a test sees a change after waiting this long.
+const CapacityMaxAge = time.Second
 
 // StartReceiverProcess (re)starts vcr-receiver with the same config and journal.
 func (s *System) StartReceiverProcess(t testenv.TB) {
