@@ -109,9 +109,11 @@ func expected(v kingpin.Value) string {
 // GoFlagSpellings rewrites what Go's flag package accepted and kingpin does
 // not, for every long flag of app: one dash (-name, -name=value), since the
 // daemons' flags have always taken one dash or two and kingpin reads one as
-// short flags; and a boolean flag given a value (--name=true, -name=false),
-// which becomes --name or --no-name. Everything after a bare "--" is left
-// alone.
+// short flags; a boolean flag given a value (--name=true, -name=false),
+// which becomes --name or --no-name; and a value that starts with a dash
+// (--name -5s), which kingpin takes for a flag: a flag that takes a value
+// takes the next argument, whatever it is. Everything after a bare "--" is
+// left alone.
 func GoFlagSpellings(app *kingpin.Application, args []string) []string {
 	long := map[string]bool{}
 	boolean := map[string]bool{}
@@ -123,7 +125,8 @@ func GoFlagSpellings(app *kingpin.Application, args []string) []string {
 		}
 	}
 	out := make([]string, 0, len(args))
-	for i, a := range args {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
 		if a == "--" {
 			return append(out, args[i:]...)
 		}
@@ -133,12 +136,19 @@ func GoFlagSpellings(app *kingpin.Application, args []string) []string {
 				a = "-" + a
 			}
 		}
-		if name, value, ok := strings.Cut(strings.TrimPrefix(a, "--"), "="); ok && strings.HasPrefix(a, "--") && boolean[name] {
-			if on, err := strconv.ParseBool(value); err == nil {
-				a = "--" + name
-				if !on {
-					a = "--no-" + name
+		if name, ok := strings.CutPrefix(a, "--"); ok {
+			name, value, hasValue := strings.Cut(name, "=")
+			switch {
+			case boolean[name] && hasValue:
+				if on, err := strconv.ParseBool(value); err == nil {
+					a = "--" + name
+					if !on {
+						a = "--no-" + name
+					}
 				}
+			case long[name] && !boolean[name] && !hasValue && i+1 < len(args):
+				i++
+				a += "=" + args[i]
 			}
 		}
 		out = append(out, a)

@@ -53,6 +53,8 @@ func TestSpellings(t *testing.T) {
 		{[]string{"-check-config=1"}, "/etc/vcr/test.yml", true},
 		{[]string{"--check-config=false"}, "/etc/vcr/test.yml", false},
 		{[]string{"--no-check-config"}, "/etc/vcr/test.yml", false},
+		{[]string{"--config.file", "-a.yml", "-check-config"}, "-a.yml", true},
+		{[]string{"-config.file", "--", "--check-config"}, "--", true},
 	} {
 		app, p := testApp(io.Discard)
 		if err := Parse(app, tc.args); err != nil {
@@ -135,11 +137,23 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 }
 
+// A flag that takes a value takes the next argument, as with Go's flag
+// package, even one that starts with a dash.
+func TestValueStartingWithADash(t *testing.T) {
+	app, p := testApp(io.Discard)
+	if err := Parse(app, []string{"--max-age", "-5s", "-count", "-2"}); err != nil {
+		t.Fatal(err)
+	}
+	if p.age != -5*time.Second || p.n != -2 {
+		t.Errorf("max-age %s count %d, want -5s -2", p.age, p.n)
+	}
+}
+
 // Bare "--" ends the flags: what follows is not rewritten.
 func TestDoubleDashEndsFlags(t *testing.T) {
 	app, _ := testApp(io.Discard)
 	got := GoFlagSpellings(app, []string{"-config.file", "a", "--", "-config.file", "--check-config=true"})
-	if want := []string{"--config.file", "a", "--", "-config.file", "--check-config=true"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"--config.file=a", "--", "-config.file", "--check-config=true"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
