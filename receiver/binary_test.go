@@ -255,14 +255,21 @@ services:
 	bin := testenv.Binary(t, "vcr-receiver")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "--config.file", cfg, "--web.listen-address", fmt.Sprintf("0.0.0.0:%d", testenv.FreePort(t))).CombinedOutput()
+	// Every listen address counts: one on loopback does not cover another
+	// reachable from other hosts.
+	out, err := exec.CommandContext(ctx, bin, "--config.file", cfg, "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
+		"--web.listen-address", fmt.Sprintf("0.0.0.0:%d", testenv.FreePort(t))).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "--web.allow-unauthenticated") {
 		t.Fatalf("open listener without auth: %v\n%s\nwant exit 1 naming --web.allow-unauthenticated", err, out)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	second := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	testenv.StartDaemon(t, testenv.DaemonSpec{
-		Name: "vcr-receiver", Path: bin, Args: []string{"--config.file", cfg, "--web.listen-address", addr}, Dir: dir,
+		Name: "vcr-receiver", Path: bin, Args: []string{"--config.file", cfg, "--web.listen-address", addr, "-web.listen-address=" + second}, Dir: dir,
 		Log:   filepath.Join(dir, "vcr-receiver.log"),
 		Ready: func() error { return testenv.HTTPOK("http://" + addr + "/-/ready") },
 	})
+	if err := testenv.HTTPOK("http://" + second + "/-/ready"); err != nil {
+		t.Errorf("second --web.listen-address: %v", err)
+	}
 }

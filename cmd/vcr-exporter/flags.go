@@ -9,18 +9,13 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	promversion "github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
-	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/vcrcovery/vcrcovery/exporter/collector"
 	"github.com/vcrcovery/vcrcovery/exporter/fastpath"
+	"github.com/vcrcovery/vcrcovery/internal/daemonflag"
 	"github.com/vcrcovery/vcrcovery/internal/virt"
 )
-
-// errExit ends the program with status 0 after --help or --version printed
-// what was asked.
-var errExit = errors.New("exit")
 
 // listValue is a repeatable string flag in which commas also separate
 // values, so that --alertmanager.url=a,b and two --alertmanager.url flags
@@ -62,27 +57,22 @@ type config struct {
 	lxdCPUs                          float64
 }
 
-// listen is the first --web.listen-address, for the start-up log line.
-func (c *config) listen() string {
-	if c.web == nil || c.web.WebListenAddresses == nil || len(*c.web.WebListenAddresses) == 0 {
-		return ""
-	}
-	return strings.Join(*c.web.WebListenAddresses, ",")
-}
+// listen is --web.listen-address for the start-up log line.
+func (c *config) listen() string { return daemonflag.ListenAddresses(c.web) }
 
-// newApp declares every flag in the style of the Prometheus exporters:
-// kingpin, with exporter-toolkit's --web.listen-address (repeatable),
-// --web.systemd-socket and --web.config.file.
+// newApp declares every flag; daemonflag.New adds those all the daemons
+// share.
 func newApp(c *config, out io.Writer) *kingpin.Application {
 	hostname, _ := os.Hostname()
-	app := kingpin.New("vcr-exporter", "Exports libvirt domain metrics for Prometheus (one ConnectGetAllDomainStats call per scrape), "+
-		"counts lifecycle events, and pushes VCRDomainShutoff/VCRDomainCrashed to Alertmanager the moment a domain fails. "+
-		"Flags take one or two dashes. See exporter/README.md.")
-	app.UsageWriter(out).ErrorWriter(out)
-	app.Version(promversion.Print("vcr-exporter"))
-	app.HelpFlag.Short('h')
-
-	c.web = kingpinflag.AddFlags(app, ":9477")
+	app, webFlags := daemonflag.New(daemonflag.Daemon{
+		Name: "vcr-exporter",
+		Help: "Exports libvirt domain metrics for Prometheus (one ConnectGetAllDomainStats call per scrape), " +
+			"counts lifecycle events, and pushes VCRDomainShutoff/VCRDomainCrashed to Alertmanager the moment a domain fails. " +
+			"Flags take one or two dashes. See exporter/README.md.",
+		Version:       version,
+		ListenAddress: ":9477",
+	}, out)
+	c.web = webFlags
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&c.telemetryPath)
 
 	app.Flag("libvirt.uri", "libvirt driver URI to open through the daemon, e.g. qemu:///system or test:///default.").
@@ -153,18 +143,11 @@ func newApp(c *config, out io.Writer) *kingpin.Application {
 }
 
 // parseFlags parses args (without the program name). --help and --version
-// print to out and return errExit.
+// print to out and return daemonflag.ErrExit.
 func parseFlags(args []string, out io.Writer) (*config, error) {
 	c := &config{}
-	app := newApp(c, out)
-	exit := false
-	app.Terminate(func(int) { exit = true })
-	_, err := app.Parse(singleDashLongFlags(app, args))
-	if exit {
-		return nil, errExit
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w (see --help)", err)
+	if err := daemonflag.Parse(newApp(c, out), args); err != nil {
+		return nil, err
 	}
 	if c.host == "" {
 		return nil, errors.New("--host is empty and the hostname is unknown; set --host")
@@ -173,32 +156,4 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--web.telemetry-path %q must start with /", c.telemetryPath)
 	}
 	return c, nil
-}
-
-// singleDashLongFlags rewrites -name and -name=value to --name... for every
-// long flag of app, since the exporter's flags have always taken one or two
-// dashes and kingpin reads a single dash as short flags. Everything after a
-// bare "--" is left alone.
-func singleDashLongFlags(app *kingpin.Application, args []string) []string {
-	long := map[string]bool{}
-	for _, f := range app.Model().Flags {
-		long[f.Name] = true
-		if f.IsBoolFlag() {
-			long["no-"+f.Name] = true
-		}
-	}
-	out := make([]string, 0, len(args))
-	for i, a := range args {
-		if a == "--" {
-			return append(out, args[i:]...)
-		}
-		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
-			name, _, _ := strings.Cut(a[1:], "=")
-			if long[name] {
-				a = "-" + a
-			}
-		}
-		out = append(out, a)
-	}
-	return out
 }

@@ -13,12 +13,12 @@ import (
 	"syscall"
 	"time"
 
-	promversion "github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/vcrcovery/vcrcovery/exporter"
 	"github.com/vcrcovery/vcrcovery/exporter/collector"
 	"github.com/vcrcovery/vcrcovery/exporter/lifecycle"
+	"github.com/vcrcovery/vcrcovery/internal/daemonflag"
 	"github.com/vcrcovery/vcrcovery/internal/logging"
 	"github.com/vcrcovery/vcrcovery/lxd"
 )
@@ -37,7 +37,7 @@ func offIfZero(d time.Duration) time.Duration {
 
 func main() {
 	if err := run(); err != nil {
-		if errors.Is(err, errExit) {
+		if errors.Is(err, daemonflag.ErrExit) {
 			os.Exit(0)
 		}
 		fmt.Fprintln(os.Stderr, "vcr-exporter:", err)
@@ -46,9 +46,6 @@ func main() {
 }
 
 func run() error {
-	if promversion.Version == "" {
-		promversion.Version = version
-	}
 	c, err := parseFlags(os.Args[1:], os.Stderr)
 	if err != nil {
 		return err
@@ -57,10 +54,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if cfg := *c.web.WebConfigFile; cfg != "" {
-		if err := web.Validate(cfg); err != nil {
-			return fmt.Errorf("--web.config.file %s: %w", cfg, err)
-		}
+	if err := daemonflag.CheckWebConfig(c.web); err != nil {
+		return err
 	}
 	opts := exporter.Options{
 		Dial:           lifecycle.LibvirtDialer(c.socket, c.uri, c.dialTimeout),

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vcrcovery/vcrcovery/internal/daemonflag"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -95,7 +97,7 @@ func TestWebFlags(t *testing.T) {
 // --help explains every flag; --version prints the build; both exit 0.
 func TestHelpAndVersion(t *testing.T) {
 	var out bytes.Buffer
-	if _, err := parseFlags([]string{"--help"}, &out); !errors.Is(err, errExit) {
+	if _, err := parseFlags([]string{"--help"}, &out); !errors.Is(err, daemonflag.ErrExit) {
 		t.Fatalf("--help: %v", err)
 	}
 	app := newApp(&config{}, io.Discard)
@@ -107,7 +109,7 @@ func TestHelpAndVersion(t *testing.T) {
 			t.Errorf("--help does not explain --%s", f.Name)
 		}
 	}
-	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, errExit) {
+	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, daemonflag.ErrExit) {
 		t.Errorf("-h: %v", err)
 	}
 }

@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -24,6 +23,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/vcrcovery/vcrcovery/cost"
+	"github.com/vcrcovery/vcrcovery/internal/daemonflag"
 	"github.com/vcrcovery/vcrcovery/internal/logging"
 	"github.com/vcrcovery/vcrcovery/plugins/manager"
 	"github.com/vcrcovery/vcrcovery/plugins/sdk"
@@ -39,79 +39,9 @@ import (
 
 var _ pipeline.Strategies = (*manager.Manager)(nil)
 
-const usage = `vcr-receiver: VCRcovery's Alertmanager webhook receiver and recovery pipeline.
-
-It accepts Alertmanager notifications at POST /api/v1/alerts, journals every
-alert durably before answering, keeps at most one open incident per service,
-and recovers the service: fence the failed primary through libvirt, let the
-service's strategy plugin bring it up elsewhere, verify the endpoint, switch
-DNS with one TSIG-signed UPDATE, and finalize. A recovery that cannot
-complete, or that an operator cancels before its DNS switch, is undone by
-the strategy's Abort. A restarted receiver resumes open incidents without
-repeating a DNS switch.
-
-API: GET /api/v1/incidents[/{id}], GET /api/v1/services, GET /api/v1/capacity,
-GET /api/v1/services/{name}/plan, POST /api/v1/services/{name}/failover
-(fences; ?force=true), /drill, /failback, POST /api/v1/incidents/{id}/acknowledge,
-POST /api/v1/incidents/{id}/cancel,
-/metrics, /-/healthy, /-/ready; Go's profiles under /debug/pprof/
-(with the API's credentials).
-
-Signals: SIGHUP reloads the config (an invalid one is logged and ignored);
-SIGTERM and SIGINT shut down gracefully.
-
-Usage:
-  vcr-receiver --config.file receiver.yml [flags]
-  vcr-receiver --config.file receiver.yml --check-config
-
-Flags:
-`
-
-type flags struct {
-	configFile    string
-	listenAddress string
-	webConfigFile string
-	logLevel      string
-	logFormat     string
-	checkConfig   bool
-	// allowUnauthenticated lets the receiver listen beyond loopback with no
-	// auth configured, for a site whose proxy in front authenticates.
-	allowUnauthenticated bool
-	// capacityMaxAge is how long the pre-flight answer is reused: each new
-	// one reads every standby's resources and instances.
-	capacityMaxAge time.Duration
-}
-
-func parseFlags(args []string) (flags, error) {
-	var f flags
-	fs := flag.NewFlagSet("vcr-receiver", flag.ContinueOnError)
-	fs.StringVar(&f.configFile, "config.file", "/etc/vcr/receiver.yml", "receiver configuration `file` (YAML)")
-	fs.StringVar(&f.listenAddress, "web.listen-address", ":9478", "`address` to serve the webhook, API and metrics on")
-	fs.StringVar(&f.webConfigFile, "web.config.file", "", "exporter-toolkit web config `file` for TLS and mTLS (empty: plain HTTP)")
-	fs.StringVar(&f.logLevel, "log.level", "info", "log `level`: debug, info, warn or error")
-	fs.StringVar(&f.logFormat, "log.format", "logfmt", "log `format`: logfmt or json")
-	fs.BoolVar(&f.checkConfig, "check-config", false, "validate the config (and each service's plugin settings when the plugin is installed), then exit")
-	fs.DurationVar(&f.capacityMaxAge, "capacity.max-age", capacity.DefaultMaxAge, "how long the pre-flight capacity answer (GET /api/v1/capacity, vcr_capacity_* metrics) is reused before the standbys are read again")
-	fs.BoolVar(&f.allowUnauthenticated, "web.allow-unauthenticated", false, "start even when listening beyond loopback with no auth configured (something in front must authenticate)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return f, err
-	}
-	if f.capacityMaxAge <= 0 {
-		return f, fmt.Errorf("--capacity.max-age %s: give a positive duration such as 10s", f.capacityMaxAge)
-	}
-	if fs.NArg() > 0 {
-		return f, fmt.Errorf("unexpected arguments %q: vcr-receiver takes flags only (see --help)", fs.Args())
-	}
-	return f, nil
-}
-
 func main() {
-	f, err := parseFlags(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
+	f, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, daemonflag.ErrExit) {
 		os.Exit(0)
 	}
 	if err != nil {
@@ -190,7 +120,16 @@ func run(f flags, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("load config:\n%v", indent(err.Error()))
 	}
-	if err := refuseExposure(f, cfg); err != nil {
+	if err := daemonflag.CheckWebConfig(f.web); err != nil {
+		return err
+	}
+	// Read once: exporter-toolkit takes systemd's sockets when it starts
+	// serving, and a reload checks the config against the same addresses.
+	listening, err := listenAddresses(f.web)
+	if err != nil {
+		return err
+	}
+	if err := refuseExposure(f, listening, cfg); err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
@@ -228,13 +167,9 @@ func run(f flags, log *slog.Logger) error {
 	reg.MustRegister(capacity.NewCollector(preflight))
 
 	srv := &http.Server{Handler: withStatusPage(r, reg, j, preflight, log), ReadHeaderTimeout: 10 * time.Second}
-	listen := []string{f.listenAddress}
-	systemd := false
 	serveErr := make(chan error, 1)
-	go func() {
-		serveErr <- web.ListenAndServe(srv, &web.FlagConfig{WebListenAddresses: &listen, WebSystemdSocket: &systemd, WebConfigFile: &f.webConfigFile}, log)
-	}()
-	log.Info("vcr-receiver started", "listen", f.listenAddress, "services", len(cfg.Services), "journal", cfg.Journal.Backend)
+	go func() { serveErr <- web.ListenAndServe(srv, f.web, log) }()
+	log.Info("vcr-receiver started", "version", version, "listen", strings.Join(listening, ","), "services", len(cfg.Services), "journal", cfg.Journal.Backend)
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
@@ -245,10 +180,10 @@ func run(f flags, log *slog.Logger) error {
 				return nil
 			}
 			shutdown(r, srv, log)
-			return fmt.Errorf("serve on %s: %w", f.listenAddress, err)
+			return fmt.Errorf("serve on %s: %w", strings.Join(listening, ","), err)
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(r, f, log)
+				reload(r, f, listening, log)
 				continue
 			}
 			log.Info("shutting down", "signal", sig.String())
@@ -260,11 +195,11 @@ func run(f flags, log *slog.Logger) error {
 
 // refuseExposure fails when the receiver would listen beyond loopback
 // without auth and --web.allow-unauthenticated was not given.
-func refuseExposure(f flags, cfg *config.Config) error {
+func refuseExposure(f flags, listening []string, cfg *config.Config) error {
 	if f.allowUnauthenticated {
 		return nil
 	}
-	why, err := exposedWithoutAuth(f.listenAddress, cfg, f.webConfigFile)
+	why, err := exposedWithoutAuth(listening, cfg, *f.web.WebConfigFile)
 	if err != nil {
 		return err
 	}
@@ -289,10 +224,10 @@ func shutdown(r *receiver.Receiver, srv *http.Server, log *slog.Logger) {
 
 // reload swaps in a new config if it is valid. Settings read only at start
 // (journal, plugin dir and checksums) need a restart; reload says so.
-func reload(r *receiver.Receiver, f flags, log *slog.Logger) {
+func reload(r *receiver.Receiver, f flags, listening []string, log *slog.Logger) {
 	cfg, err := config.Load(f.configFile)
 	if err == nil {
-		err = refuseExposure(f, cfg) // a reload must not drop the auth an exposed listener needs
+		err = refuseExposure(f, listening, cfg) // a reload must not drop the auth an exposed listener needs
 	}
 	if err != nil {
 		r.ReloadResult(false)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,21 +14,6 @@ import (
 
 	"github.com/vcrcovery/vcrcovery/test/testenv"
 )
-
-func TestParseFlags(t *testing.T) {
-	var out bytes.Buffer
-	f, err := parseFlags([]string{"--config.file", "x.yml"}, &out)
-	if err != nil || f.configFile != "x.yml" || f.listen != ":9480" || f.logLevel != "info" {
-		t.Errorf("parseFlags: %+v, %v", f, err)
-	}
-	if _, err := parseFlags([]string{"positional"}, &out); err == nil {
-		t.Errorf("a positional argument was accepted")
-	}
-	out.Reset()
-	if _, err := parseFlags([]string{"--help"}, &out); err == nil || !strings.Contains(out.String(), "POST /api/v1/services/{name}/promote") || !strings.Contains(out.String(), "-web.listen-address") {
-		t.Errorf("--help: %v\n%s", err, out.String())
-	}
-}
 
 // config writes a one-service configuration whose primary is a closed port:
 // every copy fails with cause unreachable.
@@ -66,13 +50,16 @@ func TestDaemonReportsAnUnreachablePrimary(t *testing.T) {
 	}
 	bin := testenv.Binary(t, "vcr-sync")
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	second := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	closed := testenv.FreePort(t)
 	cfg := config(t, fmt.Sprintf("  - name: web\n    rpo: 30s\n    primary: {ssh: \"127.0.0.1:%d\"}\n    standby: {ssh: \"127.0.0.1:%d\"}\n    sync: {paths: [/var/www/html], interval: 1s}\n", closed, closed))
 	p := testenv.StartDaemon(t, testenv.DaemonSpec{Name: "vcr-sync", Path: bin,
-		Args:  []string{"--config.file", cfg, "--web.listen-address", addr},
+		Args:  []string{"--config.file", cfg, "--web.listen-address", addr, "-web.listen-address=" + second},
 		Ready: func() error { return testenv.HTTPOK("http://" + addr + "/-/ready") }, ReadyTimeout: 20 * time.Second})
-	if err := testenv.HTTPOK("http://" + addr + "/-/healthy"); err != nil {
-		t.Fatal(err)
+	for _, a := range []string{addr, second} {
+		if err := testenv.HTTPOK("http://" + a + "/-/healthy"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	want := `vcr_sync_failing{cause="unreachable",kind="files",service="web"} 1`
 	var metrics string
