@@ -72,5 +72,10 @@ func TestExamples(t *testing.T) {
 			t.Errorf("etcd-%d.yml: initial-cluster differs", i)
 		}
 		cluster = c
+		// Without compaction etcd keeps every revision of the journal
+		// until its quota is full and it refuses writes.
+		if m["auto-compaction-mode"] != "periodic" || m["auto-compaction-retention"] == nil {
+			t.Errorf("etcd-%d.yml: auto-compaction-mode %v, retention %v; want periodic compaction", i, m["auto-compaction-mode"], m["auto-compaction-retention"])
+		}
 	}
 }
