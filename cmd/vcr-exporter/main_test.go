@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/internal/daemonflag"
+	"github.com/vcrcovery/vcrcovery/internal/daemonflag/daemonflagtest"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -45,7 +46,7 @@ func TestFlagDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, got := range map[string][2]any{
+	daemonflagtest.Defaults(t, map[string][2]any{
 		"web.listen-address":                {c.listen(), ":9477"},
 		"web.systemd-socket":                {*c.web.WebSystemdSocket, false},
 		"web.config.file":                   {*c.web.WebConfigFile, ""},
@@ -69,11 +70,7 @@ func TestFlagDefaults(t *testing.T) {
 		"lxd.cpus":                          {c.lxdCPUs, 0.0},
 		"log.level":                         {c.logLevel, "info"},
 		"log.format":                        {c.logFormat, "logfmt"},
-	} {
-		if got[0] != got[1] {
-			t.Errorf("--%s default %v, want %v", name, got[0], got[1])
-		}
-	}
+	})
 }
 
 // exporter-toolkit's flags: several listen addresses and socket activation.
@@ -100,15 +97,7 @@ func TestHelpAndVersion(t *testing.T) {
 	if _, err := parseFlags([]string{"--help"}, &out); !errors.Is(err, daemonflag.ErrExit) {
 		t.Fatalf("--help: %v", err)
 	}
-	app := newApp(&config{}, io.Discard)
-	for _, f := range app.Model().Flags {
-		if f.Hidden {
-			continue
-		}
-		if f.Help == "" || !strings.Contains(out.String(), "--"+f.Name) && !strings.Contains(out.String(), "--[no-]"+f.Name) {
-			t.Errorf("--help does not explain --%s", f.Name)
-		}
-	}
+	daemonflagtest.ExplainsEveryFlag(t, []string{"--help"}, out.String(), newApp(&config{}, io.Discard))
 	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, daemonflag.ErrExit) {
 		t.Errorf("-h: %v", err)
 	}

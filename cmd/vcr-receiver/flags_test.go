@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vcrcovery/vcrcovery/internal/daemonflag"
+	"github.com/vcrcovery/vcrcovery/internal/daemonflag/daemonflagtest"
 	"github.com/vcrcovery/vcrcovery/receiver/capacity"
 )
 
@@ -20,7 +21,7 @@ func TestFlagDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, got := range map[string][2]any{
+	daemonflagtest.Defaults(t, map[string][2]any{
 		"config.file":               {f.configFile, "/etc/vcr/receiver.yml"},
 		"web.listen-address":        {daemonflag.ListenAddresses(f.web), ":9478"},
 		"web.systemd-socket":        {*f.web.WebSystemdSocket, false},
@@ -30,11 +31,7 @@ func TestFlagDefaults(t *testing.T) {
 		"log.format":                {f.logFormat, "logfmt"},
 		"check-config":              {f.checkConfig, false},
 		"capacity.max-age":          {f.capacityMaxAge, capacity.DefaultMaxAge},
-	} {
-		if got[0] != got[1] {
-			t.Errorf("--%s default %v, want %v", name, got[0], got[1])
-		}
-	}
+	})
 }
 
 // Each spelling the receiver took with Go's flag package still works.
@@ -76,29 +73,15 @@ func TestParseFlags(t *testing.T) {
 
 // A refused command line names the flag at fault and what to give.
 func TestFlagErrors(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want []string
-	}{
-		{[]string{"--capacity.max-age", "0s"}, []string{"--capacity.max-age", "positive duration"}},
-		{[]string{"--capacity.max-age", "-5s"}, []string{"--capacity.max-age", "positive duration"}},
-		{[]string{"--capacity.max-age", "soon"}, []string{"--capacity.max-age", "duration such as"}},
-		{[]string{"--web.allow-unauthenticated=maybe"}, []string{"maybe"}},
-		{[]string{"--no-such-flag"}, []string{"no-such-flag", "--help"}},
-		{[]string{"positional"}, []string{"positional", "--help"}},
-		{[]string{"--config.file"}, []string{"config.file"}},
-	} {
-		_, err := parseFlags(tc.args, io.Discard)
-		if err == nil || errors.Is(err, daemonflag.ErrExit) {
-			t.Errorf("%q: accepted (%v)", tc.args, err)
-			continue
-		}
-		for _, w := range tc.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%q: %q does not contain %q", tc.args, err, w)
-			}
-		}
-	}
+	daemonflagtest.Refuses(t, func(args []string) error { _, err := parseFlags(args, io.Discard); return err }, []daemonflagtest.Refusal{
+		{Args: []string{"--capacity.max-age", "0s"}, Want: []string{"--capacity.max-age", "positive duration"}},
+		{Args: []string{"--capacity.max-age", "-5s"}, Want: []string{"--capacity.max-age", "positive duration"}},
+		{Args: []string{"--capacity.max-age", "soon"}, Want: []string{"--capacity.max-age", "duration such as"}},
+		{Args: []string{"--web.allow-unauthenticated=maybe"}, Want: []string{"maybe"}},
+		{Args: []string{"--no-such-flag"}, Want: []string{"no-such-flag", "--help"}},
+		{Args: []string{"positional"}, Want: []string{"positional", "--help"}},
+		{Args: []string{"--config.file"}, Want: []string{"config.file"}},
+	})
 }
 
 // --help explains every flag and what the receiver does; --version prints
@@ -109,19 +92,7 @@ func TestHelpAndVersion(t *testing.T) {
 		if _, err := parseFlags(args, &out); !errors.Is(err, daemonflag.ErrExit) {
 			t.Fatalf("%q: %v", args, err)
 		}
-		for _, f := range newApp(&flags{}, io.Discard).Model().Flags {
-			if f.Hidden {
-				continue
-			}
-			if f.Help == "" || !strings.Contains(out.String(), "--"+f.Name) && !strings.Contains(out.String(), "--[no-]"+f.Name) {
-				t.Errorf("%q does not explain --%s", args, f.Name)
-			}
-		}
-		for _, w := range []string{"POST /api/v1/alerts", "/api/v1/incidents/{id}/cancel", "SIGHUP", "--check-config"} {
-			if !strings.Contains(out.String(), w) {
-				t.Errorf("%q does not mention %s", args, w)
-			}
-		}
+		daemonflagtest.ExplainsEveryFlag(t, args, out.String(), newApp(&flags{}, io.Discard), "POST /api/v1/alerts", "/api/v1/incidents/{id}/cancel", "SIGHUP", "--check-config")
 	}
 	var out bytes.Buffer
 	if _, err := parseFlags([]string{"--version"}, &out); !errors.Is(err, daemonflag.ErrExit) || !strings.Contains(out.String(), "vcr-receiver, version") {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vcrcovery/vcrcovery/internal/daemonflag"
+	"github.com/vcrcovery/vcrcovery/internal/daemonflag/daemonflagtest"
 )
 
 // Every flag's default, as datasync/README.md and
@@ -18,7 +19,7 @@ func TestFlagDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, got := range map[string][2]any{
+	daemonflagtest.Defaults(t, map[string][2]any{
 		"config.file":        {f.configFile, "/etc/vcr/sync.yml"},
 		"web.listen-address": {daemonflag.ListenAddresses(f.web), ":9480"},
 		"web.systemd-socket": {*f.web.WebSystemdSocket, false},
@@ -26,11 +27,7 @@ func TestFlagDefaults(t *testing.T) {
 		"log.level":          {f.logLevel, "info"},
 		"log.format":         {f.logFormat, "logfmt"},
 		"check-config":       {f.checkConfig, false},
-	} {
-		if got[0] != got[1] {
-			t.Errorf("--%s default %v, want %v", name, got[0], got[1])
-		}
-	}
+	})
 }
 
 // Each spelling vcr-sync took with Go's flag package still works.
@@ -68,27 +65,13 @@ func TestParseFlags(t *testing.T) {
 
 // A refused command line names what is wrong and points to --help.
 func TestFlagErrors(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want []string
-	}{
-		{[]string{"positional"}, []string{"positional", "--help"}},
-		{[]string{"--no-such-flag"}, []string{"no-such-flag", "--help"}},
-		{[]string{"--config.file"}, []string{"config.file"}},
-		{[]string{"--check-config=maybe"}, []string{"maybe"}},
-		{[]string{"--config.file", "a.yml", "--config.file", "b.yml"}, []string{"config.file", "cannot be repeated"}},
-	} {
-		_, err := parseFlags(tc.args, io.Discard)
-		if err == nil || errors.Is(err, daemonflag.ErrExit) {
-			t.Errorf("%q: accepted (%v)", tc.args, err)
-			continue
-		}
-		for _, w := range tc.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%q: %q does not contain %q", tc.args, err, w)
-			}
-		}
-	}
+	daemonflagtest.Refuses(t, func(args []string) error { _, err := parseFlags(args, io.Discard); return err }, []daemonflagtest.Refusal{
+		{Args: []string{"positional"}, Want: []string{"positional", "--help"}},
+		{Args: []string{"--no-such-flag"}, Want: []string{"no-such-flag", "--help"}},
+		{Args: []string{"--config.file"}, Want: []string{"config.file"}},
+		{Args: []string{"--check-config=maybe"}, Want: []string{"maybe"}},
+		{Args: []string{"--config.file", "a.yml", "--config.file", "b.yml"}, Want: []string{"config.file", "cannot be repeated"}},
+	})
 }
 
 // --help explains every flag, the API and the signals; --version prints the
@@ -99,19 +82,7 @@ func TestHelpAndVersion(t *testing.T) {
 		if _, err := parseFlags(args, &out); !errors.Is(err, daemonflag.ErrExit) {
 			t.Fatalf("%q: %v", args, err)
 		}
-		for _, f := range newApp(&flags{}, io.Discard).Model().Flags {
-			if f.Hidden {
-				continue
-			}
-			if f.Help == "" || !strings.Contains(out.String(), "--"+f.Name) && !strings.Contains(out.String(), "--[no-]"+f.Name) {
-				t.Errorf("%q does not explain --%s", args, f.Name)
-			}
-		}
-		for _, w := range []string{"POST /api/v1/services/{name}/promote", "SIGTERM", "--check-config"} {
-			if !strings.Contains(out.String(), w) {
-				t.Errorf("%q does not mention %s", args, w)
-			}
-		}
+		daemonflagtest.ExplainsEveryFlag(t, args, out.String(), newApp(&flags{}, io.Discard), "POST /api/v1/services/{name}/promote", "SIGTERM", "--check-config")
 	}
 	for _, args := range [][]string{{"--version"}, {"-version"}} {
 		var out bytes.Buffer

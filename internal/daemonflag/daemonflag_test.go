@@ -1,4 +1,4 @@
-package daemonflag
+package daemonflag_test
 
 import (
 	"bytes"
@@ -14,6 +14,9 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/vcrcovery/vcrcovery/internal/daemonflag"
+	"github.com/vcrcovery/vcrcovery/internal/daemonflag/daemonflagtest"
 )
 
 type parsed struct {
@@ -26,7 +29,7 @@ type parsed struct {
 
 func testApp(out io.Writer) (*kingpin.Application, *parsed) {
 	p := &parsed{}
-	app, fc := New(Daemon{Name: "vcr-test", Help: "Tests the shared flags.", Version: "1.2.3", ListenAddress: ":9999"}, out)
+	app, fc := daemonflag.New(daemonflag.Daemon{Name: "vcr-test", Help: "Tests the shared flags.", Version: "1.2.3", ListenAddress: ":9999"}, out)
 	p.web = fc
 	app.Flag("config.file", "Configuration file.").Default("/etc/vcr/test.yml").StringVar(&p.file)
 	app.Flag("max-age", "How long an answer is reused.").Default("10s").DurationVar(&p.age)
@@ -57,7 +60,7 @@ func TestSpellings(t *testing.T) {
 		{[]string{"-config.file", "--", "--check-config"}, "--", true},
 	} {
 		app, p := testApp(io.Discard)
-		if err := Parse(app, tc.args); err != nil {
+		if err := daemonflag.Parse(app, tc.args); err != nil {
 			t.Errorf("%q: %v", tc.args, err)
 			continue
 		}
@@ -69,60 +72,45 @@ func TestSpellings(t *testing.T) {
 
 func TestWebFlags(t *testing.T) {
 	app, p := testApp(io.Discard)
-	if err := Parse(app, nil); err != nil {
+	if err := daemonflag.Parse(app, nil); err != nil {
 		t.Fatal(err)
 	}
-	if ListenAddresses(p.web) != ":9999" || *p.web.WebConfigFile != "" || *p.web.WebSystemdSocket {
-		t.Errorf("defaults: %s %q %v", ListenAddresses(p.web), *p.web.WebConfigFile, *p.web.WebSystemdSocket)
+	if daemonflag.ListenAddresses(p.web) != ":9999" || *p.web.WebConfigFile != "" || *p.web.WebSystemdSocket {
+		t.Errorf("defaults: %s %q %v", daemonflag.ListenAddresses(p.web), *p.web.WebConfigFile, *p.web.WebSystemdSocket)
 	}
 	app, p = testApp(io.Discard)
-	if err := Parse(app, []string{"--web.listen-address=127.0.0.1:1", "-web.listen-address", "[::1]:1", "--web.systemd-socket", "-web.config.file=w.yml"}); err != nil {
+	if err := daemonflag.Parse(app, []string{"--web.listen-address=127.0.0.1:1", "-web.listen-address", "[::1]:1", "--web.systemd-socket", "-web.config.file=w.yml"}); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"127.0.0.1:1", "[::1]:1"}; !reflect.DeepEqual(*p.web.WebListenAddresses, want) {
 		t.Errorf("listen addresses %v, want %v", *p.web.WebListenAddresses, want)
 	}
-	if ListenAddresses(p.web) != "127.0.0.1:1,[::1]:1" || !*p.web.WebSystemdSocket || *p.web.WebConfigFile != "w.yml" {
-		t.Errorf("parsed %s %v %q", ListenAddresses(p.web), *p.web.WebSystemdSocket, *p.web.WebConfigFile)
+	if daemonflag.ListenAddresses(p.web) != "127.0.0.1:1,[::1]:1" || !*p.web.WebSystemdSocket || *p.web.WebConfigFile != "w.yml" {
+		t.Errorf("parsed %s %v %q", daemonflag.ListenAddresses(p.web), *p.web.WebSystemdSocket, *p.web.WebConfigFile)
 	}
 }
 
 // A refused command line says which flag to fix and how.
 func TestErrors(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want []string
-	}{
-		{[]string{"--max-age", "soon"}, []string{"--max-age", `"soon"`, "duration"}},
-		{[]string{"-max-age=soon"}, []string{"--max-age", "duration"}},
-		{[]string{"--count", "many"}, []string{"--count", "whole number"}},
-		{[]string{"--config.file", "a", "--max-age", "1s", "--count=x"}, []string{"--count", "whole number"}},
-		{[]string{"--no-such-flag"}, []string{"no-such-flag", "--help"}},
-		{[]string{"-no-such-flag"}, []string{"--help"}},
-		{[]string{"positional"}, []string{"positional", "--help"}},
-		{[]string{"--config.file"}, []string{"config.file"}},
-		{[]string{"--config.file", "a", "--config.file", "b"}, []string{"config.file", "cannot be repeated"}},
-		{[]string{"--check-config=maybe"}, []string{"maybe"}},
-	} {
-		app, _ := testApp(io.Discard)
-		err := Parse(app, tc.args)
-		if err == nil || errors.Is(err, ErrExit) {
-			t.Errorf("%q: accepted (%v)", tc.args, err)
-			continue
-		}
-		for _, w := range tc.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%q: %q does not contain %q", tc.args, err, w)
-			}
-		}
-	}
+	daemonflagtest.Refuses(t, func(args []string) error { app, _ := testApp(io.Discard); return daemonflag.Parse(app, args) }, []daemonflagtest.Refusal{
+		{Args: []string{"--max-age", "soon"}, Want: []string{"--max-age", `"soon"`, "duration"}},
+		{Args: []string{"-max-age=soon"}, Want: []string{"--max-age", "duration"}},
+		{Args: []string{"--count", "many"}, Want: []string{"--count", "whole number"}},
+		{Args: []string{"--config.file", "a", "--max-age", "1s", "--count=x"}, Want: []string{"--count", "whole number"}},
+		{Args: []string{"--no-such-flag"}, Want: []string{"no-such-flag", "--help"}},
+		{Args: []string{"-no-such-flag"}, Want: []string{"--help"}},
+		{Args: []string{"positional"}, Want: []string{"positional", "--help"}},
+		{Args: []string{"--config.file"}, Want: []string{"config.file"}},
+		{Args: []string{"--config.file", "a", "--config.file", "b"}, Want: []string{"config.file", "cannot be repeated"}},
+		{Args: []string{"--check-config=maybe"}, Want: []string{"maybe"}},
+	})
 }
 
 func TestHelpAndVersion(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"-h"}, {"-help"}, {"--version"}, {"-version"}} {
 		var out bytes.Buffer
 		app, _ := testApp(&out)
-		if err := Parse(app, args); !errors.Is(err, ErrExit) {
+		if err := daemonflag.Parse(app, args); !errors.Is(err, daemonflag.ErrExit) {
 			t.Errorf("%q: %v, want ErrExit", args, err)
 		}
 		want := []string{"Tests the shared flags.", "--config.file", "--web.listen-address", "--[no-]web.systemd-socket", "--web.config.file", "--[no-]check-config"}
@@ -141,7 +129,7 @@ func TestHelpAndVersion(t *testing.T) {
 // package, even one that starts with a dash.
 func TestValueStartingWithADash(t *testing.T) {
 	app, p := testApp(io.Discard)
-	if err := Parse(app, []string{"--max-age", "-5s", "-count", "-2"}); err != nil {
+	if err := daemonflag.Parse(app, []string{"--max-age", "-5s", "-count", "-2"}); err != nil {
 		t.Fatal(err)
 	}
 	if p.age != -5*time.Second || p.n != -2 {
@@ -152,7 +140,7 @@ func TestValueStartingWithADash(t *testing.T) {
 // Bare "--" ends the flags: what follows is not rewritten.
 func TestDoubleDashEndsFlags(t *testing.T) {
 	app, _ := testApp(io.Discard)
-	got := GoFlagSpellings(app, []string{"-config.file", "a", "--", "-config.file", "--check-config=true"})
+	got := daemonflag.GoFlagSpellings(app, []string{"-config.file", "a", "--", "-config.file", "--check-config=true"})
 	if want := []string{"--config.file=a", "--", "-config.file", "--check-config=true"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
@@ -169,7 +157,7 @@ func TestCheckWebConfig(t *testing.T) {
 	os.WriteFile(good, []byte("basic_auth_users: {am: "+string(hash)+"}\n"), 0o600)
 	os.WriteFile(bad, []byte("tls_server_config: {cert_file: /nonexistent}\n"), 0o600)
 	for file, ok := range map[string]bool{"": true, good: true, bad: false, filepath.Join(dir, "missing.yml"): false} {
-		err := CheckWebConfig(&web.FlagConfig{WebConfigFile: &file})
+		err := daemonflag.CheckWebConfig(&web.FlagConfig{WebConfigFile: &file})
 		if (err == nil) != ok || err != nil && !strings.Contains(err.Error(), "--web.config.file") {
 			t.Errorf("%q: %v", file, err)
 		}
