@@ -41,7 +41,7 @@ var fixes = map[Cause]string{
 	CauseMySQLConnect:   "check MariaDB runs on that side and listens on the configured mysql address",
 	CauseReplicationIO:  "the replica cannot read from its source: check the source is up, mysql_from_peer routes to it, and the replication account exists",
 	CauseReplicationSQL: "the replica stopped applying (see Last_SQL_Error); re-seed it with POST /api/v1/services/<name>/reseed",
-	CauseMisconfigured:  "give every MariaDB log_bin, log_slave_updates, gtid_strict_mode and its own server_id",
+	CauseMisconfigured:  "give every MariaDB log_bin, log_slave_updates, gtid_strict_mode, sync_binlog = 1 and its own server_id",
 	CauseDiverged:       "the old primary committed transactions the standby never received: reconcile them by hand, then re-seed the primary",
 	CauseLocal:          "check the daemon's state_dir and backup dir: space and permissions",
 	CauseOther:          "see the daemon's log",

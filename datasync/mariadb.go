@@ -93,6 +93,7 @@ type serverInfo struct {
 	ServerID        int64
 	LogBin          bool
 	LogSlaveUpdates bool
+	SyncBinlog      int
 	ReadOnly        bool
 	GTIDBinlogPos   string
 	GTIDSlavePos    string
@@ -100,8 +101,8 @@ type serverInfo struct {
 
 func (m mariadb) info(ctx context.Context) (serverInfo, error) {
 	var i serverInfo
-	err := m.db.QueryRowContext(ctx, "SELECT @@server_id, @@log_bin, @@log_slave_updates, @@read_only, @@gtid_binlog_pos, @@gtid_slave_pos").
-		Scan(&i.ServerID, &i.LogBin, &i.LogSlaveUpdates, &i.ReadOnly, &i.GTIDBinlogPos, &i.GTIDSlavePos)
+	err := m.db.QueryRowContext(ctx, "SELECT @@server_id, @@log_bin, @@log_slave_updates, @@sync_binlog, @@read_only, @@gtid_binlog_pos, @@gtid_slave_pos").
+		Scan(&i.ServerID, &i.LogBin, &i.LogSlaveUpdates, &i.SyncBinlog, &i.ReadOnly, &i.GTIDBinlogPos, &i.GTIDSlavePos)
 	if err != nil {
 		return i, sqlFailure(m.addr+": read server settings", err)
 	}
@@ -117,6 +118,12 @@ func checkPair(src, rep serverInfo, srcAddr, repAddr string) error {
 	}{{srcAddr, src}, {repAddr, rep}} {
 		if !s.i.LogBin || !s.i.LogSlaveUpdates {
 			return failure(CauseMisconfigured, s.addr, errors.New("log_bin and log_slave_updates must be ON (a promoted replica must be able to serve its old primary)"))
+		}
+		// A crashed or destroyed server keeps only what was synced: with
+		// sync_binlog 0 its binlog comes back behind its data and it can
+		// no longer follow the promoted replica.
+		if s.i.SyncBinlog != 1 {
+			return failure(CauseMisconfigured, s.addr, fmt.Errorf("sync_binlog is %d, must be 1 (a server that crashed must come back with every commit in its binlog to replicate again)", s.i.SyncBinlog))
 		}
 	}
 	if src.ServerID == rep.ServerID {

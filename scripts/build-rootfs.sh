@@ -97,6 +97,11 @@ relay_log = relay-bin
 binlog_format = ROW
 log_slave_updates = ON
 gtid_strict_mode = ON
+# A destroyed VM loses what its kernel had not written: without an fsync per
+# commit the binlog comes back behind the data, and the old primary asks its
+# new source for GTIDs from before the standby was seeded (failback fails).
+sync_binlog = 1
+innodb_flush_log_at_trx_commit = 1
 innodb_buffer_pool_size = 32M
 performance_schema = OFF
 CNF' \
