@@ -90,7 +90,6 @@ func waitEnded(r *testenv.Runner, c *api.Client, n int, t0 time.Time, timeout ti
 		if time.Now().After(deadline) {
 			r.Fatalf("%d of %d incidents ended after %s (%v)", len(ended), n, timeout, err)
 		}
-		// A poll reads every incident: see system.Fleet.WaitEnded.
-		time.Sleep(min(time.Second, max(100*time.Millisecond, time.Duration(n)*time.Millisecond)))
+		time.Sleep(system.PollInterval(n))
 	}
 }

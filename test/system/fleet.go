@@ -284,12 +284,17 @@ func (f *Fleet) WaitEnded(t testenv.TB, i, n int, since time.Time, timeout time.
 			t.Fatalf("system: %d of %d incidents ended after %s (%d running, last error %v)\nreceiver log:\n%s",
 				len(ended), n, timeout, running, err, f.Receivers[i].Proc.Tail(30))
 		}
-		// Each poll reads every incident from the journal: with hundreds
-		// of them, polling fast would cost the receiver more CPU than the
-		// recoveries it is measuring. The times measured come from the
-		// incidents, not from when the poll saw them.
-		time.Sleep(min(time.Second, max(50*time.Millisecond, time.Duration(n)*time.Millisecond)))
+		time.Sleep(PollInterval(n))
 	}
+}
+
+// PollInterval is how long to wait between two reads of the incident list
+// while n incidents run. Each read takes every incident from the journal:
+// with hundreds of them, polling fast would cost the receiver more CPU than
+// the recoveries being measured. The times measured come from the
+// incidents, not from when a poll saw them.
+func PollInterval(n int) time.Duration {
+	return min(time.Second, max(50*time.Millisecond, time.Duration(n)*time.Millisecond))
 }
 
 // CPUProfile records receiver i's CPU profile for the given time, from its
